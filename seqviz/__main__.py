@@ -1,0 +1,5 @@
+import sys
+
+from seqviz.cli import main
+
+sys.exit(main())

@@ -1,0 +1,51 @@
+"""The registry of architectures. Light on purpose (no TensorFlow): the home page, the store and
+the CLI read it; `module()` imports the architecture's module only when a model is needed.
+
+Each architecture module provides:
+  PARAMS          training knobs (`seqviz.params.Param`), `seed` among them
+  PREDICT_PARAMS  inference options (may be empty)
+  EXAMPLE         a ready input for the page and the CLI
+  read_upload(raw: bytes, filename) -> data       validated user data for training
+  fit(params, data, callbacks) -> (model, vocabs, metrics)
+  build(params, vocabs) -> tf.keras.Model          used by the store to rebuild before loading weights
+  predict(bundle, text, **options) -> dict         JSON-ready, the CLI's `predict` output
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from seqviz.errors import SeqvizError
+
+
+@dataclass(frozen=True)
+class Arch:
+    id: str
+    title: str
+    what: str
+    source: str
+    module_name: str
+    page: str  # path of its Streamlit page, relative to the project root
+    headline: dict  # metrics.json key -> label, shown on the home page's card
+
+    def module(self):
+        return importlib.import_module(self.module_name)
+
+
+ARCHS: dict[str, Arch] = {a.id: a for a in [
+    Arch("attention", "Attention classifier",
+         "A BiLSTM text classifier whose attention layer returns its weights in the same forward "
+         "pass, so one predict() gives the label and what the model looked at.",
+         "A Keras user who first recomputed attention with an intermediate model (33 min for 10k "
+         "examples) and then got it in one pass (20 min).",
+         "seqviz.attention", "pages/attention.py",
+         {"val_accuracy": "held-out accuracy", "val_cue_attention": "attention mass on cue words",
+          "train_seconds": "training time (s)"}),
+]}
+
+
+def get(arch_id: str) -> Arch:
+    try:
+        return ARCHS[arch_id]
+    except KeyError:
+        raise SeqvizError(f"Unknown architecture {arch_id!r}; choose one of: {', '.join(ARCHS)}.") from None

@@ -1,0 +1,109 @@
+"""`python -m seqviz list|train|predict|bench`: the same code as the pages, JSON on stdout.
+
+Bad input exits 2 with one line on stderr; no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from seqviz import archs, store
+from seqviz.errors import SeqvizError
+from seqviz.params import parse_sets, resolve
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line and exit 2, like every other bad input
+        raise SeqvizError(f"{message} (see python -m seqviz {self.prog.split()[-1]} --help)")
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise SeqvizError(f"Cannot read {path}: {e.strerror or e}.") from None
+
+
+def _emit(obj) -> None:
+    print(json.dumps(obj, ensure_ascii=False), flush=True)
+
+
+def cmd_list(args) -> None:
+    out = []
+    for a in archs.ARCHS.values():
+        models = []
+        for name in store.list_models(a.id):
+            metrics = {k: v for k, v in (store.read_json(a.id, name) or {}).items() if k != "history"}
+            models.append({"name": name, "metrics": metrics})
+        out.append({"arch": a.id, "title": a.title, "models": models})
+    _emit({"archs": out})
+
+
+def cmd_train(args) -> None:
+    from seqviz import training
+    raw = _read(args.data) if args.data else None
+    p = training.plan(args.arch, parse_sets(args.set), raw, Path(args.data).name if args.data else "upload",
+                      args.name)
+
+    def show(e):
+        if e["type"] == "epoch":
+            logs = " ".join(f"{k}={v:.4f}" for k, v in e["logs"].items())
+            print(f"epoch {e['epoch']}: {logs}", flush=True)
+
+    bundle = training.train(p, on_event=show)
+    _emit({"arch": p.arch, "name": bundle.name, "path": str(store.root() / p.arch / bundle.name),
+           "params": p.params, "data": p.data_info,
+           "metrics": {k: v for k, v in bundle.metrics.items() if k != "history"}})
+
+
+def cmd_predict(args) -> None:
+    mod = archs.get(args.arch).module()
+    options = resolve(mod.PREDICT_PARAMS, parse_sets(args.set))
+    if args.text is None and args.file is None:
+        raise SeqvizError("predict needs --text TEXT or --file FILE.")
+    bundle = store.load(args.arch, args.model or store.DEFAULT)
+    if args.file is not None:
+        raw = _read(args.file)
+        if hasattr(mod, "predict_file"):
+            _emit(mod.predict_file(bundle, raw, Path(args.file).name, **options))
+            return
+        from seqviz.uploads import decode_text
+        args.text = decode_text(raw, Path(args.file).name)
+    _emit(mod.predict(bundle, args.text, **options))
+
+
+def cmd_bench(args) -> None:
+    from seqviz import bench
+    _emit(bench.run(args.name, quick=args.quick))
+
+
+def main(argv=None) -> int:
+    parser = _Parser(prog="seqviz", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("list", help="architectures and the models in the store").set_defaults(fn=cmd_list)
+    t = sub.add_parser("train", help="train a model and save it in the store")
+    t.add_argument("arch")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    t.add_argument("--data", help="your own data file (see the arch's page for the format)")
+    t.add_argument("--name", help="store name (default: run-<hash of the settings>)")
+    t.set_defaults(fn=cmd_train)
+    p = sub.add_parser("predict", help="run a stored model on an input")
+    p.add_argument("arch")
+    p.add_argument("--model", default=None)
+    p.add_argument("--text")
+    p.add_argument("--file")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(fn=cmd_predict)
+    b = sub.add_parser("bench", help="run a benchmark")
+    b.add_argument("name")
+    b.add_argument("--quick", action="store_true", help="a smaller run (for CI)")
+    b.set_defaults(fn=cmd_bench)
+    try:
+        args = parser.parse_args(argv)
+        args.fn(args)
+    except SeqvizError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,95 @@
+"""Pure Plotly builders shared by all pages: arrays and labels in, `go.Figure` out.
+
+Token axes are numeric positions with the tokens as tick text: a sentence may repeat a word, and a
+categorical Plotly axis would silently merge the repeats into one column.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+_LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=50, b=10), font=dict(size=13))
+
+
+def _ticks(labels: Sequence[str]) -> dict:
+    return dict(tickmode="array", tickvals=list(range(len(labels))), ticktext=list(labels))
+
+
+def loss_curve(history: dict[str, Sequence[float]], batch_loss: Sequence[float] = (),
+               steps_per_epoch: int | None = None, title: str = "Training curve") -> go.Figure:
+    """Per-epoch series (loss, val_loss, accuracies...) against epoch; optional per-batch loss underneath.
+
+    Losses go on the left axis, accuracy-like series (0..1) on the right one.
+    """
+    fig = go.Figure()
+    if len(batch_loss) and steps_per_epoch:
+        x = (np.arange(len(batch_loss)) + 1) / steps_per_epoch
+        fig.add_scatter(x=x, y=list(batch_loss), mode="lines", name="batch loss",
+                        line=dict(color="rgba(120,120,120,0.5)", width=1))
+    for name, values in history.items():
+        if not len(values):
+            continue
+        acc = "acc" in name
+        fig.add_scatter(x=np.arange(1, len(values) + 1), y=list(values), mode="lines+markers", name=name,
+                        yaxis="y2" if acc else "y", line=dict(dash="dot" if name.startswith("val") else "solid"))
+    fig.update_layout(**_LAYOUT, title=title, xaxis_title="epoch", yaxis_title="loss", height=320,
+                      yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1.02],
+                                  showgrid=False),
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def heatmap(z: np.ndarray, x_labels: Sequence[str], y_labels: Sequence[str], title: str = "",
+            colorscale: str = "Blues", zmin: float | None = None, zmax: float | None = None,
+            x_title: str = "", y_title: str = "", value_name: str = "value",
+            show_values: bool | None = None) -> go.Figure:
+    """A labelled heatmap; rows = y_labels (top to bottom), columns = x_labels (left to right)."""
+    z = np.asarray(z, dtype=float)
+    if z.shape != (len(y_labels), len(x_labels)):
+        raise ValueError(f"heatmap: z has shape {z.shape}, labels give {(len(y_labels), len(x_labels))}")
+    if show_values is None:
+        show_values = z.size <= 400
+    hover = [[f"{y_title or 'row'}: {yl}<br>{x_title or 'column'}: {xl}<br>{value_name}: {v:.4g}"
+              for xl, v in zip(x_labels, row)] for yl, row in zip(y_labels, z)]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=list(range(len(x_labels))), y=list(range(len(y_labels))), colorscale=colorscale,
+        zmin=zmin, zmax=zmax, hovertext=hover, hoverinfo="text", colorbar=dict(title=value_name),
+        showscale=len(y_labels) > 1,  # a one-row strip prints its values in the cells instead
+        text=np.vectorize(lambda v: f"{v:.2f}")(z) if show_values else None,
+        texttemplate="%{text}" if show_values else None))
+    fig.update_layout(**_LAYOUT, title=title,
+                      height=max(160, 60 + 34 * len(y_labels)) + (60 if max(map(len, x_labels), default=0) > 6 else 0))
+    fig.update_xaxes(title=x_title, tickangle=-45 if len(x_labels) > 8 else 0, **_ticks(x_labels))
+    fig.update_yaxes(title=y_title, autorange="reversed", **_ticks(y_labels))
+    return fig
+
+
+def bars(labels: Sequence[str], values: Sequence[float], title: str = "", value_name: str = "probability",
+         highlight: int | Sequence[int] | None = None, muted: Sequence[bool] | None = None,
+         horizontal: bool = False, value_range: tuple[float, float] | None = (0, 1)) -> go.Figure:
+    """Bars for a distribution: `highlight` marks the chosen item(s), `muted` greys some out
+    (e.g. unknown words)."""
+    n = len(labels)
+    marks = {highlight} if isinstance(highlight, (int, np.integer)) else set(highlight or ())
+    colors = ["#d62728" if i in marks else "#bbbbbb" if muted is not None and muted[i] else "#1f77b4"
+              for i in range(n)]
+    text = [f"{v:.2f}" for v in values]
+    hover = [f"{lab}: {v:.4f}" for lab, v in zip(labels, values)]
+    pos = list(range(n))
+    if horizontal:
+        trace = go.Bar(y=pos, x=list(values), orientation="h", marker_color=colors, text=text,
+                       hovertext=hover, hoverinfo="text", textposition="auto")
+    else:
+        trace = go.Bar(x=pos, y=list(values), marker_color=colors, text=text, hovertext=hover,
+                       hoverinfo="text", textposition="auto")
+    fig = go.Figure(trace)
+    cat_axis, val_axis = (fig.update_yaxes, fig.update_xaxes) if horizontal else (fig.update_xaxes, fig.update_yaxes)
+    cat_axis(tickangle=0 if horizontal or n <= 8 else -45, **_ticks(labels))
+    val_axis(title=value_name, range=list(value_range) if value_range else None)
+    if horizontal:
+        fig.update_yaxes(autorange="reversed")
+    fig.update_layout(**_LAYOUT, title=title, showlegend=False,
+                      height=max(220, 40 + 28 * n) if horizontal else 340)
+    return fig

@@ -1,0 +1,152 @@
+"""The model store: `models/<arch>/<name>/` = config.json + model.weights.h5 + vocab_*.json + metrics.json.
+
+Loading REBUILDS the model with the architecture's own `build(params, vocabs)` and then loads the
+weights: nothing is unpickled and no code or model structure is ever read from a file.
+Writes are atomic: the entry is written into a hidden temp folder beside it and moved into place
+with `os.replace`; an existing entry is first moved aside to a hidden `.old-` folder, and a crash
+between the two moves is repaired on the next read (the old entry comes back).
+`SEQVIZ_MODELS` overrides the store's location (tests use a temp dir).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seqviz import archs
+from seqviz.errors import SeqvizError
+from seqviz.vocab import Vocab
+
+DEFAULT = "default"
+WEIGHTS = "model.weights.h5"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass
+class Bundle:
+    """A trained model with everything needed to use it."""
+    arch: str
+    name: str
+    params: dict
+    model: Any                      # tf.keras.Model
+    vocabs: dict[str, Vocab]
+    metrics: dict = field(default_factory=dict)
+    data: dict = field(default_factory=lambda: {"source": "generated"})
+
+
+def root() -> Path:
+    return Path(os.environ.get("SEQVIZ_MODELS") or Path(__file__).resolve().parent.parent / "models")
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise SeqvizError(f"Model name {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
+                          "starting with a letter or digit.")
+    return name
+
+
+def _dir(arch: str, name: str) -> Path:
+    archs.get(arch)
+    return root() / arch / check_name(name)
+
+
+def _repair(arch_dir: Path) -> None:
+    """Finish or undo a save that was interrupted between its two renames."""
+    for old in arch_dir.glob(".old-*"):
+        name = old.name[len(".old-"):].rsplit("-", 1)[0]
+        target = arch_dir / name
+        if target.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(old, target)
+
+
+def list_models(arch: str) -> list[str]:
+    """Model names of `arch`, the default first, then newest first."""
+    arch_dir = root() / archs.get(arch).id
+    if not arch_dir.is_dir():
+        return []
+    _repair(arch_dir)
+    entries = [p for p in arch_dir.iterdir() if not p.name.startswith(".") and (p / "config.json").is_file()]
+    entries.sort(key=lambda p: (p.name != DEFAULT, -p.stat().st_mtime))
+    return [p.name for p in entries]
+
+
+def exists(arch: str, name: str) -> bool:
+    return (_dir(arch, name) / "config.json").is_file()
+
+
+def read_json(arch: str, name: str, what: str = "metrics") -> dict | None:
+    """config.json or metrics.json of an entry, without TensorFlow (for cards and pickers)."""
+    path = _dir(arch, name) / f"{what}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+def save(bundle: Bundle) -> Path:
+    arch_dir = root() / archs.get(bundle.arch).id
+    target = _dir(bundle.arch, bundle.name)
+    arch_dir.mkdir(parents=True, exist_ok=True)
+    tmp = arch_dir / f".tmp-{bundle.name}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        import tensorflow as tf
+        config = {"arch": bundle.arch, "name": bundle.name, "params": bundle.params, "data": bundle.data,
+                  "seed": bundle.params.get("seed"), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                  "versions": {"tensorflow": tf.__version__, "python": platform.python_version(),
+                               "seqviz": __import__("seqviz").__version__}}
+        bundle.model.save_weights(str(tmp / WEIGHTS))
+        for key, vocab in bundle.vocabs.items():
+            vocab.save(tmp / f"vocab_{key}.json")
+        _write_json(tmp / "metrics.json", bundle.metrics)
+        _write_json(tmp / "config.json", config)  # last: an entry without config.json is not an entry
+        for f in tmp.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        if target.exists():
+            aside = arch_dir / f".old-{bundle.name}-{uuid.uuid4().hex[:8]}"
+            os.replace(target, aside)
+            os.replace(tmp, target)
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    path.write_text(json.dumps(obj, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+def load(arch: str, name: str = DEFAULT) -> Bundle:
+    path = _dir(arch, name)
+    if path.parent.is_dir():
+        _repair(path.parent)
+    if not (path / "config.json").is_file():
+        have = list_models(arch)
+        raise SeqvizError(f"No {arch} model named {name!r}; available: {', '.join(have) or 'none (train one)'}.")
+    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    vocabs = {p.stem[len("vocab_"):]: Vocab.load(p) for p in sorted(path.glob("vocab_*.json"))}
+    model = archs.get(arch).module().build(config["params"], vocabs)
+    model.load_weights(str(path / WEIGHTS))
+    metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+    return Bundle(arch, name, config["params"], model, vocabs, metrics, config.get("data", {}))
+
+
+def stamp(arch: str, name: str) -> float:
+    """Changes whenever the entry is rewritten: a cache key for loaded models."""
+    try:
+        return (_dir(arch, name) / "config.json").stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0.0

@@ -1,0 +1,157 @@
+"""Streamlit helpers shared by the pages (the only module of seqviz that imports Streamlit).
+
+The sidebar frame of every architecture page: model picker, knobs, training data, Train button,
+and a polling fragment that shows the background job's progress and live loss curve.
+Page state worth sharing (the input, the model) lives in the URL query string.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from seqviz import archs, figures, store, training
+from seqviz.errors import SeqvizError
+from seqviz.params import Param
+
+POLL_SECONDS = 0.7
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=16)
+def _load(arch: str, name: str, stamp: float) -> store.Bundle:  # stamp: reload when the entry changes
+    return store.load(arch, name)
+
+
+def load_model(arch: str, name: str) -> store.Bundle:
+    return _load(arch, name, store.stamp(arch, name))
+
+
+def query_value(key: str, query: str, default: str) -> str:
+    """Seed the widget state `key` from the URL's `query` once; the widget then writes back with `share`."""
+    if key not in st.session_state:
+        st.session_state[key] = st.query_params.get(query, default)
+    return st.session_state[key]
+
+
+def share(key: str, value) -> None:
+    """Mirror a value into the URL so the view can be shared."""
+    if st.query_params.get(key) != str(value):
+        st.query_params[key] = str(value)
+
+
+def text_input(label: str, key: str, default: str, query: str = "text", height: int = 100) -> str:
+    """A text area pre-filled from the URL (or `default`), mirrored back into the URL."""
+    query_value(key, query, default)
+    text = st.text_area(label, key=key, height=height)
+    share(query, text)
+    return text
+
+
+def _knob(p: Param, key: str):
+    label = p.name.replace("_", " ")
+    if p.choices:
+        return st.selectbox(label, p.choices, index=p.choices.index(p.default), key=key, help=p.help)
+    if isinstance(p.default, bool):
+        return st.checkbox(label, value=p.default, key=key, help=p.help)
+    if isinstance(p.default, int):
+        return st.number_input(label, int(p.lo), int(p.hi), p.default, step=1, key=key, help=p.help)
+    return st.number_input(label, float(p.lo), float(p.hi), float(p.default), key=key, help=p.help,
+                           step=float(p.default) / 5 or 0.05, format="%g")
+
+
+def model_sidebar(arch_id: str, data_help: str = "") -> store.Bundle | None:
+    """Sidebar: pick a model (default first), train a new one. Returns the loaded chosen model."""
+    arch = archs.get(arch_id)
+    pick_key, job_key = f"{arch_id}:model", f"{arch_id}:job"
+    with st.sidebar:
+        st.header(arch.title)
+        names = store.list_models(arch_id)
+        if f"{pick_key}:select" in st.session_state:        # a job just finished: show its model
+            st.session_state[pick_key] = st.session_state.pop(f"{pick_key}:select")
+        wanted = query_value(pick_key, "model", store.DEFAULT)
+        if names and wanted not in names:
+            if "model" in st.query_params:
+                st.warning(f"No model named {wanted!r}; showing {names[0]!r}.")
+            st.session_state[pick_key] = names[0]
+        name = st.selectbox("Model", names, key=pick_key, help="default = the shipped model; "
+                            "run-… = trained here (shared by everyone using this app)") if names else None
+        if name:
+            share("model", name)
+        flash = st.session_state.pop(f"{arch_id}:flash", None)
+        if flash:
+            (st.success if flash[0] == "ok" else st.error)(flash[1])
+        job = training.get(st.session_state.get(job_key, ""))
+        if job is not None:
+            _job_panel(arch_id, job.id)
+        else:
+            _train_form(arch_id, data_help)
+    if not name:
+        return None
+    try:
+        return load_model(arch_id, name)
+    except SeqvizError as e:
+        st.error(str(e))
+        return None
+
+
+def _train_form(arch_id: str, data_help: str) -> None:
+    mod = archs.get(arch_id).module()
+    with st.expander("Train a model", expanded=False):
+        with st.form(f"{arch_id}:train"):
+            values = {p.name: _knob(p, f"{arch_id}:knob:{p.name}") for p in mod.PARAMS}
+            upload = st.file_uploader("Your own data (optional)", type=["csv"], key=f"{arch_id}:upload",
+                                      help=data_help or None)
+            name = st.text_input("Name (optional)", key=f"{arch_id}:name", help="letters, digits, . _ -")
+            go = st.form_submit_button("Train", type="primary", use_container_width=True)
+        if go:
+            try:
+                raw = upload.getvalue() if upload is not None else None
+                p = training.plan(arch_id, values, raw, upload.name if upload else "upload", name.strip() or None)
+            except SeqvizError as e:
+                st.error(str(e))
+                return
+            job = training.submit(p)
+            st.session_state[f"{arch_id}:job"] = job.id
+            st.rerun()
+
+
+def _job_panel(arch_id: str, job_id: str) -> None:
+    @st.fragment(run_every=POLL_SECONDS)
+    def panel():
+        job = training.get(job_id)
+        p = job.plan
+        st.markdown(f"**Training** `{p.name}` ({'your data' if p.data is not None else 'generated data'})")
+        st.progress(min(1.0, job.progress), text=f"{job.progress:.0%} · epoch {len(job.epochs)}/{p.params.get('epochs', '?')}"
+                    f" · {job.batch_loss[-1] if job.batch_loss else float('nan'):.4f} loss")
+        if job.batch_loss:
+            history = {k: [e[k] for e in job.epochs] for k in (job.epochs[0] if job.epochs else {}) if "loss" in k}
+            steps = max(1, round(len(job.batch_loss) / max(job.progress * p.params.get("epochs", 1), 1e-9)))
+            st.plotly_chart(figures.loss_curve(history, job.batch_loss, steps, title="Live loss"),
+                            use_container_width=True, key=f"live:{job_id}:{len(job.batch_loss)}")
+        if job.running:
+            if st.button("Cancel", key=f"cancel:{job_id}", use_container_width=True):
+                job.cancel()
+            return
+        st.session_state.pop(f"{arch_id}:job", None)
+        if job.status == "done":
+            st.session_state[f"{arch_id}:model:select"] = p.name
+            st.session_state[f"{arch_id}:flash"] = ("ok", f"Trained {p.name} in {job.finished - job.started:.1f} s.")
+        elif job.status == "cancelled":
+            st.session_state[f"{arch_id}:flash"] = ("err", "Training cancelled; nothing was saved.")
+        else:
+            st.session_state[f"{arch_id}:flash"] = ("err", f"Training failed: {job.error}")
+        st.rerun(scope="app")
+
+    panel()
+
+
+def model_details(bundle: store.Bundle) -> None:
+    """The chosen model's settings, metrics and training curve, folded away."""
+    with st.expander(f"Model `{bundle.name}`: settings, metrics, training curve"):
+        metrics = {k: v for k, v in bundle.metrics.items() if k != "history"}
+        c1, c2 = st.columns(2)
+        c1.dataframe({"setting": list(bundle.params), "value": [str(v) for v in bundle.params.values()]},
+                     hide_index=True, use_container_width=True)
+        c2.dataframe({"metric": list(metrics), "value": [f"{v:.4g}" if isinstance(v, float) else str(v)
+                                                         for v in metrics.values()]},
+                     hide_index=True, use_container_width=True)
+        if bundle.metrics.get("history"):
+            st.plotly_chart(figures.loss_curve(bundle.metrics["history"]), use_container_width=True)

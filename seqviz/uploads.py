@@ -1,0 +1,48 @@
+"""Reading user files at the boundary: size cap, UTF-8, CSV columns. Every failure is a SeqvizError
+with a sentence a person can act on. (Arrays are read with `np.load(..., allow_pickle=False)`.)"""
+from __future__ import annotations
+
+import io
+
+from seqviz.errors import SeqvizError
+
+MAX_BYTES = 5 * 2**20  # also Streamlit's server.maxUploadSize (in .streamlit/config.toml)
+
+
+def check_size(raw: bytes, filename: str, max_bytes: int = MAX_BYTES) -> bytes:
+    if len(raw) > max_bytes:
+        raise SeqvizError(f"{filename} is {len(raw) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:g} MB.")
+    if not raw.strip():
+        raise SeqvizError(f"{filename} is empty.")
+    return raw
+
+
+def decode_text(raw: bytes, filename: str, max_bytes: int = MAX_BYTES) -> str:
+    check_size(raw, filename, max_bytes)
+    if b"\x00" in raw[:4096]:
+        raise SeqvizError(f"{filename} looks like a binary file, not text; upload UTF-8 text.")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise SeqvizError(f"{filename} is not UTF-8 text (undecodable byte at position {e.start}); "
+                          "save it with UTF-8 encoding.") from None
+
+
+def read_csv(raw: bytes, filename: str, required: list[str], optional: list[str] = (),
+             max_bytes: int = MAX_BYTES):
+    """A DataFrame of str columns named exactly `required` (+ any `optional` present), header matched
+    case- and space-insensitively; cells stripped, empty cells as ''."""
+    import pandas as pd
+    text = decode_text(raw, filename, max_bytes)
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
+        raise SeqvizError(f"{filename} could not be read as CSV: {str(e).strip().splitlines()[0]}") from None
+    cols = {str(c).strip().lower(): c for c in df.columns}
+    missing = [c for c in required if c not in cols]
+    if missing:
+        found = ", ".join(str(c) for c in df.columns) or "none"
+        raise SeqvizError(f"{filename} needs the columns {', '.join(required)}; missing {', '.join(missing)} "
+                          f"(found: {found}).")
+    keep = [c for c in list(required) + list(optional) if c in cols]
+    return pd.DataFrame({c: df[cols[c]].astype(str).str.strip() for c in keep})
