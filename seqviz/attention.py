@@ -206,7 +206,7 @@ def fit(params: dict, data: TextData | None, callbacks=()):
     hist = model.fit(x[train_idx], y[train_idx], validation_data=(x[val_idx], y[val_idx]),
                      epochs=params["epochs"], batch_size=params["batch_size"],
                      callbacks=list(callbacks), verbose=0)
-    probs, att = model.predict(x[val_idx], batch_size=256, verbose=0)
+    probs, att = (t.numpy() for t in model(x[val_idx], training=False))  # eager: no predict tracing
     metrics = {"val_accuracy": float(np.mean(probs.argmax(-1) == y[val_idx])),
                "n_train": len(train_idx), "n_val": len(val_idx), "vocab_size": len(vocab),
                "history": {k: [float(v) for v in vals] for k, vals in hist.history.items()}}

@@ -1,0 +1,32 @@
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A tiny attention config: trains in a couple of seconds on 2 cores.
+TINY = {"n_train": 200, "epochs": 1, "embed_dim": 8, "units": 8, "attn_dim": 8, "batch_size": 32}
+
+
+@pytest.fixture
+def tmp_store(tmp_path, monkeypatch):
+    """An empty model store in a temp dir (the repo's models/ is never written by tests)."""
+    path = tmp_path / "models"
+    path.mkdir()
+    monkeypatch.setenv("SEQVIZ_MODELS", str(path))
+    return path
+
+
+@pytest.fixture
+def store_with_defaults(tmp_store):
+    """A temp store holding a copy of the committed default models."""
+    for arch_dir in (ROOT / "models").iterdir():
+        if (arch_dir / "default").is_dir():
+            shutil.copytree(arch_dir / "default", tmp_store / arch_dir.name / "default")
+    return tmp_store
+
+
+def pytest_configure(config):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -1,0 +1,231 @@
+"""End to end: the real app (`streamlit run app.py`) driven in headless Chromium with Playwright.
+
+The server gets its own temp copy of the model store (SEQVIZ_MODELS), so training from the sidebar
+never writes into the repo's models/. In CI (CI=true) a missing browser fails instead of skipping.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+DONE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+EXCEPTION = "[data-testid='stException']"
+CHART = "[data-testid='stPlotlyChart']"
+SPORTS = "the striker scored a goal for the team"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def store_copy(tmp_path_factory):
+    path = tmp_path_factory.mktemp("e2e") / "models"
+    shutil.copytree(ROOT / "models", path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(store_copy, tmp_path_factory):
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "SEQVIZ_MODELS": str(store_copy), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    log = tmp_path_factory.mktemp("e2e-log") / "streamlit.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+            try:
+                if urllib.request.urlopen(base + "/_stcore/health", timeout=2).read().strip() == b"ok":
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the app never answered /_stcore/health:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.5)
+        yield base
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        msg = f"no Chromium at {CHROMIUM}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg + " (in CI a missing browser is a failure)")
+        pytest.skip(msg)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                    "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    return tmp_path_factory.mktemp("e2e-shots")
+
+
+@pytest.fixture
+def page(browser, request, shots):
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pg.set_default_timeout(60_000)
+    yield pg
+    try:  # a screenshot of where each test ended: useful when looking, never asserted
+        pg.screenshot(path=str(shots / f"{request.node.name}.png"), full_page=True)
+    finally:
+        pg.close()
+
+
+def settle(page, timeout=120_000):
+    """Wait until the script has finished running, let fragments and charts draw, and check again."""
+    page.wait_for_selector(DONE, timeout=timeout)
+    page.wait_for_timeout(1000)
+    page.wait_for_selector(DONE, timeout=timeout)
+
+
+def main(page):
+    return page.get_by_test_id("stMain")
+
+
+def submit_text(page, text):
+    area = main(page).locator("textarea").first
+    area.fill(text)
+    area.press("Control+Enter")  # how a Streamlit text_area commits its value
+    page.wait_for_timeout(300)
+    settle(page)
+
+
+def expect_prediction(page, label):
+    from playwright.sync_api import expect
+
+    expect(main(page).get_by_text(f"Predicted: {label} (")).to_be_visible(timeout=60_000)
+    page.locator(CHART).nth(2).wait_for(state="visible", timeout=60_000)  # Plotly draws after the text
+    assert page.locator(CHART).count() >= 3
+    assert page.locator(EXCEPTION).count() == 0
+
+
+def expect_nav(page):
+    """The sidebar menu is the router's (st.navigation titles), not the pages/ folder's file names."""
+    from playwright.sync_api import expect
+
+    links = page.get_by_test_id("stSidebarNav").get_by_role("link")
+    expect(links).to_have_count(2)
+    assert [t.strip() for t in links.all_inner_texts()] == ["Home", "Attention classifier"]
+
+
+def test_home_card_and_click_through_to_attention(server, page, shots):
+    from playwright.sync_api import expect
+
+    page.goto(server)
+    settle(page)
+    expect(main(page).get_by_role("heading", name="Attention classifier")).to_be_visible()
+    expect(main(page).get_by_text("held-out accuracy")).to_be_visible()
+    link = main(page).get_by_role("link", name="Open Attention classifier")
+    expect(link).to_be_visible()
+    assert page.locator(EXCEPTION).count() == 0
+    expect_nav(page)
+    page.screenshot(path=str(shots / "home.png"), full_page=True)
+
+    link.click()
+    page.wait_for_url("**/attention**")
+    settle(page)
+    expect(main(page).get_by_role("heading", name="Attention classifier")).to_be_visible()
+    expect_prediction(page, "music")
+    expect_nav(page)
+    page.screenshot(path=str(shots / "attention.png"), full_page=True)
+
+
+def test_typed_text_updates_prediction_url_and_errors(server, page, shots):
+    from playwright.sync_api import expect
+
+    page.goto(server + "/attention")
+    settle(page)
+    expect_prediction(page, "music")
+
+    submit_text(page, SPORTS)
+    expect_prediction(page, "sports")
+    assert parse_qs(urlparse(page.url).query).get("text") == [SPORTS], page.url
+    page.screenshot(path=str(shots / "attention-sports.png"), full_page=True)
+
+    submit_text(page, "")
+    alert = main(page).locator("[data-testid='stAlert']")
+    expect(alert).to_have_count(1)
+    expect(alert).to_contain_text("empty")
+    assert page.locator(EXCEPTION).count() == 0
+    assert page.locator(CHART).count() == 0
+    page.screenshot(path=str(shots / "attention-empty.png"), full_page=True)
+
+    submit_text(page, "the laptop and the server")  # the page keeps working after an error
+    expect_prediction(page, "tech")
+    expect(main(page).locator("[data-testid='stAlert']")).to_have_count(0)
+
+
+def test_shared_url_reproduces_the_view(server, page, shots):
+    page.goto(server + "/attention?text=the%20pizza%20and%20the%20soup")
+    settle(page)
+    assert main(page).locator("textarea").first.input_value() == "the pizza and the soup"
+    expect_prediction(page, "food")
+    page.screenshot(path=str(shots / "attention-shared.png"), full_page=True)
+
+
+def test_train_from_the_sidebar_with_live_progress(server, page, shots, store_copy):
+    from playwright.sync_api import expect
+
+    page.goto(server + "/attention")
+    settle(page)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Train a model").click()
+    for label, value in [("epochs", "1"), ("n train", "200")]:
+        box = sidebar.get_by_role("spinbutton", name=label, exact=True)
+        box.fill(value)
+        box.press("Tab")
+    name = sidebar.get_by_role("textbox", name="Name (optional)")
+    name.fill("e2e-tiny")
+    name.press("Tab")
+    sidebar.get_by_role("button", name="Train", exact=True).click()
+
+    # the job panel replaces the form while the worker trains: its progress bar names the epoch
+    progress = sidebar.get_by_test_id("stProgress")
+    expect(progress).to_be_visible(timeout=30_000)
+    expect(progress).to_contain_text("epoch")
+    expect(sidebar.get_by_test_id("stMarkdownContainer").filter(has_text="Training")).to_contain_text("e2e-tiny")
+    # it ends with a success message and the new model picked
+    expect(sidebar.get_by_text("Trained e2e-tiny")).to_be_visible(timeout=120_000)
+    settle(page)
+    expect(sidebar.get_by_role("combobox", name="Model")).to_have_value("e2e-tiny")
+    assert page.locator(EXCEPTION).count() == 0
+    assert (store_copy / "attention" / "e2e-tiny" / "config.json").is_file()
+    assert not (ROOT / "models" / "attention" / "e2e-tiny").exists()
+    assert parse_qs(urlparse(page.url).query).get("model") == ["e2e-tiny"], page.url
+    # the page now predicts with the tiny model: a label and the figures are there
+    expect(main(page).get_by_text("Predicted: ")).to_be_visible()
+    page.locator(CHART).nth(2).wait_for(state="visible", timeout=60_000)
+    page.screenshot(path=str(shots / "attention-trained.png"), full_page=True)
+    expect_nav(page)

@@ -1,0 +1,136 @@
+"""The attention architecture: the layer's maths, save/load, the default model's learned behaviour."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from seqviz import attention, store
+from seqviz.errors import SeqvizError
+from seqviz.params import resolve
+from seqviz.vocab import Vocab
+from tests.conftest import TINY
+
+
+def _tiny_model():
+    tf.keras.utils.set_random_seed(1)
+    vocabs = {"words": Vocab([f"w{i}" for i in range(20)]), "labels": Vocab(["a", "b", "c"], specials=())}
+    return attention.build(resolve(attention.PARAMS, TINY), vocabs)
+
+
+def test_one_predict_gives_probs_and_attention_that_sums_to_one_and_ignores_padding():
+    model = _tiny_model()
+    x = np.array([[2, 3, 4, 0, 0], [5, 6, 7, 8, 9], [2, 0, 0, 0, 0]], dtype=np.int32)
+    probs, att = model.predict(x, verbose=0)
+    assert probs.shape == (3, 3) and att.shape == (3, 5)
+    np.testing.assert_allclose(att.sum(axis=1), 1.0, rtol=1e-6)
+    assert np.all(att[x == 0] == 0.0)                 # exactly zero on padding
+    assert np.all(att[x != 0] > 0.0)
+    np.testing.assert_allclose(att[2, 0], 1.0, rtol=1e-6)
+    # padding changes nothing: the same sentence without its padding gives the same outputs
+    p_short, a_short = model.predict(x[:1, :3], verbose=0)
+    np.testing.assert_allclose(p_short, probs[:1], atol=1e-6)
+    np.testing.assert_allclose(a_short, att[:1, :3], atol=1e-6)
+
+
+def test_attention_layer_matches_its_formula():
+    layer = attention.Attention(4)
+    x = tf.random.normal((2, 6, 5), seed=3)
+    mask = tf.constant([[True] * 6, [True] * 3 + [False] * 3])
+    context, weights = layer(x, mask=mask)
+    W, b, u = layer.W.numpy(), layer.b.numpy(), layer.u.numpy()
+    scores = np.tanh(x.numpy() @ W + b) @ u
+    scores[1, 3:] = -np.inf
+    expected = np.exp(scores - scores.max(1, keepdims=True))
+    expected /= expected.sum(1, keepdims=True)
+    np.testing.assert_allclose(weights.numpy(), expected, atol=1e-6)
+    np.testing.assert_allclose(context.numpy(), (x.numpy() * expected[..., None]).sum(1), atol=1e-5)
+
+
+def test_custom_layer_round_trips_through_get_config_and_a_saved_model(tmp_path):
+    layer = attention.Attention(7, name="att")
+    clone = attention.Attention.from_config(layer.get_config())
+    assert clone.units == 7 and clone.name == "att"
+    model = _tiny_model()
+    x = np.array([[2, 3, 4, 0]], dtype=np.int32)
+    path = tmp_path / "whole.keras"
+    model.save(path)                                   # the layer is registered: no custom_objects needed
+    loaded = tf.keras.models.load_model(path)
+    assert isinstance(loaded.get_layer("attention"), attention.Attention)
+    for a, b in zip(model.predict(x, verbose=0), loaded.predict(x, verbose=0)):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_two_pass_way_gives_the_same_attention_as_one_pass():
+    model = _tiny_model()
+    x = np.array([[2, 3, 4, 0, 0], [5, 6, 7, 8, 9]], dtype=np.int32)
+    probs1, att1 = model.predict(x, verbose=0)
+    probs2, att2 = attention.two_pass(model)(x)
+    np.testing.assert_allclose(att1, att2, atol=1e-5)
+    np.testing.assert_allclose(probs1, probs2, atol=1e-6)
+
+
+def test_toy_data_marks_the_cue_words_and_decoys_are_negated_other_classes():
+    data = attention.make_toy(300, decoys=1.0, seed=5)
+    for text, label, cues in zip(data.texts, data.labels, data.cues):
+        words = text.split()
+        assert len(words) == len(cues) and 1 <= sum(cues) <= 2
+        assert all(w in attention.CUES[label] for w, c in zip(words, cues) if c)
+        negated = [words[i + 1] for i, w in enumerate(words[:-1]) if w in attention.NEGATIONS]
+        assert negated and all(n not in attention.CUES[label] for n in negated)
+
+
+@pytest.fixture(scope="module")
+def default_bundle():
+    return store.load("attention", "default")
+
+
+def test_default_model_is_accurate_and_attends_to_the_cue_words(default_bundle):
+    """Held-out generated sentences (a seed the model never saw): >= 95% accuracy, >= 0.7 cue mass."""
+    b = default_bundle
+    data = attention.make_toy(1000, decoys=b.params["decoys"], seed=987_654)
+    x = attention.encode(b.vocabs["words"], data.texts, b.params["max_len"])
+    probs, att = b.model.predict(x, batch_size=256, verbose=0)
+    y = np.array(b.vocabs["labels"].encode(data.labels))
+    accuracy = float(np.mean(probs.argmax(-1) == y))
+    cue_mass = attention.cue_mass(att, data.cues, b.params["max_len"])
+    print(f"default attention model: held-out accuracy {accuracy:.4f}, cue attention mass {cue_mass:.4f}")
+    assert accuracy >= 0.95
+    assert cue_mass >= 0.7
+
+
+def test_predict_returns_the_design_json_and_marks_unknown_words(default_bundle):
+    r = attention.predict(default_bundle, "My friend said the PIZZA was great, qwertyuiop!")
+    assert r["tokens"] == ["my", "friend", "said", "the", "pizza", "was", "great", "qwertyuiop"]
+    assert r["label"] == "food" and max(r["probs"], key=r["probs"].get) == "food"
+    assert abs(sum(r["attention"]) - 1) < 1e-5 and len(r["attention"]) == len(r["tokens"])
+    assert r["unknown"] == [False] * 7 + [True]
+    assert int(np.argmax(r["attention"])) == 4          # the cue word gets the most weight
+
+
+@pytest.mark.parametrize("text, words", [
+    ("", "empty"), ("   \n ", "empty"), ("?!? ... ---", "no words"),
+    ("zzzq qqqz", "vocabulary"), ("pizza " * 2000, "limit is 2,000"),
+])
+def test_predict_refuses_bad_text_with_a_sentence(default_bundle, text, words):
+    with pytest.raises(SeqvizError, match=words):
+        attention.predict(default_bundle, text)
+
+
+@pytest.mark.parametrize("csv, words", [
+    (b"words,label\nhi,a\n", "missing text"),
+    ("text,label\n" + "caf\xe9,a\n" * 20, "not UTF-8"),
+    (b"text,label\n" + b"hello there,a\n" * 20, "single label"),
+    (b"text,label\nhello,a\nbye,b\n", "at least 10"),
+    (b"text,label\n" + b"!!!,a\n,b\n" * 20, "0 usable rows"),
+    (b"", "empty"),
+])
+def test_csv_upload_is_validated(csv, words):
+    raw = csv.encode("latin-1") if isinstance(csv, str) else csv
+    with pytest.raises(SeqvizError, match=words):
+        attention.read_upload(raw, "mine.csv")
+
+
+def test_csv_upload_reads_texts_and_labels():
+    rows = "".join(f'"text number {i}, with a comma",{"pos" if i % 2 else "neg"}\n' for i in range(12))
+    data = attention.read_upload(("text,label\n" + rows + ",neg\n").encode(), "mine.csv")
+    assert len(data.texts) == 12 and data.labels[:2] == ["neg", "pos"] and data.cues is None
+    assert data.texts[0] == "text number 0, with a comma"

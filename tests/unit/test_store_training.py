@@ -1,0 +1,152 @@
+"""The model store (round trips, atomic writes) and the training service (events, cancel, join, seeds)."""
+import json
+import os
+import threading
+
+import numpy as np
+import pytest
+
+from seqviz import attention, store, training
+from seqviz.errors import SeqvizError
+from tests.conftest import TINY
+
+
+def _train(name="tiny", **over):
+    return training.train(training.plan("attention", {**TINY, **over}, name=name))
+
+
+def _outputs(bundle, texts=("the pizza was great", "no snow but the concert")):
+    x = attention.encode(bundle.vocabs["words"], list(texts), 60)
+    return bundle.model.predict(x, verbose=0)
+
+
+def test_store_round_trip_gives_identical_predictions(tmp_store):
+    trained = _train()
+    assert store.list_models("attention") == ["tiny"]
+    entry = tmp_store / "attention" / "tiny"
+    assert sorted(p.name for p in entry.iterdir()) == [
+        "config.json", "metrics.json", "model.weights.h5", "vocab_labels.json", "vocab_words.json"]
+    config = json.loads((entry / "config.json").read_text())
+    assert config["params"]["epochs"] == 1 and config["seed"] == 0 and config["versions"]["tensorflow"]
+    loaded = store.load("attention", "tiny")
+    assert loaded.vocabs["words"] == trained.vocabs["words"] and loaded.params == trained.params
+    for a, b in zip(_outputs(trained), _outputs(loaded)):
+        np.testing.assert_array_equal(a, b)
+    assert loaded.metrics["train_seconds"] > 0 and len(loaded.metrics["history"]["loss"]) == 1
+
+
+def test_same_settings_and_seed_give_the_same_model(tmp_store):
+    a, b = _train("a"), _train("b")
+    for x, y in zip(a.model.get_weights(), b.model.get_weights()):
+        np.testing.assert_array_equal(x, y)
+    import tensorflow as tf                  # and the check can fail: another seed, other weights
+    tf.keras.utils.set_random_seed(1)
+    c = attention.build(a.params, a.vocabs)
+    assert not any(np.array_equal(x, y) for x, y in zip(a.model.get_weights(), c.get_weights()) if x.any())
+
+
+def test_a_save_that_dies_midway_leaves_the_last_good_model(tmp_store, monkeypatch):
+    good = _train("m")
+    before = _outputs(store.load("attention", "m"))
+    other = store.Bundle("attention", "other", good.params, attention.build(good.params, good.vocabs), good.vocabs)
+    store.save(other)
+    retrained = store.Bundle("attention", "m", good.params, other.model, good.vocabs)
+
+    def crash(*a, **k):
+        raise OSError("disk full")
+    with monkeypatch.context() as m:
+        m.setattr(type(retrained.model), "save_weights", crash)
+        with pytest.raises(OSError):
+            store.save(retrained)
+    assert sorted(store.list_models("attention")) == ["m", "other"]
+    assert not [p for p in (tmp_store / "attention").iterdir() if p.name.startswith(".")]  # temp cleaned
+    for x, y in zip(before, _outputs(store.load("attention", "m"))):
+        np.testing.assert_array_equal(x, y)
+    # a crash between the two renames (old moved aside, new not yet in place) is repaired on read
+    os.replace(tmp_store / "attention" / "m", tmp_store / "attention" / ".old-m-deadbeef")
+    assert sorted(store.list_models("attention")) == ["m", "other"]
+    assert good.name == "m" and store.exists("attention", "m")
+
+
+def test_store_refuses_bad_names_and_missing_models(tmp_store):
+    for bad in ["../evil", ".hidden", "", "a/b", "x" * 65]:
+        with pytest.raises(SeqvizError, match="not allowed"):
+            store.check_name(bad)
+    with pytest.raises(SeqvizError, match="No attention model named 'nope'"):
+        store.load("attention", "nope")
+    with pytest.raises(SeqvizError, match="Unknown architecture"):
+        store.list_models("transformer")
+
+
+def test_training_emits_progress_events(tmp_store):
+    events = []
+    training.train(training.plan("attention", {**TINY, "epochs": 2}, name="ev"), on_event=events.append)
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "begin" and events[0]["epochs"] == 2 and events[0]["steps"] == 7  # ceil(200/32)
+    assert kinds.count("epoch") == 2 and kinds.count("batch") == 14
+    progress = [e["progress"] for e in events if "progress" in e]
+    assert progress == sorted(progress) and progress[-1] == pytest.approx(1.0)
+    assert set(events[-1]["logs"]) >= {"loss", "val_loss", "val_probs_accuracy"}
+
+
+def test_cancel_stops_within_a_batch_or_two_and_saves_nothing(tmp_store):
+    cancel = threading.Event()
+    batches = []
+
+    def on_event(e):
+        if e["type"] == "batch":
+            batches.append(e)
+            if len(batches) == 3:
+                cancel.set()
+    p = training.plan("attention", {**TINY, "epochs": 20, "n_train": 2000}, name="cancelled")
+    with pytest.raises(training.Cancelled):
+        training.train(p, on_event, cancel)
+    assert 3 <= len(batches) <= 5          # 20 epochs x 63 batches were asked for
+    assert store.list_models("attention") == []
+
+
+def test_background_job_joins_a_running_plan_and_reports_to_the_page(tmp_store):
+    p = training.plan("attention", {**TINY, "epochs": 3}, name="joined")
+    job = training.submit(p)
+    again = training.submit(training.plan("attention", {**TINY, "epochs": 3}, name="joined"))
+    assert again is job and training.get(job.id) is job
+    assert job.wait(120) and job.status == "done" and job.progress == 1.0
+    assert len(job.epochs) == 3 and len(job.batch_loss) == 21
+    assert store.list_models("attention") == ["joined"]
+    later = training.submit(p)             # not running any more: a new job
+    assert later is not job
+    later.cancel()
+    assert later.wait(120) and later.status in ("cancelled", "done")
+
+
+def test_background_job_reports_failures_as_messages(tmp_store, monkeypatch):
+    def boom(*a, **k):
+        raise SeqvizError("the data ran away")
+    monkeypatch.setattr(attention, "fit", boom)
+    job = training.submit(training.plan("attention", TINY, name="fails"))
+    assert job.wait(30) and job.status == "failed" and job.error == "the data ran away"
+
+
+def test_plan_validates_settings_and_uploads_before_any_work(tmp_store):
+    with pytest.raises(SeqvizError, match="epochs must be between 1 and 50"):
+        training.plan("attention", {"epochs": 0})
+    with pytest.raises(SeqvizError, match="single label"):
+        training.plan("attention", {}, upload=b"text,label\n" + b"some words,a\n" * 12, filename="one.csv")
+    a = training.plan("attention", TINY)
+    assert a.name == f"run-{a.key}" and a.key == training.plan("attention", TINY).key
+    assert training.plan("attention", {**TINY, "epochs": 2}).key != a.key
+
+
+def test_train_on_an_uploaded_csv_then_predict(tmp_store):
+    rows = [f"the {w} was {adj} today,{lab}" for lab, ws in [("pos", ["film", "meal", "trip"]),
+                                                             ("neg", ["bus", "queue", "rain"])]
+            for w in ws for adj in (["lovely", "great", "superb"] if lab == "pos" else ["awful", "slow", "grim"])]
+    raw = ("text,label\n" + "\n".join(rows * 10)).encode()
+    p = training.plan("attention", {**TINY, "epochs": 15, "learning_rate": 0.02}, upload=raw,
+                      filename="reviews.csv", name="reviews")
+    bundle = training.train(p)
+    assert bundle.data["source"] == "upload" and bundle.data["filename"] == "reviews.csv"
+    loaded = store.load("attention", "reviews")
+    assert loaded.vocabs["labels"].tokens == ["neg", "pos"]
+    assert attention.predict(loaded, "the trip was superb")["label"] == "pos"
+    assert attention.predict(loaded, "the queue was awful")["label"] == "neg"
