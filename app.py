@@ -4,6 +4,6 @@ import streamlit as st
 from seqviz.archs import ARCHS
 
 st.set_page_config(page_title="seqviz", layout="wide")
-pages = [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)]
+pages = [st.Page("views/home.py", title="Home", icon=":material/home:", default=True)]
 pages += [st.Page(a.page, title=a.title, url_path=a.id) for a in ARCHS.values()]
 st.navigation(pages).run()

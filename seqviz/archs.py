@@ -38,7 +38,7 @@ ARCHS: dict[str, Arch] = {a.id: a for a in [
          "pass, so one predict() gives the label and what the model looked at.",
          "A Keras user who first recomputed attention with an intermediate model (33 min for 10k "
          "examples) and then got it in one pass (20 min).",
-         "seqviz.attention", "pages/attention.py",
+         "seqviz.attention", "views/attention.py",
          {"val_accuracy": "held-out accuracy", "val_cue_attention": "attention mass on cue words",
           "train_seconds": "training time (s)"}),
 ]}

@@ -34,7 +34,7 @@ def attention_single_pass(quick: bool = False) -> dict:
     two_pass = attention.two_pass(model)
     model.predict(x[:256], batch_size=256, verbose=0)            # warm up both paths (tracing)
     two_pass(x[:256])
-    repeats = 2 if quick else 3
+    repeats = 3 if quick else 7
     one_s, (probs1, att1) = _best_of(lambda: model.predict(x, batch_size=256, verbose=0), repeats)
     _say(f"one pass : {one_s:.3f} s for {n} inputs")
     two_s, (probs2, att2) = _best_of(lambda: two_pass(x), repeats)
@@ -45,7 +45,31 @@ def attention_single_pass(quick: bool = False) -> dict:
             "ratio": round(two_s / one_s, 3), "max_abs_diff": diff}
 
 
-BENCHES = {"attention-single-pass": attention_single_pass}
+def train_defaults(quick: bool = False) -> dict:
+    """Seconds for each architecture's default config to train (the same run as the sidebar's Train
+    button with untouched knobs), into a throw-away store, with the metrics it reached."""
+    import os
+    import tempfile
+    from seqviz import archs, training
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        old, os.environ["SEQVIZ_MODELS"] = os.environ.get("SEQVIZ_MODELS"), tmp
+        try:
+            for arch in archs.ARCHS.values():
+                bundle = training.train(training.plan(arch.id, {}, name="bench"))
+                row = {"arch": arch.id, "seconds": bundle.metrics["train_seconds"],
+                       **{k: bundle.metrics.get(k) for k in arch.headline if k != "train_seconds"}}
+                _say(" ".join(f"{k}={v}" for k, v in row.items()))
+                results.append(row)
+        finally:
+            if old is None:
+                del os.environ["SEQVIZ_MODELS"]
+            else:
+                os.environ["SEQVIZ_MODELS"] = old
+    return {"results": results}
+
+
+BENCHES = {"attention-single-pass": attention_single_pass, "train-defaults": train_defaults}
 
 
 def run(name: str, quick: bool = False) -> dict:

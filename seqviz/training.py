@@ -105,6 +105,7 @@ class Job:
         self.id, self.plan = uuid.uuid4().hex[:12], p
         self.status = "running"           # running | done | failed | cancelled
         self.progress, self.error = 0.0, None
+        self.total_epochs, self.steps = p.params.get("epochs", 1), 1   # updated by the "begin" event
         self.batch_loss: list[float] = []
         self.epochs: list[dict] = []      # logs at the end of each epoch
         self.started, self.finished = time.time(), None
@@ -117,7 +118,9 @@ class Job:
 
     def _on_event(self, e: dict) -> None:
         self.progress = e.get("progress", self.progress)
-        if e["type"] == "batch":
+        if e["type"] == "begin":
+            self.total_epochs, self.steps = e["epochs"], e["steps"]
+        elif e["type"] == "batch":
             self.batch_loss.append(e["loss"])
         elif e["type"] == "epoch":
             self.epochs.append(e["logs"])

@@ -12,7 +12,7 @@ from seqviz import archs, figures, store, training
 from seqviz.errors import SeqvizError
 from seqviz.params import Param
 
-POLL_SECONDS = 0.7
+POLL_SECONDS = 1.5
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=16)
@@ -100,7 +100,7 @@ def _train_form(arch_id: str, data_help: str) -> None:
             upload = st.file_uploader("Your own data (optional)", type=["csv"], key=f"{arch_id}:upload",
                                       help=data_help or None)
             name = st.text_input("Name (optional)", key=f"{arch_id}:name", help="letters, digits, . _ -")
-            go = st.form_submit_button("Train", type="primary", use_container_width=True)
+            go = st.form_submit_button("Train", type="primary", width="stretch")
         if go:
             try:
                 raw = upload.getvalue() if upload is not None else None
@@ -119,15 +119,15 @@ def _job_panel(arch_id: str, job_id: str) -> None:
         job = training.get(job_id)
         p = job.plan
         st.markdown(f"**Training** `{p.name}` ({'your data' if p.data is not None else 'generated data'})")
-        st.progress(min(1.0, job.progress), text=f"{job.progress:.0%} · epoch {len(job.epochs)}/{p.params.get('epochs', '?')}"
-                    f" · {job.batch_loss[-1] if job.batch_loss else float('nan'):.4f} loss")
+        loss = f" · loss {job.batch_loss[-1]:.4f}" if job.batch_loss else ""
+        st.progress(min(1.0, job.progress),
+                    text=f"{job.progress:.0%} · epoch {len(job.epochs)}/{job.total_epochs}{loss}")
         if job.batch_loss:
-            history = {k: [e[k] for e in job.epochs] for k in (job.epochs[0] if job.epochs else {}) if "loss" in k}
-            steps = max(1, round(len(job.batch_loss) / max(job.progress * p.params.get("epochs", 1), 1e-9)))
-            st.plotly_chart(figures.loss_curve(history, job.batch_loss, steps, title="Live loss"),
-                            use_container_width=True, key=f"live:{job_id}:{len(job.batch_loss)}")
+            history = {k: [e[k] for e in job.epochs] for k in (job.epochs[0] if job.epochs else {})}
+            st.plotly_chart(figures.loss_curve(history, job.batch_loss, job.steps, title="Live training curve"),
+                            width="stretch")
         if job.running:
-            if st.button("Cancel", key=f"cancel:{job_id}", use_container_width=True):
+            if st.button("Cancel", key=f"cancel:{job_id}", width="stretch"):
                 job.cancel()
             return
         st.session_state.pop(f"{arch_id}:job", None)
@@ -149,9 +149,9 @@ def model_details(bundle: store.Bundle) -> None:
         metrics = {k: v for k, v in bundle.metrics.items() if k != "history"}
         c1, c2 = st.columns(2)
         c1.dataframe({"setting": list(bundle.params), "value": [str(v) for v in bundle.params.values()]},
-                     hide_index=True, use_container_width=True)
+                     hide_index=True, width="stretch")
         c2.dataframe({"metric": list(metrics), "value": [f"{v:.4g}" if isinstance(v, float) else str(v)
                                                          for v in metrics.values()]},
-                     hide_index=True, use_container_width=True)
+                     hide_index=True, width="stretch")
         if bundle.metrics.get("history"):
-            st.plotly_chart(figures.loss_curve(bundle.metrics["history"]), use_container_width=True)
+            st.plotly_chart(figures.loss_curve(bundle.metrics["history"]), width="stretch")

@@ -32,7 +32,7 @@ def repo_root(monkeypatch):
 
 
 def _attention_page(**query) -> AppTest:
-    at = AppTest.from_file("pages/attention.py", default_timeout=120)
+    at = AppTest.from_file("views/attention.py", default_timeout=120)
     for k, v in query.items():
         at.query_params[k] = v
     return at.run()
@@ -63,7 +63,7 @@ def _assert_error(at, *words):
 
 def test_home_shows_a_card_per_architecture_with_default_metrics():
     # The home page uses st.page_link, which needs the router's st.navigation: run it through app.py
-    # (home is the default page). pages/home.py run alone raises KeyError 'url_pathname' in AppTest.
+    # (home is the default page). views/home.py run alone raises KeyError 'url_pathname' in AppTest.
     at = AppTest.from_file("app.py", default_timeout=60).run()
     assert not at.exception, [e.message for e in at.exception]
     assert at.title[0].value.startswith("seqviz")
@@ -83,7 +83,7 @@ def test_home_shows_a_card_per_architecture_with_default_metrics():
 
 def test_home_links_through_to_the_attention_page():
     at = AppTest.from_file("app.py", default_timeout=120).run()
-    at.switch_page("pages/attention.py").run()
+    at.switch_page("views/attention.py").run()
     assert [t.value for t in at.title] == ["Attention classifier"]
     _assert_prediction(at, "music")
 
@@ -155,3 +155,19 @@ def test_attention_page_unknown_model_in_url_falls_back_to_default():
     assert at.selectbox(key="attention:model").value == "default"
     _assert_prediction(at, "sports")
     assert at.query_params["model"] == ["default"]
+
+
+def test_attention_page_random_example_button_fills_a_generated_sentence():
+    at = _attention_page()
+    button = at.button[0]
+    assert button.label == "Generate a random example" and not button.disabled  # the default is generated data
+    button.click().run()
+    text = at.text_area(key=TEXT_KEY).value
+    assert text != attention.EXAMPLE
+    words = text.split()
+    vocab = set(attention.DISTRACTORS) | set(attention.NEGATIONS) | {c for cs in attention.CUES.values() for c in cs}
+    assert 6 <= len(words) <= 16 and set(words) <= vocab, text
+    assert any(w in cs for cs in attention.CUES.values() for w in words)
+    assert not at.exception and not at.error
+    assert len([h for h in _subheaders(at) if h.startswith("Predicted: ")]) == 1
+    assert at.query_params["text"] == [text]

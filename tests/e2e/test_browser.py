@@ -3,6 +3,7 @@
 The server gets its own temp copy of the model store (SEQVIZ_MODELS), so training from the sidebar
 never writes into the repo's models/. In CI (CI=true) a missing browser fails instead of skipping.
 """
+import contextlib
 import os
 import shutil
 import signal
@@ -37,12 +38,12 @@ def store_copy(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module")
-def server(store_copy, tmp_path_factory):
+@contextlib.contextmanager
+def _serve(store: Path, log: Path):
+    """`streamlit run app.py` on a free port with its own model store; killed (whole group) on exit."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "SEQVIZ_MODELS": str(store_copy), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    log = tmp_path_factory.mktemp("e2e-log") / "streamlit.log"
+    env = {**os.environ, "SEQVIZ_MODELS": str(store), "TF_CPP_MIN_LOG_LEVEL": "3"}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
@@ -68,6 +69,12 @@ def server(store_copy, tmp_path_factory):
         except ProcessLookupError:
             pass
         proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(store_copy, tmp_path_factory):
+    with _serve(store_copy, tmp_path_factory.mktemp("e2e-log") / "streamlit.log") as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +144,8 @@ def expect_nav(page):
 
     links = page.get_by_test_id("stSidebarNav").get_by_role("link")
     expect(links).to_have_count(2)
-    assert [t.strip() for t in links.all_inner_texts()] == ["Home", "Attention classifier"]
+    # a link's text starts with its icon's ligature name ("home"); the title is the last line
+    assert [t.strip().split("\n")[-1] for t in links.all_inner_texts()] == ["Home", "Attention classifier"]
 
 
 def test_home_card_and_click_through_to_attention(server, page, shots):
@@ -178,8 +186,8 @@ def test_typed_text_updates_prediction_url_and_errors(server, page, shots):
     alert = main(page).locator("[data-testid='stAlert']")
     expect(alert).to_have_count(1)
     expect(alert).to_contain_text("empty")
+    expect(page.locator(CHART)).to_have_count(0)
     assert page.locator(EXCEPTION).count() == 0
-    assert page.locator(CHART).count() == 0
     page.screenshot(path=str(shots / "attention-empty.png"), full_page=True)
 
     submit_text(page, "the laptop and the server")  # the page keeps working after an error
@@ -192,6 +200,7 @@ def test_shared_url_reproduces_the_view(server, page, shots):
     settle(page)
     assert main(page).locator("textarea").first.input_value() == "the pizza and the soup"
     expect_prediction(page, "food")
+    expect_nav(page)
     page.screenshot(path=str(shots / "attention-shared.png"), full_page=True)
 
 
@@ -229,3 +238,19 @@ def test_train_from_the_sidebar_with_live_progress(server, page, shots, store_co
     page.locator(CHART).nth(2).wait_for(state="visible", timeout=60_000)
     page.screenshot(path=str(shots / "attention-trained.png"), full_page=True)
     expect_nav(page)
+
+
+def test_deep_link_on_a_fresh_server_uses_the_router(store_copy, browser, tmp_path, shots):
+    """A shared link opened as the first visit of a fresh server still runs through app.py's router
+    (this is why the pages live in views/: a folder named pages/ beside app.py is served as a
+    legacy multipage app until st.navigation has run once)."""
+    with _serve(store_copy, tmp_path / "streamlit.log") as base:
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            pg.goto(base + "/attention?text=the%20pizza%20and%20the%20soup")
+            settle(pg)
+            pg.screenshot(path=str(shots / "fresh-deep-link.png"), full_page=True)
+            expect_prediction(pg, "food")  # the page itself works either way
+            expect_nav(pg)                 # and the menu is the router's
+        finally:
+            pg.close()

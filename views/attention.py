@@ -43,13 +43,13 @@ if any(r["unknown"]):
 
 left, right = st.columns([1, 2])
 left.plotly_chart(figures.bars(labels, probs, title="Class probabilities", highlight=int(probs.argmax()),
-                               horizontal=True), use_container_width=True)
+                               horizontal=True), width="stretch")
 att = np.array(r["attention"])
 right.plotly_chart(figures.heatmap(att[None, :], ticks, ["attention"], title="Words coloured by attention weight",
                                    colorscale="Reds", zmin=0, zmax=float(att.max()), value_name="weight",
-                                   x_title="word", y_title=""), use_container_width=True)
+                                   x_title="word", y_title=""), width="stretch")
 right.plotly_chart(figures.bars(ticks, att, title="Attention weight per word (sums to 1)", value_name="weight",
                                 highlight=int(att.argmax()), muted=r["unknown"],
                                 value_range=(0, max(0.05, float(att.max()) * 1.1))),
-                   use_container_width=True)
+                   width="stretch")
 ui.model_details(bundle)
