@@ -41,6 +41,14 @@ ARCHS: dict[str, Arch] = {a.id: a for a in [
          "seqviz.attention", "views/attention.py",
          {"val_accuracy": "held-out accuracy", "val_cue_attention": "attention mass on cue words",
           "train_seconds": "training time (s)"}),
+    Arch("dialogue-acts", "Dialogue acts (BiLSTM-CRF)",
+         "A hierarchical BiLSTM-CRF tags every utterance of a dialogue; see the CRF's Viterbi path through "
+         "the tag lattice, its transitions and marginals, and where it overrules a per-utterance guess.",
+         "Kumar et al. 2017 (HBLSTM-CRF, arXiv 1709.04250); a Keras attempt that died with \"No gradients "
+         "provided\" and ran out of memory padding to 3391 utterances x 431 words.",
+         "seqviz.dialogue_acts", "views/dialogue_acts.py",
+         {"val_accuracy": "held-out tag accuracy (CRF)", "val_greedy_accuracy": "per-utterance argmax",
+          "train_seconds": "training time (s)"}),
 ]}
 
 

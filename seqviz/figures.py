@@ -93,3 +93,44 @@ def bars(labels: Sequence[str], values: Sequence[float], title: str = "", value_
     fig.update_layout(**_LAYOUT, title=title, showlegend=False,
                       height=max(220, 40 + 28 * n) if horizontal else 340)
     return fig
+
+
+def crf_lattice(emissions: np.ndarray, transitions: np.ndarray, marginals: np.ndarray, cumulative: np.ndarray,
+                backpointers: np.ndarray, tags: Sequence[str], steps: Sequence[str], best_path: Sequence[int],
+                greedy_path: Sequence[int] | None = None, alt_path: Sequence[int] | None = None,
+                color: str = "emission", title: str = "Viterbi lattice") -> go.Figure:
+    """The CRF's tag lattice: steps (x) by tags (y), one node per (step, tag) coloured by its emission
+    score or its marginal probability; the Viterbi path solid, the per-step argmax of the emissions
+    (greedy) dashed, an alternative (e.g. pinned) path dotted. Hovering a node shows its emission, the
+    transition into it from its best predecessor, its best cumulative score and its marginal."""
+    emissions, marginals = np.asarray(emissions, float), np.asarray(marginals, float)
+    t_len, k = emissions.shape
+    values = emissions if color == "emission" else marginals
+    hover = []
+    for t in range(t_len):
+        for j in range(k):
+            prev = int(backpointers[t, j])
+            into = (f"transition {tags[prev]} → {tags[j]}: {transitions[prev, j]:+.2f}<br>" if t and prev >= 0
+                    else "first utterance: no transition<br>")
+            hover.append(f"<b>{steps[t]}</b><br>tag: {tags[j]}<br>emission: {emissions[t, j]:+.2f}<br>{into}"
+                         f"best score of a path ending here: {cumulative[t, j]:+.2f}<br>"
+                         f"marginal P: {marginals[t, j]:.3f}")
+    xs, ys = np.meshgrid(np.arange(t_len), np.arange(k), indexing="ij")
+    fig = go.Figure()
+    for path, name, style in [(best_path, "Viterbi path", dict(color="#d62728", width=4)),
+                              (greedy_path, "per-utterance argmax", dict(color="#111111", width=2, dash="dash")),
+                              (alt_path, "pinned path", dict(color="#ff7f0e", width=3, dash="dot"))]:
+        if path is not None:
+            fig.add_scatter(x=list(range(len(path))), y=list(path), mode="lines", name=name, line=style,
+                            hoverinfo="skip")
+    name = "emission score" if color == "emission" else "marginal P"
+    fig.add_scatter(x=xs.ravel(), y=ys.ravel(), mode="markers", name=name, showlegend=False,
+                    marker=dict(size=20, color=values.ravel(), colorscale="Viridis", line=dict(width=1, color="#555"),
+                                colorbar=dict(title=name), cmin=0 if color != "emission" else None,
+                                cmax=1 if color != "emission" else None),
+                    hovertext=hover, hoverinfo="text")
+    fig.update_layout(**_LAYOUT, title=title, height=max(320, 110 + 40 * k),
+                      legend=dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom"))
+    fig.update_xaxes(title="utterance", tickangle=-30 if t_len > 6 else 0, **_ticks(steps))
+    fig.update_yaxes(title="tag", autorange="reversed", **_ticks(tags))
+    return fig

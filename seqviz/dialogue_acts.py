@@ -1,0 +1,385 @@
+"""Dialogue acts: a hierarchical BiLSTM-CRF tagging every utterance of a dialogue (HBLSTM-CRF).
+
+Where it comes from: Kumar et al. 2017, "Dialogue Act Sequence Labeling using Hierarchical encoder
+with CRF" (arXiv 1709.04250), 79.2% on the Switchboard DA corpus. A Keras user's attempt with
+keras-contrib's CRF died with "No gradients provided for any variable", and padding 51 conversations
+to 3391 utterances x 431 words ran out of memory. Here the CRF is tf2crf's (trained through its
+`ModelWithCRFLoss`), and nothing is ever padded to the corpus' longest conversation x utterance:
+
+    words (B, U, W) --TimeDistributed(utterance encoder)--> (B, U, 2h)
+        utterance encoder: Embedding(mask_zero) -> BiLSTM -> masked mean over the real words
+    (B, U, 2h) --BiLSTM over utterances (masked: padded utterances are skipped)--> (B, U, 2c)
+               --Dense(K)--> emissions (B, U, K) --tf2crf CRF--> Viterbi tags (B, U)
+
+Training batches are windows of at most `window` consecutive utterances, bucketed by size so each
+batch is padded only to its own longest window and utterance; inference decodes whole dialogues.
+The page and the CLI decode with seqviz.crf (numpy) over the model's emissions and its transition
+matrix, which the tests check against tfa.text.crf_decode / crf_log_likelihood (what tf2crf uses).
+
+Toy corpus: generated two-speaker dialogues whose tags follow a Markov chain, with utterances that are
+ambiguous alone: "yeah", "okay", "right" are a yes-answer after a yes/no question and a backchannel
+after a statement. The default model (`python -m seqviz train dialogue-acts --name default`) reaches
+the tag accuracy in its metrics.json on held-out generated dialogues; on the ambiguous utterances the
+CRF path beats the per-utterance argmax of the emissions by a wide margin (see `val_ambiguous_*`).
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+with warnings.catch_warnings():  # tensorflow-addons (imported by tf2crf) announces its end of life
+    warnings.simplefilter("ignore", UserWarning)
+    from tf2crf import CRF, ModelWithCRFLoss
+
+from seqviz import crf
+from seqviz.errors import SeqvizError
+from seqviz.params import SEED, Param
+from seqviz.uploads import read_csv
+from seqviz.vocab import Vocab, tokenize
+
+# ---------------------------------------------------------------------------------------------
+# Toy corpus: a Markov chain over tags, templates per tag, and deliberately ambiguous short replies.
+# ---------------------------------------------------------------------------------------------
+AMBIGUOUS = ["yeah", "okay", "right"]
+SLOTS = {
+    "obj": ["jazz", "football", "the new phone", "spicy food", "the weather", "that movie", "gardening"],
+    "place": ["library", "beach", "market", "office", "gym", "station"],
+    "event": ["game", "concert", "meeting", "party", "trip", "wedding"],
+    "city": ["paris", "boston", "tokyo", "denver", "rome"],
+    "rel": ["sister", "brother", "cousin", "neighbour", "friend"],
+    "adj": ["great", "boring", "cold", "busy", "fun", "long"],
+    "day": ["monday", "friday", "sunday", "the weekend"],
+}
+TEMPLATES = {
+    "greeting": ["hi", "hello", "hey there", "good morning", "hi how are you", "hello nice to meet you"],
+    "yn_question": ["do you like {obj}", "is it {adj} today", "did you see the {event}",
+                    "are you going to the {place}", "have you ever been to {city}", "was the {event} {adj}"],
+    "wh_question": ["what do you think about {obj}", "where does your {rel} live", "how was the {event}",
+                    "why did you go to the {place}", "when is the {event}", "who went to {city}"],
+    "yes_answer": ["yes", "yes i do", "sure", "of course", "yes definitely", "absolutely"],
+    "no_answer": ["no", "nope", "not really", "no i don't", "no never", "i don't think so"],
+    "statement": ["i went to the {place} on {day}", "my {rel} lives in {city}", "the {event} was {adj}",
+                  "we watched {obj} on {day}", "i think {obj} is {adj}", "my {rel} loves {obj}"],
+    "backchannel": ["uh-huh", "mm-hmm", "i see", "oh really"],
+    "thanks": ["thanks", "thank you", "thanks a lot", "thank you so much"],
+    "goodbye": ["bye", "goodbye", "see you later", "take care"],
+}
+TAGS = list(TEMPLATES)
+CHAIN = {  # P(next tag | tag); "end" stops the dialogue
+    "start": {"greeting": 1.0},
+    "greeting": {"greeting": 0.4, "yn_question": 0.25, "wh_question": 0.25, "statement": 0.1},
+    "yn_question": {"yes_answer": 0.55, "no_answer": 0.45},
+    "wh_question": {"statement": 1.0},
+    "yes_answer": {"statement": 0.5, "yn_question": 0.2, "wh_question": 0.15, "thanks": 0.15},
+    "no_answer": {"statement": 0.5, "yn_question": 0.2, "wh_question": 0.15, "thanks": 0.15},
+    "statement": {"backchannel": 0.45, "statement": 0.15, "yn_question": 0.2, "wh_question": 0.1,
+                  "thanks": 0.1},
+    "backchannel": {"statement": 0.6, "yn_question": 0.25, "wh_question": 0.15},
+    "thanks": {"goodbye": 1.0},
+    "goodbye": {"goodbye": 0.5, "end": 0.5},
+}
+P_AMBIGUOUS = {"yes_answer": 0.5, "backchannel": 0.6}  # how often these acts are said as yeah/okay/right
+EXAMPLE = """A: hi how are you
+B: hello nice to meet you
+A: did you see the game
+B: yeah
+A: the game was great
+B: yeah
+A: my sister lives in boston
+B: okay
+A: is it cold today
+B: right
+A: thanks a lot
+B: bye"""
+
+PARAMS = [
+    Param("n_dialogues", 400, 20, 20_000, "generated training dialogues (ignored with uploaded data)"),
+    Param("max_utterances", 24, 4, 200, "longest generated dialogue (utterances)"),
+    Param("embed_dim", 32, 4, 300, "word embedding size"),
+    Param("word_units", 32, 4, 256, "utterance-encoder LSTM units per direction"),
+    Param("context_units", 32, 4, 256, "dialogue-level LSTM units per direction"),
+    Param("epochs", 3, 1, 50, "passes over the training windows (more make the emissions context-aware too)"),
+    Param("batch_size", 16, 1, 256, "windows per step"),
+    Param("window", 32, 4, 512, "training window: at most this many consecutive utterances"),
+    Param("max_words", 60, 4, 1000, "words kept per utterance in training (longer ones are cut)"),
+    Param("learning_rate", 0.01, 1e-5, 0.1, "Adam step size"),
+    Param("transition_init", "bigram", choices=("bigram", "orthogonal"),
+          help="start the CRF's transitions at the training tags' bigram log-probabilities, "
+               "or at tf2crf's default (orthogonal random)"),
+    Param("max_vocab", 10_000, 50, 100_000, "most frequent words kept; the rest become <unk>"),
+    SEED,
+]
+PREDICT_PARAMS: list[Param] = []
+MAX_UTTERANCES = 1000   # a pasted dialogue longer than this is refused
+MAX_CHARS = 50_000
+_SPEAKER = re.compile(r"^\s*([A-Za-z][\w .'-]{0,19}):\s*(.*)$")
+
+
+@dataclass
+class Dialogues:
+    utterances: list[list[str]]            # per dialogue, per utterance: the text
+    tags: list[list[str]]
+    speakers: list[list[str]] | None = None
+    ambiguous: list[list[bool]] | None = None   # generated data: is the utterance one of AMBIGUOUS
+
+
+def make_toy(n: int, max_utterances: int = 24, seed: int = 0) -> Dialogues:
+    rng = np.random.default_rng(seed)
+    pick = lambda options: options[int(rng.integers(len(options)))]
+    out = Dialogues([], [], [], [])
+    for _ in range(n):
+        tags, tag = [], "start"
+        while True:
+            nxt = CHAIN[tag]
+            if len(tags) >= max_utterances - 3 and tag not in ("thanks", "goodbye", "yn_question"):
+                nxt = {"thanks": 1.0}   # wrap up before the length limit
+            tag = rng.choice(list(nxt), p=list(nxt.values()))
+            if tag == "end" or len(tags) >= max_utterances:
+                break
+            tags.append(str(tag))
+        texts, amb, speakers, who = [], [], [], "A"
+        for i, t in enumerate(tags):
+            if rng.random() < P_AMBIGUOUS.get(t, 0.0):
+                text, is_amb = pick(AMBIGUOUS), True
+            else:
+                text, is_amb = re.sub(r"\{(\w+)\}", lambda m: pick(SLOTS[m.group(1)]), pick(TEMPLATES[t])), False
+            if i and not (t == "statement" and tags[i - 1] == "statement"):
+                who = "B" if who == "A" else "A"   # turns alternate, except a speaker going on
+            texts.append(text)
+            amb.append(is_amb)
+            speakers.append(who)
+        out.utterances.append(texts)
+        out.tags.append(tags)
+        out.speakers.append(speakers)
+        out.ambiguous.append(amb)
+    return out
+
+
+def read_upload(raw: bytes, filename: str = "upload.csv") -> Dialogues:
+    """A CSV with columns conversation_id, utterance, act[, speaker] (e.g. a Switchboard DA export),
+    rows in dialogue order."""
+    df = read_csv(raw, filename, ["conversation_id", "utterance", "act"], ["speaker"])
+    empty_act = df.index[df.act == ""]
+    if len(empty_act):
+        raise SeqvizError(f"{filename}: {len(empty_act)} rows have an empty act (first: data row "
+                          f"{empty_act[0] + 1}); every utterance needs its dialogue-act tag.")
+    if (df.conversation_id == "").any():
+        raise SeqvizError(f"{filename}: some rows have an empty conversation_id.")
+    if df.act.nunique() < 2:
+        raise SeqvizError(f"{filename} has a single act ({df.act.iloc[0]!r}); tagging needs at least 2.")
+    groups = list(df.groupby("conversation_id", sort=False))
+    if len(groups) < 2:
+        raise SeqvizError(f"{filename} has {len(groups)} conversation; at least 2 are needed "
+                          "(one is held out to measure accuracy).")
+    spk = "speaker" in df.columns
+    return Dialogues([g.utterance.tolist() for _, g in groups], [g.act.tolist() for _, g in groups],
+                     [g.speaker.tolist() for _, g in groups] if spk else None)
+
+
+# ---------------------------------------------------------------------------------------------
+# The model
+# ---------------------------------------------------------------------------------------------
+@tf.keras.utils.register_keras_serializable(package="seqviz")
+class MaskedMean(tf.keras.layers.Layer):
+    """Mean over the real (unmasked) time steps; an all-padding row gives zeros, not 0/0 = NaN
+    (a NaN there would poison the gradients even though the CRF ignores that utterance)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, x, mask=None):
+        m = tf.ones_like(x[..., :1]) if mask is None else tf.cast(mask, x.dtype)[..., None]
+        return tf.reduce_sum(x * m, axis=1) / tf.maximum(tf.reduce_sum(m, axis=1), 1.0)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
+def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
+    """The functional base model: words (B, U, W) -> tf2crf outputs [tags, emissions, lengths, transitions]."""
+    words = tf.keras.Input(shape=(None,), dtype="int32", name="utterance")
+    x = tf.keras.layers.Embedding(len(vocabs["words"]), params["embed_dim"], mask_zero=True)(words)
+    x = tf.keras.layers.Bidirectional(tf.keras.layers.LSTM(params["word_units"], return_sequences=True))(x)
+    encoder = tf.keras.Model(words, MaskedMean()(x), name="utterance_encoder")         # (b, 2h)
+
+    dialogue = tf.keras.Input(shape=(None, None), dtype="int32", name="dialogue")       # (B, U, W)
+    utterances = tf.keras.layers.TimeDistributed(encoder, name="encode_utterances")(dialogue)
+    real = tf.keras.layers.Lambda(lambda d: tf.reduce_any(d != 0, axis=-1), name="real_utterances")(dialogue)
+    h = tf.keras.layers.Bidirectional(tf.keras.layers.LSTM(params["context_units"], return_sequences=True),
+                                      name="context")(utterances, mask=real)
+    emissions = tf.keras.layers.Dense(len(vocabs["tags"]), name="emissions")(h)         # mask flows on
+    return tf.keras.Model(dialogue, CRF(dtype="float32", name="crf")(emissions), name="hblstm_crf")
+
+
+class _Trainer(ModelWithCRFLoss):
+    """tf2crf's wrapper, with validation logs named like Keras' own (val_loss, val_accuracy)."""
+
+    def test_step(self, data):
+        logs = super().test_step(data)
+        return {"loss": logs["loss_val"], "accuracy": logs["val_accuracy"]}
+
+
+def encode(vocab: Vocab, utterances: list[str], max_words: int | None = None) -> list[list[int]]:
+    """Word ids per utterance; an utterance with no words becomes [unk] so it still has a slot."""
+    return [vocab.encode(tokenize(u)[:max_words]) or [vocab.unk_id] for u in utterances]
+
+
+def pad(dialogues: list[list[list[int]]]) -> np.ndarray:
+    """(B, U, W) int32, padded to THIS group's longest dialogue and utterance only."""
+    u = max(len(d) for d in dialogues)
+    w = max(len(s) for d in dialogues for s in d)
+    out = np.zeros((len(dialogues), u, w), dtype=np.int32)
+    for i, d in enumerate(dialogues):
+        for j, s in enumerate(d):
+            out[i, j, :len(s)] = s
+    return out
+
+
+def windows(ids: list[list[list[int]]], tags: list[list[int]], size: int):
+    """Split dialogues into consecutive windows of at most `size` utterances (long ones train in pieces)."""
+    for d, t in zip(ids, tags):
+        for start in range(0, len(d), size):
+            yield d[start:start + size], t[start:start + size]
+
+
+def batches(ids, tags, params: dict, seed: int = 0):
+    """Bucketed training batches: windows sorted by size, grouped, each group padded to its own max.
+    Returns a tf.data.Dataset (one trace for every batch shape) and the number of batches."""
+    wins = sorted(windows(ids, tags, params["window"]), key=lambda w: (len(w[0]), max(map(len, w[0]))))
+    groups = [wins[i:i + params["batch_size"]] for i in range(0, len(wins), params["batch_size"])]
+
+    def gen():
+        for g in np.random.default_rng(seed).permutation(len(groups)):
+            x = pad([w[0] for w in groups[g]])
+            y = np.zeros(x.shape[:2], dtype=np.int32)
+            for i, (_, t) in enumerate(groups[g]):
+                y[i, :len(t)] = t
+            yield x, y
+
+    spec = (tf.TensorSpec((None, None, None), tf.int32), tf.TensorSpec((None, None), tf.int32))
+    return tf.data.Dataset.from_generator(gen, output_signature=spec), len(groups)
+
+
+def bigram_log_probs(tag_ids: list[list[int]], k: int, alpha: float = 0.1) -> np.ndarray:
+    """log P(next tag | tag) from the training dialogues (add-alpha smoothed): the dialogue grammar.
+
+    Why start the CRF here: with random transitions the dialogue-level BiLSTM learns the context
+    first, every emission becomes context-aware and the CRF has nothing left to decide. Started at
+    the bigram statistics, the transitions carry "a yes/no question is followed by an answer" from
+    step one, and the emissions stay closer to what each utterance says on its own: the page can then
+    show the CRF overruling a per-utterance guess ("yeah" after a question is an answer)."""
+    counts = np.full((k, k), alpha)
+    for tags in tag_ids:
+        for a, b in zip(tags, tags[1:]):
+            counts[a, b] += 1
+    return np.log(counts / counts.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def split(n: int, seed: int, val_fraction: float = 0.15):
+    order = np.random.default_rng(seed + 1).permutation(n)
+    n_val = max(1, int(round(n * val_fraction)))
+    return sorted(order[n_val:]), sorted(order[:n_val])
+
+
+def fit(params: dict, data: Dialogues | None, callbacks=()):
+    if data is None:
+        data = make_toy(int(params["n_dialogues"] / 0.85), params["max_utterances"], params["seed"])
+    train_idx, val_idx = split(len(data.utterances), params["seed"])
+    vocab = Vocab.build((tokenize(u) for i in train_idx for u in data.utterances[i]), max_size=params["max_vocab"])
+    tags = Vocab(sorted({t for d in data.tags for t in d}), specials=())
+    vocabs = {"words": vocab, "tags": tags}
+    ids = [encode(vocab, d, params["max_words"]) for d in data.utterances]
+    tag_ids = [tags.encode(t) for t in data.tags]
+
+    base = build(params, vocabs)
+    if params["transition_init"] == "bigram":
+        base.get_layer("crf").transitions.assign(bigram_log_probs([tag_ids[i] for i in train_idx], len(tags)))
+    trainer = _Trainer(base)
+    trainer.compile(tf.keras.optimizers.Adam(params["learning_rate"]))
+    train_ds, _ = batches([ids[i] for i in train_idx], [tag_ids[i] for i in train_idx], params, params["seed"])
+    # No validation_data: tracing tf2crf's test step costs seconds; the held-out dialogues are decoded
+    # whole, once, at the end (the numbers that matter: Viterbi vs per-utterance argmax).
+    hist = trainer.fit(train_ds.prefetch(2), epochs=params["epochs"],
+                       callbacks=list(callbacks), verbose=0)
+    metrics = evaluate(base, [ids[i] for i in val_idx], [tag_ids[i] for i in val_idx],
+                       [data.ambiguous[i] for i in val_idx] if data.ambiguous else None)
+    metrics.update(n_train_dialogues=len(train_idx), n_val_dialogues=len(val_idx), vocab_size=len(vocab),
+                   history={k: [float(v) for v in vals] for k, vals in hist.history.items()})
+    return base, vocabs, metrics
+
+
+# ---------------------------------------------------------------------------------------------
+# Inference: emissions and transitions from the model, the decoding in numpy (seqviz.crf)
+# ---------------------------------------------------------------------------------------------
+def scores(model: tf.keras.Model, ids: list[list[list[int]]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Emissions (U_i, K) per dialogue and the transition matrix (K, K), from one batched forward pass
+    over whole dialogues (padded to this batch's own longest dialogue and utterance)."""
+    _, emissions, lengths, transitions = model(pad(ids), training=False)
+    tr = transitions.numpy().astype(np.float64)
+    return [(em[:n].astype(np.float64), tr) for em, n in zip(emissions.numpy(), lengths.numpy())]
+
+
+def evaluate(model, ids, tags, ambiguous=None, batch_size: int = 64) -> dict:
+    """Tag accuracy of the Viterbi path and of the per-utterance argmax, on whole dialogues."""
+    hits = {"crf": [], "greedy": []}
+    amb_hits = {"crf": [], "greedy": []}
+    decoded = [s for i in range(0, len(ids), batch_size) for s in scores(model, ids[i:i + batch_size])]
+    for k, ((em, tr), gold) in enumerate(zip(decoded, tags)):
+        for name, path in (("crf", crf.viterbi(em, tr).path), ("greedy", em.argmax(1).tolist())):
+            ok = np.array(path) == np.array(gold)
+            hits[name].extend(ok)
+            if ambiguous is not None:
+                amb_hits[name].extend(ok[np.array(ambiguous[k], dtype=bool)])
+    out = {"val_accuracy": float(np.mean(hits["crf"])), "val_greedy_accuracy": float(np.mean(hits["greedy"]))}
+    if ambiguous is not None and amb_hits["crf"]:
+        out["val_ambiguous_accuracy"] = float(np.mean(amb_hits["crf"]))
+        out["val_ambiguous_greedy_accuracy"] = float(np.mean(amb_hits["greedy"]))
+        out["n_val_ambiguous"] = len(amb_hits["crf"])
+    return out
+
+
+def parse(text: str) -> tuple[list[str], list[str]]:
+    """One utterance per line, optional `A:` speaker prefix. Returns (speakers, utterances)."""
+    if not isinstance(text, str) or not text.strip():
+        raise SeqvizError("The dialogue is empty; type one utterance per line (optionally 'A: ...').")
+    if len(text) > MAX_CHARS:
+        raise SeqvizError(f"The dialogue has {len(text):,} characters; the limit is {MAX_CHARS:,}.")
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) > MAX_UTTERANCES:
+        raise SeqvizError(f"The dialogue has {len(lines):,} utterances; the limit is {MAX_UTTERANCES:,}. "
+                          "Paste a part of it.")
+    if len(lines) < 2:
+        raise SeqvizError("Only one utterance: a CRF tags a sequence, so give at least two lines "
+                          "(one utterance per line).")
+    speakers, utterances = [], []
+    for n, line in enumerate(lines, 1):
+        m = _SPEAKER.match(line)
+        who, said = (m.group(1).strip(), m.group(2)) if m else ("", line.strip())
+        if not tokenize(said):
+            raise SeqvizError(f"Line {n} ({line.strip()[:40]!r}) has no words; every line must be an utterance.")
+        speakers.append(who)
+        utterances.append(said.strip())
+    return speakers, utterances
+
+
+def predict(bundle, text: str) -> dict:
+    """Viterbi tags, per-utterance argmax, marginals, emissions and transitions for one dialogue."""
+    vocab, tags = bundle.vocabs["words"], bundle.vocabs["tags"]
+    speakers, utterances = parse(text)
+    ids = encode(vocab, utterances)
+    unknown = [all(i == vocab.unk_id for i in u) for u in ids]
+    if all(unknown):
+        raise SeqvizError(f"None of the words are in the model's vocabulary of {len(vocab):,} words "
+                          f"(it knows e.g. {', '.join(vocab.tokens[2:8])}); type a dialogue like the training data.")
+    (em, tr), = scores(bundle.model, [ids])
+    best = crf.viterbi(em, tr)
+    return {"utterances": utterances, "speakers": speakers, "labels": tags.tokens,
+            "tags": tags.decode(best.path), "greedy_tags": tags.decode(em.argmax(1)),
+            "path": best.path, "path_score": best.score,
+            "marginals": crf.marginals(em, tr).tolist(), "emissions": em.tolist(), "transitions": tr.tolist(),
+            "unknown_utterances": [i for i, u in enumerate(unknown) if u]}

@@ -1,0 +1,160 @@
+"""The hierarchical BiLSTM-CRF: corpus, masks at both levels, bucketing, the default model, uploads, CLI."""
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from seqviz import cli, crf, dialogue_acts as da, store, training
+from seqviz.errors import SeqvizError
+from seqviz.params import resolve
+from seqviz.vocab import Vocab
+
+TINY = {"n_dialogues": 40, "max_utterances": 12, "embed_dim": 8, "word_units": 8, "context_units": 8,
+        "epochs": 1, "batch_size": 8}
+
+
+def test_toy_dialogues_follow_the_chain_and_reuse_ambiguous_replies():
+    d = da.make_toy(300, max_utterances=20, seed=3)
+    seen_amb = {}
+    for utts, tags, amb in zip(d.utterances, d.tags, d.ambiguous):
+        assert tags[0] == "greeting" and len(tags) <= 20 and len(utts) == len(tags) == len(amb)
+        for a, b in zip(tags, tags[1:]):
+            assert da.CHAIN[a].get(b, 0) > 0 or b == "thanks", (a, b)   # thanks: the wrap-up rule
+        for u, t, is_amb in zip(utts, tags, amb):
+            assert is_amb == (u in da.AMBIGUOUS)
+            if is_amb:
+                seen_amb.setdefault(u, set()).add(t)
+    assert all(seen_amb[w] == {"yes_answer", "backchannel"} for w in da.AMBIGUOUS)  # same words, two acts
+
+
+def test_parse_reads_speakers_and_refuses_bad_dialogues():
+    speakers, utts = da.parse("A: hi there\n\nB:  hello\nno speaker here")
+    assert speakers == ["A", "B", ""] and utts == ["hi there", "hello", "no speaker here"]
+    for text, words in [("", "empty"), ("  \n", "empty"), ("A: just one line", "at least two"),
+                        ("\n".join(["A: hi"] * 5000), "5,000 utterances; the limit is 1,000"),
+                        ("A: hi\nB: ?!?\nA: bye", "Line 2"), ("x" * 60_000, "limit is 50,000")]:
+        with pytest.raises(SeqvizError, match=words):
+            da.parse(text)
+
+
+def test_masked_mean_ignores_padding_and_never_divides_by_zero():
+    x = tf.constant(np.arange(24, dtype=np.float32).reshape(2, 3, 4))
+    mask = tf.constant([[True, True, False], [False, False, False]])
+    out = da.MaskedMean()(x, mask=mask).numpy()
+    np.testing.assert_allclose(out[0], x.numpy()[0, :2].mean(0))
+    np.testing.assert_array_equal(out[1], 0.0)
+
+
+def test_batches_are_bucketed_windows_padded_only_to_their_own_size():
+    rng = np.random.default_rng(0)
+    ids = [[list(rng.integers(2, 50, size=rng.integers(1, 8))) for _ in range(n)] for n in (3, 5, 70, 4, 6, 2)]
+    ids[1][2] = list(range(2, 402))                      # one 400-word utterance in dialogue 1
+    tags = [list(rng.integers(0, 4, size=len(d))) for d in ids]
+    params = {"window": 16, "batch_size": 2}
+    ds, n = da.batches(ids, tags, params)
+    shapes = [(x.shape, y.shape) for x, y in ds.as_numpy_iterator()]
+    assert n == len(shapes) == 5                         # 70 utterances -> 5 windows; 10 windows / 2
+    assert sum(y[0] for _, y in shapes) == 10
+    assert max(x[1] for x, _ in shapes) == 16            # windows, never the 70-utterance dialogue
+    assert sorted(x[2] for x, _ in shapes).count(400) == 1   # only the batch holding the long utterance
+    total = sum(int((x != 0).any(-1).sum()) for x, _ in ds.as_numpy_iterator())
+    assert total == sum(map(len, ids))                   # every utterance exactly once
+
+
+def test_padding_at_both_levels_changes_nothing():
+    tf.keras.utils.set_random_seed(2)
+    vocabs = {"words": Vocab([f"w{i}" for i in range(30)]), "tags": Vocab(["a", "b", "c"], specials=())}
+    model = da.build(resolve(da.PARAMS, TINY), vocabs)
+    dialogue = [[2, 3, 4], [5], [6, 7]]
+    (em, tr), = da.scores(model, [dialogue])
+    padded = da.pad([dialogue, [[2] * 9] * 7])[:1]       # 7 utterance slots, 9 word slots
+    tags, emissions, lengths, _ = model(padded, training=False)
+    assert padded.shape == (1, 7, 9) and int(lengths[0]) == 3
+    np.testing.assert_allclose(emissions.numpy()[0, :3], em, atol=1e-5)
+    assert tags.numpy()[0, :3].tolist() == crf.viterbi(em, tr).path
+
+
+@pytest.fixture(scope="module")
+def default_bundle():
+    return store.load("dialogue-acts", "default")
+
+
+def test_default_model_tags_held_out_dialogues_and_the_crf_resolves_ambiguous_replies(default_bundle):
+    b = default_bundle
+    d = da.make_toy(150, b.params["max_utterances"], seed=424_242)
+    ids = [da.encode(b.vocabs["words"], u) for u in d.utterances]
+    m = da.evaluate(b.model, ids, [b.vocabs["tags"].encode(t) for t in d.tags], d.ambiguous)
+    print(f"default dialogue-acts model: tag accuracy CRF {m['val_accuracy']:.4f} vs per-utterance argmax "
+          f"{m['val_greedy_accuracy']:.4f}; on {m['n_val_ambiguous']} ambiguous replies CRF "
+          f"{m['val_ambiguous_accuracy']:.4f} vs argmax {m['val_ambiguous_greedy_accuracy']:.4f}")
+    assert m["val_accuracy"] >= 0.95
+    assert m["val_ambiguous_accuracy"] >= 0.95
+    assert m["val_ambiguous_accuracy"] >= m["val_ambiguous_greedy_accuracy"] + 0.10  # context decides
+    assert m["val_accuracy"] > m["val_greedy_accuracy"]       # the transitions do real work
+
+
+def test_predict_json_can_be_rechecked_from_emissions_and_transitions(default_bundle):
+    r = da.predict(default_bundle, da.EXAMPLE)
+    n, k = len(r["utterances"]), len(r["labels"])
+    assert n == 12 and r["speakers"][:2] == ["A", "B"]
+    em, tr, marg = np.array(r["emissions"]), np.array(r["transitions"]), np.array(r["marginals"])
+    assert em.shape == marg.shape == (n, k) and tr.shape == (k, k)
+    np.testing.assert_allclose(marg.sum(1), 1.0, atol=1e-9)
+    best = crf.viterbi(em, tr)
+    assert r["tags"] == [r["labels"][i] for i in best.path] and r["path_score"] == pytest.approx(best.score)
+    assert r["greedy_tags"] == [r["labels"][i] for i in em.argmax(1)]
+    # the model's own tf2crf decode agrees with the numpy one
+    tf_tags = default_bundle.model(da.pad([da.encode(default_bundle.vocabs["words"], r["utterances"])]))[0]
+    assert tf_tags.numpy()[0].tolist() == best.path
+    # context decides the same word: "yeah" after a yes/no question vs after a statement
+    assert (r["tags"][3], r["tags"][5]) == ("yes_answer", "backchannel")
+
+
+def test_predict_flags_unknown_utterances_and_refuses_all_unknown(default_bundle):
+    r = da.predict(default_bundle, "A: hi\nB: zzqx wwqv\nA: bye")
+    assert r["unknown_utterances"] == [1]
+    with pytest.raises(SeqvizError, match="vocabulary"):
+        da.predict(default_bundle, "A: zzqx\nB: wwqv")
+
+
+@pytest.mark.parametrize("csv, words", [
+    (b"conversation_id,text,act\n1,hi,greet\n", "missing utterance"),
+    (b"conversation_id,utterance,act\n1,hi,greet\n1,yo,\n2,bye,bye\n", "1 rows have an empty act"),
+    (b"conversation_id,utterance,act\n1,hi,greet\n2,yo,greet\n", "single act"),
+    (b"conversation_id,utterance,act\n1,hi,greet\n1,bye,bye\n", "at least 2"),
+    ("conversation_id,utterance,act\n1,caf\xe9,greet\n".encode("latin-1"), "not UTF-8"),
+])
+def test_csv_upload_is_validated(csv, words):
+    with pytest.raises(SeqvizError, match=words):
+        da.read_upload(csv, "swda.csv")
+
+
+def _swda_like_csv() -> bytes:
+    """A Switchboard-style export made from generated dialogues, with a speaker column."""
+    d = da.make_toy(60, max_utterances=12, seed=9)
+    rows = ["conversation_id,utterance,act,speaker"]
+    for c, (utts, tags, spk) in enumerate(zip(d.utterances, d.tags, d.speakers)):
+        rows += [f"conv{c},{u},{t},{s}" for u, t, s in zip(utts, tags, spk)]
+    return "\n".join(rows).encode()
+
+
+def test_csv_upload_trains_and_predicts(tmp_store):
+    data = da.read_upload(_swda_like_csv(), "swda.csv")
+    assert len(data.utterances) == 60 and data.speakers[0][0] == "A"
+    p = training.plan("dialogue-acts", {**TINY, "epochs": 6, "learning_rate": 0.02}, _swda_like_csv(),
+                      "swda.csv", "swda")
+    bundle = training.train(p)
+    assert bundle.metrics["val_accuracy"] > 0.5 and bundle.data["filename"] == "swda.csv"
+    r = da.predict(store.load("dialogue-acts", "swda"), "A: hello\nB: hi how are you\nA: did you see the game")
+    assert r["labels"] == sorted(da.TAGS) and len(r["tags"]) == 3
+
+
+def test_cli_predict_dialogue_acts(store_with_defaults, capsys):
+    code = cli.main(["predict", "dialogue-acts", "--text", "A: hi\nB: hello\nA: is it cold today\nB: yeah"])
+    r = json.loads(capsys.readouterr().out)
+    assert code == 0 and set(r) >= {"utterances", "labels", "tags", "greedy_tags", "path_score", "marginals",
+                                    "emissions", "transitions"}
+    assert r["tags"][2:] == ["yn_question", "yes_answer"]
+    code = cli.main(["predict", "dialogue-acts", "--text", "A: only one"])
+    assert code == 2 and "at least two" in capsys.readouterr().err

@@ -1,0 +1,79 @@
+"""Dialogue-acts page: the CRF's Viterbi path through the tag lattice, its transitions and marginals,
+where it overrules the per-utterance guess, and what pinning an utterance to another tag costs."""
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from seqviz import crf, dialogue_acts, figures, ui
+from seqviz.errors import SeqvizError
+
+st.title("Dialogue acts: a hierarchical BiLSTM-CRF")
+st.markdown("Each utterance is read word by word by a BiLSTM and pooled into a vector; a second BiLSTM "
+            "reads the sequence of utterance vectors; a dense layer gives every utterance an **emission "
+            "score** per tag, and a CRF (tf2crf) adds a **transition score** for every pair of consecutive "
+            "tags. The tags are the best path through the lattice (Viterbi), not each utterance's own best "
+            "guess. Short replies like *yeah*, *okay*, *right* are a yes-answer after a yes/no question and a "
+            "backchannel after a statement: context decides.")
+
+bundle = ui.model_sidebar("dialogue-acts", data_help="CSV with columns conversation_id, utterance, act "
+                          "(optional speaker), one row per utterance in dialogue order; UTF-8, ≤ 5 MB.")
+if bundle is None:
+    st.info("No model in the store yet: train one from the sidebar.")
+    st.stop()
+
+text = ui.text_input("Dialogue: one utterance per line, optional 'A:' / 'B:' speaker", key="dialogue-acts:text",
+                     default=dialogue_acts.EXAMPLE, height=260)
+try:
+    r = dialogue_acts.predict(bundle, text)
+except SeqvizError as e:
+    st.error(str(e))
+    st.stop()
+
+em, tr, marg = np.array(r["emissions"]), np.array(r["transitions"]), np.array(r["marginals"])
+labels, best = r["labels"], crf.viterbi(em, tr)
+greedy = em.argmax(1).tolist()
+steps = [f"{i + 1}. {u[:18]}{'…' if len(u) > 18 else ''}" for i, u in enumerate(r["utterances"])]
+if r["unknown_utterances"]:
+    st.warning("No known words in utterance(s) " + ", ".join(str(i + 1) for i in r["unknown_utterances"])
+               + ": the model reads them as <unk>, so only the context tags them.")
+
+overruled = [i for i, (a, b) in enumerate(zip(best.path, greedy)) if a != b]
+st.subheader(f"{len(r['utterances'])} utterances · the CRF overrules the per-utterance guess on {len(overruled)}")
+table = pd.DataFrame({"speaker": r["speakers"], "utterance": r["utterances"], "CRF (Viterbi) tag": r["tags"],
+                      "per-utterance argmax": r["greedy_tags"],
+                      "P(CRF tag)": [marg[i, k] for i, k in enumerate(best.path)]},
+                     index=pd.RangeIndex(1, len(steps) + 1, name="#"))
+st.dataframe(table.style.format({"P(CRF tag)": "{:.3f}"}).apply(
+    lambda row: ["background-color: #ffe3b3" if row.name - 1 in overruled else ""] * len(row), axis=1),
+    width="stretch")
+st.caption("Highlighted: rows where the CRF's path disagrees with the utterance's own highest emission.")
+
+color = st.radio("Node colour", ["emission score", "marginal probability"], horizontal=True,
+                 key="dialogue-acts:color")
+st.plotly_chart(figures.crf_lattice(em, tr, marg, best.cumulative, best.backpointers, labels, steps, best.path,
+                                    greedy, color="emission" if color == "emission score" else "marginal",
+                                    title=f"Viterbi lattice (path score {best.score:.2f})"), width="stretch")
+left, right = st.columns(2)
+left.plotly_chart(figures.heatmap(tr, labels, labels, title="CRF transitions (row → column)", colorscale="RdBu",
+                                  zmin=-np.abs(tr).max(), zmax=np.abs(tr).max(), x_title="to", y_title="from",
+                                  value_name="score"), width="stretch")
+right.plotly_chart(figures.heatmap(marg, labels, steps, title="Marginals P(tag | dialogue)", zmin=0, zmax=1,
+                                   x_title="tag", y_title="utterance", value_name="P"), width="stretch")
+
+st.subheader("What if: pin an utterance to another tag")
+# Start on the least certain utterance, pinned to its runner-up tag: the most interesting question.
+unsure = int(np.argmin(marg.max(1)))
+c1, c2 = st.columns(2)
+i = c1.selectbox("Utterance", range(len(steps)), index=unsure, format_func=lambda j: steps[j])
+t = c2.selectbox("Tag", range(len(labels)), index=int(np.argsort(marg[i])[-2]), format_func=lambda j: labels[j])
+pinned = crf.constrained_viterbi(em, tr, {i: t})
+changed = [j for j, (a, b) in enumerate(zip(best.path, pinned.path)) if a != b]
+st.markdown(f"Pinned path score **{pinned.score:.2f}** vs best **{best.score:.2f}**: the pin costs "
+            f"**{best.score - pinned.score:.2f}** (probability ratio e^-{best.score - pinned.score:.2f} = "
+            f"{np.exp(pinned.score - best.score):.2g}); tags that change: "
+            + (", ".join(f"{j + 1} ({labels[best.path[j]]} → {labels[pinned.path[j]]})" for j in changed)
+               or "none"))
+st.plotly_chart(figures.crf_lattice(em, tr, marg, pinned.cumulative, pinned.backpointers, labels, steps,
+                                    best.path, None, pinned.path, color="marginal",
+                                    title="Best path (red) and the pinned path (orange)"), width="stretch")
+ui.model_details(bundle)
