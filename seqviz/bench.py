@@ -69,7 +69,47 @@ def train_defaults(quick: bool = False) -> dict:
     return {"results": results}
 
 
-BENCHES = {"attention-single-pass": attention_single_pass, "train-defaults": train_defaults}
+def dialogue_memory(quick: bool = False) -> dict:
+    """One training epoch of the dialogue-acts model on a corpus shaped like the Keras user's (51
+    conversations, up to 3391 utterances of up to 431 words, ~9.5k word types, 300-d embeddings), read
+    through the same bucketed-window pipeline as every training run. Dense padding of that corpus
+    would need 51 x 3391 x 431 x 300 float32 = 89 GB for the embeddings alone."""
+    import resource
+    import numpy as np
+    from seqviz import dialogue_acts as da
+    from seqviz.params import resolve
+    from seqviz.vocab import Vocab
+    rng = np.random.default_rng(0)
+    n_conv, max_utts = (8, 400) if quick else (51, 3391)
+    max_words, n_words, n_tags = 431, 9500, 10
+    lengths = rng.integers(max_utts // 10, max_utts + 1, size=n_conv)
+    lengths[0] = max_utts
+    zipf = 1.0 / np.arange(1, n_words + 1)
+    zipf /= zipf.sum()
+    ids, tags = [], []
+    for n in lengths:  # utterance lengths: log-normal around 8 words, clipped to 1..431
+        words = np.clip(rng.lognormal(2.0, 0.9, size=n).astype(int), 1, max_words)
+        ids.append([list(rng.choice(n_words, size=w, p=zipf) + 2) for w in words])
+        tags.append(list(rng.integers(0, n_tags, size=n)))
+    ids[0][0] = list(rng.integers(2, n_words + 2, size=max_words))      # one utterance of exactly 431 words
+    shape = [n_conv, int(max(lengths)), max(len(u) for d in ids for u in d)]
+    n_utts, n_tokens = int(sum(lengths)), sum(len(u) for d in ids for u in d)
+    _say(f"corpus: {n_conv} conversations, {n_utts:,} utterances, {n_tokens:,} words, shape {shape}; dense "
+         f"padding would need {np.prod(shape) * 300 * 4 / 1e9:.0f} GB of embeddings")
+    params = resolve(da.PARAMS, {"embed_dim": 300, "word_units": 16, "context_units": 16, "epochs": 1,
+                                 "window": 64, "batch_size": 8, "max_words": max_words})
+    vocabs = {"words": Vocab([f"w{i}" for i in range(n_words)]), "tags": Vocab([f"t{i}" for i in range(n_tags)],
+                                                                             specials=())}
+    t0 = time.perf_counter()
+    da.train_on_ids(params, vocabs, ids, tags)
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20     # KiB -> GiB
+    _say(f"one epoch: {seconds:.1f} s, peak RSS {peak:.2f} GB")
+    return {"shape": shape, "utterances": n_utts, "words": n_tokens, "peak_rss_gb": round(peak, 3),
+            "seconds": round(seconds, 1)}
+
+
+BENCHES = {"dialogue-memory": dialogue_memory, "attention-single-pass": attention_single_pass, "train-defaults": train_defaults}
 
 
 def run(name: str, quick: bool = False) -> dict:

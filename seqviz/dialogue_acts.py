@@ -286,6 +286,20 @@ def split(n: int, seed: int, val_fraction: float = 0.15):
     return sorted(order[n_val:]), sorted(order[:n_val])
 
 
+def train_on_ids(params: dict, vocabs: dict[str, Vocab], ids, tag_ids, callbacks=()):
+    """Build, initialise the transitions, and fit on bucketed windows. Returns (base model, History)."""
+    base = build(params, vocabs)
+    if params["transition_init"] == "bigram":
+        base.get_layer("crf").transitions.assign(bigram_log_probs(tag_ids, len(vocabs["tags"])))
+    trainer = _Trainer(base)
+    trainer.compile(tf.keras.optimizers.Adam(params["learning_rate"]))
+    train_ds, _ = batches(ids, tag_ids, params, params["seed"])
+    # No validation_data: tracing tf2crf's test step costs seconds; the held-out dialogues are decoded
+    # whole, once, at the end (the numbers that matter: Viterbi vs per-utterance argmax).
+    hist = trainer.fit(train_ds.prefetch(2), epochs=params["epochs"], callbacks=list(callbacks), verbose=0)
+    return base, hist
+
+
 def fit(params: dict, data: Dialogues | None, callbacks=()):
     if data is None:
         data = make_toy(int(params["n_dialogues"] / 0.85), params["max_utterances"], params["seed"])
@@ -296,16 +310,8 @@ def fit(params: dict, data: Dialogues | None, callbacks=()):
     ids = [encode(vocab, d, params["max_words"]) for d in data.utterances]
     tag_ids = [tags.encode(t) for t in data.tags]
 
-    base = build(params, vocabs)
-    if params["transition_init"] == "bigram":
-        base.get_layer("crf").transitions.assign(bigram_log_probs([tag_ids[i] for i in train_idx], len(tags)))
-    trainer = _Trainer(base)
-    trainer.compile(tf.keras.optimizers.Adam(params["learning_rate"]))
-    train_ds, _ = batches([ids[i] for i in train_idx], [tag_ids[i] for i in train_idx], params, params["seed"])
-    # No validation_data: tracing tf2crf's test step costs seconds; the held-out dialogues are decoded
-    # whole, once, at the end (the numbers that matter: Viterbi vs per-utterance argmax).
-    hist = trainer.fit(train_ds.prefetch(2), epochs=params["epochs"],
-                       callbacks=list(callbacks), verbose=0)
+    base, hist = train_on_ids(params, vocabs, [ids[i] for i in train_idx], [tag_ids[i] for i in train_idx],
+                              callbacks)
     metrics = evaluate(base, [ids[i] for i in val_idx], [tag_ids[i] for i in val_idx],
                        [data.ambiguous[i] for i in val_idx] if data.ambiguous else None)
     metrics.update(n_train_dialogues=len(train_idx), n_val_dialogues=len(val_idx), vocab_size=len(vocab),
