@@ -109,7 +109,8 @@ def dialogue_memory(quick: bool = False) -> dict:
             "seconds": round(seconds, 1)}
 
 
-BENCHES = {"dialogue-memory": dialogue_memory, "attention-single-pass": attention_single_pass, "train-defaults": train_defaults}
+BENCHES = {"attention-single-pass": attention_single_pass, "dialogue-memory": dialogue_memory,
+           "train-defaults": train_defaults}
 
 
 def run(name: str, quick: bool = False) -> dict:
