@@ -19,9 +19,13 @@ than e² ≈ 7.4 times the weight of another: it cannot put most of the mass on 
 sentence of ten. Softmax runs over time with padded positions excluded (their weight is exactly 0).
 
 Toy data: generated sentences of distractor words with one or two cue words that decide the class
-(so we know which tokens the attention SHOULD find). The default model (`models/attention/default`,
-`python -m seqviz train attention --name default`) reaches 100% held-out accuracy and puts ~0.9 of
-the attention mass on the cue words; see its metrics.json for the exact numbers.
+(so we know which tokens the attention SHOULD find) and, in 70% of them, a negated cue of another class
+("no pizza") that it should skip. The default model (`models/attention/default`, seed 0,
+`python -m seqviz train attention --name default`, ~13 s on 2 cores) reaches 100% held-out accuracy and
+puts 0.99 of the attention mass on the cue words. Where the attention lands depends on the seed: the
+BiLSTM carries the cue along the sentence, so a run can settle on a state next to the cue or at the end
+of the sentence instead (seeds 0, 1, 2 gave 0.99, 0.61 and 0.86 of the mass on cues, all with >= 99%
+accuracy) -- train a few seeds from the sidebar and compare.
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from seqviz.errors import SeqvizError
+from seqviz.training import holdout
 from seqviz.params import SEED, Param
 from seqviz.uploads import read_csv
 from seqviz.vocab import Vocab, tokenize
@@ -56,7 +61,7 @@ EXAMPLE = "yesterday my sister said no pizza but the concert was really great"
 
 PARAMS = [
     Param("n_train", 3000, 100, 50_000, "generated training sentences (ignored with uploaded data)"),
-    Param("decoys", 0.5, 0.0, 1.0, "fraction of generated sentences with a negated cue of another class"),
+    Param("decoys", 0.7, 0.0, 1.0, "fraction of generated sentences with a negated cue of another class"),
     Param("noise", 0.0, 0.0, 0.5, "fraction of generated labels replaced by a random class"),
     Param("embed_dim", 32, 4, 256, "word embedding size"),
     Param("units", 32, 4, 256, "LSTM units per direction"),
@@ -85,7 +90,7 @@ def make_toy(n: int, decoys: float = 0.5, noise: float = 0.0, seed: int = 0) -> 
 
     The decoys are what make attention necessary: without them every BiLSTM state carries the class
     (the LSTM copies the cue along the sentence), a near-uniform attention classifies perfectly and
-    the weights never learn to point at the cue (we measured ~0.13 of the mass on cues; with decoys ~0.9).
+    the weights never learn to point at the cue (we measured ~0.13 of the mass on cues; with decoys 0.6-0.99).
     """
     rng = np.random.default_rng(seed)
     classes = sorted(CUES)
@@ -184,16 +189,10 @@ def encode(vocab: Vocab, texts: list[str], max_len: int) -> np.ndarray:
     return out
 
 
-def split(n: int, seed: int, val_fraction: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
-    order = np.random.default_rng(seed + 1).permutation(n)
-    n_val = max(1, int(round(n * val_fraction)))
-    return order[n_val:], order[:n_val]
-
-
 def fit(params: dict, data: TextData | None, callbacks=()):
     if data is None:  # generated; the validation sentences come from the same generator
         data = make_toy(int(params["n_train"] / 0.85), params["decoys"], params["noise"], params["seed"])
-    train_idx, val_idx = split(len(data.texts), params["seed"])
+    train_idx, val_idx = holdout(len(data.texts), params["seed"])
     vocab = Vocab.build((tokenize(data.texts[i]) for i in train_idx), max_size=params["max_vocab"])
     labels = Vocab(sorted(set(data.labels)), specials=())
     vocabs = {"words": vocab, "labels": labels}

@@ -37,6 +37,7 @@ with warnings.catch_warnings():  # tensorflow-addons (imported by tf2crf) announ
 
 from seqviz import crf
 from seqviz.errors import SeqvizError
+from seqviz.training import holdout
 from seqviz.params import SEED, Param
 from seqviz.uploads import read_csv
 from seqviz.vocab import Vocab, tokenize
@@ -280,12 +281,6 @@ def bigram_log_probs(tag_ids: list[list[int]], k: int, alpha: float = 0.1) -> np
     return np.log(counts / counts.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def split(n: int, seed: int, val_fraction: float = 0.15):
-    order = np.random.default_rng(seed + 1).permutation(n)
-    n_val = max(1, int(round(n * val_fraction)))
-    return sorted(order[n_val:]), sorted(order[:n_val])
-
-
 def train_on_ids(params: dict, vocabs: dict[str, Vocab], ids, tag_ids, callbacks=()):
     """Build, initialise the transitions, and fit on bucketed windows. Returns (base model, History)."""
     base = build(params, vocabs)
@@ -303,7 +298,7 @@ def train_on_ids(params: dict, vocabs: dict[str, Vocab], ids, tag_ids, callbacks
 def fit(params: dict, data: Dialogues | None, callbacks=()):
     if data is None:
         data = make_toy(int(params["n_dialogues"] / 0.85), params["max_utterances"], params["seed"])
-    train_idx, val_idx = split(len(data.utterances), params["seed"])
+    train_idx, val_idx = holdout(len(data.utterances), params["seed"])
     vocab = Vocab.build((tokenize(u) for i in train_idx for u in data.utterances[i]), max_size=params["max_vocab"])
     tags = Vocab(sorted({t for d in data.tags for t in d}), specials=())
     vocabs = {"words": vocab, "tags": tags}

@@ -20,6 +20,14 @@ from seqviz.errors import SeqvizError
 from seqviz.params import resolve
 
 
+def holdout(n: int, seed: int, fraction: float = 0.15) -> tuple[list[int], list[int]]:
+    """Seeded split of n examples into (train, held-out) index lists, each in the original order."""
+    import numpy as np
+    order = np.random.default_rng(seed + 1).permutation(n)
+    n_val = max(1, int(round(n * fraction)))
+    return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
+
+
 class Cancelled(Exception):
     """Raised inside a training run that was asked to stop."""
 

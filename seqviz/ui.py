@@ -89,7 +89,9 @@ def model_sidebar(arch_id: str, data_help: str = "") -> store.Bundle | None:
         return load_model(arch_id, name)
     except SeqvizError as e:
         st.error(str(e))
-        return None
+    except (OSError, ValueError, KeyError) as e:  # a damaged store entry: say so, keep the page alive
+        st.error(f"Model {name!r} could not be loaded ({type(e).__name__}: {e}); pick another or retrain it.")
+    return None
 
 
 def _train_form(arch_id: str, data_help: str) -> None:

@@ -3,12 +3,13 @@
 These read the repo's models/ store (the committed defaults) and never write to it.
 """
 import json
+import re
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from seqviz import attention
+from seqviz import attention, dialogue_acts
 from seqviz.archs import ARCHS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,6 +62,17 @@ def _assert_error(at, *words):
     assert len(at.get("plotly_chart")) == 0
 
 
+def _card_metrics(at) -> dict:
+    """The home page's metrics per card ({arch id: {label: value}}), in page order: several cards share
+    a label ("training time (s)"), so a flat {label: value} would mix them up."""
+    values = [(m.label, m.value) for m in at.metric]
+    assert len(values) == sum(len(a.headline) for a in ARCHS.values()), values
+    out = {}
+    for a in ARCHS.values():
+        out[a.id], values = dict(values[:len(a.headline)]), values[len(a.headline):]
+    return out
+
+
 def test_home_shows_a_card_per_architecture_with_default_metrics():
     # The home page uses st.page_link, which needs the router's st.navigation: run it through app.py
     # (home is the default page). views/home.py run alone raises KeyError 'url_pathname' in AppTest.
@@ -69,16 +81,16 @@ def test_home_shows_a_card_per_architecture_with_default_metrics():
     assert at.title[0].value.startswith("seqviz")
     assert [s.value for s in at.subheader] == [a.title for a in ARCHS.values()]
     assert not at.warning  # the default model is in the store
-    metrics = {m.label: m.value for m in at.metric}
-    assert set(metrics) == set(ARCHS["attention"].headline.values())
-    assert metrics["held-out accuracy"] == f"{DEFAULT_METRICS['val_accuracy']:.3g}"
-    assert float(metrics["held-out accuracy"]) > 0.95
-    assert metrics["attention mass on cue words"] == f"{DEFAULT_METRICS['val_cue_attention']:.3g}"
-    assert metrics["training time (s)"] == f"{DEFAULT_METRICS['train_seconds']:.3g}"
+    metrics = _card_metrics(at)
+    assert list(metrics["attention"]) == list(ARCHS["attention"].headline.values())
+    assert metrics["attention"]["held-out accuracy"] == f"{DEFAULT_METRICS['val_accuracy']:.3g}"
+    assert float(metrics["attention"]["held-out accuracy"]) > 0.95
+    assert metrics["attention"]["attention mass on cue words"] == f"{DEFAULT_METRICS['val_cue_attention']:.3g}"
+    assert metrics["attention"]["training time (s)"] == f"{DEFAULT_METRICS['train_seconds']:.3g}"
     links = at.get("page_link")
-    assert len(links) == 1
-    assert links[0].proto.label == "Open Attention classifier →"
-    assert links[0].proto.page == "attention"
+    assert len(links) == len(ARCHS)
+    assert [ln.proto.label for ln in links] == [f"Open {a.title} →" for a in ARCHS.values()]
+    assert [ln.proto.page for ln in links] == list(ARCHS)
 
 
 def test_home_links_through_to_the_attention_page():
@@ -171,3 +183,136 @@ def test_attention_page_random_example_button_fills_a_generated_sentence():
     assert not at.exception and not at.error
     assert len([h for h in _subheaders(at) if h.startswith("Predicted: ")]) == 1
     assert at.query_params["text"] == [text]
+
+
+# ---------------------------------------------------------------------------------------------
+# Dialogue acts (BiLSTM-CRF)
+# ---------------------------------------------------------------------------------------------
+DA_METRICS = json.loads((ROOT / "models" / "dialogue-acts" / "default" / "metrics.json").read_text())
+DA_KEY = "dialogue-acts:text"
+DA_TAG = "CRF (Viterbi) tag"
+SHORT_DIALOGUE = "A: hello\nB: is it cold today\nA: yeah"
+
+
+def _dialogue_page(**query) -> AppTest:
+    at = AppTest.from_file("views/dialogue_acts.py", default_timeout=120)
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def _selectbox(at, label):
+    (box,) = [s for s in at.selectbox if s.label == label]
+    return box
+
+
+def _assert_tagged(at, n) -> list:
+    """The page decoded a dialogue of `n` utterances: no error, its subheader, table and figures.
+    Returns the CRF tags (table rows 1..n)."""
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    heads = [h for h in _subheaders(at) if "utterances" in h]
+    assert len(heads) == 1 and heads[0].startswith(f"{n} utterances · ") and "overrules" in heads[0], heads
+    # lattice, transitions, marginals, pinned lattice (the model's loss curve too, in the folded details)
+    assert len(at.get("plotly_chart")) == 5
+    table = at.dataframe[0].value
+    assert len(table) == n and list(table.index) == list(range(1, n + 1))
+    return table[DA_TAG].tolist()
+
+
+def test_home_shows_the_dialogue_acts_card_with_default_metrics():
+    at = AppTest.from_file("app.py", default_timeout=60).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert "Dialogue acts (BiLSTM-CRF)" in _subheaders(at)
+    metrics = _card_metrics(at)["dialogue-acts"]
+    assert metrics == {"held-out tag accuracy (CRF)": f"{DA_METRICS['val_accuracy']:.3g}",
+                       "per-utterance argmax": f"{DA_METRICS['val_greedy_accuracy']:.3g}",
+                       "training time (s)": f"{DA_METRICS['train_seconds']:.3g}"}
+    assert float(metrics["held-out tag accuracy (CRF)"]) > float(metrics["per-utterance argmax"])
+    links = [ln for ln in at.get("page_link") if ln.proto.page == "dialogue-acts"]
+    assert len(links) == 1 and links[0].proto.label == "Open Dialogue acts (BiLSTM-CRF) →"
+
+
+def test_dialogue_acts_page_default_model_and_example():
+    at = _dialogue_page()
+    tags = _assert_tagged(at, 12)
+    assert at.text_area(key=DA_KEY).value == dialogue_acts.EXAMPLE
+    assert at.selectbox(key="dialogue-acts:model").value == "default"
+    assert at.query_params["text"] == [dialogue_acts.EXAMPLE]
+    assert at.query_params["model"] == ["default"]
+    table = at.dataframe[0].value
+    assert table.loc[4, "utterance"] == table.loc[6, "utterance"] == "yeah"
+    # the same word, two acts: after a yes/no question an answer, after a statement a backchannel
+    assert (tags[3], tags[5]) == ("yes_answer", "backchannel")
+    assert table["speaker"].tolist() == ["A", "B"] * 6
+    assert not at.warning
+    assert at.radio(key="dialogue-acts:color").value == "emission score"
+
+
+def test_dialogue_acts_page_new_dialogue_updates_table_and_url():
+    at = _dialogue_page()
+    at.text_area(key=DA_KEY).input(SHORT_DIALOGUE).run()
+    tags = _assert_tagged(at, 3)
+    assert tags[-1] == "yes_answer"
+    assert at.dataframe[0].value["utterance"].tolist() == ["hello", "is it cold today", "yeah"]
+    assert at.query_params["text"] == [SHORT_DIALOGUE]
+
+
+def test_dialogue_acts_page_is_seeded_from_the_query_string():
+    at = _dialogue_page(text=SHORT_DIALOGUE)
+    assert at.text_area(key=DA_KEY).value == SHORT_DIALOGUE
+    assert _assert_tagged(at, 3)[-1] == "yes_answer"
+
+
+@pytest.mark.parametrize("bad, words", [
+    ("", ["empty"]),
+    ("A: did you see the game", ["Only one utterance", "at least two"]),
+    ("A: yeah\n" * 5000, ["5,000 utterances", "limit is 1,000"]),
+    ("A: hi\nB: ?!? ...\nA: bye", ["Line 2", "no words"]),
+    ("A: zzzq qqqz\nB: xylophonez", ["vocabulary"]),
+], ids=["empty", "one-line", "5000-lines", "punctuation-line", "all-unknown"])
+def test_dialogue_acts_page_bad_dialogue_shows_error_then_recovers(bad, words):
+    at = _dialogue_page()
+    at.text_area(key=DA_KEY).input(bad).run()
+    _assert_error(at, *words)
+    assert not [h for h in _subheaders(at) if "utterances" in h]
+    assert not at.dataframe and not at.warning
+    at.text_area(key=DA_KEY).input(SHORT_DIALOGUE).run()
+    assert _assert_tagged(at, 3)[-1] == "yes_answer"
+
+
+def test_dialogue_acts_page_warns_about_an_utterance_of_unknown_words():
+    at = _dialogue_page()
+    at.text_area(key=DA_KEY).input("A: hello\nB: zzzq qqqz\nA: is it cold today\nB: yeah").run()
+    _assert_tagged(at, 4)
+    assert len(at.warning) == 1, [w.value for w in at.warning]
+    assert at.warning[0].value.startswith("No known words in utterance(s) 2:"), at.warning[0].value
+
+
+def test_dialogue_acts_page_what_if_pin_costs_score_and_changes_tags():
+    at = _dialogue_page()
+    utterance = _selectbox(at, "Utterance")
+    assert utterance.options[3] == "4. yeah"
+    utterance.select_index(3).run()
+    assert not at.exception, [e.message for e in at.exception]
+    tag = _selectbox(at, "Tag")
+    tag.select_index(tag.options.index("backchannel")).run()
+    assert not at.exception and not at.error
+    assert _selectbox(at, "Utterance").value == 3
+    assert _selectbox(at, "Tag").options[_selectbox(at, "Tag").value] == "backchannel"
+    (what_if,) = [m.value for m in at.markdown if m.value.startswith("Pinned path score")]
+    m = re.match(r"Pinned path score \*\*(-?[\d.]+)\*\* vs best \*\*(-?[\d.]+)\*\*: the pin costs "
+                 r"\*\*(-?[\d.]+)\*\*.*; tags that change: (.+)$", what_if)
+    assert m, what_if
+    pinned, best, cost = map(float, m.group(1, 2, 3))
+    assert cost > 0 and abs(best - pinned - cost) < 0.02, what_if
+    assert m.group(4) != "none" and "4 (yes_answer → backchannel)" in m.group(4), what_if
+    assert len(at.get("plotly_chart")) == 5
+
+
+def test_dialogue_acts_page_node_colour_switches_to_marginals():
+    at = _dialogue_page()
+    at.radio(key="dialogue-acts:color").set_value("marginal probability").run()
+    assert at.radio(key="dialogue-acts:color").value == "marginal probability"
+    tags = _assert_tagged(at, 12)
+    assert (tags[3], tags[5]) == ("yes_answer", "backchannel")

@@ -5,6 +5,7 @@ never writes into the repo's models/. In CI (CI=true) a missing browser fails in
 """
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -13,9 +14,11 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
+
+from seqviz.archs import ARCHS
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -142,10 +145,11 @@ def expect_nav(page):
     """The sidebar menu is the router's (st.navigation titles), not the pages/ folder's file names."""
     from playwright.sync_api import expect
 
+    titles = ["Home"] + [a.title for a in ARCHS.values()]
     links = page.get_by_test_id("stSidebarNav").get_by_role("link")
-    expect(links).to_have_count(2)
+    expect(links).to_have_count(len(titles))
     # a link's text starts with its icon's ligature name ("home"); the title is the last line
-    assert [t.strip().split("\n")[-1] for t in links.all_inner_texts()] == ["Home", "Attention classifier"]
+    assert [t.strip().split("\n")[-1] for t in links.all_inner_texts()] == titles
 
 
 def test_home_card_and_click_through_to_attention(server, page, shots):
@@ -196,9 +200,12 @@ def test_typed_text_updates_prediction_url_and_errors(server, page, shots):
 
 
 def test_shared_url_reproduces_the_view(server, page, shots):
+    from playwright.sync_api import expect
+
     page.goto(server + "/attention?text=the%20pizza%20and%20the%20soup")
     settle(page)
-    assert main(page).locator("textarea").first.input_value() == "the pizza and the soup"
+    # expect (retried), not a one-off read: the first settle() can pass before the first run has drawn
+    expect(main(page).locator("textarea").first).to_have_value("the pizza and the soup")
     expect_prediction(page, "food")
     expect_nav(page)
     page.screenshot(path=str(shots / "attention-shared.png"), full_page=True)
@@ -254,3 +261,43 @@ def test_deep_link_on_a_fresh_server_uses_the_router(store_copy, browser, tmp_pa
             expect_nav(pg)                 # and the menu is the router's
         finally:
             pg.close()
+
+
+DIALOGUE = "A: hello\nB: is it cold today\nA: yeah"
+
+
+def expect_dialogue(page, n):
+    """The dialogue-acts page tagged `n` utterances: its subheader, the table and the charts, no exception."""
+    from playwright.sync_api import expect
+
+    heading = main(page).get_by_role("heading", name=re.compile(rf"^{n} utterances · .*overrules"))
+    expect(heading).to_be_visible(timeout=60_000)
+    expect(main(page).get_by_test_id("stDataFrame").first).to_be_visible()
+    page.locator(CHART).nth(3).wait_for(state="visible", timeout=60_000)  # Plotly draws after the text
+    assert page.locator(CHART).count() >= 4
+    assert page.locator(EXCEPTION).count() == 0
+
+
+def test_dialogue_acts_page_typed_dialogue_updates_tags_and_url(server, page, shots):
+    page.goto(server + "/dialogue-acts")
+    settle(page)
+    expect_dialogue(page, 12)
+    expect_nav(page)
+    page.screenshot(path=str(shots / "dialogue-acts.png"), full_page=True)
+
+    five = DIALOGUE + "\nB: the game was great\nA: yeah"
+    submit_text(page, five)
+    expect_dialogue(page, 5)
+    page.wait_for_url(lambda url: "text=" in url and "the+game+was+great" in url.replace("%20", "+"))
+    assert parse_qs(urlparse(page.url).query).get("text") == [five], page.url
+    page.screenshot(path=str(shots / "dialogue-acts-typed.png"), full_page=True)
+
+
+def test_dialogue_acts_shared_url_reproduces_the_view(server, page, shots):
+    from playwright.sync_api import expect
+
+    page.goto(server + "/dialogue-acts?text=" + quote(DIALOGUE))
+    settle(page)
+    expect(main(page).locator("textarea").first).to_have_value(DIALOGUE)
+    expect_dialogue(page, 3)
+    page.screenshot(path=str(shots / "dialogue-acts-shared.png"), full_page=True)
