@@ -144,6 +144,25 @@ def load(arch: str, name: str = DEFAULT) -> Bundle:
     return Bundle(arch, name, config["params"], model, vocabs, metrics, config.get("data", {}))
 
 
+def layers(model, prefix: str = "") -> list[dict]:
+    """The model's architecture as rows (layer, type, output shape, parameters), nested models expanded
+    (e.g. the utterance encoder inside TimeDistributed)."""
+    rows = []
+    for layer in model.layers:
+        if type(layer).__name__ == "InputLayer":
+            continue
+        try:
+            shape = str(layer.output_shape)
+        except (AttributeError, RuntimeError):  # layers called more than once have no single shape
+            shape = "multiple"
+        rows.append({"layer": prefix + layer.name, "type": type(layer).__name__,
+                     "output shape": shape.replace("None", "?"), "parameters": layer.count_params()})
+        nested = getattr(layer, "layer", layer)  # wrappers (TimeDistributed) hold the layer they apply
+        if hasattr(nested, "layers"):
+            rows += layers(nested, prefix + "  · ")
+    return rows
+
+
 def stamp(arch: str, name: str) -> float:
     """Changes whenever the entry is rewritten: a cache key for loaded models."""
     try:

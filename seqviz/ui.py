@@ -147,7 +147,7 @@ def _job_panel(arch_id: str, job_id: str) -> None:
 
 def model_details(bundle: store.Bundle) -> None:
     """The chosen model's settings, metrics and training curve, folded away."""
-    with st.expander(f"Model `{bundle.name}`: settings, metrics, training curve"):
+    with st.expander(f"Model `{bundle.name}`: settings, metrics, training curve, architecture"):
         metrics = {k: v for k, v in bundle.metrics.items() if k != "history"}
         c1, c2 = st.columns(2)
         c1.dataframe({"setting": list(bundle.params), "value": [str(v) for v in bundle.params.values()]},
@@ -157,3 +157,6 @@ def model_details(bundle: store.Bundle) -> None:
                      hide_index=True, width="stretch")
         if bundle.metrics.get("history"):
             st.plotly_chart(figures.loss_curve(bundle.metrics["history"]), width="stretch")
+        rows = store.layers(bundle.model)
+        st.markdown(f"**Architecture** ({bundle.model.count_params():,} parameters)")
+        st.dataframe(rows, hide_index=True, width="stretch")

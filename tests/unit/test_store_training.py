@@ -150,3 +150,20 @@ def test_train_on_an_uploaded_csv_then_predict(tmp_store):
     assert loaded.vocabs["labels"].tokens == ["neg", "pos"]
     assert attention.predict(loaded, "the trip was superb")["label"] == "pos"
     assert attention.predict(loaded, "the queue was awful")["label"] == "neg"
+
+
+def test_architecture_table_lists_layers_shapes_and_parameters():
+    from seqviz import dialogue_acts as da
+    from seqviz.params import resolve
+    from seqviz.vocab import Vocab
+    vocabs = {"words": Vocab([f"w{i}" for i in range(10)]), "labels": Vocab(["a", "b"], specials=()),
+              "tags": Vocab(["a", "b", "c"], specials=())}
+    model = attention.build(resolve(attention.PARAMS, TINY), vocabs)
+    rows = store.layers(model)
+    assert [r["layer"] for r in rows] == ["embedding", "bilstm", "attention", "probs"]
+    assert rows[3]["output shape"] == "(?, 2)" and sum(r["parameters"] for r in rows) == model.count_params()
+    nested = store.layers(da.build(resolve(da.PARAMS, {"embed_dim": 4, "word_units": 4, "context_units": 4}),
+                                   vocabs))
+    inner = [r["layer"] for r in nested if r["layer"].startswith("  · ")]
+    assert inner == ["  · embedding", "  · bidirectional", "  · masked_mean"]   # the utterance encoder
+    assert nested[-1]["type"] == "CRF" and nested[-1]["parameters"] == 9           # the 3x3 transitions
