@@ -1,0 +1,87 @@
+"""Greedy and beam-search decoding, shared by every model that emits a token at a time (seq2seq,
+captioning). Framework-free: a model plugs in as a `step` function over numpy arrays.
+
+    step(tokens (B,), state) -> (log_probs (B, V), new state)
+
+`state` is whatever the model carries between steps (LSTM h and c, attention context, ...), as a list
+of arrays whose first axis is the batch; beam search reorders it with the surviving beams' indices.
+Each returned `Hypothesis` keeps the log-probability of every token it chose and the top-k distribution
+at every step, so a page can draw the beam tree and the per-step bars, and anyone can check that a
+beam's log-probability is the sum of its steps. A `prefix` forces the first tokens ("pin the token at
+step i, decode the rest"): forced tokens are scored like any other, but not chosen.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from seqviz.errors import SeqvizError
+
+Step = Callable[[np.ndarray, list], tuple[np.ndarray, list]]
+MAX_BEAM = 20
+
+
+@dataclass
+class Hypothesis:
+    tokens: list[int] = field(default_factory=list)        # without the start token; ends with eos if finished
+    step_logprobs: list[float] = field(default_factory=list)
+    topk: list[list[tuple[int, float]]] = field(default_factory=list)  # per step: (token, log-prob), best first
+    finished: bool = False
+
+    @property
+    def logprob(self) -> float:
+        return float(sum(self.step_logprobs))
+
+
+def _top(log_probs: np.ndarray, k: int) -> list[tuple[int, float]]:
+    idx = np.argsort(-log_probs, kind="stable")[:k]
+    return [(int(i), float(log_probs[i])) for i in idx]
+
+
+def beam_search(step: Step, state: list, start: int, end: int, width: int, max_len: int,
+                prefix: Sequence[int] = (), top_k: int = 5) -> list[Hypothesis]:
+    """The `width` best hypotheses, best first by total log-probability (no length normalisation).
+    Width 1 is greedy decoding.
+
+    Every step expands each live hypothesis by its `width` best next tokens (or the forced prefix token)
+    and keeps the `width` best expansions; one that emits `end` is finished and set aside. The search
+    stops when `width` hypotheses have finished, none is live, or after `max_len` tokens. Each finished
+    hypothesis takes one place, so the beam narrows as hypotheses end.
+    """
+    if not isinstance(width, (int, np.integer)) or not 1 <= width <= MAX_BEAM:
+        raise SeqvizError(f"Beam width must be a whole number from 1 to {MAX_BEAM}; got {width!r}.")
+    if len(prefix) > max_len:
+        raise SeqvizError(f"The forced prefix has {len(prefix)} tokens; at most {max_len} can be decoded.")
+    live, finished = [Hypothesis()], []
+    last = np.array([start])
+    for t in range(max_len):
+        log_probs, state = step(last, state)                                   # (live, V)
+        candidates = []                                                        # (total, beam, token)
+        for b, (hyp, lp) in enumerate(zip(live, log_probs)):
+            choices = [prefix[t]] if t < len(prefix) else np.argsort(-lp, kind="stable")[:width]
+            candidates += [(hyp.logprob + float(lp[c]), b, int(c)) for c in choices]
+        candidates.sort(key=lambda c: -c[0])                                   # stable: ties keep beam order
+        survivors = []
+        for _, b, c in candidates[:width - len(finished)]:
+            hyp = Hypothesis(live[b].tokens + [c], live[b].step_logprobs + [float(log_probs[b][c])],
+                             live[b].topk + [_top(log_probs[b], top_k)], finished=c == end)
+            if hyp.finished:
+                finished.append(hyp)
+            else:
+                survivors.append((b, hyp))
+        if not survivors or len(finished) >= width:
+            live = []
+            break
+        order = np.array([b for b, _ in survivors])
+        state = [s[order] for s in state]                                      # follow the surviving beams
+        live = [h for _, h in survivors]
+        last = np.array([h.tokens[-1] for h in live])
+    return sorted(finished + live, key=lambda h: -h.logprob)[:width]
+
+
+def greedy(step: Step, state: list, start: int, end: int, max_len: int, prefix: Sequence[int] = (),
+           top_k: int = 5) -> Hypothesis:
+    """The argmax token at every step (beam search of width 1)."""
+    return beam_search(step, state, start, end, 1, max_len, prefix, top_k)[0]

@@ -1,0 +1,99 @@
+"""Greedy and beam search over a toy step function whose every sequence probability is known."""
+import itertools
+
+import numpy as np
+import pytest
+
+from seqviz import decoding
+from seqviz.errors import SeqvizError
+
+V, END, START = 5, 4, 0
+
+
+def markov_step(seed=0):
+    """A first-order chain: log P(next | last) from a fixed random table. State: a step counter per beam."""
+    table = np.log(np.random.default_rng(seed).dirichlet(np.ones(V) * 0.7, size=V))
+
+    def step(last, state):
+        (count,) = state
+        assert len(count) == len(last)                   # the state follows the beams
+        return table[last], [count + 1]
+    return step, table
+
+
+def brute_force_best(table, max_len, k):
+    """Every sequence of up to max_len tokens (stopping at END), scored exactly."""
+    scored = []
+    for n in range(1, max_len + 1):
+        for seq in itertools.product(range(V), repeat=n):
+            if END in seq[:-1] or (n < max_len and seq[-1] != END):
+                continue
+            prev, lp = START, 0.0
+            for tok in seq:
+                lp, prev = lp + table[prev, tok], tok
+            scored.append((lp, list(seq)))
+    scored.sort(key=lambda s: -s[0])
+    return scored[:k]
+
+
+def independent_greedy(table, max_len):
+    tokens, prev = [], START
+    for _ in range(max_len):
+        prev = int(np.argmax(table[prev]))
+        tokens.append(prev)
+        if prev == END:
+            break
+    return tokens
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_width_one_is_greedy_and_logprobs_add_up(seed):
+    step, table = markov_step(seed)
+    h = decoding.greedy(step, [np.zeros(1)], START, END, max_len=6)
+    assert h.tokens == independent_greedy(table, 6)
+    assert h.logprob == pytest.approx(sum(h.step_logprobs))
+    assert h.topk[0][0][0] == h.tokens[0] and len(h.topk) == len(h.tokens)
+    assert [lp for _, lp in h.topk[0]] == sorted((lp for _, lp in h.topk[0]), reverse=True)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_beams_are_sorted_sum_their_steps_and_a_wide_beam_is_exhaustive(seed):
+    step, table = markov_step(seed)
+    beams = decoding.beam_search(step, [np.zeros(1)], START, END, width=20, max_len=2)  # keeps 20 of 21
+    exact = brute_force_best(table, 2, 3)
+    assert [b.tokens for b in beams[:3]] == [s for _, s in exact]
+    for b, (lp, _) in zip(beams, exact):
+        assert b.logprob == pytest.approx(lp)
+    logprobs = [b.logprob for b in beams]
+    assert logprobs == sorted(logprobs, reverse=True)
+    for b in beams:
+        assert b.logprob == pytest.approx(sum(b.step_logprobs))
+        prev = START
+        for tok, lp in zip(b.tokens, b.step_logprobs):      # every step's log-prob is the model's
+            assert lp == pytest.approx(table[prev, tok])
+            prev = tok
+
+
+def test_a_forced_prefix_is_kept_and_the_rest_decoded():
+    step, table = markov_step(1)
+    h = decoding.greedy(step, [np.zeros(1)], START, END, max_len=6, prefix=[3, 2])
+    assert h.tokens[:2] == [3, 2]
+    assert h.step_logprobs[:2] == pytest.approx([table[START, 3], table[3, 2]])
+    rest, prev = [], 2
+    for _ in range(4):
+        prev = int(np.argmax(table[prev]))
+        rest.append(prev)
+        if prev == END:
+            break
+    assert h.tokens[2:] == rest
+    for b in decoding.beam_search(step, [np.zeros(1)], START, END, width=3, max_len=6, prefix=[3]):
+        assert b.tokens[0] == 3
+
+
+@pytest.mark.parametrize("width", [0, 21, 2.5])
+def test_bad_beam_widths_and_prefixes_are_refused(width):
+    step, _ = markov_step()
+    with pytest.raises(SeqvizError, match="Beam width must be a whole number from 1 to 20"):
+        decoding.beam_search(step, [np.zeros(1)], START, END, width=width, max_len=4)
+    with pytest.raises(SeqvizError, match="at most 2"):
+        decoding.greedy(step, [np.zeros(1)], START, END, max_len=2, prefix=[1, 2, 3])
