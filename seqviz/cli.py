@@ -16,7 +16,7 @@ from seqviz.params import parse_sets, resolve
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line and exit 2, like every other bad input
-        raise SeqvizError(f"{message} (see python -m seqviz {self.prog.split()[-1]} --help)")
+        raise SeqvizError(f"{message} (see python -m {self.prog} --help)")
 
 
 def _read(path: str) -> bytes:

@@ -55,9 +55,15 @@ def beam_search(step: Step, state: list, start: int, end: int, width: int, max_l
     if len(prefix) > max_len:
         raise SeqvizError(f"The forced prefix has {len(prefix)} tokens; at most {max_len} can be decoded.")
     live, finished = [Hypothesis()], []
+    bad = [tok for tok in prefix if not isinstance(tok, (int, np.integer)) or tok < 0]
     last = np.array([start])
     for t in range(max_len):
         log_probs, state = step(last, state)                                   # (live, V)
+        if t == 0:
+            bad += [tok for tok in prefix if isinstance(tok, (int, np.integer)) and tok >= log_probs.shape[1]]
+            if bad:
+                raise SeqvizError(f"Forced token {bad[0]!r} is not in the vocabulary of {log_probs.shape[1]} "
+                                  "tokens.")
         candidates = []                                                        # (total, beam, token)
         for b, (hyp, lp) in enumerate(zip(live, log_probs)):
             choices = [prefix[t]] if t < len(prefix) else np.argsort(-lp, kind="stable")[:width]

@@ -117,7 +117,7 @@ PARAMS = [
 PREDICT_PARAMS: list[Param] = []
 MAX_UTTERANCES = 1000   # a pasted dialogue longer than this is refused
 MAX_CHARS = 50_000
-_SPEAKER = re.compile(r"^\s*([A-Za-z][\w .'-]{0,19}):\s*(.*)$")
+_SPEAKER = re.compile(r"^\s*([A-Za-z][\w .'-]{0,19}):(?!//)\s*(.*)$")  # "A: hi", not "http://..."
 
 
 @dataclass
@@ -204,9 +204,11 @@ class MaskedMean(tf.keras.layers.Layer):
 def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
     """The functional base model: words (B, U, W) -> tf2crf outputs [tags, emissions, lengths, transitions]."""
     words = tf.keras.Input(shape=(None,), dtype="int32", name="utterance")
-    x = tf.keras.layers.Embedding(len(vocabs["words"]), params["embed_dim"], mask_zero=True)(words)
-    x = tf.keras.layers.Bidirectional(tf.keras.layers.LSTM(params["word_units"], return_sequences=True))(x)
-    encoder = tf.keras.Model(words, MaskedMean()(x), name="utterance_encoder")         # (b, 2h)
+    x = tf.keras.layers.Embedding(len(vocabs["words"]), params["embed_dim"], mask_zero=True,
+                                  name="word_embedding")(words)
+    x = tf.keras.layers.Bidirectional(tf.keras.layers.LSTM(params["word_units"], return_sequences=True),
+                                      name="word_bilstm")(x)
+    encoder = tf.keras.Model(words, MaskedMean(name="mean_over_words")(x), name="utterance_encoder")  # (b, 2h)
 
     dialogue = tf.keras.Input(shape=(None, None), dtype="int32", name="dialogue")       # (B, U, W)
     utterances = tf.keras.layers.TimeDistributed(encoder, name="encode_utterances")(dialogue)
@@ -263,7 +265,8 @@ def batches(ids, tags, params: dict, seed: int = 0):
             yield x, y
 
     spec = (tf.TensorSpec((None, None, None), tf.int32), tf.TensorSpec((None, None), tf.int32))
-    return tf.data.Dataset.from_generator(gen, output_signature=spec), len(groups)
+    ds = tf.data.Dataset.from_generator(gen, output_signature=spec)
+    return ds.apply(tf.data.experimental.assert_cardinality(len(groups))), len(groups)  # known steps: progress
 
 
 def bigram_log_probs(tag_ids: list[list[int]], k: int, alpha: float = 0.1) -> np.ndarray:
@@ -325,11 +328,32 @@ def scores(model: tf.keras.Model, ids: list[list[list[int]]]) -> list[tuple[np.n
     return [(em[:n].astype(np.float64), tr) for em, n in zip(emissions.numpy(), lengths.numpy())]
 
 
-def evaluate(model, ids, tags, ambiguous=None, batch_size: int = 64) -> dict:
+def scores_bucketed(model, ids, max_cells: int = 200_000) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`scores` for many dialogues, grouped by size so no group pads beyond `max_cells` word slots
+    (a long dialogue goes alone): memory stays bounded however the corpus is shaped."""
+    order = sorted(range(len(ids)), key=lambda i: (len(ids[i]), max(map(len, ids[i]))))
+    out, group = [None] * len(ids), []
+
+    def flush():
+        for i, s in zip(group, scores(model, [ids[i] for i in group])):
+            out[i] = s
+        group.clear()
+
+    for i in order:
+        cells = (len(group) + 1) * len(ids[i]) * max(map(len, ids[i]))   # sorted: i is the group's largest
+        if group and cells > max_cells:
+            flush()
+        group.append(i)
+    if group:
+        flush()
+    return out
+
+
+def evaluate(model, ids, tags, ambiguous=None) -> dict:
     """Tag accuracy of the Viterbi path and of the per-utterance argmax, on whole dialogues."""
     hits = {"crf": [], "greedy": []}
     amb_hits = {"crf": [], "greedy": []}
-    decoded = [s for i in range(0, len(ids), batch_size) for s in scores(model, ids[i:i + batch_size])]
+    decoded = scores_bucketed(model, ids)
     for k, ((em, tr), gold) in enumerate(zip(decoded, tags)):
         for name, path in (("crf", crf.viterbi(em, tr).path), ("greedy", em.argmax(1).tolist())):
             ok = np.array(path) == np.array(gold)
@@ -372,7 +396,7 @@ def predict(bundle, text: str) -> dict:
     """Viterbi tags, per-utterance argmax, marginals, emissions and transitions for one dialogue."""
     vocab, tags = bundle.vocabs["words"], bundle.vocabs["tags"]
     speakers, utterances = parse(text)
-    ids = encode(vocab, utterances)
+    ids = encode(vocab, utterances, bundle.params["max_words"])   # as in training: long utterances are cut
     unknown = [all(i == vocab.unk_id for i in u) for u in ids]
     if all(unknown):
         raise SeqvizError(f"None of the words are in the model's vocabulary of {len(vocab):,} words "

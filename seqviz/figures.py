@@ -5,6 +5,7 @@ categorical Plotly axis would silently merge the repeats into one column.
 """
 from __future__ import annotations
 
+from html import escape
 from typing import Sequence
 
 import numpy as np
@@ -14,7 +15,8 @@ _LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=50, b=10), fon
 
 
 def _ticks(labels: Sequence[str]) -> dict:
-    return dict(tickmode="array", tickvals=list(range(len(labels))), ticktext=list(labels))
+    # Plotly renders a subset of HTML in text (links included): user tokens and labels are escaped.
+    return dict(tickmode="array", tickvals=list(range(len(labels))), ticktext=[escape(str(t)) for t in labels])
 
 
 def loss_curve(history: dict[str, Sequence[float]], batch_loss: Sequence[float] = (),
@@ -51,7 +53,8 @@ def heatmap(z: np.ndarray, x_labels: Sequence[str], y_labels: Sequence[str], tit
         raise ValueError(f"heatmap: z has shape {z.shape}, labels give {(len(y_labels), len(x_labels))}")
     if show_values is None:
         show_values = z.size <= 400
-    hover = [[f"{y_title or 'row'}: {yl}<br>{x_title or 'column'}: {xl}<br>{value_name}: {v:.4g}"
+    hover = [[f"{y_title or 'row'}: {escape(str(yl))}<br>{x_title or 'column'}: {escape(str(xl))}<br>"
+              f"{value_name}: {v:.4g}"
               for xl, v in zip(x_labels, row)] for yl, row in zip(y_labels, z)]
     fig = go.Figure(go.Heatmap(
         z=z, x=list(range(len(x_labels))), y=list(range(len(y_labels))), colorscale=colorscale,
@@ -76,7 +79,7 @@ def bars(labels: Sequence[str], values: Sequence[float], title: str = "", value_
     colors = ["#d62728" if i in marks else "#bbbbbb" if muted is not None and muted[i] else "#1f77b4"
               for i in range(n)]
     text = [f"{v:.2f}" for v in values]
-    hover = [f"{lab}: {v:.4f}" for lab, v in zip(labels, values)]
+    hover = [f"{escape(str(lab))}: {v:.4f}" for lab, v in zip(labels, values)]
     pos = list(range(n))
     if horizontal:
         trace = go.Bar(y=pos, x=list(values), orientation="h", marker_color=colors, text=text,
@@ -106,6 +109,7 @@ def crf_lattice(emissions: np.ndarray, transitions: np.ndarray, marginals: np.nd
     emissions, marginals = np.asarray(emissions, float), np.asarray(marginals, float)
     t_len, k = emissions.shape
     values = emissions if color == "emission" else marginals
+    steps, tags = [escape(str(s)) for s in steps], [escape(str(s)) for s in tags]
     hover = []
     for t in range(t_len):
         for j in range(k):

@@ -9,6 +9,7 @@ between the two moves is repaired on the next read (the old entry comes back).
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
@@ -57,15 +58,34 @@ def _dir(arch: str, name: str) -> Path:
     return root() / arch / check_name(name)
 
 
+class _locked:
+    """An exclusive lock on an arch's folder (threads and processes): saves and repairs take turns."""
+
+    def __init__(self, arch_dir: Path):
+        arch_dir.mkdir(parents=True, exist_ok=True)
+        self.path = arch_dir / ".lock"
+
+    def __enter__(self):
+        self.f = open(self.path, "a")
+        fcntl.flock(self.f, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.f, fcntl.LOCK_UN)
+        self.f.close()
+
+
 def _repair(arch_dir: Path) -> None:
-    """Finish or undo a save that was interrupted between its two renames."""
-    for old in arch_dir.glob(".old-*"):
-        name = old.name[len(".old-"):].rsplit("-", 1)[0]
-        target = arch_dir / name
-        if target.exists():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(old, target)
+    """Undo a save that died between its two renames: the entry moved aside comes back."""
+    if not any(arch_dir.glob(".old-*")):
+        return
+    with _locked(arch_dir):
+        for old in arch_dir.glob(".old-*"):
+            name = old.name[len(".old-"):].rsplit("-", 1)[0]
+            target = arch_dir / name
+            if target.exists():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(old, target)
 
 
 def list_models(arch: str) -> list[str]:
@@ -90,6 +110,8 @@ def read_json(arch: str, name: str, what: str = "metrics") -> dict | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
+    except (OSError, ValueError) as e:
+        raise SeqvizError(f"The store entry {arch}/{name} is damaged ({what}.json: {e}); retrain it.") from None
 
 
 def save(bundle: Bundle) -> Path:
@@ -112,13 +134,14 @@ def save(bundle: Bundle) -> Path:
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
-        if target.exists():
-            aside = arch_dir / f".old-{bundle.name}-{uuid.uuid4().hex[:8]}"
-            os.replace(target, aside)
-            os.replace(tmp, target)
-            shutil.rmtree(aside, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
+        with _locked(arch_dir):
+            if target.exists():
+                aside = arch_dir / f".old-{bundle.name}-{uuid.uuid4().hex[:8]}"
+                os.replace(target, aside)
+                os.replace(tmp, target)
+                shutil.rmtree(aside, ignore_errors=True)
+            else:
+                os.replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -136,11 +159,15 @@ def load(arch: str, name: str = DEFAULT) -> Bundle:
     if not (path / "config.json").is_file():
         have = list_models(arch)
         raise SeqvizError(f"No {arch} model named {name!r}; available: {', '.join(have) or 'none (train one)'}.")
-    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    vocabs = {p.stem[len("vocab_"):]: Vocab.load(p) for p in sorted(path.glob("vocab_*.json"))}
-    model = archs.get(arch).module().build(config["params"], vocabs)
-    model.load_weights(str(path / WEIGHTS))
-    metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        vocabs = {p.stem[len("vocab_"):]: Vocab.load(p) for p in sorted(path.glob("vocab_*.json"))}
+        model = archs.get(arch).module().build(config["params"], vocabs)
+        model.load_weights(str(path / WEIGHTS))
+        metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise SeqvizError(f"The store entry {arch}/{name} is damaged ({type(e).__name__}: {e}); "
+                          "retrain it or pick another model.") from None
     return Bundle(arch, name, config["params"], model, vocabs, metrics, config.get("data", {}))
 
 

@@ -43,8 +43,14 @@ class Plan:
 
     @property
     def key(self) -> str:
+        """Same settings and data: same key (the default name is derived from it)."""
         blob = json.dumps([self.arch, self.params, self.data_info], sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+    @property
+    def job_key(self) -> str:
+        """What a running job is joined by: the same model trained into the same store entry."""
+        return f"{self.key}:{self.name}"
 
 
 def plan(arch: str, overrides: dict | None = None, upload: bytes | None = None,
@@ -117,12 +123,13 @@ class Job:
         self.batch_loss: list[float] = []
         self.epochs: list[dict] = []      # logs at the end of each epoch
         self.started, self.finished = time.time(), None
+        self.waiting = True               # queued behind another training run
         self._cancel = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"train-{p.arch}-{p.name}", daemon=True)
 
     @property
     def key(self) -> str:
-        return self.plan.key
+        return self.plan.job_key
 
     def _on_event(self, e: dict) -> None:
         self.progress = e.get("progress", self.progress)
@@ -135,7 +142,11 @@ class Job:
 
     def _run(self) -> None:
         try:
-            train(self.plan, self._on_event, self._cancel)
+            with _one_at_a_time:  # the seed is process-global, and 2 cores gain nothing from two fits at once
+                self.waiting = False
+                if self._cancel.is_set():
+                    raise Cancelled("cancelled while waiting")
+                train(self.plan, self._on_event, self._cancel)
             self.status, self.progress = "done", 1.0
         except Cancelled:
             self.status = "cancelled"
@@ -162,6 +173,7 @@ class Job:
 
 
 _lock = threading.Lock()
+_one_at_a_time = threading.Lock()
 _running: dict[str, Job] = {}   # plan key -> running job (for joining)
 _jobs: dict[str, Job] = {}      # job id -> job (for pages that poll by id)
 
@@ -169,10 +181,10 @@ _jobs: dict[str, Job] = {}      # job id -> job (for pages that poll by id)
 def submit(p: Plan) -> Job:
     """Start training `p` in the background, or join the job already training the same plan."""
     with _lock:
-        job = _running.get(p.key)
+        job = _running.get(p.job_key)
         if job is not None:
             return job
-        job = _running[p.key] = Job(p)
+        job = _running[p.job_key] = Job(p)
         _jobs[job.id] = job
     job._thread.start()
     return job

@@ -13,6 +13,16 @@ from seqviz.errors import SeqvizError
 from seqviz.params import Param
 
 POLL_SECONDS = 1.5
+MAX_URL_TEXT = 2000
+
+
+def md(text) -> str:
+    """Escape a user-controlled string (a label, a name, a file's cell) for Streamlit's markdown."""
+    return "".join("\\" + c if c in "\\`*_{}[]()<>#+-.!|~$:" else c for c in str(text))
+
+
+def error(e: Exception) -> None:
+    st.error(md(e))
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=16)
@@ -41,7 +51,10 @@ def text_input(label: str, key: str, default: str, query: str = "text", height: 
     """A text area pre-filled from the URL (or `default`), mirrored back into the URL."""
     query_value(key, query, default)
     text = st.text_area(label, key=key, height=height)
-    share(query, text)
+    if len(text) <= MAX_URL_TEXT:  # longer texts would make a link too long to open
+        share(query, text)
+    elif query in st.query_params:
+        del st.query_params[query]
     return text
 
 
@@ -69,7 +82,7 @@ def model_sidebar(arch_id: str, data_help: str = "") -> store.Bundle | None:
         wanted = query_value(pick_key, "model", store.DEFAULT)
         if names and wanted not in names:
             if "model" in st.query_params:
-                st.warning(f"No model named {wanted!r}; showing {names[0]!r}.")
+                st.warning(md(f"No model named {wanted!r}; showing {names[0]!r}."))
             st.session_state[pick_key] = names[0]
         name = st.selectbox("Model", names, key=pick_key, help="default = the shipped model; "
                             "run-… = trained here (shared by everyone using this app)") if names else None
@@ -77,7 +90,7 @@ def model_sidebar(arch_id: str, data_help: str = "") -> store.Bundle | None:
             share("model", name)
         flash = st.session_state.pop(f"{arch_id}:flash", None)
         if flash:
-            (st.success if flash[0] == "ok" else st.error)(flash[1])
+            (st.success if flash[0] == "ok" else st.error)(md(flash[1]))
         job = training.get(st.session_state.get(job_key, ""))
         if job is not None:
             _job_panel(arch_id, job.id)
@@ -87,10 +100,8 @@ def model_sidebar(arch_id: str, data_help: str = "") -> store.Bundle | None:
         return None
     try:
         return load_model(arch_id, name)
-    except SeqvizError as e:
-        st.error(str(e))
-    except (OSError, ValueError, KeyError) as e:  # a damaged store entry: say so, keep the page alive
-        st.error(f"Model {name!r} could not be loaded ({type(e).__name__}: {e}); pick another or retrain it.")
+    except SeqvizError as e:  # includes a damaged store entry
+        error(e)
     return None
 
 
@@ -105,10 +116,12 @@ def _train_form(arch_id: str, data_help: str) -> None:
             go = st.form_submit_button("Train", type="primary", width="stretch")
         if go:
             try:
+                if name.strip() == store.DEFAULT:
+                    raise SeqvizError("'default' is the shipped model; choose another name.")
                 raw = upload.getvalue() if upload is not None else None
                 p = training.plan(arch_id, values, raw, upload.name if upload else "upload", name.strip() or None)
             except SeqvizError as e:
-                st.error(str(e))
+                error(e)
                 return
             job = training.submit(p)
             st.session_state[f"{arch_id}:job"] = job.id
@@ -120,7 +133,8 @@ def _job_panel(arch_id: str, job_id: str) -> None:
     def panel():
         job = training.get(job_id)
         p = job.plan
-        st.markdown(f"**Training** `{p.name}` ({'your data' if p.data is not None else 'generated data'})")
+        source = "your data" if p.data is not None else "generated data"
+        st.markdown(f"**Training** `{p.name}` ({source})" + (" · queued behind another run" if job.waiting else ""))
         loss = f" · loss {job.batch_loss[-1]:.4f}" if job.batch_loss else ""
         st.progress(min(1.0, job.progress),
                     text=f"{job.progress:.0%} · epoch {len(job.epochs)}/{job.total_epochs}{loss}")

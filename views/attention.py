@@ -30,16 +30,17 @@ st.button("Generate a random example", on_click=_random_example,
 try:
     r = attention.predict(bundle, text)
 except SeqvizError as e:
-    st.error(str(e))
+    ui.error(e)
     st.stop()
 
 labels = list(r["probs"])
 probs = np.array(list(r["probs"].values()))
 ticks = [t + " (?)" if unk else t for t, unk in zip(r["tokens"], r["unknown"])]
-st.subheader(f"Predicted: {r['label']} ({r['probs'][r['label']]:.1%})")
+st.subheader(f"Predicted: {ui.md(r['label'])} ({r['probs'][r['label']]:.1%})")
 if any(r["unknown"]):
     unknown = sorted({t for t, u in zip(r["tokens"], r["unknown"]) if u})
-    st.caption(f"Marked (?) and shown grey: not in the model's vocabulary, read as <unk>: {', '.join(unknown)}")
+    st.caption("Marked (?) and shown grey: not in the model's vocabulary, read as <unk>: "
+               + ui.md(", ".join(unknown)))
 
 left, right = st.columns([1, 2])
 left.plotly_chart(figures.bars(labels, probs, title="Class probabilities", highlight=int(probs.argmax()),

@@ -26,7 +26,7 @@ text = ui.text_input("Dialogue: one utterance per line, optional 'A:' / 'B:' spe
 try:
     r = dialogue_acts.predict(bundle, text)
 except SeqvizError as e:
-    st.error(str(e))
+    ui.error(e)
     st.stop()
 
 em, tr, marg = np.array(r["emissions"]), np.array(r["transitions"]), np.array(r["marginals"])
@@ -71,7 +71,7 @@ changed = [j for j, (a, b) in enumerate(zip(best.path, pinned.path)) if a != b]
 st.markdown(f"Pinned path score **{pinned.score:.2f}** vs best **{best.score:.2f}**: the pin costs "
             f"**{best.score - pinned.score:.2f}** (probability ratio e^-{best.score - pinned.score:.2f} = "
             f"{np.exp(pinned.score - best.score):.2g}); tags that change: "
-            + (", ".join(f"{j + 1} ({labels[best.path[j]]} → {labels[pinned.path[j]]})" for j in changed)
+            + (", ".join(f"{j + 1} ({ui.md(labels[best.path[j]])} → {ui.md(labels[pinned.path[j]])})" for j in changed)
                or "none"))
 st.plotly_chart(figures.crf_lattice(em, tr, marg, pinned.cumulative, pinned.backpointers, labels, steps,
                                     best.path, None, pinned.path, color="marginal",

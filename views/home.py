@@ -3,6 +3,7 @@ import streamlit as st
 
 from seqviz import store
 from seqviz.archs import ARCHS
+from seqviz.errors import SeqvizError
 
 st.title("seqviz: see inside classic Keras sequence models")
 st.markdown("Each page trains a small version of a classic architecture on demand and shows what it "
@@ -13,7 +14,11 @@ for arch in ARCHS.values():
         st.subheader(arch.title)
         st.markdown(arch.what)
         st.caption(f"Where it comes from: {arch.source}")
-        metrics = store.read_json(arch.id, store.DEFAULT)
+        try:
+            metrics = store.read_json(arch.id, store.DEFAULT)
+        except SeqvizError as e:
+            st.warning(str(e))
+            metrics = {}
         if metrics is None:
             st.warning("No default model in the store: train one from the page's sidebar.")
         else:

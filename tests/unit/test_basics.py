@@ -82,3 +82,11 @@ def test_loss_curve_has_epoch_series_and_batch_losses():
     assert names == ["batch loss", "loss", "val_probs_accuracy"]
     assert list(fig.data[0].x) == [0.5, 1.0, 1.5, 2.0]
     assert fig.data[2].yaxis == "y2"  # accuracies on the right-hand 0..1 axis
+
+
+def test_user_text_is_escaped_for_markdown_and_plotly():
+    from seqviz.ui import md
+    assert md("[click](http://evil.example) *x*") == r"\[click\]\(http\://evil\.example\) \*x\*"
+    fig = figures.bars(["<a href='x'>a</a>", "b"], [0.5, 0.5])
+    assert list(fig.layout.xaxis.ticktext)[0] == "&lt;a href=&#x27;x&#x27;&gt;a&lt;/a&gt;"
+    assert "<a" not in fig.data[0].hovertext[0]

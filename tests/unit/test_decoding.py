@@ -95,5 +95,9 @@ def test_bad_beam_widths_and_prefixes_are_refused(width):
     step, _ = markov_step()
     with pytest.raises(SeqvizError, match="Beam width must be a whole number from 1 to 20"):
         decoding.beam_search(step, [np.zeros(1)], START, END, width=width, max_len=4)
+    with pytest.raises(SeqvizError, match="Forced token 7 is not in the vocabulary of 5"):
+        decoding.greedy(step, [np.zeros(1)], START, END, max_len=4, prefix=[1, 7])
+    with pytest.raises(SeqvizError, match="Forced token -1"):
+        decoding.greedy(step, [np.zeros(1)], START, END, max_len=4, prefix=[-1])
     with pytest.raises(SeqvizError, match="at most 2"):
         decoding.greedy(step, [np.zeros(1)], START, END, max_len=2, prefix=[1, 2, 3])

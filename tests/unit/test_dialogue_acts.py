@@ -29,8 +29,8 @@ def test_toy_dialogues_follow_the_chain_and_reuse_ambiguous_replies():
 
 
 def test_parse_reads_speakers_and_refuses_bad_dialogues():
-    speakers, utts = da.parse("A: hi there\n\nB:  hello\nno speaker here")
-    assert speakers == ["A", "B", ""] and utts == ["hi there", "hello", "no speaker here"]
+    speakers, utts = da.parse("A: hi there\n\nB:  hello\nno speaker here\nhttp://x.org yes")
+    assert speakers == ["A", "B", "", ""] and utts == ["hi there", "hello", "no speaker here", "http://x.org yes"]
     for text, words in [("", "empty"), ("  \n", "empty"), ("A: just one line", "at least two"),
                         ("\n".join(["A: hi"] * 5000), "5,000 utterances; the limit is 1,000"),
                         ("A: hi\nB: ?!?\nA: bye", "Line 2"), ("x" * 60_000, "limit is 50,000")]:
@@ -144,7 +144,11 @@ def test_csv_upload_trains_and_predicts(tmp_store):
     assert len(data.utterances) == 60 and data.speakers[0][0] == "A"
     p = training.plan("dialogue-acts", {**TINY, "epochs": 6, "learning_rate": 0.02}, _swda_like_csv(),
                       "swda.csv", "swda")
-    bundle = training.train(p)
+    events = []
+    bundle = training.train(p, on_event=events.append)
+    begin, *_, last = events
+    assert begin["steps"] == 7 and last["progress"] == pytest.approx(1.0)   # 51 dialogues / 8: known steps
+    assert max(e.get("progress", 0) for e in events) <= 1.0 + 1e-9
     assert bundle.metrics["val_accuracy"] > 0.5 and bundle.data["filename"] == "swda.csv"
     r = da.predict(store.load("dialogue-acts", "swda"), "A: hello\nB: hi how are you\nA: did you see the game")
     assert r["labels"] == sorted(da.TAGS) and len(r["tags"]) == 3
@@ -158,3 +162,14 @@ def test_cli_predict_dialogue_acts(store_with_defaults, capsys):
     assert r["tags"][2:] == ["yn_question", "yes_answer"]
     code = cli.main(["predict", "dialogue-acts", "--text", "A: only one"])
     assert code == 2 and "at least two" in capsys.readouterr().err
+
+
+def test_bucketed_scoring_bounds_padding_and_equals_one_dialogue_at_a_time(default_bundle):
+    d = da.make_toy(6, seed=31)
+    ids = [da.encode(default_bundle.vocabs["words"], u) for u in d.utterances]
+    ids[2] = ids[2] + [list(range(2, 80))]                # one long utterance: that dialogue goes alone
+    together = da.scores_bucketed(default_bundle.model, ids, max_cells=400)
+    for dialogue, (em, tr) in zip(ids, together):
+        ((em1, tr1),) = da.scores(default_bundle.model, [dialogue])
+        np.testing.assert_allclose(em, em1, atol=1e-5)
+        np.testing.assert_array_equal(tr, tr1)

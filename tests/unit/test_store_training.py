@@ -59,7 +59,7 @@ def test_a_save_that_dies_midway_leaves_the_last_good_model(tmp_store, monkeypat
         with pytest.raises(OSError):
             store.save(retrained)
     assert sorted(store.list_models("attention")) == ["m", "other"]
-    assert not [p for p in (tmp_store / "attention").iterdir() if p.name.startswith(".")]  # temp cleaned
+    assert not [p for p in (tmp_store / "attention").iterdir() if p.name.startswith(".") and p.name != ".lock"]
     for x, y in zip(before, _outputs(store.load("attention", "m"))):
         np.testing.assert_array_equal(x, y)
     # a crash between the two renames (old moved aside, new not yet in place) is repaired on read
@@ -76,6 +76,14 @@ def test_store_refuses_bad_names_and_missing_models(tmp_store):
         store.load("attention", "nope")
     with pytest.raises(SeqvizError, match="Unknown architecture"):
         store.list_models("transformer")
+    broken = tmp_store / "attention" / "broken"
+    broken.mkdir(parents=True)
+    (broken / "config.json").write_text("{not json")
+    (broken / "metrics.json").write_text("{not json")
+    with pytest.raises(SeqvizError, match="attention/broken is damaged"):
+        store.load("attention", "broken")
+    with pytest.raises(SeqvizError, match="damaged"):
+        store.read_json("attention", "broken")
 
 
 def test_training_emits_progress_events(tmp_store):
@@ -112,7 +120,10 @@ def test_background_job_joins_a_running_plan_and_reports_to_the_page(tmp_store):
     assert again is job and training.get(job.id) is job
     assert job.wait(120) and job.status == "done" and job.progress == 1.0
     assert len(job.epochs) == 3 and len(job.batch_loss) == 21
-    assert store.list_models("attention") == ["joined"]
+    assert store.list_models("attention")[-1] == "joined"
+    other = training.submit(training.plan("attention", {**TINY, "epochs": 3}, name="elsewhere"))
+    assert other is not job and other.plan.key == job.plan.key   # same settings, another entry: its own job
+    assert other.wait(120) and other.status == "done"
     later = training.submit(p)             # not running any more: a new job
     assert later is not job
     later.cancel()
@@ -165,5 +176,5 @@ def test_architecture_table_lists_layers_shapes_and_parameters():
     nested = store.layers(da.build(resolve(da.PARAMS, {"embed_dim": 4, "word_units": 4, "context_units": 4}),
                                    vocabs))
     inner = [r["layer"] for r in nested if r["layer"].startswith("  · ")]
-    assert inner == ["  · embedding", "  · bidirectional", "  · masked_mean"]   # the utterance encoder
+    assert inner == ["  · word_embedding", "  · word_bilstm", "  · mean_over_words"]   # the utterance encoder
     assert nested[-1]["type"] == "CRF" and nested[-1]["parameters"] == 9           # the 3x3 transitions
