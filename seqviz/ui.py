@@ -135,7 +135,7 @@ def _job_panel(arch_id: str, job_id: str) -> None:
         p = job.plan
         source = "your data" if p.data is not None else "generated data"
         st.markdown(f"**Training** `{p.name}` ({source})" + (" · queued behind another run" if job.waiting else ""))
-        loss = f" · loss {job.batch_loss[-1]:.4f}" if job.batch_loss else ""
+        loss = f" · loss {job.batch_loss[-1]:.4f}" if job.batch_loss else " · building the graph (first batch)"
         st.progress(min(1.0, job.progress),
                     text=f"{job.progress:.0%} · epoch {len(job.epochs)}/{job.total_epochs}{loss}")
         if job.batch_loss:
