@@ -70,8 +70,10 @@ def _knob(p: Param, key: str):
                            step=float(p.default) / 5 or 0.05, format="%g")
 
 
-def model_sidebar(arch_id: str, data_help: str = "") -> store.Bundle | None:
-    """Sidebar: pick a model (default first), train a new one. Returns the loaded chosen model."""
+def model_sidebar(arch_id: str, data_help: str = "", upload_types: tuple[str, ...] | None = ("csv",)
+                  ) -> store.Bundle | None:
+    """Sidebar: pick a model (default first), train a new one (on generated data or, when `upload_types`
+    is not None, on an uploaded file of those types). Returns the loaded chosen model."""
     arch = archs.get(arch_id)
     pick_key, job_key = f"{arch_id}:model", f"{arch_id}:job"
     with st.sidebar:
@@ -95,7 +97,7 @@ def model_sidebar(arch_id: str, data_help: str = "") -> store.Bundle | None:
         if job is not None:
             _job_panel(arch_id, job.id)
         else:
-            _train_form(arch_id, data_help)
+            _train_form(arch_id, data_help, upload_types)
     if not name:
         return None
     try:
@@ -105,13 +107,15 @@ def model_sidebar(arch_id: str, data_help: str = "") -> store.Bundle | None:
     return None
 
 
-def _train_form(arch_id: str, data_help: str) -> None:
+def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | None) -> None:
     mod = archs.get(arch_id).module()
     with st.expander("Train a model", expanded=False):
         with st.form(f"{arch_id}:train"):
             values = {p.name: _knob(p, f"{arch_id}:knob:{p.name}") for p in mod.PARAMS}
-            upload = st.file_uploader("Your own data (optional)", type=["csv"], key=f"{arch_id}:upload",
-                                      help=data_help or None)
+            upload = None
+            if upload_types is not None:
+                upload = st.file_uploader("Your own data (optional)", type=list(upload_types),
+                                          key=f"{arch_id}:upload", help=data_help or None)
             name = st.text_input("Name (optional)", key=f"{arch_id}:name", help="letters, digits, . _ -")
             go = st.form_submit_button("Train", type="primary", width="stretch")
         if go:
