@@ -27,6 +27,7 @@ class Arch:
     module_name: str
     page: str  # path of its Streamlit page, relative to the project root
     headline: dict  # metrics.json key -> label, shown on the home page's card
+    default: str = "default"  # the store entry the home card describes (seq2seq ships one per mode)
 
     def module(self):
         return importlib.import_module(self.module_name)
@@ -49,6 +50,14 @@ ARCHS: dict[str, Arch] = {a.id: a for a in [
          "seqviz.dialogue_acts", "views/dialogue_acts.py",
          {"val_accuracy": "held-out tag accuracy (CRF)", "val_greedy_accuracy": "per-utterance argmax",
           "train_seconds": "training time (s)"}),
+    Arch("seq2seq", "Seq2seq: four decoders",
+         "One encoder-decoder in four decoder modes (basic, feedback, peek, attention) side by side: decodes, "
+         "beams with log-probabilities, per-step alternatives and attention alignments.",
+         "The \"four ways to decode\" comparison of Keras seq2seq models (digits to words) and "
+         "farizrahman4u/seq2seq (SimpleSeq2Seq, Seq2Seq(peek, depth, teacher_force), AttentionSeq2Seq).",
+         "seqviz.seq2seq", "views/seq2seq.py",
+         {"val_exact": "held-out exact match (attention)", "exact_long": "exact match, longest inputs",
+          "train_seconds": "training time (s)"}, default="default-attention"),
 ]}
 
 

@@ -63,7 +63,8 @@ def cmd_predict(args) -> None:
     options = resolve(mod.PREDICT_PARAMS, parse_sets(args.set))
     if args.text is None and args.file is None:
         raise SeqvizError("predict needs --text TEXT or --file FILE.")
-    bundle = store.load(args.arch, args.model or store.DEFAULT)
+    default = getattr(mod, "default_model", lambda options: store.DEFAULT)(options)  # seq2seq: one per mode
+    bundle = store.load(args.arch, args.model or default)
     if args.file is not None:
         raw = _read(args.file)
         if hasattr(mod, "predict_file"):

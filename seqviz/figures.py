@@ -138,3 +138,55 @@ def crf_lattice(emissions: np.ndarray, transitions: np.ndarray, marginals: np.nd
     fig.update_xaxes(title="utterance", tickangle=-30 if t_len > 6 else 0, **_ticks(steps))
     fig.update_yaxes(title="tag", autorange="reversed", **_ticks(tags))
     return fig
+
+
+def beam_tree(beams: Sequence[tuple[Sequence[str], Sequence[float]]], title: str = "Beam search tree") -> go.Figure:
+    """The beams as a tree: shared prefixes merge, each node is a token labelled with its step log-prob,
+    hover adds the cumulative log-prob; beams[0] (the best) is drawn red and thick.
+
+    beams: (tokens, step log-probs) per beam, best first; the root is the start token at step 0."""
+    nodes: dict[tuple, dict] = {(): {"token": "<s>", "lp": 0.0, "cum": 0.0, "children": []}}
+    for tokens, lps in beams:
+        cum = 0.0
+        for t, (tok, lp) in enumerate(zip(tokens, lps)):
+            key, cum = tuple(tokens[:t + 1]), cum + float(lp)
+            if key not in nodes:
+                nodes[key] = {"token": str(tok), "lp": float(lp), "cum": cum, "children": []}
+                nodes[key[:-1]]["children"].append(key)
+    leaves = 0
+
+    def place(key):  # leaves get 0, 1, 2...; a parent sits at the mean of its children
+        nonlocal leaves
+        kids = nodes[key]["children"]
+        if not kids:
+            nodes[key]["y"], leaves = leaves, leaves + 1
+        else:
+            nodes[key]["y"] = float(np.mean([place(k) for k in kids]))
+        return nodes[key]["y"]
+
+    place(())
+    best = {tuple(beams[0][0][:t]) for t in range(len(beams[0][0]) + 1)} if beams else {()}
+    fig = go.Figure()
+    for on_best, color, width in [(False, "#bbbbbb", 1.5), (True, "#d62728", 4)]:
+        xs, ys = [], []
+        for key, node in nodes.items():
+            for kid in node["children"]:
+                if (kid in best) == on_best:
+                    xs += [len(key), len(kid), None]
+                    ys += [node["y"], nodes[kid]["y"], None]
+        fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color=color, width=width), hoverinfo="skip",
+                        name="best beam" if on_best else "other beams")
+    keys = list(nodes)
+    fig.add_scatter(
+        x=[len(k) for k in keys], y=[nodes[k]["y"] for k in keys], mode="markers+text", showlegend=False,
+        text=[escape(nodes[k]["token"]) + (f"<br>{nodes[k]['lp']:.2f}" if k else "") for k in keys],
+        textposition="top center", textfont=dict(size=11),
+        marker=dict(size=9, color=["#d62728" if k in best else "#1f77b4" for k in keys]),
+        hovertext=[f"{escape(nodes[k]['token'])}<br>step log-prob {nodes[k]['lp']:.3f}<br>"
+                   f"cumulative {nodes[k]['cum']:.3f}" for k in keys], hoverinfo="text")
+    depth = max(len(k) for k in keys)
+    fig.update_layout(**_LAYOUT, title=title, height=max(260, 90 + 62 * leaves),
+                      legend=dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom"))
+    fig.update_xaxes(title="output step", range=[-0.5, depth + 0.5], dtick=1)
+    fig.update_yaxes(visible=False, range=[leaves - 0.4, -0.8])
+    return fig

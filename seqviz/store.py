@@ -89,14 +89,19 @@ def _repair(arch_dir: Path) -> None:
 
 
 def list_models(arch: str) -> list[str]:
-    """Model names of `arch`, the default first, then newest first."""
+    """Model names of `arch`, the shipped defaults first ("default", "default-<mode>"), then newest first."""
     arch_dir = root() / archs.get(arch).id
     if not arch_dir.is_dir():
         return []
     _repair(arch_dir)
     entries = [p for p in arch_dir.iterdir() if not p.name.startswith(".") and (p / "config.json").is_file()]
-    entries.sort(key=lambda p: (p.name != DEFAULT, -p.stat().st_mtime))
+    entries.sort(key=lambda p: (not is_default(p.name), -p.stat().st_mtime))
     return [p.name for p in entries]
+
+
+def is_default(name: str) -> bool:
+    """A shipped model: "default", or "default-<variant>" where an arch ships several (seq2seq's modes)."""
+    return name == DEFAULT or name.startswith(DEFAULT + "-")
 
 
 def exists(arch: str, name: str) -> bool:

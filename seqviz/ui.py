@@ -75,7 +75,7 @@ def model_sidebar(arch_id: str, data_help: str = "", upload_types: tuple[str, ..
     """Sidebar: pick a model (default first), train a new one (on generated data or, when `upload_types`
     is not None, on an uploaded file of those types). Returns the loaded chosen model."""
     arch = archs.get(arch_id)
-    pick_key, job_key = f"{arch_id}:model", f"{arch_id}:job"
+    pick_key = f"{arch_id}:model"
     with st.sidebar:
         st.header(arch.title)
         names = store.list_models(arch_id)
@@ -90,14 +90,7 @@ def model_sidebar(arch_id: str, data_help: str = "", upload_types: tuple[str, ..
                             "run-… = trained here (shared by everyone using this app)") if names else None
         if name:
             share("model", name)
-        flash = st.session_state.pop(f"{arch_id}:flash", None)
-        if flash:
-            (st.success if flash[0] == "ok" else st.error)(md(flash[1]))
-        job = training.get(st.session_state.get(job_key, ""))
-        if job is not None:
-            _job_panel(arch_id, job.id)
-        else:
-            _train_form(arch_id, data_help, upload_types)
+        train_panel(arch_id, data_help, upload_types)
     if not name:
         return None
     try:
@@ -105,6 +98,19 @@ def model_sidebar(arch_id: str, data_help: str = "", upload_types: tuple[str, ..
     except SeqvizError as e:  # includes a damaged store entry
         error(e)
     return None
+
+
+def train_panel(arch_id: str, data_help: str = "", upload_types: tuple[str, ...] | None = ("csv",)) -> None:
+    """The Train form, or the running job's live progress (call inside `st.sidebar`). When a job ends, the
+    trained model's name is left in session_state[f"{arch_id}:model:select"] for the picker to select."""
+    flash = st.session_state.pop(f"{arch_id}:flash", None)
+    if flash:
+        (st.success if flash[0] == "ok" else st.error)(md(flash[1]))
+    job = training.get(st.session_state.get(f"{arch_id}:job", ""))
+    if job is not None:
+        _job_panel(arch_id, job.id)
+    else:
+        _train_form(arch_id, data_help, upload_types)
 
 
 def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | None) -> None:
@@ -120,8 +126,8 @@ def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | No
             go = st.form_submit_button("Train", type="primary", width="stretch")
         if go:
             try:
-                if name.strip() == store.DEFAULT:
-                    raise SeqvizError("'default' is the shipped model; choose another name.")
+                if store.is_default(name.strip()):
+                    raise SeqvizError(f"{name.strip()!r} is a shipped model's name; choose another name.")
                 raw = upload.getvalue() if upload is not None else None
                 p = training.plan(arch_id, values, raw, upload.name if upload else "upload", name.strip() or None)
             except SeqvizError as e:

@@ -22,9 +22,9 @@ def tmp_store(tmp_path, monkeypatch):
 @pytest.fixture
 def store_with_defaults(tmp_store):
     """A temp store holding a copy of the committed default models."""
-    for arch_dir in (ROOT / "models").iterdir():
-        if (arch_dir / "default").is_dir():
-            shutil.copytree(arch_dir / "default", tmp_store / arch_dir.name / "default")
+    for entry in (ROOT / "models").glob("*/default*"):  # "default", and seq2seq's "default-<mode>"
+        if entry.is_dir():
+            shutil.copytree(entry, tmp_store / entry.parent.name / entry.name)
     return tmp_store
 
 

@@ -15,7 +15,7 @@ for arch in ARCHS.values():
         st.markdown(arch.what)
         st.caption(f"Where it comes from: {arch.source}")
         try:
-            metrics = store.read_json(arch.id, store.DEFAULT)
+            metrics = store.read_json(arch.id, arch.default)
         except SeqvizError as e:
             st.warning(str(e))
             metrics = {}

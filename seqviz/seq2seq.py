@@ -1,0 +1,481 @@
+"""Seq2seq: one encoder-decoder, four ways to decode -- basic, feedback, peek and attention.
+
+Where it comes from: the "four ways to decode" comparison of Keras seq2seq models (a toy task mapping
+digit strings to words) and farizrahman4u/seq2seq (Keras 1, unmaintained), which packaged them as
+SimpleSeq2Seq, Seq2Seq(peek, depth, teacher_force) and AttentionSeq2Seq. Here all four are one builder:
+
+    source ids (B, S) -> Embedding(mask_zero) -> LSTM x depth -> states (B, S, H), final h/c per layer
+    decoder input, per mode, at output step t:
+      basic      the encoder's final h, repeated (RepeatVector): the decoder never sees its own words,
+                 and starts from zero states
+      feedback   the embedding of the previous output word; the decoder starts from the encoder's states
+      peek       feedback + the encoder's final h ("the context vector") at every step
+      attention  feedback, then Luong attention over all encoder states: the alignment weights over the
+                 real (unpadded) source tokens are a second model output
+    -> LSTM x depth -> (attention: tanh(W_c [context; h])) -> Dense softmax over target words (B, T, V)
+
+Training feeds the gold previous word (`teacher_force`, the default) or, with teacher_force off, the
+model's own previous argmax (an unrolled free-running decoder; slower to build, no exposure bias).
+Inference builds two small models from the trained layers, as keras-io's lstm_seq2seq does: an encoder
+and a one-step decoder (previous word + states in, next-word probabilities + states out), which plug
+into `seqviz.decoding` for greedy and beam search. Every code path runs the same `_decoder_input` and
+`_decode` functions: the parallel teacher-forced pass, the free-running loop and the one-step model.
+
+Tasks (generated): digits -> words ("4 7 1" -> "four seven one"), sorting a digit string, and Pig Latin
+over real English words (the words of Python's own documentation, `pydoc_data`; spelled letter by letter).
+
+Default models (`models/seq2seq/default-<mode>`, digits -> words, inputs of 1-10 digits, seed 0,
+`python -m seqviz train seq2seq --set mode=<mode> --name default-<mode>`): see the README's table for
+what each mode reaches; in short, attention is exact on held-out inputs of every length, while basic,
+which must squeeze the whole input into one vector, loses exactness on the longest inputs.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import tensorflow as tf
+
+from seqviz import decoding
+from seqviz.errors import SeqvizError
+from seqviz.params import SEED, Param
+from seqviz.training import holdout
+from seqviz.vocab import PAD, UNK, Vocab
+
+MODES = ("basic", "feedback", "peek", "attention")
+TASKS = ("digits", "sort", "piglatin")
+START, END = "<s>", "</s>"
+WORDS = "zero one two three four five six seven eight nine".split()
+EXAMPLES = {"digits": "6 9 7 3 4 4 1 0 7 4", "sort": "4 7 1 9 2 8 3 6", "piglatin": "string"}
+EXAMPLE = EXAMPLES["digits"]
+
+PARAMS = [
+    Param("task", "digits", help="what to learn: digits -> words, sorting digits, or Pig Latin", choices=TASKS),
+    Param("mode", "attention", help="how the decoder is fed (see the page)", choices=MODES),
+    Param("depth", 1, 1, 4, "stacked LSTM layers in the encoder and in the decoder"),
+    Param("teacher_force", True, help="train on the gold previous word (off: on the model's own previous word)"),
+    Param("min_len", 1, 1, 20, "shortest training input (tokens; letters for Pig Latin)"),
+    Param("max_len", 10, 2, 20, "longest training input; also the longest input the model accepts"),
+    Param("n_train", 8000, 100, 100_000, "generated training pairs (Pig Latin: at most the word list)"),
+    Param("embed_dim", 32, 4, 256, "token embedding size"),
+    Param("units", 96, 8, 512, "LSTM units"),
+    Param("epochs", 8, 1, 100, "passes over the training data"),
+    Param("batch_size", 64, 8, 1024, "pairs per step"),
+    Param("learning_rate", 0.01, 1e-5, 0.1, "Adam step size"),
+    SEED,
+]
+PREDICT_PARAMS = [
+    Param("mode", "auto", help="which default model to use (auto: the given model's own mode, or attention)",
+          choices=("auto",) + MODES),
+    Param("beam", 3, 1, decoding.MAX_BEAM, "beam width (1 = greedy)"),
+    Param("top_k", 5, 1, 20, "alternatives kept per step"),
+    Param("prefix", "", help="target words to force at the start, space-separated (pin and re-decode)"),
+]
+
+
+def default_model(options: dict) -> str:
+    """The store name of the shipped model of the chosen mode (the CLI's --model default)."""
+    return f"default-{'attention' if options.get('mode', 'auto') == 'auto' else options['mode']}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Tasks: generated (source tokens, target tokens) pairs
+# ---------------------------------------------------------------------------------------------
+def pig_latin(word: str) -> str:
+    """Move the leading consonants (with a 'qu') to the end and add 'ay'; vowel-initial words add 'way'."""
+    m = re.match(r"^(qu|[^aeiou]*qu|[^aeiou]+)(.*)$", word)
+    if word[0] in "aeiou" or m is None or not m.group(2):
+        return word + "way"
+    return m.group(2) + m.group(1) + "ay"
+
+
+@lru_cache(maxsize=1)
+def english_words() -> tuple[str, ...]:
+    """Lower-case alphabetic words of Python's own documentation (`pydoc_data.topics`), sorted."""
+    from pydoc_data.topics import topics
+    return tuple(sorted(set(re.findall(r"\b[a-z]+\b", " ".join(topics.values())))))
+
+
+def target(task: str, source: list[str]) -> list[str]:
+    if task == "digits":
+        return [WORDS[int(d)] for d in source]
+    if task == "sort":
+        return sorted(source)
+    return list(pig_latin("".join(source)))
+
+
+def max_target_len(task: str, max_len: int) -> int:
+    """Longest target (without </s>): Pig Latin adds up to 3 letters ('way')."""
+    return max_len + 3 if task == "piglatin" else max_len
+
+
+def make_pairs(task: str, n: int, min_len: int, max_len: int, seed: int,
+               exclude: set | None = None) -> list[tuple[list[str], list[str]]]:
+    """n distinct pairs with inputs of min_len..max_len tokens (fewer if the space is smaller), none in
+    `exclude` (a set of source tuples). Digit strings are drawn uniformly per length."""
+    rng = np.random.default_rng(seed)
+    exclude = exclude or set()
+    if task == "piglatin":
+        words = [w for w in english_words() if min_len <= len(w) <= max_len and tuple(w) not in exclude]
+        picked = rng.permutation(len(words))[:n]
+        sources = [list(words[i]) for i in sorted(picked)]
+    else:
+        seen, sources = set(exclude), []
+        capacity = (sum(10 ** k for k in range(min_len, max_len + 1))
+                    - sum(min_len <= len(e) <= max_len for e in exclude))
+        for _ in range(min(n, max(0, capacity))):
+            for _attempt in range(100):
+                s = tuple(str(d) for d in rng.integers(0, 10, size=rng.integers(min_len, max_len + 1)))
+                if s not in seen:
+                    seen.add(s)
+                    sources.append(list(s))
+                    break
+    return [(s, target(task, s)) for s in sources]
+
+
+def vocabularies(task: str) -> dict[str, Vocab]:
+    """Closed vocabularies: every token a task can produce. Target ids: 0 pad, 1 unk, 2 <s>, 3 </s>."""
+    letters = list("abcdefghijklmnopqrstuvwxyz")
+    digits = [str(d) for d in range(10)]
+    src = letters if task == "piglatin" else digits
+    tgt = {"digits": WORDS, "sort": digits, "piglatin": letters}[task]
+    return {"source": Vocab(src), "target": Vocab(tgt, specials=(PAD, UNK, START, END))}
+
+
+def encode(pairs, vocabs: dict[str, Vocab], max_len: int, task: str):
+    """-> source (N, max_len), decoder input (N, T) = <s> + target, decoder output (N, T) = target + </s>,
+    with T = longest target + 1; all right-padded with 0."""
+    t_len = max_target_len(task, max_len) + 1
+    src = np.zeros((len(pairs), max_len), np.int32)
+    tgt_in, tgt_out = np.zeros((2, len(pairs), t_len), np.int32)
+    start, end = vocabs["target"].index[START], vocabs["target"].index[END]
+    for i, (s, t) in enumerate(pairs):
+        ids = vocabs["target"].encode(t)
+        src[i, :len(s)] = vocabs["source"].encode(s)
+        tgt_in[i, :len(ids) + 1] = [start] + ids
+        tgt_out[i, :len(ids) + 1] = ids + [end]
+    return src, tgt_in, tgt_out
+
+
+# ---------------------------------------------------------------------------------------------
+# The model
+# ---------------------------------------------------------------------------------------------
+class LuongAttention(tf.keras.layers.Layer):
+    """Luong "general" attention: score(s_t, h_j) = s_t W h_j, softmax over the real source tokens (the
+    source ids give the mask), context c_t = sum_j a_tj h_j, output tanh(W_c [c_t; s_t]).
+    Inputs [decoder states (B, t, H), encoder states (B, S, H), source ids (B, S)];
+    outputs [attentional states (B, t, H), alignment weights (B, t, S)]."""
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        h = int(input_shape[0][-1])
+        self.W = self.add_weight(name="W", shape=(h, h), initializer="glorot_uniform")
+        self.combine = tf.keras.layers.Dense(self.units, activation="tanh", name="combine")
+        self.combine.build((None, None, 2 * h))
+        super().build(input_shape)
+
+    def call(self, inputs, mask=None):
+        dec, enc, src = inputs
+        scores = tf.matmul(tf.tensordot(dec, self.W, 1), enc, transpose_b=True)       # (B, t, S)
+        real = tf.not_equal(src, 0)[:, None, :]                                      # (B, 1, S)
+        weights = tf.nn.softmax(tf.where(real, scores, -1e9), axis=-1)               # padding gets 0
+        context = tf.matmul(weights, enc)                                            # (B, t, H)
+        return self.combine(tf.concat([context, dec], -1)), weights
+
+    def compute_mask(self, inputs, mask=None):
+        return [None, None]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def _layers(params: dict, vocabs: dict[str, Vocab]) -> dict:
+    """Every layer, created once and keyed by its name; the training and inference models call the same objects."""
+    L = tf.keras.layers
+    units, depth = params["units"], params["depth"]
+    layers = {"src_embed": L.Embedding(len(vocabs["source"]), params["embed_dim"], mask_zero=True, name="src_embed"),
+              "tgt_embed": L.Embedding(len(vocabs["target"]), params["embed_dim"], name="tgt_embed"),
+              "probs": L.Dense(len(vocabs["target"]), activation="softmax", name="probs")}
+    for i in range(depth):
+        for side in ("encoder", "decoder"):
+            layers[f"{side}_lstm_{i}"] = L.LSTM(units, return_sequences=True, return_state=True,
+                                                name=f"{side}_lstm_{i}")
+    if params["mode"] == "attention":
+        layers["attention"] = LuongAttention(units, name="attention")
+    return layers
+
+
+def _encode(layers: dict, depth: int, src):
+    """-> encoder states (B, S, H), the last layer's final h (B, H), [h, c] of every layer."""
+    x, states = layers["src_embed"](src), []
+    for i in range(depth):
+        x, h, c = layers[f"encoder_lstm_{i}"](x)
+        states += [h, c]
+    return x, states[-2], states
+
+
+def _decoder_input(layers: dict, mode: str, tokens, h_enc, steps: int):
+    """What the decoder LSTM reads at each of `steps` steps, given the previous tokens (B, steps)."""
+    if mode == "basic":
+        return tf.keras.layers.RepeatVector(steps)(h_enc)                             # (B, steps, H)
+    x = layers["tgt_embed"](tokens)                                                  # (B, steps, E)
+    if mode == "peek":
+        x = tf.keras.layers.Concatenate()([x, tf.keras.layers.RepeatVector(steps)(h_enc)])
+    return x
+
+
+def _decode(layers: dict, depth: int, mode: str, x, enc, src, states):
+    """Decoder LSTMs (from `states`, [h, c] per layer; None = zeros) -> probs (B, t, V), alignment
+    (B, t, S) or None, new states."""
+    new_states = []
+    for i in range(depth):
+        init = None if states is None else states[2 * i:2 * i + 2]
+        x, h, c = layers[f"decoder_lstm_{i}"](x, initial_state=init)
+        new_states += [h, c]
+    weights = None
+    if mode == "attention":
+        x, weights = layers["attention"]([x, enc, src])
+    return layers["probs"](x), weights, new_states
+
+
+def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
+    """The training model: [source (B, S), decoder input (B, T)] -> probs (B, T, V) [, alignment (B, T, S)]."""
+    mode, depth = params["mode"], params["depth"]
+    t_len = max_target_len(params["task"], params["max_len"]) + 1
+    layers = _layers(params, vocabs)
+    src = tf.keras.Input((params["max_len"],), dtype="int32", name="source")
+    tgt_in = tf.keras.Input((t_len,), dtype="int32", name="decoder_input")
+    enc, h_enc, enc_states = _encode(layers, depth, src)
+    init = None if mode == "basic" else enc_states
+    if mode == "basic" or params["teacher_force"]:      # all steps at once: the gold previous words
+        x = _decoder_input(layers, mode, tgt_in, h_enc, t_len)
+        probs, weights, _ = _decode(layers, depth, mode, x, enc, src, init)
+    else:                                               # free-running: each step reads the last argmax
+        prev, states, out, align = tgt_in[:, :1], init, [], []
+        for _ in range(t_len):
+            x = _decoder_input(layers, mode, prev, h_enc, 1)
+            p, w, states = _decode(layers, depth, mode, x, enc, src, states)
+            out.append(p)
+            align.append(w)
+            prev = tf.stop_gradient(tf.argmax(p, -1, output_type=tf.int32))         # (B, 1)
+        probs = tf.keras.layers.Concatenate(axis=1, name="free_running")(out)
+        weights = tf.keras.layers.Concatenate(axis=1)(align) if mode == "attention" else None
+    outputs = [probs] if weights is None else [probs, weights]
+    return tf.keras.Model([src, tgt_in], outputs, name=f"seq2seq_{mode}")
+
+
+@dataclass
+class Inference:
+    """Encoder and one-step decoder built from the trained model's layers (keras-io lstm_seq2seq style)."""
+    encoder: tf.keras.Model   # source (B, S) -> [states (B, S, H), h (B, H), h_0, c_0, ...]
+    step: tf.keras.Model      # [prev (B, 1), states, source, h, h_0, c_0, ...]
+    #                           -> [probs (B, 1, V), (alignment (B, 1, S)), h_0, c_0, ...]
+    mode: str
+    depth: int
+
+
+def inference(model: tf.keras.Model, params: dict) -> Inference:
+    cached = getattr(model, "_seqviz_inference", None)
+    if cached is not None:
+        return cached
+    mode, depth, units = params["mode"], params["depth"], params["units"]
+    layers = {layer.name: layer for layer in model.layers}   # the trained objects, by name
+    src = tf.keras.Input((None,), dtype="int32")
+    enc, h_enc, enc_states = _encode(layers, depth, src)
+    encoder = tf.keras.Model(src, [enc, h_enc] + enc_states, name="encoder")
+    prev = tf.keras.Input((1,), dtype="int32")
+    enc_in, h_in = tf.keras.Input((None, units)), tf.keras.Input((units,))
+    src_in = tf.keras.Input((None,), dtype="int32")
+    states_in = [tf.keras.Input((units,)) for _ in range(2 * depth)]
+    x = _decoder_input(layers, mode, prev, h_in, 1)
+    probs, weights, states = _decode(layers, depth, mode, x, enc_in, src_in, states_in)
+    outputs = [probs] + ([weights] if weights is not None else []) + states
+    step = tf.keras.Model([prev, enc_in, src_in, h_in] + states_in, outputs, name="decoder_step")
+    model._seqviz_inference = Inference(encoder, step, mode, depth)
+    return model._seqviz_inference
+
+
+def start_state(inf: Inference, src: np.ndarray) -> list[np.ndarray]:
+    """Decoder state for source ids (B, S): [encoder states, source ids, h, h_0, c_0, ...] (numpy).
+    Basic mode starts its decoder from zero states; the others from the encoder's final states."""
+    enc, h_enc, *states = (t.numpy() for t in inf.encoder(src, training=False))
+    if inf.mode == "basic":
+        states = [np.zeros_like(s) for s in states]
+    return [enc, src, h_enc] + states
+
+
+def step_fn(inf: Inference, attention_out: list | None = None) -> decoding.Step:
+    """A `seqviz.decoding` step: previous tokens (B,) and the state -> log-probs (B, V) and the new state.
+    Alignment rows (B, S) are appended to `attention_out` when given."""
+    def step(tokens, state):
+        enc, src, h_enc, *states = state
+        out = [t.numpy() for t in inf.step([tokens[:, None].astype(np.int32), enc, src, h_enc] + states,
+                                           training=False)]
+        probs, rest = out[0][:, 0], out[1:]
+        if inf.mode == "attention":
+            if attention_out is not None:
+                attention_out.append(rest[0][:, 0])
+            rest = rest[1:]
+        return np.log(np.maximum(probs, 1e-30)), [enc, src, h_enc] + rest
+    return step
+
+
+def greedy_batch(inf: Inference, src: np.ndarray, t_len: int, end: int, start: int) -> np.ndarray:
+    """Free-running argmax decoding of a whole batch (for evaluation): (B, t_len) ids."""
+    step, state = step_fn(inf), start_state(inf, src)
+    tokens, out = np.full(len(src), start), []
+    for _ in range(t_len):
+        log_probs, state = step(tokens, state)
+        tokens = log_probs.argmax(-1)
+        out.append(tokens)
+    return np.stack(out, 1)
+
+
+def forced(inf: Inference, src: np.ndarray, tokens: list[int], start: int):
+    """Teacher forcing on one source (1, S): feed <s> + tokens, return per-step log-probs (len+1, V) and
+    alignment (len+1, S) or None. Used for the exposure-bias view and a beam's alignment."""
+    alignment: list = []
+    step, state = step_fn(inf, alignment), start_state(inf, src)
+    rows = []
+    for tok in [start] + list(tokens):
+        log_probs, state = step(np.array([tok]), state)
+        rows.append(log_probs[0])
+    return np.stack(rows), (np.stack([a[0] for a in alignment]) if alignment else None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Training and evaluation
+# ---------------------------------------------------------------------------------------------
+def eval_lengths(params: dict) -> dict[str, int]:
+    """The short and the long input length the held-out metrics are reported at."""
+    return {"short": max(params["min_len"], min(3, params["max_len"])), "long": params["max_len"]}
+
+
+def evaluate(model, params, vocabs, pairs) -> dict:
+    """Free-running greedy decode of held-out pairs: exact match (every token and </s>) and token accuracy."""
+    if not pairs:
+        return {"exact": float("nan"), "token_accuracy": float("nan"), "n": 0}
+    src, _, gold = encode(pairs, vocabs, params["max_len"], params["task"])
+    tv = vocabs["target"]
+    pred = greedy_batch(inference(model, params), src, gold.shape[1], tv.index[END], tv.index[START])
+    real = gold != 0
+    exact = np.all((pred == gold) | ~real, axis=1)
+    return {"exact": float(exact.mean()), "token_accuracy": float((pred == gold)[real].mean()), "n": len(pairs)}
+
+
+def read_upload(raw: bytes, filename: str = "upload"):
+    raise SeqvizError("The seq2seq models train on generated tasks only (digits, sort, Pig Latin); "
+                      "choose the task and the input lengths with the knobs instead of uploading a file.")
+
+
+def fit(params: dict, data=None, callbacks=()):
+    task, seed = params["task"], params["seed"]
+    if params["min_len"] > params["max_len"]:
+        raise SeqvizError(f"min_len ({params['min_len']}) is larger than max_len ({params['max_len']}).")
+    vocabs = vocabularies(task)
+    reserved: set = set()
+    if task == "piglatin":  # the word list is finite: keep 15% of its words out of training, for evaluation
+        words = make_pairs(task, 10**9, params["min_len"], params["max_len"], seed)
+        reserved = {tuple(words[i][0]) for i in holdout(len(words), seed)[1]}
+    pairs = make_pairs(task, params["n_train"], params["min_len"], params["max_len"], seed, exclude=reserved)
+    if len(pairs) < 20:
+        raise SeqvizError(f"Only {len(pairs)} training pairs exist for {task} with inputs of "
+                          f"{params['min_len']}-{params['max_len']} tokens; widen the lengths.")
+    seen = {tuple(s) for s, _ in pairs}
+    n_val = 300
+    val = make_pairs(task, n_val, params["min_len"], params["max_len"], seed + 1, exclude=seen)
+    lengths = eval_lengths(params)
+    at_len = {k: make_pairs(task, n_val, n, n, seed + 2, exclude=seen) for k, n in lengths.items()}
+
+    src, tgt_in, tgt_out = encode(pairs, vocabs, params["max_len"], task)
+    model = build(params, vocabs)
+    losses = ["sparse_categorical_crossentropy"] + ([None] if params["mode"] == "attention" else [])
+    model.compile(tf.keras.optimizers.Adam(params["learning_rate"], clipnorm=5.0), loss=losses)
+    hist = model.fit([src, tgt_in], tgt_out, sample_weight=(tgt_out != 0).astype("float32"),
+                     epochs=params["epochs"], batch_size=params["batch_size"], callbacks=list(callbacks),
+                     verbose=0)
+    held = evaluate(model, params, vocabs, val)
+    metrics = {"val_exact": held["exact"], "val_token_accuracy": held["token_accuracy"],
+               "n_train": len(pairs), "n_val": held["n"], "mode": params["mode"], "task": task,
+               "history": {k: [float(v) for v in vals] for k, vals in hist.history.items()}}
+    for k, n in lengths.items():
+        r = evaluate(model, params, vocabs, at_len[k])
+        metrics.update({f"len_{k}": n, f"exact_{k}": r["exact"], f"token_accuracy_{k}": r["token_accuracy"],
+                        f"n_{k}": r["n"]})
+    return model, vocabs, metrics
+
+
+# ---------------------------------------------------------------------------------------------
+# Inference on a typed input
+# ---------------------------------------------------------------------------------------------
+def parse_source(text: str, task: str, max_len: int, vocab: Vocab) -> list[str]:
+    """Typed input -> source tokens: digits separated by spaces or not ("4 7 1" or "471"); one word for
+    Pig Latin. Everything the model cannot read is named in the error."""
+    if not isinstance(text, str) or not text.strip():
+        what = "a word, e.g. string" if task == "piglatin" else "digits, e.g. 4 7 1"
+        raise SeqvizError(f"The input is empty; type {what}.")
+    text = text.strip().lower()
+    if len(text) > 200:
+        raise SeqvizError(f"The input has {len(text):,} characters; this model reads at most {max_len} tokens.")
+    if task == "piglatin":
+        if len(text.split()) > 1:
+            raise SeqvizError("Type one word at a time for Pig Latin (no spaces).")
+        tokens = list(text)
+    else:
+        tokens = text.split() if len(text.split()) > 1 else list(text)
+    bad = sorted({t for t in tokens if t not in vocab or t in (PAD, UNK)})
+    if bad:
+        shown = ", ".join(repr(t) for t in bad[:8])
+        allowed = "lower-case letters a-z" if task == "piglatin" else "the digits 0-9"
+        raise SeqvizError(f"Not in the {task} task's vocabulary: {shown}; it reads {allowed} only.")
+    if len(tokens) > max_len:
+        raise SeqvizError(f"The input has {len(tokens)} tokens; this model was built for at most {max_len}. "
+                          "Shorten it, or train a model with a larger max_len.")
+    return tokens
+
+
+def predict(bundle, text: str, mode: str = "auto", beam: int = 3, top_k: int = 5, prefix: str = "") -> dict:
+    """Beam search (width `beam`; 1 = greedy) of one input, with each beam's log-probability, the best
+    beam's per-step top-k, its alignment (attention mode; else None) and the exposure-bias view."""
+    p, vocabs = bundle.params, bundle.vocabs
+    if mode not in ("auto", p["mode"]):
+        raise SeqvizError(f"Model {bundle.name!r} is a {p['mode']} model, not {mode}; drop the mode option "
+                          f"or choose the model default-{mode}.")
+    sv, tv = vocabs["source"], vocabs["target"]
+    source = parse_source(text, p["task"], p["max_len"], sv)
+    pinned = prefix.split() if isinstance(prefix, str) else list(prefix)
+    bad = [t for t in pinned if t not in tv or t in (PAD, UNK, START)]
+    if bad:
+        raise SeqvizError(f"Cannot pin {bad[0]!r}: the {p['task']} model writes only "
+                          f"{', '.join(tv.tokens[4:14])}{'…' if len(tv) > 14 else ''} and {END}.")
+    t_len = max_target_len(p["task"], p["max_len"]) + 1
+    if len(pinned) > t_len:
+        raise SeqvizError(f"The pinned prefix has {len(pinned)} tokens; this model writes at most {t_len}.")
+    inf = inference(bundle.model, p)
+    src = np.array([sv.encode(source)], np.int32)
+    start, end = tv.index[START], tv.index[END]
+    beams = decoding.beam_search(step_fn(inf), start_state(inf, src), start, end, int(beam), t_len,
+                                 tv.encode(pinned), int(top_k))
+    best = beams[0]
+    words = lambda ids: [t for t in tv.decode(ids) if t != END]  # noqa: E731
+    gold = target(p["task"], source)
+    tf_log_probs, _ = forced(inf, src, tv.encode(gold), start)
+    free = decoding.greedy(step_fn(inf), start_state(inf, src), start, end, t_len)
+    alignment = forced(inf, src, best.tokens[:-1] if best.finished else best.tokens, start)[1]
+    return {
+        "mode": p["mode"], "task": p["task"], "source": source, "output": words(best.tokens),
+        "gold": gold, "correct": words(best.tokens) == gold, "finished": best.finished,
+        "beams": [{"tokens": words(b.tokens), "logprob": b.logprob, "step_logprobs": b.step_logprobs,
+                   "finished": b.finished} for b in beams],
+        "steps": [{tv.tokens[i]: float(np.exp(lp)) for i, lp in top} for top in best.topk],
+        "attention": None if alignment is None else alignment[:len(best.tokens)].tolist(),
+        "teacher_forced": tv.decode(tf_log_probs.argmax(-1)),   # argmax at each step given the gold prefix
+        "free_running": tv.decode(free.tokens),
+        "prefix": pinned,
+    }
