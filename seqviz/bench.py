@@ -45,6 +45,15 @@ def attention_single_pass(quick: bool = False) -> dict:
             "ratio": round(two_s / one_s, 3), "max_abs_diff": diff}
 
 
+def _defaults(arch_list):
+    """(arch, store name, knob overrides) of every shipped default: one per arch, or the module's
+    DEFAULTS where it ships several (seq2seq: one per mode)."""
+    from seqviz import store
+    for arch in arch_list:
+        for name, overrides in getattr(arch.module(), "DEFAULTS", {store.DEFAULT: {}}).items():
+            yield arch, name, overrides
+
+
 def train_defaults(quick: bool = False) -> dict:
     """Seconds for each architecture's default config to train (the same run as the sidebar's Train
     button with untouched knobs), into a throw-away store, with the metrics it reached."""
@@ -55,9 +64,9 @@ def train_defaults(quick: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         old, os.environ["SEQVIZ_MODELS"] = os.environ.get("SEQVIZ_MODELS"), tmp
         try:
-            for arch in archs.ARCHS.values():
-                bundle = training.train(training.plan(arch.id, {}, name="bench"))
-                row = {"arch": arch.id, "seconds": bundle.metrics["train_seconds"],
+            for arch, name, overrides in _defaults(archs.ARCHS.values()):
+                bundle = training.train(training.plan(arch.id, overrides, name="bench"))
+                row = {"arch": arch.id, "model": name, "seconds": bundle.metrics["train_seconds"],
                        **{k: bundle.metrics.get(k) for k in arch.headline if k != "train_seconds"}}
                 _say(" ".join(f"{k}={v}" for k, v in row.items()))
                 results.append(row)

@@ -75,6 +75,9 @@ PREDICT_PARAMS = [
 ]
 
 
+DEFAULTS = {f"default-{mode}": {"mode": mode} for mode in MODES}   # the shipped models: digits -> words
+
+
 def default_model(options: dict) -> str:
     """The store name of the shipped model of the chosen mode (the CLI's --model default)."""
     return f"default-{'attention' if options.get('mode', 'auto') == 'auto' else options['mode']}"

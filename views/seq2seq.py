@@ -53,8 +53,9 @@ ui.share("task", task)
 if "seq2seq:modes" not in st.session_state:  # seeded once from the URL, like every other widget
     asked = [m for m in st.query_params.get("modes", ",".join(seq2seq.MODES)).split(",") if m in seq2seq.MODES]
     st.session_state["seq2seq:modes"] = asked or list(seq2seq.MODES)
-modes = c2.multiselect("Modes", seq2seq.MODES, key="seq2seq:modes")
-ui.share("modes", ",".join(modes))
+chosen = c2.multiselect("Modes", seq2seq.MODES, key="seq2seq:modes")
+ui.share("modes", ",".join(chosen))
+modes = [m for m in seq2seq.MODES if m in chosen]   # always shown in the same order, simplest first
 if "seq2seq:beam" not in st.session_state:
     asked = st.query_params.get("beam", "3")
     st.session_state["seq2seq:beam"] = int(np.clip(int(asked), 1, 20)) if asked.isdigit() else 3
@@ -103,14 +104,17 @@ for mode, (_, r) in results.items():
         st.markdown(("✅ " if r["correct"] else "❌ ") + f"**{ui.md(sep.join(r['output']) or '(nothing)')}**")
         if not r["correct"]:
             st.caption(ui.md(f"expected: {sep.join(r['gold'])}"))
-        st.dataframe({"beam": [sep.join(b["tokens"]) for b in r["beams"]],
-                      "log-prob": [round(b["logprob"], 3) for b in r["beams"]]}, hide_index=True, width="stretch")
+        st.caption(f"log-prob {r['beams'][0]['logprob']:.3f} · {len(r['beams'])} beams below")
 if not results:
     st.stop()
 
 st.subheader("Inside each decoder")
 for tab, (mode, (bundle, r)) in zip(st.tabs(list(results)), results.items()):
     with tab:
+        sep = "" if task == "piglatin" else " "
+        st.dataframe({"beam": [sep.join(b["tokens"]) for b in r["beams"]],
+                      "log-prob": [round(b["logprob"], 3) for b in r["beams"]],
+                      "finished": [b["finished"] for b in r["beams"]]}, hide_index=True, width="stretch")
         left, right = st.columns(2)
         left.plotly_chart(figures.beam_tree([(b["tokens"] + ([seq2seq.END] if b["finished"] else []),
                                               b["step_logprobs"]) for b in r["beams"]],

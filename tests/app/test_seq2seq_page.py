@@ -1,0 +1,136 @@
+"""AppTest of the seq2seq page with the committed default models (one per mode)."""
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from seqviz import seq2seq
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "seq2seq:text"
+
+
+def _snapshot():
+    return sorted((str(p.relative_to(ROOT)), p.stat().st_mtime_ns) for p in (ROOT / "models").rglob("*"))
+
+
+@pytest.fixture(autouse=True)
+def repo_root(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("SEQVIZ_MODELS", raising=False)
+    before = _snapshot()
+    yield
+    assert _snapshot() == before, "a page test wrote into the repo's models/ store"
+
+
+def _page(**query) -> AppTest:
+    at = AppTest.from_file("views/seq2seq.py", default_timeout=300)
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def _decodes(at) -> dict:
+    """Mode -> (correct, decoded text) from the side-by-side columns."""
+    assert not at.exception, [e.message for e in at.exception]
+    heads = [s.value for s in at.subheader if s.value in seq2seq.MODES]
+    lines = [m.value for m in at.markdown if m.value[:2] in ("✅ ", "❌ ")]
+    assert len(heads) == len(lines)
+    return {h: (line.startswith("✅"), line[2:].strip("* ").replace("\\", "")) for h, line in zip(heads, lines)}
+
+
+def test_default_page_shows_all_four_modes_side_by_side():
+    at = _page()
+    assert not at.error, [e.value for e in at.error]
+    assert at.text_area(key=KEY).value == seq2seq.EXAMPLES["digits"]
+    decodes = _decodes(at)
+    assert list(decodes) == list(seq2seq.MODES)
+    gold = " ".join(seq2seq.target("digits", seq2seq.EXAMPLES["digits"].split()))
+    assert decodes["attention"] == (True, gold)        # the example is one basic gets wrong, attention right
+    assert decodes["basic"][0] is False
+    # per mode: beam tree + top-k bars + the model's loss curve; attention adds the alignment heatmap
+    assert len(at.get("plotly_chart")) == 4 * 3 + 1
+    assert [t.label for t in at.tabs] == list(seq2seq.MODES)
+    # the held-out table lists the four digits models with short and long exact match
+    table = at.dataframe[-1].value
+    assert sorted(table["mode"]) == sorted(seq2seq.MODES)
+    by_mode = dict(zip(table["mode"], table["exact @ 10"]))
+    assert by_mode["attention"] >= 0.99 and by_mode["basic"] < by_mode["attention"] - 0.3
+    assert at.query_params["task"] == ["digits"] and at.query_params["beam"] == ["3"]
+
+
+def test_typed_input_decodes_and_goes_into_the_url():
+    at = _page()
+    at.text_area(key=KEY).input("4 7 1").run()
+    decodes = _decodes(at)
+    assert all(ok and text == "four seven one" for ok, text in decodes.values()), decodes
+    assert at.query_params["text"] == ["4 7 1"]
+
+
+def test_url_reproduces_modes_beam_and_text():
+    at = _page(modes="attention,basic", beam="5", text="2 0 2 6")
+    assert not at.error
+    assert at.multiselect(key="seq2seq:modes").value == ["attention", "basic"]
+    assert at.slider(key="seq2seq:beam").value == 5
+    decodes = _decodes(at)
+    assert list(decodes) == ["basic", "attention"]          # in the page's mode order
+    assert decodes["attention"] == (True, "two zero two six")
+    beams = at.dataframe[0].value                              # first tab: basic's beams
+    assert len(beams) == 5 and list(beams["log-prob"]) == sorted(beams["log-prob"], reverse=True)
+
+
+@pytest.mark.parametrize("bad, words", [
+    ("4 x 7", ["'x'", "digits 0-9"]),
+    ("", ["empty"]),
+    ("1 2 3 4 5 6 7 8 9 0 1 2", ["12 tokens", "at most 10"]),
+])
+def test_bad_input_is_one_clear_error_then_the_page_recovers(bad, words):
+    at = _page()
+    at.text_area(key=KEY).input(bad).run()
+    assert not at.exception
+    assert len(at.error) == 1, [e.value for e in at.error]     # once, not once per mode
+    for w in words:
+        assert w in at.error[0].value.replace("\\", ""), at.error[0].value
+    assert not [m for m in at.markdown if m.value[:2] in ("✅ ", "❌ ")]
+    at.text_area(key=KEY).input("5 5").run()
+    assert not at.error and _decodes(at)["attention"] == (True, "five five")
+
+
+def test_bad_url_values_fall_back():
+    at = _page(modes="nonsense", beam="banana", task="klingon")
+    assert not at.exception and not at.error
+    assert at.selectbox(key="seq2seq:task").value == "digits"
+    assert at.multiselect(key="seq2seq:modes").value == list(seq2seq.MODES)
+    assert at.slider(key="seq2seq:beam").value == 3
+
+
+def test_pin_a_token_and_redecode():
+    at = _page(modes="feedback", text="4 7 1")
+    at.number_input(key="seq2seq:pin_at:feedback").set_value(2).run()
+    at.selectbox(key="seq2seq:pin_tok:feedback").set_value("two").run()
+    pinned = [m.value.replace("\\", "") for m in at.markdown if m.value.startswith("pinned decode")]
+    assert len(pinned) == 1 and pinned[0].startswith("pinned decode: four two"), pinned
+
+
+def test_exposure_bias_table_compares_teacher_forced_and_free_running():
+    at = _page(modes="attention", text="3 3 9")
+    (table,) = [d.value for d in at.dataframe if "teacher-forced" in d.value.columns]
+    assert list(table["gold"]) == ["three", "three", "nine", "</s>"]
+    assert list(table["teacher-forced"]) == list(table["gold"]) == list(table["free-running"])
+
+
+def test_other_task_without_a_model_says_how_to_train_one():
+    at = _page(task="piglatin", text="string")
+    assert not at.exception and not at.error
+    assert any("No piglatin model" in i.value and "train one" in i.value for i in at.info)
+    assert at.text_area(key=KEY).value == "string"
+
+
+def test_home_card_describes_the_default_attention_model():
+    metrics = json.loads((ROOT / "models" / "seq2seq" / "default-attention" / "metrics.json").read_text())
+    at = AppTest.from_file("app.py", default_timeout=60).run()
+    assert not at.exception
+    values = {m.label: m.value for m in at.metric}
+    assert values["held-out exact match (attention)"] == f"{metrics['val_exact']:.3g}"
+    assert values["exact match, longest inputs"] == f"{metrics['exact_long']:.3g}"

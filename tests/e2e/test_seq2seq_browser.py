@@ -1,0 +1,54 @@
+"""The seq2seq page in Chromium: four modes side by side, typed input, the attention tab, a shared URL."""
+from urllib.parse import parse_qs, urlparse
+
+from tests.e2e.helpers import CHART, EXCEPTION, expect_nav, main, settle, submit_text
+
+
+def expect_modes(page, modes, correct_text=None):
+    from playwright.sync_api import expect
+
+    for mode in modes:
+        expect(main(page).get_by_role("heading", name=mode, exact=True)).to_be_visible(timeout=120_000)
+    if correct_text is not None:
+        expect(main(page).get_by_text(f"✅ {correct_text}").first).to_be_visible(timeout=60_000)
+    page.locator(CHART).first.wait_for(state="visible", timeout=60_000)
+    assert page.locator(EXCEPTION).count() == 0
+
+
+def test_seq2seq_page_modes_side_by_side_typed_input_and_alignment(server, page, shots):
+    from playwright.sync_api import expect
+
+    page.goto(server + "/seq2seq")
+    settle(page)
+    expect_modes(page, ["basic", "feedback", "peek", "attention"],
+                 "six nine seven three four four one zero seven four")
+    expect(main(page).get_by_text("❌ ").first).to_be_visible()      # basic gets the long example wrong
+    expect_nav(page)
+    page.screenshot(path=str(shots / "seq2seq.png"), full_page=True)
+
+    submit_text(page, "4 7 1")
+    expect(main(page).get_by_text("✅ four seven one")).to_have_count(4, timeout=60_000)
+    page.wait_for_url(lambda url: "text=4" in url)
+    assert parse_qs(urlparse(page.url).query).get("text") == ["4 7 1"], page.url
+
+    main(page).get_by_role("tab", name="attention").click()
+    heat = main(page).locator(CHART).filter(has_text="Attention alignment")
+    expect(heat).to_be_visible(timeout=60_000)
+    page.screenshot(path=str(shots / "seq2seq-attention.png"), full_page=True)
+
+    submit_text(page, "4 x 1")
+    alert = main(page).locator("[data-testid='stAlert']")
+    expect(alert).to_have_count(1)
+    expect(alert).to_contain_text("'x'")
+    assert page.locator(EXCEPTION).count() == 0
+
+
+def test_seq2seq_shared_url_reproduces_the_view(server, page, shots):
+    from playwright.sync_api import expect
+
+    page.goto(server + "/seq2seq?modes=attention&beam=4&text=9%208%207")
+    settle(page)
+    expect(main(page).locator("textarea").first).to_have_value("9 8 7")
+    expect_modes(page, ["attention"], "nine eight seven")
+    expect(main(page).get_by_role("heading", name="basic", exact=True)).to_have_count(0)
+    page.screenshot(path=str(shots / "seq2seq-shared.png"), full_page=True)
