@@ -24,10 +24,12 @@ into `seqviz.decoding` for greedy and beam search. Every code path runs the same
 Tasks (generated): digits -> words ("4 7 1" -> "four seven one"), sorting a digit string, and Pig Latin
 over real English words (the words of Python's own documentation, `pydoc_data`; spelled letter by letter).
 
-Default models (`models/seq2seq/default-<mode>`, digits -> words, inputs of 1-10 digits, seed 0,
-`python -m seqviz train seq2seq --set mode=<mode> --name default-<mode>`): see the README's table for
-what each mode reaches; in short, attention is exact on held-out inputs of every length, while basic,
-which must squeeze the whole input into one vector, loses exactness on the longest inputs.
+Default models (seed 0, inputs of 1-10 tokens; `DEFAULTS` below, regenerated with
+`python -m seqviz train seq2seq --set mode=<mode> --name default-<mode>`): digits -> words in all four
+modes. On held-out 10-digit inputs the exact match is basic 0.13, peek 0.50, feedback 0.64 and
+attention 1.00 (all >= 0.99 at 3 digits): basic must squeeze the whole input into one vector, and
+attention looks the digit up instead. Also shipped, in attention mode: sort (1.00 exact on held-out
+inputs) and Pig Latin (0.97 exact on held-out words, never seen in training). Each trains in 15-30 s.
 """
 from __future__ import annotations
 
@@ -75,7 +77,9 @@ PREDICT_PARAMS = [
 ]
 
 
-DEFAULTS = {f"default-{mode}": {"mode": mode} for mode in MODES}   # the shipped models: digits -> words
+# The shipped models: digits -> words in every mode, and an attention model of each other task.
+DEFAULTS = {**{f"default-{mode}": {"mode": mode} for mode in MODES},
+            "default-sort": {"task": "sort"}, "default-piglatin": {"task": "piglatin"}}
 
 
 def default_model(options: dict) -> str:

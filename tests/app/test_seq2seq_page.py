@@ -120,11 +120,15 @@ def test_exposure_bias_table_compares_teacher_forced_and_free_running():
     assert list(table["teacher-forced"]) == list(table["gold"]) == list(table["free-running"])
 
 
-def test_other_task_without_a_model_says_how_to_train_one():
+def test_other_tasks_ship_an_attention_model_and_say_how_to_train_the_rest():
     at = _page(task="piglatin", text="string")
     assert not at.exception and not at.error
-    assert any("No piglatin model" in i.value and "train one" in i.value for i in at.info)
-    assert at.text_area(key=KEY).value == "string"
+    assert _decodes(at) == {"attention": (True, "ingstray")}
+    (info,) = [i.value for i in at.info if "No piglatin model" in i.value]
+    assert "basic, feedback, peek" in info and "train one" in info
+    at.selectbox(key="seq2seq:task").set_value("sort").run()      # switching task swaps in its example
+    assert at.text_area(key=KEY).value == seq2seq.EXAMPLES["sort"]
+    assert _decodes(at) == {"attention": (True, " ".join(sorted(seq2seq.EXAMPLES["sort"].split())))}
 
 
 def test_home_card_describes_the_default_attention_model():
