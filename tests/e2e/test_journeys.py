@@ -1,0 +1,101 @@
+"""A newcomer's journeys through the whole app in Chromium: home -> every page with its default model ->
+an input of their own -> the figures; then training a tiny model from a sidebar to the end, and
+starting another and cancelling it.
+
+The screenshots taken on the way are the README's: regenerate them with
+    SEQVIZ_SHOTS=docs/screenshots .venv/bin/python -m pytest tests/e2e/test_journeys.py
+"""
+import os
+from pathlib import Path
+
+import pytest
+
+from seqviz.archs import ARCHS
+from tests.e2e.helpers import CHART, EXCEPTION, expect_nav, main, settle, submit_text
+
+# Per page: an input a newcomer would type, and text that must then appear in the page.
+TYPED = {
+    "attention": ("the striker scored a goal for the team", "Predicted: sports"),
+    "dialogue-acts": ("A: hello\nB: is it cold today\nA: yeah", "3 utterances"),
+    "seq2seq": ("4 7 1", "✅ four seven one"),
+}
+
+
+@pytest.fixture(scope="module")
+def readme_shots(tmp_path_factory):
+    if os.environ.get("SEQVIZ_SHOTS"):
+        path = Path(os.environ["SEQVIZ_SHOTS"]).resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    return tmp_path_factory.mktemp("readme-shots")
+
+
+def _no_exception(page):
+    assert page.locator(EXCEPTION).count() == 0
+
+
+def test_newcomer_visits_every_page_from_home(server, browser, readme_shots):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(120_000)
+    try:
+        page.goto(server)
+        settle(page)
+        expect_nav(page)
+        for arch in ARCHS.values():
+            expect(main(page).get_by_role("heading", name=arch.title)).to_be_visible()
+        _no_exception(page)
+        page.screenshot(path=str(readme_shots / "home.png"), full_page=True)
+        for arch in ARCHS.values():
+            page.goto(server)
+            settle(page)
+            main(page).get_by_role("link", name=f"Open {arch.title}").click()
+            page.wait_for_url(f"**/{arch.id}**")
+            settle(page)
+            expect(main(page).locator("h1").first).to_be_visible()
+            page.locator(CHART).first.wait_for(state="visible", timeout=120_000)
+            _no_exception(page)
+            if arch.id in TYPED:
+                text, shows = TYPED[arch.id]
+                submit_text(page, text)
+                expect(main(page).get_by_text(shows).first).to_be_visible(timeout=60_000)
+                page.locator(CHART).first.wait_for(state="visible", timeout=60_000)
+                _no_exception(page)
+                page.reload()   # the URL carries the view: a reload shows the same input
+                settle(page)
+                expect(main(page).get_by_text(shows).first).to_be_visible(timeout=60_000)
+            page.set_viewport_size({"width": 1400, "height": 2400})
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(readme_shots / f"{arch.id}.png"), full_page=True)
+            page.set_viewport_size({"width": 1400, "height": 1000})
+    finally:
+        page.close()
+
+
+def test_start_a_training_run_and_cancel_it(server, page, store_copy):
+    from playwright.sync_api import expect
+
+    page.goto(server + "/attention")
+    settle(page)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Train a model").click()
+    for label, value in [("epochs", "50"), ("n train", "20000")]:   # long enough to be cancelled
+        box = sidebar.get_by_role("spinbutton", name=label, exact=True)
+        box.fill(value)
+        box.press("Tab")
+    name = sidebar.get_by_role("textbox", name="Name (optional)")
+    name.fill("e2e-cancelled")
+    name.press("Tab")
+    sidebar.get_by_role("button", name="Train", exact=True).click()
+    progress = sidebar.get_by_test_id("stProgress")
+    expect(progress).to_be_visible(timeout=30_000)
+    expect(progress).to_contain_text("loss", timeout=120_000)     # it is really training
+    sidebar.get_by_role("button", name="Cancel").click()
+    expect(sidebar.get_by_text("Training cancelled; nothing was saved.")).to_be_visible(timeout=120_000)
+    settle(page)
+    assert not (store_copy / "attention" / "e2e-cancelled").exists()
+    # the form is back and the page still predicts with the model it had
+    expect(sidebar.get_by_text("Train a model")).to_be_visible()
+    expect(main(page).get_by_text("Predicted: ")).to_be_visible()
+    _no_exception(page)
