@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from seqviz import store
 from seqviz.errors import SeqvizError
 from seqviz.training import holdout
 from seqviz.params import SEED, Param
@@ -239,7 +240,7 @@ def predict(bundle, text: str) -> dict:
         sample = ", ".join(vocab.tokens[2:8])
         raise SeqvizError(f"None of the words are in the model's vocabulary of {len(vocab):,} words "
                           f"(it knows e.g. {sample}); type text like the training data.")
-    probs, att = bundle.model(np.array([vocab.encode(tokens)], dtype=np.int32), training=False)
+    probs, att = store.forward(bundle.model, np.array([vocab.encode(tokens)], dtype=np.int32))
     probs, att = probs.numpy()[0], att.numpy()[0]
     return {"tokens": tokens, "attention": [float(a) for a in att], "unknown": [not k for k in known],
             "label": labels.tokens[int(probs.argmax())],

@@ -37,7 +37,7 @@ with warnings.catch_warnings():  # tensorflow-addons (imported by tf2crf) announ
     warnings.simplefilter("ignore", UserWarning)
     from tf2crf import CRF, ModelWithCRFLoss
 
-from seqviz import crf
+from seqviz import crf, store
 from seqviz.errors import SeqvizError
 from seqviz.training import holdout
 from seqviz.params import SEED, Param
@@ -325,7 +325,7 @@ def fit(params: dict, data: Dialogues | None, callbacks=()):
 def scores(model: tf.keras.Model, ids: list[list[list[int]]]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Emissions (U_i, K) per dialogue and the transition matrix (K, K), from one batched forward pass
     over whole dialogues (padded to this batch's own longest dialogue and utterance)."""
-    _, emissions, lengths, transitions = model(pad(ids), training=False)
+    _, emissions, lengths, transitions = store.forward(model, pad(ids))
     tr = transitions.numpy().astype(np.float64)
     return [(em[:n].astype(np.float64), tr) for em, n in zip(emissions.numpy(), lengths.numpy())]
 

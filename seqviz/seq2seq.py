@@ -40,7 +40,7 @@ from functools import lru_cache
 import numpy as np
 import tensorflow as tf
 
-from seqviz import decoding
+from seqviz import decoding, store
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param
 from seqviz.training import holdout
@@ -311,7 +311,7 @@ def inference(model: tf.keras.Model, params: dict) -> Inference:
 def start_state(inf: Inference, src: np.ndarray) -> list[np.ndarray]:
     """Decoder state for source ids (B, S): [encoder states, source ids, h, h_0, c_0, ...] (numpy).
     Basic mode starts its decoder from zero states; the others from the encoder's final states."""
-    enc, h_enc, *states = (t.numpy() for t in inf.encoder(src, training=False))
+    enc, h_enc, *states = (t.numpy() for t in store.forward(inf.encoder, np.asarray(src, np.int32)))
     if inf.mode == "basic":
         states = [np.zeros_like(s) for s in states]
     return [enc, src, h_enc] + states
@@ -322,8 +322,7 @@ def step_fn(inf: Inference, attention_out: list | None = None) -> decoding.Step:
     Alignment rows (B, S) are appended to `attention_out` when given."""
     def step(tokens, state):
         enc, src, h_enc, *states = state
-        out = [t.numpy() for t in inf.step([tokens[:, None].astype(np.int32), enc, src, h_enc] + states,
-                                           training=False)]
+        out = [t.numpy() for t in store.forward(inf.step, [tokens[:, None].astype(np.int32), enc, src, h_enc] + states)]
         probs, rest = out[0][:, 0], out[1:]
         if inf.mode == "attention":
             if attention_out is not None:

@@ -34,6 +34,18 @@ def load_model(arch: str, name: str) -> store.Bundle:
     return _load(arch, name, store.stamp(arch, name))
 
 
+@st.cache_data(max_entries=512, show_spinner=False)
+def _predict(arch: str, name: str, stamp: float, text: str, options: tuple) -> dict:
+    return archs.get(arch).module().predict(load_model(arch, name), text, **dict(options))
+
+
+def predict(bundle: store.Bundle, text: str, **options) -> dict:
+    """The arch's `predict`, memoised per (model, input, options): a widget that only changes the view
+    (a tab, a step slider) re-runs the page without re-running the model. Errors are not memoised."""
+    return _predict(bundle.arch, bundle.name, store.stamp(bundle.arch, bundle.name), text,
+                    tuple(sorted(options.items())))
+
+
 def query_value(key: str, query: str, default: str) -> str:
     """Seed the widget state `key` from the URL's `query` once; the widget then writes back with `share`."""
     if key not in st.session_state:

@@ -28,7 +28,7 @@ text = ui.text_input("Text to classify", key="attention:text", default=attention
 st.button("Generate a random example", on_click=_random_example,
           disabled=bundle.data.get("source") != "generated", help="a sentence from the toy generator")
 try:
-    r = attention.predict(bundle, text)
+    r = ui.predict(bundle, text)
 except SeqvizError as e:
     ui.error(e)
     st.stop()

@@ -24,7 +24,7 @@ if bundle is None:
 text = ui.text_input("Dialogue: one utterance per line, optional 'A:' / 'B:' speaker", key="dialogue-acts:text",
                      default=dialogue_acts.EXAMPLE, height=260)
 try:
-    r = dialogue_acts.predict(bundle, text)
+    r = ui.predict(bundle, text)
 except SeqvizError as e:
     ui.error(e)
     st.stop()

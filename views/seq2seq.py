@@ -91,7 +91,7 @@ for col, (mode, names) in zip(cols, bundles.items()):
     name = col.selectbox(f"{mode} model", names, key=f"seq2seq:model:{mode}")
     try:
         bundle = ui.load_model("seq2seq", name)
-        results[mode] = (bundle, seq2seq.predict(bundle, text, beam=beam))
+        results[mode] = (bundle, ui.predict(bundle, text, beam=beam))
     except SeqvizError as e:
         errors[mode] = str(e)
 for message in dict.fromkeys(errors.values()):   # the same bad input is reported once, not per mode
@@ -153,7 +153,7 @@ for tab, (mode, (bundle, r)) in zip(st.tabs(list(results)), results.items()):
                              key=f"seq2seq:pin_tok:{mode}", help="pre-set to the decoder's second choice there")
         prefix = r["output"][:at - 1] + [token]
         try:
-            pinned = seq2seq.predict(bundle, text, beam=beam, prefix=" ".join(prefix))
+            pinned = ui.predict(bundle, text, beam=beam, prefix=" ".join(prefix))
         except SeqvizError as e:
             ui.error(e)
             continue
