@@ -380,10 +380,16 @@ def read_upload(raw: bytes, filename: str = "upload"):
                       "choose the task and the input lengths with the knobs instead of uploading a file.")
 
 
+def check_params(params: dict) -> None:
+    """Knob constraints checked before any work (the training service calls this)."""
+    if params["min_len"] > params["max_len"]:
+        raise SeqvizError(f"min_len ({params['min_len']}) is larger than max_len ({params['max_len']}); "
+                          "the shortest training input cannot be longer than the longest.")
+
+
 def fit(params: dict, data=None, callbacks=()):
     task, seed = params["task"], params["seed"]
-    if params["min_len"] > params["max_len"]:
-        raise SeqvizError(f"min_len ({params['min_len']}) is larger than max_len ({params['max_len']}).")
+    check_params(params)
     vocabs = vocabularies(task)
     reserved: set = set()
     if task == "piglatin":  # the word list is finite: keep 15% of its words out of training, for evaluation

@@ -58,6 +58,8 @@ def plan(arch: str, overrides: dict | None = None, upload: bytes | None = None,
     """Validate everything a training run needs before any work starts (bad input fails here)."""
     mod = archs.get(arch).module()
     params = resolve(mod.PARAMS, overrides)
+    if hasattr(mod, "check_params"):   # constraints between knobs (e.g. seq2seq's min_len <= max_len)
+        mod.check_params(params)
     data, info = None, {"source": "generated"}
     if upload is not None:
         data = mod.read_upload(upload, filename)
