@@ -131,7 +131,12 @@ def save(bundle: Bundle) -> Path:
                   "seed": bundle.params.get("seed"), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                   "versions": {"tensorflow": tf.__version__, "python": platform.python_version(),
                                "seqviz": __import__("seqviz").__version__}}
-        bundle.model.save_weights(str(tmp / WEIGHTS))
+        # The weights go through a fresh build of the arch's own builder: what load() will rebuild, so a
+        # mismatch fails here rather than at load time, and the file carries no optimizer slots (a trained
+        # model's would triple its size).
+        clean = archs.get(bundle.arch).module().build(bundle.params, bundle.vocabs)
+        clean.set_weights(bundle.model.get_weights())
+        clean.save_weights(str(tmp / WEIGHTS))
         for key, vocab in bundle.vocabs.items():
             vocab.save(tmp / f"vocab_{key}.json")
         _write_json(tmp / "metrics.json", bundle.metrics)

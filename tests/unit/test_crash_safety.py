@@ -36,13 +36,14 @@ CHILD = textwrap.dedent("""
     print("ready", flush=True)
     die = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
     if where == "weights":          # half-way through writing the weights file
-        real = model.save_weights
-        def partial(path, *a, **k):
-            real(path, *a, **k)
+        import tensorflow as tf
+        real = tf.keras.Model.save_weights
+        def partial(self, path, *a, **k):
+            real(self, path, *a, **k)
             with open(path, "r+b") as f:
                 f.truncate(os.path.getsize(path) // 2)
             die()
-        model.save_weights = partial
+        tf.keras.Model.save_weights = partial
     elif where == "swap":           # between moving the old entry aside and moving the new one in
         real_replace, calls = os.replace, []
         def replace(src, dst):
