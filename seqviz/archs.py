@@ -61,6 +61,16 @@ ARCHS: dict[str, Arch] = {a.id: a for a in [
          "seqviz.seq2seq", "views/seq2seq.py",
          {"val_exact": "held-out exact match (attention)", "exact_long": "exact match, longest inputs",
           "train_seconds": "training time (s)"}, default="default-attention"),
+    Arch("captioning", "Captioning: two heads",
+         "A multi-task captioner: two encoder-decoder branches over 4096-d image features, their LSTM states "
+         "concatenated into two softmax heads (an English sentence and a French label). Upload features or "
+         "pick a scene: both captions, each head's per-step top words, and what zeroing one branch does.",
+         "A Keras user whose two-branch captioner died with \"All dimensions except 1 must match ... [4 500] "
+         "vs [47 500]\" because their generator yielded 47 samples for one branch and 4 for the other.",
+         "seqviz.captioning", "views/captioning.py",
+         {"val_exact_1": "exact match, caption 1", "val_exact_2": "exact match, caption 2",
+          "val_bleu1_1": "BLEU-1, caption 1", "val_bleu1_2": "BLEU-1, caption 2",
+          "train_seconds": "training time (s)"}),
 ]}
 
 

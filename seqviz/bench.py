@@ -118,8 +118,190 @@ def dialogue_memory(quick: bool = False) -> dict:
             "seconds": round(seconds, 1)}
 
 
+def sampled_softmax(quick: bool = False, sizes: tuple[int, ...] | None = None, hidden: int = 256,
+                    num_sampled: int = 512, warmup: int | None = None, timed: int | None = None) -> dict:
+    """Seconds per training step of the LSTM language model (seqviz.lm) with the full softmax and with
+    the sampled softmax over V words (H = E = 256, num_sampled = 512, 64 windows of 20 words), on the same
+    batches of the generated Zipfian corpus, with the same optimizer (LazyAdam): a few warm-up steps
+    (graph building), then the median of timed steps taken alternately, full then sampled, so both sides
+    see the same load on a shared machine. `--quick`: V of 10k and 50k, fewer steps."""
+    import numpy as np
+    import tensorflow as tf
+    from seqviz import lm
+    from seqviz.params import resolve
+    from seqviz.vocab import Vocab
+    sizes = sizes or ((10_000, 50_000) if quick else (10_000, 50_000, 100_000))
+    warmup, timed = warmup or (2 if quick else 3), timed or (4 if quick else 10)
+    batch, seq_len = 64, 20
+    results = []
+    for v in sizes:
+        params = resolve(lm.PARAMS, {"vocab_size": v, "num_sampled": num_sampled, "units": hidden,
+                                     "embed_dim": hidden, "batch_size": batch, "seq_len": seq_len})
+        ids = lm.zipf_ids(v - len(lm.SPECIALS), (warmup + timed) * batch * seq_len + 1) + len(lm.SPECIALS)
+        x, y = lm.windows(ids.astype(np.int32), seq_len)
+        batches = [(x[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch]) for i in range(warmup + timed)]
+        vocabs = {"words": Vocab([f"w{i}" for i in range(v - len(lm.SPECIALS))], specials=lm.SPECIALS)}
+        models = {}
+        for side in ("full", "sampled"):
+            tf.keras.utils.set_random_seed(0)   # the same initial weights on both sides
+            models[side] = lm.build({**params, "softmax": side}, vocabs)
+            models[side].compile(lm.optimizer(params))
+        times = {"full": [], "sampled": []}
+        for i, (bx, by) in enumerate(batches):
+            for side, model in models.items():
+                t0 = time.perf_counter()
+                model.train_on_batch(bx, by)          # returns numbers: the step has finished
+                if i >= warmup:
+                    times[side].append(time.perf_counter() - t0)
+        row = {"V": v, "full_s": round(float(np.median(times["full"])), 4),
+               "sampled_s": round(float(np.median(times["sampled"])), 4)}
+        row["ratio"] = round(row["full_s"] / row["sampled_s"], 2)
+        _say(f"V={v:>7,}: full {row['full_s']:.4f} s/step, sampled {row['sampled_s']:.4f} s/step, "
+             f"ratio {row['ratio']:.1f}x  (H={hidden}, num_sampled={num_sampled}, median of {timed})")
+        results.append(row)
+        del models
+    return {"results": results, "ratio_50k": next((r["ratio"] for r in results if r["V"] == 50_000), None)}
+
+
+def _chromium():
+    """Playwright's Chromium (Debian's /usr/bin/chromium), as the browser tests use it."""
+    import os
+    from playwright.sync_api import sync_playwright
+    if not os.path.exists("/usr/bin/chromium"):
+        raise SeqvizError("This benchmark needs Chromium at /usr/bin/chromium (apt-get install -y chromium).")
+    pw = sync_playwright().start()
+    browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                 args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+    return pw, browser
+
+
+def cold_start(quick: bool = False) -> dict:
+    """`streamlit run app.py` on a free port until the home page's content is visible in Chromium (the
+    browser is started first and not counted), median of 3 fresh servers (1 with --quick)."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    pw, browser = _chromium()
+    runs = []
+    try:
+        for _ in range(1 if quick else 3):
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            page = browser.new_page()
+            t0 = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                                     "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+                                    cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    start_new_session=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+            try:
+                while True:   # the server is up when the page loads at all
+                    try:
+                        page.goto(f"http://127.0.0.1:{port}/", timeout=2000)
+                        break
+                    except Exception:  # connection refused until streamlit listens
+                        if time.perf_counter() - t0 > 120:
+                            raise SeqvizError("streamlit did not answer within 120 s.") from None
+                        time.sleep(0.05)
+                page.get_by_text("seqviz: see inside").wait_for(state="visible", timeout=120_000)
+                page.get_by_role("link", name="Open").last.wait_for(state="visible", timeout=120_000)
+                runs.append(time.perf_counter() - t0)
+                _say(f"cold start: home page visible after {runs[-1]:.2f} s")
+            finally:
+                page.close()
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    finally:
+        browser.close()
+        pw.stop()
+    import statistics
+    return {"runs_s": [round(r, 2) for r in runs], "median_s": round(statistics.median(runs), 2)}
+
+
+# Per page: its text box and inputs to type in turn (the shipped default model answers).
+INTERACTIONS = {
+    "views/attention.py": ("attention:text", ["the striker scored a goal for the team", "no pizza but a concert",
+                                              "the storm and the rain", "my laptop runs the compiler"]),
+    "views/dialogue_acts.py": ("dialogue-acts:text", ["A: hello\nB: is it cold today\nA: yeah",
+                                                      "A: did you see the game\nB: yeah\nA: it was great\nB: right",
+                                                      "A: okay\nB: what time is it\nA: about noon"]),
+    "views/seq2seq.py": ("seq2seq:text", ["4 7 1 9", "0 5 5 2 8 1", "6 9 7 3 4 4 1 0 7 4", "3 1"]),
+    "views/captioning.py": ("captioning:text", ["two red circles on the left", "a blue star at the top",
+                                                "three green stars at the top", "four yellow squares in the centre"]),
+    "views/lm.py": ("lm:text", ["the function returns", "if the object is", "a list of", "this module provides"]),
+}
+QUERY = {"views/captioning.py": {"source": "describe"}}   # the page's text box is one of its input sources
+
+
+def interaction(quick: bool = False) -> dict:
+    """Per page, with the default model already loaded: type an input -> the whole page re-runs and every
+    figure is built (Streamlit's AppTest runs the page script as the server would, minus the browser).
+    Median of 20 inputs per page (5 with --quick)."""
+    import statistics
+    from streamlit.testing.v1 import AppTest
+    n = 5 if quick else 20
+    results = []
+    for page, (key, texts) in INTERACTIONS.items():
+        at = AppTest.from_file(page, default_timeout=300)
+        for k, v in QUERY.get(page, {}).items():
+            at.query_params[k] = v
+        at.run()                                                   # loads the model
+        at.text_area(key=key).input(texts[-1]).run()
+        times = []
+        for i in range(n):
+            text = texts[i % len(texts)]
+            t0 = time.perf_counter()
+            at.text_area(key=key).input(text).run()
+            times.append(time.perf_counter() - t0)
+            if at.exception or at.error:
+                raise SeqvizError(f"{page} failed on {text!r}: "
+                                  f"{[e.value for e in at.error] or [e.message for e in at.exception]}")
+        row = {"page": page, "median_ms": round(1000 * statistics.median(times), 1),
+               "max_ms": round(1000 * max(times), 1), "figures": len(at.get("plotly_chart"))}
+        _say(f"{page}: median {row['median_ms']} ms, max {row['max_ms']} ms, {row['figures']} figures")
+        results.append(row)
+    return {"results": results}
+
+
+def captioning_decode(quick: bool = False) -> dict:
+    """The default captioning model decodes every sample scene (lock-step greedy, then a beam of 3 per head,
+    as the page and the CLI do): each step's forward pass traced once (seqviz.store.forward) against
+    the same calls made eagerly, op by op. Best of 3 (1 with --quick); the captions must be the same."""
+    import numpy as np
+    from seqviz import captioning, store
+    bundle = store.load("captioning")
+    p = bundle.params
+    x = np.stack([captioning.sample_features(i, p["feature_dim"], p["noise"]) for i in range(len(captioning.SAMPLES))])
+
+    def decode_all():
+        return [captioning.decode(bundle, row, beam=3)["captions"] for row in x]
+
+    t0 = time.perf_counter()
+    traced_caps = decode_all()                                   # traces the forward pass once
+    first = time.perf_counter() - t0
+    repeats = 1 if quick else 3
+    traced_s, _ = _best_of(decode_all, repeats)
+    _say(f"traced: {traced_s:.3f} s for {len(x)} scenes (first call, with the trace: {first:.2f} s)")
+    model = bundle.model
+    traced_fn, model._seqviz_forward = model._seqviz_forward, lambda x: model(x, training=False)  # the eager way
+    try:
+        eager_s, eager_caps = _best_of(decode_all, repeats)
+    finally:
+        model._seqviz_forward = traced_fn
+    _say(f"eager : {eager_s:.3f} s for {len(x)} scenes; ratio {eager_s / traced_s:.1f}x")
+    if eager_caps != traced_caps:
+        raise SeqvizError("The traced and the eager decodes differ.")
+    return {"scenes": len(x), "traced_s": round(traced_s, 4), "first_call_s": round(first, 3),
+            "eager_s": round(eager_s, 4), "ratio": round(eager_s / traced_s, 2), "same_captions": True}
+
+
 BENCHES = {"attention-single-pass": attention_single_pass, "dialogue-memory": dialogue_memory,
-           "train-defaults": train_defaults}
+           "train-defaults": train_defaults, "captioning-decode": captioning_decode,
+           "cold-start": cold_start, "interaction": interaction, "sampled-softmax": sampled_softmax}
 
 
 def run(name: str, quick: bool = False) -> dict:

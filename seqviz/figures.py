@@ -190,3 +190,75 @@ def beam_tree(beams: Sequence[tuple[Sequence[str], Sequence[float]]], title: str
     fig.update_xaxes(title="output step", range=[-0.5, depth + 0.5], dtick=1)
     fig.update_yaxes(visible=False, range=[leaves - 0.4, -0.8])
     return fig
+
+
+def signal(values: Sequence[float], title: str = "", x_title: str = "index", y_title: str = "value",
+           color: str = "#1f77b4") -> go.Figure:
+    """A long vector (e.g. 4096 image features) as a filled line against its index: a readable strip."""
+    values = np.asarray(values, dtype=float)
+    fig = go.Figure(go.Scattergl(x=np.arange(len(values)), y=values, mode="lines",
+                                 line=dict(color=color, width=1), hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
+    fig.update_layout(**_LAYOUT, title=title, height=240, showlegend=False)
+    fig.update_xaxes(title=x_title, range=[0, max(1, len(values) - 1)])
+    fig.update_yaxes(title=y_title)
+    return fig
+
+
+def topk_steps(words: Sequence[Sequence[str]], probs: Sequence[Sequence[float]], chosen: Sequence[str],
+               title: str = "Top words per step") -> go.Figure:
+    """Per decoding step (x, labelled with the word chosen there), the top-k alternatives best first (y):
+    each cell shows a word and its probability, coloured by the probability; the chosen word is marked."""
+    steps, k = len(words), max((len(w) for w in words), default=0)
+    z = np.full((k, steps), np.nan)
+    text = [[""] * steps for _ in range(k)]
+    hover = [[""] * steps for _ in range(k)]
+    for t, (ws, ps) in enumerate(zip(words, probs)):
+        for r, (w, p) in enumerate(zip(ws, ps)):
+            mark = "<b>" if w == chosen[t] else ""
+            shown = f"{p:.2f}" if p >= 0.005 else f"{p:.0e}"                   # small: 3e-04, not 0.00
+            text[r][t] = f"{mark}{escape(str(w))}{'</b>' if mark else ''}<br>{shown}"
+            hover[r][t] = f"step {t + 1}, rank {r + 1}<br>{escape(str(w))}: {p:.4f}"
+            z[r, t] = p
+    fig = go.Figure(go.Heatmap(z=z, x=list(range(steps)), y=list(range(k)), colorscale="Blues", zmin=0, zmax=1,
+                               text=text, texttemplate="%{text}", textfont=dict(size=13), hovertext=hover,
+                               hoverinfo="text", colorbar=dict(title="P"), xgap=2, ygap=2))
+    fig.update_layout(**_LAYOUT, title=title, height=110 + 48 * k)
+    fig.update_xaxes(title="step (chosen word)", **_ticks([f"{t + 1}. {w}" for t, w in enumerate(chosen)]),
+                     tickangle=-30 if steps > 6 else 0)
+    fig.update_yaxes(title="rank", autorange="reversed", **_ticks([str(r + 1) for r in range(k)]))
+    return fig
+
+
+def grouped_bars(labels: Sequence[str], series: dict[str, Sequence[float]], title: str = "",
+                 value_name: str = "probability", value_range: tuple[float, float] | None = (0, 1)) -> go.Figure:
+    """Several series of bars side by side per label (e.g. a word's probability with and without a branch)."""
+    fig = go.Figure()
+    for name, values in series.items():
+        fig.add_bar(x=list(range(len(labels))), y=list(values), name=escape(str(name)),
+                    text=[f"{v:.2f}" for v in values], textposition="inside", textangle=0,
+                    insidetextanchor="end",
+                    hovertext=[f"{escape(str(lab))}<br>{escape(str(name))}: {v:.4f}" for lab, v in zip(labels, values)],
+                    hoverinfo="text")
+    fig.update_layout(**_LAYOUT, title=title, barmode="group", height=320,
+                      legend=dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom"))
+    fig.update_xaxes(tickangle=-30 if len(labels) > 6 else 0, **_ticks(labels))
+    fig.update_yaxes(title=value_name, range=list(value_range) if value_range else None)
+    return fig
+
+
+def lines(series: dict[str, tuple[Sequence[float], Sequence[float]]], title: str = "", x_title: str = "",
+          y_title: str = "", log_y: bool = False, styles: dict[str, dict] | None = None,
+          height: int = 320) -> go.Figure:
+    """Several named (x, y) series as lines on shared axes; `styles` maps a name to Plotly line/marker
+    settings (e.g. {"mode": "markers", "line": {"dash": "dot"}}). Empty series are left out."""
+    fig = go.Figure()
+    for name, (x, y) in series.items():
+        if not len(x):
+            continue
+        style = {"mode": "lines", **(styles or {}).get(name, {})}
+        fig.add_scatter(x=list(x), y=list(y), name=escape(str(name)), **style)
+    fig.update_layout(**_LAYOUT, title=title, height=height, xaxis_title=x_title, yaxis_title=y_title,
+                      legend=dict(orientation="h", y=-0.25))
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig

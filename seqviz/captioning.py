@@ -1,0 +1,657 @@
+"""Captioning: a two-headed multi-task captioner over image feature vectors.
+
+Where it comes from: a Keras user built a multi-task image captioner, two encoder-decoders over 4096-d
+image features (VGG fc7-like) whose LSTM outputs are concatenated into two softmax heads, one per caption
+dataset. Training died deep inside TensorFlow with "All dimensions except 1 must match ... [4 500] vs
+[47 500]" (ConcatOffset): their generator yielded every (partial caption, next word) pair of a caption,
+47 of them for one branch and 4 for the other, in the same batch. Here the pipeline (`Pairs`) yields one
+row per (scene, step) for BOTH captions, and `check_batch` refuses unequal branches with a sentence.
+
+    branch k (k = 1, 2), one row per (scene, step t); L_k = max_len_k (0: the longest caption k + 1):
+      features_k (B, D) -> Dropout -> Dense(image_units, relu) -> RepeatVector(L_k)  (B, L_k, I)
+      partial_k  (B, L_k) ids "<s> w1 .. wt", 0-padded -> Embedding(mask_zero) (B, L_k, E)
+      concatenate (B, L_k, I + E) -> LSTM(units) -> h_k (B, units)   (its state after the last real word)
+    [h_1, h_2] (B, 2 units) -> Dense(V_1, softmax) next word of caption 1
+                            -> Dense(V_2, softmax) next word of caption 2
+
+Both branches get the same scene's features (two inputs, so a branch can be switched off: the page's
+ablation feeds zeros to one of them). Each head reads BOTH LSTM states.
+
+Toy data: scenes of one or two groups of objects (`max_objects`, 1 by default), each group a count (1-4),
+colour, shape and position (left, right, top, bottom, centre; two groups never share one). Caption 1 is an
+English sentence ("there are two red circles on the left and a blue star at the top"), caption 2 a terse
+French label ("deux cercles rouges à gauche et une étoile bleue en haut", with gender and number agreement):
+different vocabularies and lengths (8 and 5 words for one group, 15 and 11 for two). The feature vector is a
+fixed function of the scene: every position p has a seeded random projection P_p (13 attribute one-hots ->
+D, seed `PROJECTION_SEED`, the same for every model), and
+
+    features = relu(sum over groups of onehot(count, colour, shape) @ P_position + noise * N(0, 1))
+
+so, like a CNN's pooled features, what an object is and where it is are mixed into every dimension.
+
+Training pairs: for a scene whose captions have n_1 and n_2 words, rows t = 0 .. max(n_1, n_2): at step
+t branch k reads "<s>" and the first min(t, n_k) words of caption k, and its target is word t+1, "</s>"
+at t = n_k, and nothing (sample weight 0) after that. A caption that has ended stays fed in full, as
+decoding feeds it.
+
+Decoding (both heads share `seqviz.decoding`): the greedy captions are decoded in LOCK-STEP: at step t
+each branch reads its own head's words so far, and both heads pick their argmax. Beam search decodes one
+head at a time while the other branch reads the other head's lock-step greedy caption, cut to step t
+exactly as in lock-step, so a beam of width 1 reproduces the greedy captions.
+
+The default model (`models/captioning/default`, seed 0, `python -m seqviz train captioning --name
+default`, 13-24 s on 2 shared cores) is scored on 162 held-out scenes whose object combination never
+occurs among its training scenes: exact match 1.00 for caption 1 and 0.97 for caption 2 (BLEU-1 1.00 and
+0.99); seeds 1 and 2 give 1.00 / 0.90 and 1.00 / 1.00. Zeroing one branch's features hurts BOTH heads,
+since each reads both LSTM states (branch 1 zeroed: 0.38 / 0.46; branch 2 zeroed: 0.41 / 0.27). Two groups
+per scene is a harder task: `max_objects=2, n_scenes=3000, epochs=8` reaches 0.59 / 0.60 (BLEU-1 0.95 /
+0.93) in ~100 s.
+"""
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from seqviz import decoding, store
+from seqviz.errors import SeqvizError
+from seqviz.params import SEED, Param
+from seqviz.training import holdout
+from seqviz.uploads import check_size
+from seqviz.vocab import PAD, UNK, Vocab
+
+# ---------------------------------------------------------------------------------------------
+# Scenes and their two captions
+# ---------------------------------------------------------------------------------------------
+START, END = "<s>", "</s>"
+COUNTS = [1, 2, 3, 4]
+COLOURS = ["red", "green", "blue", "yellow", "purple"]
+SHAPES = ["circle", "square", "triangle", "star"]
+POSITIONS = ["left", "right", "top", "bottom", "centre"]       # also the order groups are described in
+EN_COUNT = {1: "a", 2: "two", 3: "three", 4: "four"}
+EN_WHERE = {"left": "on the left", "right": "on the right", "top": "at the top", "bottom": "at the bottom",
+            "centre": "in the centre"}
+FR_SHAPE = {"circle": ("cercle", "m"), "square": ("carré", "m"), "triangle": ("triangle", "m"),
+            "star": ("étoile", "f")}
+FR_COLOUR = {"red": ("rouge", "rouge"), "green": ("vert", "verte"), "blue": ("bleu", "bleue"),
+             "yellow": ("jaune", "jaune"), "purple": ("violet", "violette")}   # (masculine, feminine)
+FR_COUNT = {2: "deux", 3: "trois", 4: "quatre"}
+FR_WHERE = {"left": "à gauche", "right": "à droite", "top": "en haut", "bottom": "en bas", "centre": "au centre"}
+HEADS = ("caption 1 (English sentence)", "caption 2 (French label)")
+PROJECTION_SEED = 20_240_501
+MAX_ROWS = 64               # rows of an uploaded .npy decoded at once
+
+Group = tuple  # (count, colour, shape, position)
+
+
+def english(scene: Sequence[Group]) -> list[str]:
+    parts = [f"{EN_COUNT[n]} {colour} {shape}{'s' if n > 1 else ''} {EN_WHERE[where]}"
+             for n, colour, shape, where in scene]
+    return ("there " + ("are " if scene[0][0] > 1 else "is ") + " and ".join(parts)).split()
+
+
+def french(scene: Sequence[Group]) -> list[str]:
+    parts = []
+    for n, colour, shape, where in scene:
+        noun, gender = FR_SHAPE[shape]
+        adj = FR_COLOUR[colour][gender == "f"]
+        count = ("une" if gender == "f" else "un") if n == 1 else FR_COUNT[n]
+        plural = "s" if n > 1 else ""
+        parts.append(f"{count} {noun}{plural} {adj}{plural} {FR_WHERE[where]}")
+    return " et ".join(parts).split()
+
+
+def make_scenes(n: int, max_objects: int = 2, seed: int = 0) -> list[tuple[Group, ...]]:
+    """n random scenes of 1..max_objects groups at distinct positions, in POSITIONS order."""
+    rng = np.random.default_rng(seed)
+    scenes = []
+    for _ in range(n):
+        where = sorted(rng.choice(len(POSITIONS), size=rng.integers(1, max_objects + 1), replace=False))
+        scenes.append(tuple((COUNTS[rng.integers(len(COUNTS))], COLOURS[rng.integers(len(COLOURS))],
+                             SHAPES[rng.integers(len(SHAPES))], POSITIONS[w]) for w in where))
+    return scenes
+
+
+def projection(dim: int) -> np.ndarray:
+    """(positions, 13, dim): one fixed random projection of the attribute one-hots per position."""
+    n_attr = len(COUNTS) + len(COLOURS) + len(SHAPES)
+    return np.random.default_rng(PROJECTION_SEED).standard_normal((len(POSITIONS), n_attr, dim)) / np.sqrt(3)
+
+
+def scene_features(scenes: Sequence[Sequence[Group]], dim: int, noise: float = 0.0,
+                   seed: int = 0) -> np.ndarray:
+    """(N, dim) float32 features: relu(sum over groups of onehot(count, colour, shape) @ P_position + noise)."""
+    proj = projection(dim)
+    offsets = np.cumsum([0, len(COUNTS), len(COLOURS)])
+    x = np.zeros((len(scenes), dim))
+    for i, scene in enumerate(scenes):
+        for n, colour, shape, where in scene:
+            rows = [offsets[0] + COUNTS.index(n), offsets[1] + COLOURS.index(colour), offsets[2] + SHAPES.index(shape)]
+            x[i] += proj[POSITIONS.index(where), rows].sum(0)
+    x += noise * np.random.default_rng(seed).standard_normal(x.shape)
+    return np.maximum(x, 0).astype(np.float32)
+
+
+# Sample scenes for the page and the CLI (`--text "sample 2"`), and as downloadable .npy files.
+SAMPLES = [((2, "red", "circle", "left"),), ((1, "blue", "star", "top"),), ((4, "yellow", "triangle", "centre"),),
+           ((3, "green", "square", "bottom"),), ((1, "purple", "circle", "right"),), ((3, "blue", "star", "left"),)]
+EXAMPLE = "sample 1"
+
+
+def sample_features(i: int, dim: int, noise: float) -> np.ndarray:
+    """(dim,) features of sample scene i (0-based), with a fixed noise draw per sample."""
+    return scene_features([SAMPLES[i]], dim, noise, seed=1000 + i)[0]
+
+
+@dataclass
+class SceneData:
+    scenes: list
+    features: np.ndarray            # (N, D) float32
+    captions: tuple                 # (caption 1 words per scene, caption 2 words per scene)
+
+
+def make_data(n: int, max_objects: int, dim: int, noise: float, seed: int) -> SceneData:
+    scenes = make_scenes(n, max_objects, seed)
+    return SceneData(scenes, scene_features(scenes, dim, noise, seed + 1),
+                     ([english(s) for s in scenes], [french(s) for s in scenes]))
+
+
+def split(scenes: Sequence[tuple], seed: int) -> tuple[list[int], list[int]]:
+    """(train, held-out) scene indices, held out by object combination: a held-out scene's objects never
+    occur together in a training scene."""
+    combos = sorted(set(scenes))
+    held = {combos[i] for i in holdout(len(combos), seed)[1]}
+    return ([i for i, s in enumerate(scenes) if s not in held], [i for i, s in enumerate(scenes) if s in held])
+
+
+def seen_in_training(params: dict, scene: tuple) -> bool:
+    """Whether a model trained with `params` saw this exact scene (its data is regenerated from the seed)."""
+    scenes = make_scenes(params["n_scenes"], params["max_objects"], params["seed"])
+    return any(scenes[i] == tuple(scene) for i in split(scenes, params["seed"])[0])
+
+
+def read_upload(raw: bytes, filename: str = "upload"):
+    raise SeqvizError("The captioning model trains on generated scenes only (their features are computed "
+                      "from the objects, so the captions are known); set the number of scenes, objects and "
+                      "noise with the knobs instead of uploading a file.")
+
+
+PARAMS = [
+    Param("n_scenes", 1200, 50, 50_000, "generated scenes (15% of the object combinations held out)"),
+    Param("max_objects", 1, 1, 2, "groups of objects per scene, at most (2: longer captions, slower training)"),
+    Param("noise", 0.3, 0.0, 3.0, "std of the Gaussian noise added to every feature before the ReLU"),
+    Param("feature_dim", 4096, 8, 8192, "image feature vector size D (4096 like VGG's fc7)"),
+    Param("max_len1", 0, 0, 64, "caption 1 input length (RepeatVector n), at least its longest sentence + 1 "
+          "for <s>; 0 = exactly that"),
+    Param("max_len2", 0, 0, 64, "caption 2 input length (RepeatVector n), at least its longest label + 1 "
+          "for <s>; 0 = exactly that"),
+    Param("dropout", 0.2, 0.0, 0.9, "dropout on the image features"),
+    Param("image_units", 64, 4, 1024, "Dense size of each branch's image projection"),
+    Param("embed_dim", 32, 4, 512, "word embedding size"),
+    Param("units", 64, 4, 1024, "LSTM units per branch"),
+    Param("epochs", 5, 1, 50, "passes over the training pairs"),
+    Param("batch_size", 128, 8, 2048, "(scene, step) rows per batch, the same for both branches"),
+    Param("learning_rate", 0.005, 1e-5, 0.1, "Adam step size"),
+    SEED,
+]
+PREDICT_PARAMS = [
+    Param("beam", 3, 1, decoding.MAX_BEAM, "beam width per head (1 = the lock-step greedy captions)"),
+    Param("top_k", 5, 1, 20, "alternatives shown per step"),
+    Param("ablate", "none", help="zero one branch's image features", choices=("none", "1", "2")),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# The model
+# ---------------------------------------------------------------------------------------------
+def input_lengths(params: dict) -> tuple[int, int]:
+    """(L_1, L_2): the partial-caption input lengths; 0 in the settings = the longest caption of scenes with
+    max_objects groups + 1 for <s> (English: 2 + 7 words per group, less 1; French: 6 per group, less 1)."""
+    g = params["max_objects"]
+    return params["max_len1"] or 7 * g + 2, params["max_len2"] or 6 * g
+
+
+def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
+    dim, lengths = params["feature_dim"], input_lengths(params)
+    inputs, states = [], []
+    for k in (1, 2):
+        features = tf.keras.Input(shape=(dim,), name=f"features_{k}")
+        partial = tf.keras.Input(shape=(lengths[k - 1],), dtype="int32", name=f"partial_{k}")
+        x = tf.keras.layers.Dropout(params["dropout"], name=f"dropout_{k}")(features)
+        x = tf.keras.layers.Dense(params["image_units"], activation="relu", name=f"image_{k}")(x)
+        x = tf.keras.layers.RepeatVector(lengths[k - 1], name=f"repeat_{k}")(x)        # (B, L_k, I)
+        words = tf.keras.layers.Embedding(len(vocabs[f"caption{k}"]), params["embed_dim"], mask_zero=True,
+                                          name=f"embedding_{k}")(partial)                       # (B, L_k, E)
+        x = tf.keras.layers.Concatenate(name=f"concat_{k}")([x, words])   # the embedding's mask carries over
+        # RNN(LSTMCell) is Keras' LSTM without its cuDNN/CPU implementation switch, which doubles the graph
+        # to trace (the first epoch's cost on a CPU); short inputs are unrolled, which trains faster still.
+        lstm = tf.keras.layers.RNN(tf.keras.layers.LSTMCell(params["units"]), unroll=max(lengths) <= 16,
+                                   name=f"lstm_{k}")
+        states.append(lstm(x))                                                                   # (B, units)
+        inputs += [features, partial]
+    both = tf.keras.layers.Concatenate(name="both")(states)                                   # (B, 2 units)
+    heads = [tf.keras.layers.Dense(len(vocabs[f"caption{k}"]), activation="softmax", name=f"next_{k}")(both)
+             for k in (1, 2)]
+    return tf.keras.Model(inputs, heads, name="two_headed_captioner")
+
+
+def vocabularies(captions1, captions2) -> dict[str, Vocab]:
+    specials = (PAD, UNK, START, END)
+    return {"caption1": Vocab.build(captions1, specials=specials),
+            "caption2": Vocab.build(captions2, specials=specials)}
+
+
+# ---------------------------------------------------------------------------------------------
+# The pipeline: one row per (scene, step) for both branches
+# ---------------------------------------------------------------------------------------------
+def check_batch(inputs: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> None:
+    """Refuse a batch whose branches differ in size (what TF reports as "ConcatOffset ... [4 500] vs
+    [47 500]"). inputs = [features_1, partial_1, features_2, partial_2], targets = [next_1, next_2]."""
+    branches = [[("features_1", inputs[0]), ("partial_1", inputs[1]), ("next_1", targets[0])],
+                [("features_2", inputs[2]), ("partial_2", inputs[3]), ("next_2", targets[1])]]
+    for k, branch in enumerate(branches, 1):
+        sizes = {name: len(a) for name, a in branch}
+        if len(set(sizes.values())) > 1:
+            listed = ", ".join(f"{n} has {s}" for n, s in sizes.items())
+            raise SeqvizError(f"Branch {k}'s arrays differ in batch size ({listed}); every array of a branch "
+                              "needs one row per (partial caption, next word) pair.")
+    n1, n2 = len(inputs[0]), len(inputs[2])
+    if n1 != n2:
+        raise SeqvizError(f"The two branches got different batch sizes: branch 1 has {n1} samples and branch 2 "
+                          f"has {n2}. Yield the same number of rows for both: one row per (scene, step) "
+                          f"carrying both captions' partial caption and next word, with sample weight 0 for "
+                          f"a caption that has already ended (as seqviz.captioning.Pairs does), instead of "
+                          f"each caption's own list of pairs.")
+
+
+def caption_ids(vocab: Vocab, captions: Sequence[Sequence[str]], max_len: int, k: int) -> list[list[int]]:
+    """Ids of "<s> w1 .. wn" per caption, checked against the model's input length."""
+    longest = max(map(len, captions))
+    if longest + 1 > max_len:
+        raise SeqvizError(f"Caption {k} has up to {longest} words, which needs max_len{k} >= {longest + 1} "
+                          f"(the words plus <s>); it is {max_len}. Raise max_len{k}.")
+    start = vocab.index[START]
+    return [[start] + vocab.encode(c) for c in captions]
+
+
+def step_rows(ids1: list[list[int]], ids2: list[list[int]], end1: int, end2: int, len1: int, len2: int):
+    """All training rows of all scenes: scene index (R,), partial_k (R, L_k), next_k (R,), weight_k (R,)."""
+    scene, out = [], {k: ([], [], []) for k in (1, 2)}
+    for i, (s1, s2) in enumerate(zip(ids1, ids2)):
+        n1, n2 = len(s1) - 1, len(s2) - 1                       # words (without <s>)
+        for t in range(max(n1, n2) + 1):
+            scene.append(i)
+            for k, s, n, end in ((1, s1, n1, end1), (2, s2, n2, end2)):
+                partials, nexts, weights = out[k]
+                partials.append(s[:min(t, n) + 1])              # <s> + the words so far; a finished caption in full
+                nexts.append(s[t + 1] if t < n else end if t == n else 0)
+                weights.append(1.0 if t <= n else 0.0)
+    rows = {"scene": np.array(scene, np.int32)}
+    for k, length in ((1, len1), (2, len2)):
+        partials, nexts, weights = out[k]
+        rows[f"partial_{k}"] = pad(partials, length)
+        rows[f"next_{k}"] = np.array(nexts, np.int32)
+        rows[f"weight_{k}"] = np.array(weights, np.float32)
+    return rows
+
+
+def pad(seqs: Sequence[Sequence[int]], length: int) -> np.ndarray:
+    out = np.zeros((len(seqs), length), np.int32)
+    for i, s in enumerate(seqs):
+        out[i, :len(s)] = s
+    return out
+
+
+class Pairs(tf.keras.utils.Sequence):
+    """Batches ([features_1, partial_1, features_2, partial_2], [next_1, next_2], [weight_1, weight_2]):
+    one row per (scene, step) for BOTH captions, so the branches always have the same batch size. The
+    features (N, D) are gathered per batch (rows x 4096 floats would not fit in memory)."""
+
+    def __init__(self, features: np.ndarray, rows: dict, batch_size: int, shuffle_seed: int | None = None):
+        super().__init__()
+        self.features, self.rows, self.batch_size = features, rows, batch_size
+        self.order = np.arange(len(rows["scene"]))
+        self.rng = None if shuffle_seed is None else np.random.default_rng(shuffle_seed)
+        self.on_epoch_end()
+
+    def __len__(self) -> int:
+        return -(-len(self.order) // self.batch_size)
+
+    def __getitem__(self, i: int):
+        idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        f = self.features[self.rows["scene"][idx]]
+        inputs = [f, self.rows["partial_1"][idx], f, self.rows["partial_2"][idx]]
+        targets = [self.rows["next_1"][idx], self.rows["next_2"][idx]]
+        check_batch(inputs, targets)
+        return inputs, targets, [self.rows["weight_1"][idx], self.rows["weight_2"][idx]]
+
+    def on_epoch_end(self) -> None:
+        if self.rng is not None:
+            self.rng.shuffle(self.order)
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------------
+def train_on(params: dict, vocabs: dict[str, Vocab], features: np.ndarray, captions1, captions2,
+             val=None, callbacks=()):
+    """Build, compile and fit on scenes given as features (N, D) and word lists; `val` is an optional
+    (features, captions1, captions2) for val_loss. Returns (model, history)."""
+    lengths = input_lengths(params)
+
+    def pairs(feats, caps1, caps2, shuffle_seed):
+        ids = [caption_ids(vocabs[f"caption{k}"], caps, lengths[k - 1], k) for k, caps in ((1, caps1), (2, caps2))]
+        ends = [vocabs[f"caption{k}"].index[END] for k in (1, 2)]
+        rows = step_rows(*ids, *ends, *lengths)
+        return Pairs(feats, rows, params["batch_size"], shuffle_seed)
+
+    if features.ndim != 2 or features.shape[1] != params["feature_dim"]:
+        raise SeqvizError(f"The features have shape {features.shape}; feature_dim is {params['feature_dim']}.")
+    model = build(params, vocabs)
+    model.compile(tf.keras.optimizers.Adam(params["learning_rate"]),
+                  loss=["sparse_categorical_crossentropy"] * 2, weighted_metrics=[["accuracy"], ["accuracy"]])
+    hist = model.fit(pairs(features, captions1, captions2, params["seed"]),
+                     validation_data=pairs(*val, None) if val is not None else None,
+                     epochs=params["epochs"], callbacks=list(callbacks), verbose=0, shuffle=False)
+    return model, hist
+
+
+def fit(params: dict, data=None, callbacks=()):
+    if data is not None:  # the training service only passes data that read_upload accepted: none here
+        raise SeqvizError("The captioning model trains on generated scenes only.")
+    data = make_data(params["n_scenes"], params["max_objects"], params["feature_dim"], params["noise"],
+                     params["seed"])
+    train_idx, val_idx = split(data.scenes, params["seed"])
+    if len(train_idx) < 10 or not val_idx:
+        raise SeqvizError(f"{params['n_scenes']} scenes give {len(train_idx)} training and {len(val_idx)} held-out "
+                          "scenes; generate more scenes.")
+    train = (data.features[train_idx], *([caps[i] for i in train_idx] for caps in data.captions))
+    val = (data.features[val_idx], *([caps[i] for i in val_idx] for caps in data.captions))
+    vocabs = vocabularies(*train[1:])
+    model, hist = train_on(params, vocabs, *train, val, callbacks)
+    metrics = {"n_train": len(train_idx), "n_val": len(val_idx),
+               "vocab_1": len(vocabs["caption1"]), "vocab_2": len(vocabs["caption2"])}
+    for ablate in ("none", "1", "2"):
+        scores = evaluate(model, params, vocabs, *val, ablate=ablate)
+        prefix = "val" if ablate == "none" else f"ablate{ablate}"
+        metrics.update({f"{prefix}_{name}": v for name, v in scores.items()})
+    metrics["history"] = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    # The store's .weights.h5 would also save the optimizer's slots (2 x the weights, > 5 MB with D = 4096):
+    # hand back an uncompiled copy holding only the layers' weights.
+    trained, model = model, build(params, vocabs)
+    model.set_weights(trained.get_weights())
+    return model, vocabs, metrics
+
+
+def bleu1(candidate: Sequence[str], reference: Sequence[str]) -> float:
+    """Clipped unigram precision times the brevity penalty (BLEU with n = 1, one reference)."""
+    if not candidate:
+        return 0.0
+    ref = {w: reference.count(w) for w in set(reference)}
+    clipped = sum(min(candidate.count(w), ref.get(w, 0)) for w in set(candidate))
+    brevity = 1.0 if len(candidate) > len(reference) else float(np.exp(1 - len(reference) / len(candidate)))
+    return brevity * clipped / len(candidate)
+
+
+def evaluate(model, params, vocabs, features, captions1, captions2, ablate: str = "none") -> dict:
+    """Lock-step greedy captions of every scene vs the true ones: exact match and BLEU-1 per head."""
+    got = greedy_captions(model, params, vocabs, features, ablate)
+    out = {}
+    for k, truth in ((1, captions1), (2, captions2)):
+        out[f"exact_{k}"] = float(np.mean([g == list(c) for g, c in zip(got[k - 1], truth)]))
+        out[f"bleu1_{k}"] = float(np.mean([bleu1(g, c) for g, c in zip(got[k - 1], truth)]))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding
+# ---------------------------------------------------------------------------------------------
+def forward(model, features: np.ndarray, partial1: np.ndarray, partial2: np.ndarray, ablate: str = "none"):
+    """Both heads' next-word probabilities [(B, V_1), (B, V_2)] as numpy; `ablate` "1" or "2" feeds zeros
+    as that branch's features. Through `store.forward`, traced once: decoding makes dozens of small calls,
+    and an eager call runs the unrolled LSTMs op by op (~30x slower, `bench captioning-decode`)."""
+    features = np.asarray(features, np.float32)
+    zero = np.zeros_like(features)
+    x = [zero if ablate == "1" else features, partial1, zero if ablate == "2" else features, partial2]
+    return [p.numpy() for p in store.forward(model, x)]
+
+
+def greedy_batch(model, params, vocabs, features: np.ndarray, ablate: str = "none") -> list[np.ndarray]:
+    """Lock-step greedy decoding of a batch of scenes (B, D): per head k, ids (B, L_k + 1) "<s> w1 .. wn"
+    padded with 0, without "</s>". Head k takes at most L_k steps (a caption of L_k words is cut there);
+    at every step branch k reads its own words so far, cut to its L_k inputs."""
+    b = len(features)
+    lengths = input_lengths(params)
+    partial = [np.zeros((b, n + 1), np.int32) for n in lengths]
+    n_tokens = [np.ones(b, np.int64), np.ones(b, np.int64)]
+    done = [np.zeros(b, bool), np.zeros(b, bool)]
+    ends = [vocabs[f"caption{k}"].index[END] for k in (1, 2)]
+    for k in (0, 1):
+        partial[k][:, 0] = vocabs[f"caption{k + 1}"].index[START]
+    for _ in range(max(lengths)):
+        probs = forward(model, features, partial[0][:, :lengths[0]], partial[1][:, :lengths[1]], ablate)
+        for k in (0, 1):
+            live = np.flatnonzero(~done[k])
+            tok = probs[k][live].argmax(-1)
+            ended = tok == ends[k]
+            grow = live[~ended]
+            partial[k][grow, n_tokens[k][grow]] = tok[~ended]
+            n_tokens[k][grow] += 1
+            done[k][live[ended]] = True
+            done[k][n_tokens[k] > lengths[k]] = True
+        if all(d.all() for d in done):
+            break
+    return partial
+
+
+def greedy_captions(model, params, vocabs, features, ablate: str = "none") -> list[list[list[str]]]:
+    """Per head, per scene: the lock-step greedy caption as words."""
+    out = []
+    for k, ids in enumerate(greedy_batch(model, params, vocabs, features, ablate), 1):
+        tokens = vocabs[f"caption{k}"].tokens
+        out.append([[tokens[i] for i in row[1:] if i] for row in ids])
+    return out
+
+
+def head_step(model, params, features: np.ndarray, head: int, other: np.ndarray, ablate: str = "none"):
+    """A `seqviz.decoding` step for head `head` (1 or 2) of one scene (D,): the state is the beams' partial
+    captions (B, t) without <s>'s successor yet; the other branch reads `other` ("<s> w1 .. wn", the other
+    head's caption) cut to the same step, as in lock-step decoding."""
+    mine, theirs = input_lengths(params)[head - 1], input_lengths(params)[2 - head]
+
+    def step(tokens: np.ndarray, state: list):
+        (partial,) = state
+        partial = np.concatenate([partial, tokens[:, None].astype(np.int32)], axis=1)    # (B, t + 1)
+        b, t = partial.shape[0], partial.shape[1] - 1
+        p_mine = np.zeros((b, mine), np.int32)
+        p_mine[:, :t + 1] = partial
+        cut = other[:min(t + 1, len(other), theirs)]
+        p_theirs = np.zeros((b, theirs), np.int32)
+        p_theirs[:, :len(cut)] = cut
+        x = np.repeat(features[None], b, axis=0)
+        pair = (p_mine, p_theirs) if head == 1 else (p_theirs, p_mine)
+        probs = forward(model, x, *pair, ablate)[head - 1]
+        return np.log(np.maximum(probs, 1e-30)), [partial]
+    return step
+
+
+def decode(bundle, features: np.ndarray, beam: int = 3, top_k: int = 5, ablate: str = "none") -> dict:
+    """Both heads of one scene (D,): lock-step greedy captions, then a beam per head, with the best beam's
+    per-step top words and probabilities."""
+    model, params, vocabs = bundle.model, bundle.params, bundle.vocabs
+    greedy = [ids[0] for ids in greedy_batch(model, params, vocabs, features[None], ablate)]
+    greedy = [g[:max(1, int(np.count_nonzero(g)))] for g in greedy]       # "<s> w1 .. wn" without padding
+    out = {"captions": [], "greedy": [], "beams": [], "steps": [], "logprob": []}
+    for head in (1, 2):
+        vocab = vocabs[f"caption{head}"]
+        end = vocab.index[END]
+
+        def words(ids, vocab=vocab, end=end) -> str:
+            return " ".join(vocab.tokens[i] for i in ids if i != end)
+
+        step = head_step(model, params, features, head, greedy[2 - head], ablate)
+        beams = decoding.beam_search(step, [np.zeros((1, 0), np.int32)], vocab.index[START], end, int(beam),
+                                     input_lengths(params)[head - 1], top_k=int(top_k))
+        best = beams[0]
+        out["captions"].append(words(best.tokens))
+        out["greedy"].append(words(greedy[head - 1][1:]))
+        out["logprob"].append(best.logprob)
+        out["beams"].append([{"caption": words(b.tokens), "logprob": b.logprob, "finished": b.finished,
+                              "tokens": vocab.decode(b.tokens), "step_logprobs": b.step_logprobs} for b in beams])
+        out["steps"].append([{"word": vocab.tokens[tok], "prob": float(np.exp(lp)),
+                              "top": [{"word": vocab.tokens[i], "prob": float(np.exp(p))} for i, p in top]}
+                             for tok, lp, top in zip(best.tokens, best.step_logprobs, best.topk)])
+    return out
+
+
+def score(bundle, features: np.ndarray, captions: Sequence[str], ablate: str = "none") -> list[list[float]]:
+    """Per head: the probability of every word (and "</s>") of the given captions, fed word by word, the
+    other branch reading the other caption; e.g. the full model's captions under an ablated model."""
+    model, params, vocabs = bundle.model, bundle.params, bundle.vocabs
+    ids = [[vocabs[f"caption{k}"].index[START]] + vocabs[f"caption{k}"].encode(c.split())
+           for k, c in ((1, captions[0]), (2, captions[1]))]
+    out = []
+    for head in (1, 2):
+        vocab = vocabs[f"caption{head}"]
+        forced = (ids[head - 1][1:] + [vocab.index[END]])[:input_lengths(params)[head - 1]]
+        step = head_step(model, params, features, head, np.array(ids[2 - head]), ablate)
+        h = decoding.greedy(step, [np.zeros((1, 0), np.int32)], vocab.index[START], vocab.index[END],
+                            len(forced), prefix=forced, top_k=1)
+        out.append([float(np.exp(lp)) for lp in h.step_logprobs])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs: .npy features, or a sample / a described scene
+# ---------------------------------------------------------------------------------------------
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def read_features(raw: bytes, filename: str, dim: int) -> np.ndarray:
+    """A user's .npy of shape (D,) or (N, D), checked, as float32 of that shape."""
+    check_size(raw, filename)
+    if not raw.startswith(NPY_MAGIC):
+        raise SeqvizError(f"{filename} is not a .npy file (it lacks the NumPy header); save the features with "
+                          "numpy.save(path, array) as an array of shape (D,) or (N, D).")
+    try:
+        arr = np.load(io.BytesIO(raw), allow_pickle=False)
+    except ValueError as e:
+        if "allow_pickle" in str(e):
+            raise SeqvizError(f"{filename} holds Python objects (an object array), which are never unpickled "
+                              "here; save plain numbers, e.g. array.astype('float32').") from None
+        raise SeqvizError(f"{filename} could not be read as .npy: {str(e).strip()[:200]}") from None
+    except (OSError, EOFError) as e:
+        raise SeqvizError(f"{filename} could not be read as .npy (truncated or damaged: "
+                          f"{str(e).strip()[:200]}).") from None
+    if arr.dtype.kind not in "fiub":
+        raise SeqvizError(f"{filename} holds {arr.dtype} values ({_kind(arr.dtype)}); the features must be "
+                          "numbers, e.g. float32.")
+    if arr.ndim not in (1, 2):
+        raise SeqvizError(f"{filename} has shape {arr.shape} ({arr.ndim} dimensions); expected (D,) for one "
+                          f"scene or (N, D) for N scenes, with D = {dim}.")
+    if arr.shape[-1] != dim:
+        raise SeqvizError(f"{filename} has shape {arr.shape}: its feature vectors have {arr.shape[-1]} values, "
+                          f"but this model reads {dim}-d features (its feature_dim).")
+    if arr.ndim == 2 and not 1 <= len(arr) <= MAX_ROWS:
+        raise SeqvizError(f"{filename} has {len(arr)} rows; upload 1 to {MAX_ROWS} feature vectors at a time.")
+    bad = ~np.isfinite(arr.astype(np.float64))
+    if bad.any():
+        where = np.argwhere(bad)[0]
+        at = f"row {where[0]}, column {where[1]}" if arr.ndim == 2 else f"position {where[0]}"
+        raise SeqvizError(f"{filename} contains {int(bad.sum())} NaN or infinite value(s) (first at {at}); "
+                          "every feature must be a finite number.")
+    return arr.astype(np.float32)
+
+
+def _kind(dtype: np.dtype) -> str:
+    return {"U": "text", "S": "bytes", "c": "complex numbers", "V": "structured records",
+            "M": "dates", "m": "time spans", "O": "Python objects"}.get(dtype.kind, "not numbers")
+
+
+_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+_PLACES = {"left": "left", "right": "right", "top": "top", "bottom": "bottom", "centre": "centre",
+           "center": "centre", "middle": "centre"}
+_FILLER = {"there", "is", "are", "on", "the", "at", "in", "of"}
+
+
+def parse_scene(text: str) -> tuple[Group, ...]:
+    """A scene described in words: "2 red circles left and a blue star at the top" (or the English caption).
+    Groups are split by "and" or commas; a group without a count has one object."""
+    if not isinstance(text, str) or not text.strip():
+        raise SeqvizError("The scene description is empty; describe one, e.g. '2 red circles left'.")
+    if len(text) > 300:
+        raise SeqvizError(f"The scene description has {len(text):,} characters; at most 300 are read.")
+    groups = []
+    for part in [p for p in re.split(r",|\band\b", text.lower()) if p.strip()]:
+        count = colour = shape = where = None
+        for w in re.findall(r"\w+", part):
+            if w in _FILLER:
+                continue
+            if w in _WORDS and count is None:
+                count = _WORDS[w]
+            elif w in COLOURS and colour is None:
+                colour = w
+            elif w.rstrip("s") in SHAPES and shape is None:
+                shape = w.rstrip("s")
+            elif w in _PLACES and where is None:
+                where = _PLACES[w]
+            else:
+                raise SeqvizError(f"Cannot read {w!r} in {part.strip()!r}: describe each group with a count "
+                                  f"(1-4), a colour ({', '.join(COLOURS)}), a shape ({', '.join(SHAPES)}) and a "
+                                  f"position ({', '.join(POSITIONS)}).")
+        missing = [n for n, v in (("colour", colour), ("shape", shape), ("position", where)) if v is None]
+        if missing:
+            raise SeqvizError(f"{part.strip()!r} has no {' or '.join(missing)}; e.g. '2 red circles left'.")
+        groups.append((count or 1, colour, shape, where))
+    if len(groups) > 2:
+        raise SeqvizError(f"The scene has {len(groups)} groups of objects; the scenes have one or two.")
+    if len({g[3] for g in groups}) < len(groups):
+        raise SeqvizError("Two groups share a position; put them in different places.")
+    return tuple(sorted(groups, key=lambda g: POSITIONS.index(g[3])))
+
+
+def scene_from_text(text: str) -> tuple[int | None, tuple[Group, ...]]:
+    """'sample 2' (1-based) -> (1, that sample); a description -> (None, the parsed scene)."""
+    m = re.fullmatch(r"\s*(?:sample\s*)?(\d+)\s*", text or "", re.I)
+    if m:
+        i = int(m.group(1))
+        if not 1 <= i <= len(SAMPLES):
+            raise SeqvizError(f"There are samples 1 to {len(SAMPLES)}; got {i}.")
+        return i - 1, SAMPLES[i - 1]
+    return None, parse_scene(text)
+
+
+def text_features(bundle, text: str) -> tuple[np.ndarray, tuple]:
+    """'sample 2' or a description -> (features (D,), scene), computed like the training scenes' features
+    (a sample with its fixed noise draw, a description without noise); refused if the model never saw
+    scenes with that many groups."""
+    p = bundle.params
+    index, scene = scene_from_text(text)
+    if len(scene) > p["max_objects"]:
+        raise SeqvizError(f"The scene has {len(scene)} groups of objects, but model {bundle.name!r} was trained on "
+                          f"scenes of at most {p['max_objects']}; describe one group, or train a model with "
+                          "max_objects=2.")
+    x = (sample_features(index, p["feature_dim"], p["noise"]) if index is not None
+         else scene_features([scene], p["feature_dim"])[0])
+    return x, scene
+
+
+def predict(bundle, text: str, beam: int = 3, top_k: int = 5, ablate: str = "none") -> dict:
+    """Caption a sample scene ("sample 2") or a described one ("2 red circles left")."""
+    x, scene = text_features(bundle, text)
+    return {"scene": " ".join(english(scene)), "truth": [" ".join(english(scene)), " ".join(french(scene))],
+            "seen_in_training": seen_in_training(bundle.params, scene), "heads": list(HEADS), "ablate": ablate,
+            **decode(bundle, x, beam, top_k, ablate)}
+
+
+def predict_file(bundle, raw: bytes, filename: str = "features.npy", beam: int = 3, top_k: int = 5,
+                 ablate: str = "none") -> dict:
+    """A .npy of shape (D,) -> one result {captions, steps, ...}; of shape (N, D) -> {"rows": [N results]}."""
+    x = read_features(raw, filename, bundle.params["feature_dim"])
+    if x.ndim == 1:
+        return {"heads": list(HEADS), "ablate": ablate, **decode(bundle, x, beam, top_k, ablate)}
+    return {"heads": list(HEADS), "ablate": ablate, "rows": [decode(bundle, row, beam, top_k, ablate) for row in x]}

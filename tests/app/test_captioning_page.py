@@ -1,0 +1,171 @@
+"""AppTest of the captioning page: samples, described scenes, uploaded .npy features (this Streamlit's
+AppTest can upload), beam width, the branch ablation, the URL state and bad input.
+
+These read the repo's models/ store (the committed default) and never write to it."""
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from seqviz import captioning as cap
+from seqviz.archs import ARCHS
+
+ROOT = Path(__file__).resolve().parents[2]
+METRICS = json.loads((ROOT / "models" / "captioning" / "default" / "metrics.json").read_text())
+D = 4096
+
+
+def _store_snapshot():
+    return sorted((str(p.relative_to(ROOT)), p.stat().st_mtime_ns) for p in (ROOT / "models").rglob("*"))
+
+
+@pytest.fixture(autouse=True)
+def repo_root(monkeypatch):
+    """Pages resolve paths from the working directory; read the committed store and leave it untouched."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("SEQVIZ_MODELS", raising=False)
+    before = _store_snapshot()
+    yield ROOT
+    assert _store_snapshot() == before, "a page test wrote into the repo's models/ store"
+
+
+def _page(**query) -> AppTest:
+    at = AppTest.from_file("views/captioning.py", default_timeout=120)
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def _npy(array) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+def _heads(at) -> list[str]:
+    """The two caption lines: '**caption 1 (English sentence)**: ... · P(caption) = ...'."""
+    return [m.value for m in at.markdown if m.value.startswith("**caption ")]
+
+
+def _ok(at, charts: int):
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert len(_heads(at)) == 2
+    # top words x 2, features, ablation x 2, the model's curve (folded away), + beam trees x 2 when beam > 1
+    assert len(at.get("plotly_chart")) == charts
+
+
+def _caption(at, k) -> str:
+    line = _heads(at)[k]
+    return line.split("**: ", 1)[1].split(" ✓")[0].split(" ✗")[0].split(" · P(caption)")[0].replace("\\", "")
+
+
+def test_default_page_captions_sample_one_with_both_heads():
+    at = _page()
+    _ok(at, 8)
+    assert at.radio(key="captioning:source").value == "sample"
+    assert at.selectbox(key="captioning:scene").value == 1
+    assert [s.value for s in at.subheader][:1] == ["Scene: there are two red circles on the left"]
+    assert _caption(at, 0) == "there are two red circles on the left" and "✓" in _heads(at)[0]
+    assert _caption(at, 1) == "deux cercles rouges à gauche" and "✓" in _heads(at)[1]
+    assert dict(at.query_params) == {"source": ["sample"], "scene": ["1"], "beam": ["3"], "ablate": ["1"],
+                                     "model": ["default"]}
+    # the ablation table: both branches vs branch 1 zeroed, per head
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["both branches", "zero branch 1's features"]
+    assert table.iloc[0, 0] == "there are two red circles on the left"
+    assert "branch 1 zeroed" in at.caption[-1].value
+    assert at.selectbox(key="captioning:model").value == "default"
+
+
+def test_another_sample_beam_and_ablation_update_the_view_and_the_url():
+    at = _page()
+    at.selectbox(key="captioning:scene").select(5).run()
+    _ok(at, 8)
+    assert _caption(at, 1) == "un cercle violet à droite"
+    assert any("never occurred" in c.value for c in at.caption)     # sample 5 is a held-out combination
+    at.select_slider(key="captioning:beam").set_value(1).run()
+    _ok(at, 6)                                                      # no beam trees at width 1
+    at.radio(key="captioning:ablate").set_value("2").run()
+    _ok(at, 6)
+    assert list(at.dataframe[0].value.columns) == ["both branches", "zero branch 2's features"]
+    assert [s.value for s in at.subheader][-1] == "Ablation: zero branch 2's features"
+    assert at.query_params["scene"] == ["5"] and at.query_params["beam"] == ["1"] and at.query_params["ablate"] == ["2"]
+
+
+def test_the_url_seeds_the_view_and_bad_url_values_fall_back():
+    at = _page(source="describe", text="four blue triangles at the bottom", beam="2", ablate="2")
+    _ok(at, 8)
+    assert at.text_area(key="captioning:text").value == "four blue triangles at the bottom"
+    assert _caption(at, 1) == "quatre triangles bleus en bas"
+    assert at.select_slider(key="captioning:beam").value == 2 and at.radio(key="captioning:ablate").value == "2"
+    at = _page(source="bogus", scene="99", beam="x", ablate="7")
+    _ok(at, 8)
+    assert at.radio(key="captioning:source").value == "sample" and at.selectbox(key="captioning:scene").value == 1
+    assert at.select_slider(key="captioning:beam").value == 3 and at.radio(key="captioning:ablate").value == "1"
+
+
+@pytest.mark.parametrize("text, words", [
+    ("", "empty"),
+    ("two orange circles left", "Cannot read 'orange'"),
+    ("a red star left and a blue star right", "trained on scenes of at most 1"),
+])
+def test_a_bad_description_shows_an_error_then_recovers(text, words):
+    at = _page(source="describe")
+    at.text_area(key="captioning:text").input(text).run()
+    assert not at.exception and len(at.error) == 1 and words in at.error[0].value.replace("\\", "")
+    assert not _heads(at) and not at.get("plotly_chart")
+    at.text_area(key="captioning:text").input("3 green stars on the left").run()
+    _ok(at, 8)
+    assert _caption(at, 0) == "there are three green stars on the left"
+
+
+def test_uploading_n_rows_shows_a_table_and_looks_into_the_chosen_row():
+    at = _page(source="upload")
+    assert not at.exception and not at.error and not _heads(at)
+    assert at.info and "Upload a .npy" in at.info[0].value
+    uploader = at.get("file_uploader")[0]
+    scenes = [cap.SAMPLES[1], cap.SAMPLES[3], ((2, "yellow", "star", "top"),)]
+    uploader.set_value(("three.npy", _npy(cap.scene_features(scenes, D)), "application/octet-stream"))
+    at.run()
+    _ok(at, 8)
+    table = at.dataframe[0].value
+    assert list(table.index) == [1, 2, 3]
+    assert table[cap.HEADS[1]].tolist() == [" ".join(cap.french(s)) for s in scenes]
+    assert [s.value for s in at.subheader][:2] == ["three\\.npy: 3 scenes", "Row 1 of three\\.npy"]
+    at.selectbox(key="captioning:row").select(3).run()
+    _ok(at, 8)
+    assert _caption(at, 0) == "there are two yellow stars at the top" and at.query_params["row"] == ["3"]
+    assert [s.value for s in at.subheader][1] == "Row 3 of three\\.npy"
+
+
+@pytest.mark.parametrize("raw, words", [
+    (_npy(np.zeros(100, np.float32)), "its feature vectors have 100 values, but this model reads 4096-d"),
+    (_npy(np.array(["a", "b"])), "holds <U1 values (text)"),
+    (_npy(np.full(D, np.nan, np.float32)), "4096 NaN or infinite value(s)"),
+    (b"not numpy at all", "is not a .npy file"),
+], ids=["wrong-dimension", "strings", "nan", "not-npy"])
+def test_a_bad_upload_shows_an_error_then_a_good_one_works(raw, words):
+    at = _page(source="upload")
+    at.get("file_uploader")[0].set_value(("bad.npy", raw, "application/octet-stream"))
+    at.run()
+    assert not at.exception and len(at.error) == 1 and words in at.error[0].value.replace("\\", "")
+    assert not _heads(at) and not at.get("plotly_chart")
+    at.get("file_uploader")[0].set_value(("one.npy", _npy(cap.scene_features([cap.SAMPLES[0]], D)[0]), "x"))
+    at.run()
+    _ok(at, 8)
+    assert _caption(at, 1) == "deux cercles rouges à gauche"
+    assert not [s for s in at.selectbox if s.key == "captioning:row"]      # one vector: no table of rows
+
+
+def test_home_card_shows_the_captioning_default_metrics():
+    at = AppTest.from_file("app.py", default_timeout=60).run()
+    assert not at.exception
+    labels = list(ARCHS["captioning"].headline.values())
+    values = {m.label: m.value for m in at.metric if m.label in labels[:4]}
+    assert values == {label: f"{METRICS[key]:.3g}" for key, label in ARCHS["captioning"].headline.items()
+                      if key != "train_seconds"}
+    assert float(values["exact match, caption 1"]) >= 0.9 and float(values["exact match, caption 2"]) >= 0.9

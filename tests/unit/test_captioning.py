@@ -1,0 +1,413 @@
+"""Captioning: the scenes and their two captions, the aligned pipeline and its mismatch error, the user's
+shapes, the default model's held-out exact match, decoding, .npy validation and the CLI."""
+import io
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from seqviz import captioning as cap
+from seqviz import cli, store, training
+from seqviz.errors import SeqvizError
+from seqviz.params import resolve
+from seqviz.uploads import MAX_BYTES
+from seqviz.vocab import Vocab
+
+TINY = {"n_scenes": 60, "feature_dim": 16, "epochs": 1, "units": 8, "image_units": 8, "embed_dim": 8,
+        "batch_size": 64}
+D = 4096  # the default model's feature_dim
+
+
+def npy(array, **kw) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, **kw)
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenes, captions, features
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("scene, en, fr", [
+    (((1, "green", "star", "top"),), "there is a green star at the top", "une étoile verte en haut"),
+    (((3, "purple", "star", "centre"),), "there are three purple stars in the centre",
+     "trois étoiles violettes au centre"),
+    (((1, "purple", "square", "bottom"),), "there is a purple square at the bottom", "un carré violet en bas"),
+    (((2, "blue", "square", "left"), (1, "yellow", "circle", "right")),
+     "there are two blue squares on the left and a yellow circle on the right",
+     "deux carrés bleus à gauche et un cercle jaune à droite"),
+    (((1, "red", "triangle", "right"), (4, "red", "star", "bottom")),
+     "there is a red triangle on the right and four red stars at the bottom",
+     "un triangle rouge à droite et quatre étoiles rouges en bas"),
+])
+def test_two_captions_of_a_scene_differ_in_language_and_agree_in_number_and_gender(scene, en, fr):
+    assert " ".join(cap.english(scene)) == en
+    assert " ".join(cap.french(scene)) == fr
+
+
+@pytest.mark.parametrize("max_objects", [1, 2])
+def test_input_lengths_fit_exactly_the_longest_generated_captions(max_objects):
+    scenes = cap.make_scenes(3000, max_objects, seed=1)
+    assert {len(s) for s in scenes} == set(range(1, max_objects + 1))
+    assert all([g[3] for g in s] == sorted({g[3] for g in s}, key=cap.POSITIONS.index) for s in scenes)
+    longest = (max(len(cap.english(s)) for s in scenes), max(len(cap.french(s)) for s in scenes))
+    params = resolve(cap.PARAMS, {"max_objects": max_objects})
+    assert cap.input_lengths(params) == (longest[0] + 1, longest[1] + 1)   # + <s>
+    assert cap.input_lengths({**params, "max_len1": 34, "max_len2": 21}) == (34, 21)
+
+
+def test_features_are_a_fixed_function_of_the_scene_plus_seeded_noise():
+    a, b = ((2, "red", "circle", "left"),), ((2, "red", "circle", "right"),)
+    x = cap.scene_features([a, b, a], 256)
+    assert x.shape == (3, 256) and x.dtype == np.float32 and (x >= 0).all()
+    np.testing.assert_array_equal(x[0], x[2])                              # same scene, same vector
+    np.testing.assert_array_equal(x[0], cap.scene_features([a], 256)[0])   # in any call
+    assert np.abs(x[0] - x[1]).mean() > 0.2                                # the position changes it
+    noisy = cap.scene_features([a, a], 256, noise=0.5, seed=3)
+    np.testing.assert_array_equal(noisy, cap.scene_features([a, a], 256, noise=0.5, seed=3))
+    assert not np.array_equal(noisy[0], noisy[1]) and not np.array_equal(noisy[0], x[0])
+    # relu(sum of the group's three attribute projections at its position)
+    proj = cap.projection(256)
+    rows = [cap.COUNTS.index(2), 4 + cap.COLOURS.index("red"), 9 + cap.SHAPES.index("circle")]
+    np.testing.assert_allclose(x[0], np.maximum(proj[0, rows].sum(0), 0), rtol=1e-6)
+
+
+def test_held_out_scenes_are_object_combinations_never_trained_on():
+    scenes = cap.make_scenes(1200, 1, seed=0)
+    train, held = cap.split(scenes, seed=0)
+    assert sorted(train + held) == list(range(1200)) and 100 < len(held) < 300
+    assert not {scenes[i] for i in train} & {scenes[i] for i in held}
+    params = resolve(cap.PARAMS, {})
+    assert cap.seen_in_training(params, scenes[train[0]]) and not cap.seen_in_training(params, scenes[held[0]])
+
+
+# ---------------------------------------------------------------------------------------------
+# The pipeline: aligned branches, and the user's mistake refused with both sizes
+# ---------------------------------------------------------------------------------------------
+def test_step_rows_give_both_captions_one_row_per_step_padding_the_shorter_with_zero_weight():
+    s, e = 2, 3                                           # <s>, </s>
+    rows = cap.step_rows([[s, 10, 11, 12]], [[s, 20]], e, e, 5, 3)
+    # max(3, 1) + 1 = 4 rows for the scene; caption 2 ends at step 1 and then stays fed in full, weight 0
+    assert rows["scene"].tolist() == [0, 0, 0, 0]
+    assert rows["partial_1"].tolist() == [[s, 0, 0, 0, 0], [s, 10, 0, 0, 0], [s, 10, 11, 0, 0], [s, 10, 11, 12, 0]]
+    assert rows["next_1"].tolist() == [10, 11, 12, e] and rows["weight_1"].tolist() == [1, 1, 1, 1]
+    assert rows["partial_2"].tolist() == [[s, 0, 0], [s, 20, 0], [s, 20, 0], [s, 20, 0]]
+    assert rows["next_2"].tolist() == [20, e, 0, 0] and rows["weight_2"].tolist() == [1, 1, 0, 0]
+
+
+def _pairs(n_scenes=50, batch_size=32, dim=16):
+    data = cap.make_data(n_scenes, 2, dim, 0.1, seed=4)
+    vocabs = cap.vocabularies(*data.captions)
+    lengths = cap.input_lengths({"max_objects": 2, "max_len1": 0, "max_len2": 0})
+    ids = [cap.caption_ids(vocabs[f"caption{k}"], data.captions[k - 1], lengths[k - 1], k) for k in (1, 2)]
+    rows = cap.step_rows(*ids, vocabs["caption1"].index[cap.END], vocabs["caption2"].index[cap.END], *lengths)
+    return data, vocabs, rows, cap.Pairs(data.features, rows, batch_size, shuffle_seed=0)
+
+
+def test_pipeline_batches_are_aligned_across_branches_and_cover_every_pair_once():
+    data, vocabs, rows, pairs = _pairs()
+    n_rows = sum(max(len(a), len(b)) + 1 for a, b in zip(*data.captions))
+    assert len(rows["scene"]) == n_rows and len(pairs) == -(-n_rows // 32)
+    seen, targets = [], {1: 0, 2: 0}
+    for i in range(len(pairs)):
+        (f1, p1, f2, p2), (n1, n2), (w1, w2) = pairs[i]
+        assert len({len(a) for a in (f1, p1, f2, p2, n1, n2, w1, w2)}) == 1     # one batch size for all
+        assert f1.shape[1] == 16 and p1.shape[1] == 16 and p2.shape[1] == 12
+        np.testing.assert_array_equal(f1, f2)                                    # same scene in both branches
+        idx = pairs.order[i * 32:(i + 1) * 32]
+        np.testing.assert_array_equal(f1, data.features[rows["scene"][idx]])
+        seen += idx.tolist()
+        targets[1] += int(w1.sum())
+        targets[2] += int(w2.sum())
+    assert sorted(seen) == list(range(n_rows))
+    # every word of every caption and its </s> is a weighted target exactly once
+    assert targets == {k: sum(len(c) + 1 for c in data.captions[k - 1]) for k in (1, 2)}
+
+
+def test_unequal_branch_batches_are_refused_naming_both_sizes():
+    rng = np.random.default_rng(0)
+    f47, f4 = rng.random((47, 16)), rng.random((4, 16))
+    inputs = [f47, np.ones((47, 16), int), f4, np.ones((4, 12), int)]
+    with pytest.raises(SeqvizError) as e:
+        cap.check_batch(inputs, [np.ones(47, int), np.ones(4, int)])
+    msg = str(e.value)
+    assert "branch 1 has 47 samples and branch 2 has 4" in msg
+    assert "same number of rows for both" in msg and "(scene, step)" in msg         # what to change
+    with pytest.raises(SeqvizError, match=r"Branch 2's arrays differ in batch size \(features_2 has 4, "
+                                          r"partial_2 has 4, next_2 has 47\)"):
+        cap.check_batch(inputs, [np.ones(47, int), np.ones(47, int)])
+    cap.check_batch([f47, f47[:, :3], f47, f47[:, :2]], [f47[:, 0], f47[:, 0]])  # aligned: no error
+
+
+def test_without_the_check_tensorflow_fails_deep_inside_with_the_users_error():
+    """What the user saw: the model itself only fails where the two LSTM states are concatenated."""
+    vocabs = {"caption1": Vocab(["a", "b"]), "caption2": Vocab(["c"])}
+    model = cap.build(resolve(cap.PARAMS, TINY), vocabs)
+    f = np.zeros((47, 16), np.float32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="must match|ConcatOp|ConcatOffset"):
+        model([f, np.ones((47, 9), np.int32), f[:4], np.ones((4, 6), np.int32)], training=False)
+
+
+def test_the_users_shapes_build_and_train_one_epoch():
+    """4096-d features, partial captions of 34 and 21 tokens, vocabularies of 3,000 and 2,000 words."""
+    params = resolve(cap.PARAMS, {"feature_dim": 4096, "max_len1": 34, "max_len2": 21, "image_units": 32,
+                                  "units": 32, "embed_dim": 16, "epochs": 1, "batch_size": 64})
+    rng = np.random.default_rng(0)
+    words = [[f"en{i}" for i in range(3000)], [f"fr{i}" for i in range(2000)]]
+    vocabs = {f"caption{k}": Vocab(w, specials=(cap.PAD, cap.UNK, cap.START, cap.END)) for k, w in zip((1, 2), words)}
+    caps = [[list(rng.choice(w, size=n)) for n in sizes] for w, sizes in zip(words, ([33, 25, 12, 30], [20, 3, 9, 14]))]
+    features = rng.random((4, 4096)).astype(np.float32)
+    model, hist = cap.train_on(params, vocabs, features, *caps)
+    assert [tuple(t.shape) for t in model.inputs] == [(None, 4096), (None, 34), (None, 4096), (None, 21)]
+    assert [tuple(t.shape) for t in model.outputs] == [(None, 3004), (None, 2004)]
+    assert len(hist.history["loss"]) == 1 and np.isfinite(hist.history["loss"][0])
+    # one epoch = 34 + 26 + 13 + 31 = 104 rows (the longer caption of each scene + </s>): 2 batches of 64
+    assert hist.history["loss"][0] > 0 and cap.input_lengths(params) == (34, 21)
+    with pytest.raises(SeqvizError, match=r"Caption 1 has up to 33 words, which needs max_len1 >= 34 .* it is 30"):
+        cap.train_on({**params, "max_len1": 30}, vocabs, features, *caps)
+
+
+def test_a_training_upload_is_refused_with_a_sentence(tmp_store):
+    with pytest.raises(SeqvizError, match="generated scenes only"):
+        training.plan("captioning", {}, b"anything", "mine.npy")
+
+
+def test_tiny_training_round_trips_through_the_store_without_optimizer_slots(tmp_store):
+    trained = training.train(training.plan("captioning", TINY, name="tiny"))
+    entry = tmp_store / "captioning" / "tiny"
+    assert sorted(p.name for p in entry.iterdir()) == ["config.json", "metrics.json", "model.weights.h5",
+                                                      "vocab_caption1.json", "vocab_caption2.json"]
+    loaded = store.load("captioning", "tiny")
+    x = cap.scene_features(cap.SAMPLES, 16)
+    p = [cap.pad([[2, 5, 6]] * len(x), n) for n in cap.input_lengths(loaded.params)]
+    for a, b in zip(cap.forward(trained.model, x, *p), cap.forward(loaded.model, x, *p)):
+        np.testing.assert_array_equal(a, b)
+    m = loaded.metrics
+    assert {"val_exact_1", "val_exact_2", "val_bleu1_1", "val_bleu1_2", "ablate1_exact_2"} <= set(m)
+    assert len(m["history"]["loss"]) == 1 and "val_next_2_accuracy" in m["history"]
+    # the layers' weights only, without Adam's slots (with D = 4096 they would triple the file past 5 MB)
+    import h5py
+    with h5py.File(entry / "model.weights.h5") as f:
+        assert "layers" in f and "optimizer" not in f
+
+
+# ---------------------------------------------------------------------------------------------
+# The default model
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def default():
+    return store.load("captioning", "default")
+
+
+def test_default_model_captions_held_out_scenes_exactly(default):
+    """Fresh scenes (another seed and noise draw) whose object combination the default model never saw."""
+    p = default.params
+    trained = cap.make_scenes(p["n_scenes"], p["max_objects"], p["seed"])
+    seen = {trained[i] for i in cap.split(trained, p["seed"])[0]}
+    scenes = [s for s in cap.make_scenes(600, p["max_objects"], seed=424_242) if s not in seen]
+    x = cap.scene_features(scenes, p["feature_dim"], p["noise"], seed=7)
+    got = cap.greedy_captions(default.model, p, default.vocabs, x)
+    scores = {}
+    for k, truth in ((1, [cap.english(s) for s in scenes]), (2, [cap.french(s) for s in scenes])):
+        scores[f"exact_{k}"] = np.mean([g == t for g, t in zip(got[k - 1], truth)])
+        scores[f"bleu1_{k}"] = np.mean([cap.bleu1(g, t) for g, t in zip(got[k - 1], truth)])
+    print(f"default captioning model on {len(scenes)} unseen scenes: {scores}")
+    assert len(scenes) > 50
+    assert scores["exact_1"] >= 0.9 and scores["exact_2"] >= 0.9
+    assert scores["bleu1_1"] >= 0.95 and scores["bleu1_2"] >= 0.95
+    m = default.metrics                      # the same measure at training time, on its own held-out scenes
+    assert m["val_exact_1"] >= 0.9 and m["val_exact_2"] >= 0.9 and m["n_val"] > 100
+    # each head needs both branches: zeroing either one costs both heads most of their exact matches
+    for a in "12":
+        assert m[f"ablate{a}_exact_1"] < m["val_exact_1"] - 0.3 and m[f"ablate{a}_exact_2"] < m["val_exact_2"] - 0.3
+
+
+def test_bleu1_is_clipped_unigram_precision_times_brevity_penalty():
+    ref = "there are two red circles on the left".split()
+    assert cap.bleu1(ref, ref) == 1.0
+    assert cap.bleu1(["the"] * 8, ref) == pytest.approx(1 / 8)             # "the" counted once
+    assert cap.bleu1(ref[:4], ref) == pytest.approx(np.exp(1 - 8 / 4))      # all right, but too short
+    assert cap.bleu1([], ref) == 0.0
+
+
+def test_a_beam_of_width_one_reproduces_the_lock_step_greedy_captions(default):
+    x = np.stack([cap.sample_features(i, D, default.params["noise"]) for i in range(len(cap.SAMPLES))])
+    x[3] *= 0.3  # a damaged scene too, where the model is unsure
+    greedy = cap.greedy_captions(default.model, default.params, default.vocabs, x)
+    for i in range(len(x)):
+        for ablate in ("none", "1"):
+            r = cap.decode(default, x[i], beam=1, ablate=ablate)
+            g = cap.greedy_captions(default.model, default.params, default.vocabs, x[i:i + 1], ablate)
+            assert r["captions"] == r["greedy"] == [" ".join(g[0][0]), " ".join(g[1][0])]
+        assert cap.decode(default, x[i], beam=1)["greedy"] == [" ".join(greedy[0][i]), " ".join(greedy[1][i])]
+
+
+def test_decode_steps_and_beams_are_consistent(default):
+    r = cap.decode(default, cap.sample_features(0, D, default.params["noise"]), beam=4, top_k=3)
+    assert r["captions"] == ["there are two red circles on the left", "deux cercles rouges à gauche"]
+    for k in range(2):
+        beams, steps = r["beams"][k], r["steps"][k]
+        assert len(beams) == 4 and beams[0]["caption"] == r["captions"][k]
+        assert [b["logprob"] for b in beams] == sorted((b["logprob"] for b in beams), reverse=True)
+        assert r["logprob"][k] == pytest.approx(sum(np.log(s["prob"]) for s in steps))
+        assert [s["word"] for s in steps] == r["captions"][k].split() + [cap.END]
+        for s in steps:
+            assert len(s["top"]) == 3 and s["top"][0]["prob"] >= s["top"][1]["prob"] >= s["top"][2]["prob"]
+            assert s["prob"] == pytest.approx(next(t["prob"] for t in s["top"] if t["word"] == s["word"]))
+        # scoring the caption word by word gives the same per-step probabilities (the other branch reads
+        # the other head's greedy caption in both, which here is the same caption)
+        assert cap.score(default, cap.sample_features(0, D, default.params["noise"]), r["captions"])[k] == \
+            pytest.approx([s["prob"] for s in steps], rel=1e-5)
+
+
+def test_ablation_feeds_zeros_to_one_branch(default):
+    x = cap.sample_features(0, D, default.params["noise"])[None]
+    p = [cap.pad([[2, 4]], n) for n in cap.input_lengths(default.params)]
+    zero = np.zeros_like(x)
+    for ablate, inputs in (("1", [zero, p[0], x, p[1]]), ("2", [x, p[0], zero, p[1]])):
+        want = [t.numpy() for t in default.model(inputs, training=False)]
+        for a, b in zip(cap.forward(default.model, x, *p, ablate=ablate), want):
+            np.testing.assert_allclose(a, b, atol=1e-6)
+    full = cap.decode(default, x[0])
+    cut = cap.decode(default, x[0], ablate="1")
+    assert cut["captions"] != full["captions"]
+    assert min(cap.score(default, x[0], full["captions"], ablate="1")[0]) < 0.5   # the count word, here
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs: text (samples, descriptions) and .npy files
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text, scene", [
+    ("2 red circles left", ((2, "red", "circle", "left"),)),
+    ("There is a blue star at the top", ((1, "blue", "star", "top"),)),
+    ("purple square in the middle", ((1, "purple", "square", "centre"),)),
+    ("a green star at the top and two red circles on the left",
+     ((2, "red", "circle", "left"), (1, "green", "star", "top"))),
+    ("sample 3", cap.SAMPLES[2]),
+    ("6", cap.SAMPLES[5]),
+])
+def test_scene_text_is_a_sample_or_a_description(text, scene):
+    assert cap.scene_from_text(text)[1] == scene
+
+
+@pytest.mark.parametrize("text, words", [
+    ("", "empty"),
+    ("2 orange circles left", "Cannot read 'orange'"),
+    ("2 red circles", "has no position"),
+    ("red left", "has no shape"),
+    ("a red star left and a blue star left", "share a position"),
+    ("red star left, blue star right, green star top", "3 groups"),
+    ("sample 9", "samples 1 to 6"),
+    ("x" * 400, "at most 300"),
+])
+def test_bad_scene_text_is_refused_with_a_sentence(text, words):
+    with pytest.raises(SeqvizError, match=words):
+        cap.scene_from_text(text)
+
+
+def test_predict_text_gives_the_design_json(default):
+    r = cap.predict(default, "a yellow square on the right", beam=2, top_k=4)
+    assert r["captions"] == r["truth"] == ["there is a yellow square on the right", "un carré jaune à droite"]
+    assert r["heads"] == list(cap.HEADS) and isinstance(r["seen_in_training"], bool)
+    assert len(r["steps"]) == 2 and len(r["steps"][1]) == 6 and len(r["steps"][1][0]["top"]) == 4
+    with pytest.raises(SeqvizError, match="trained on scenes of at most 1"):
+        cap.predict(default, "a red star left and a blue star right")
+
+
+GOOD = cap.scene_features(cap.SAMPLES[:3], D)
+BAD_FILES = {
+    "wrong dimension": (npy(np.zeros(100, np.float32)), "its feature vectors have 100 values, but this model reads "
+                                                        "4096-d features"),
+    "wrong dimension 2-D": (npy(np.zeros((2, 512))), "shape (2, 512)"),
+    "strings": (npy(np.array(["a", "b"])), "holds <U1 values (text)"),
+    "NaN": (npy(np.where(np.arange(D) == 7, np.nan, GOOD[0])), "NaN or infinite value(s) (first at position 7)"),
+    "inf": (npy(np.where(np.arange(D) == 9, np.inf, GOOD)), "3 NaN or infinite value(s) (first at row 0, column 9)"),
+    "object array": (npy(np.array([1.0, None], dtype=object), allow_pickle=True), "holds Python objects"),
+    "3-D": (npy(np.zeros((2, 3, D), np.float32)), "has shape (2, 3, 4096) (3 dimensions)"),
+    "0-D": (npy(np.float32(1.0)), "has shape () (0 dimensions)"),
+    "not .npy": (b"0.1,0.2,0.3\n" * 100, "is not a .npy file"),
+    "a pickle": (__import__("pickle").dumps(GOOD), "is not a .npy file"),
+    "truncated": (npy(GOOD)[:5000], "could not be read as .npy"),
+    "empty": (b"", "is empty"),
+    "over the cap": (b"\x93NUMPY" + b"\0" * MAX_BYTES, "the limit is 5 MB"),
+    "too many rows": (npy(np.zeros((65, D), np.float32)), "has 65 rows; upload 1 to 64"),
+    "no rows": (npy(np.zeros((0, D), np.float32)), "has 0 rows"),
+    "complex": (npy(np.zeros(D, np.complex64)), "complex numbers"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_FILES))
+def test_bad_npy_files_are_refused_with_a_sentence(name):
+    raw, words = BAD_FILES[name]
+    with pytest.raises(SeqvizError) as e:
+        cap.read_features(raw, "f.npy", D)
+    assert words in str(e.value) and str(e.value).startswith("f.npy ")
+
+
+def test_good_npy_files_are_read_as_float32_in_their_shape():
+    assert cap.read_features(npy(GOOD[0]), "f.npy", D).shape == (D,)
+    x = cap.read_features(npy(GOOD.astype(np.float64)), "f.npy", D)
+    assert x.shape == (3, D) and x.dtype == np.float32
+    np.testing.assert_array_equal(x, GOOD)
+    assert cap.read_features(npy(np.ones((1, D), np.int64)), "f.npy", D).dtype == np.float32
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------------------------
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_predict_file_prints_both_captions_and_steps(store_with_defaults, capsys, tmp_path):
+    f = tmp_path / "scene.npy"
+    np.save(f, cap.sample_features(1, D, 0.3))
+    code, out, _ = run(capsys, "predict", "captioning", "--file", str(f), "--set", "beam=2", "--set", "top_k=3")
+    assert code == 0
+    r = json.loads(out)
+    assert r["captions"] == ["there is a blue star at the top", "une étoile bleue en haut"]
+    assert [[s["word"] for s in steps] for steps in r["steps"]] == [c.split() + ["</s>"] for c in r["captions"]]
+    assert all(len(s["top"]) == 3 and 0 < s["prob"] <= 1 for steps in r["steps"] for s in steps)
+    assert len(r["beams"][0]) == 2 and r["heads"] == list(cap.HEADS)
+
+
+def test_cli_predict_file_of_n_rows_gives_one_result_per_row(store_with_defaults, capsys, tmp_path):
+    f = tmp_path / "scenes.npy"
+    np.save(f, cap.scene_features(cap.SAMPLES[:3], D))
+    code, out, _ = run(capsys, "predict", "captioning", "--file", str(f), "--set", "ablate=2")
+    r = json.loads(out)
+    assert code == 0 and r["ablate"] == "2" and len(r["rows"]) == 3
+    assert all(len(row["captions"]) == 2 and len(row["steps"]) == 2 for row in r["rows"])
+    code, out, _ = run(capsys, "predict", "captioning", "--file", str(f))
+    assert [row["captions"][0] for row in json.loads(out)["rows"]] == [
+        " ".join(cap.english(s)) for s in cap.SAMPLES[:3]]
+
+
+def test_cli_predict_text_names_a_sample_or_describes_a_scene(store_with_defaults, capsys):
+    code, out, _ = run(capsys, "predict", "captioning", "--text", "sample 2")
+    assert code == 0 and json.loads(out)["captions"][1] == "une étoile bleue en haut"
+    code, out, _ = run(capsys, "predict", "captioning", "--text", "4 green circles on the left")
+    assert code == 0 and json.loads(out)["captions"][1] == "quatre cercles verts à gauche"
+
+
+@pytest.mark.parametrize("name", ["wrong dimension", "strings", "NaN", "object array", "3-D", "not .npy",
+                                  "over the cap"])
+def test_cli_refuses_bad_npy_files_with_exit_2_and_one_line(store_with_defaults, capsys, tmp_path, name):
+    raw, words = BAD_FILES[name]
+    f = tmp_path / "bad.npy"
+    f.write_bytes(raw)
+    code, out, err = run(capsys, "predict", "captioning", "--file", str(f))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: bad.npy ") and words in err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--text", "2 orange circles left"], "Cannot read 'orange'"),
+    (["--text", "sample 1", "--set", "beam=0"], "beam must be between 1 and 20"),
+    (["--text", "sample 1", "--set", "ablate=3"], "ablate must be one of none, 1, 2"),
+])
+def test_cli_refuses_bad_text_and_options(store_with_defaults, capsys, argv, words):
+    code, out, err = run(capsys, "predict", "captioning", *argv)
+    assert code == 2 and out == "" and words in err

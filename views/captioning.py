@@ -1,0 +1,156 @@
+"""Captioning page: both heads caption a scene's image features, each head's per-step top words, the
+feature vector, and what zeroing one branch's features does to each head."""
+import io
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from seqviz import captioning, figures, ui
+from seqviz.errors import SeqvizError
+
+st.title("Captioning: one model, two captions")
+st.markdown("Two encoder-decoder branches read the same image features (a vector like a CNN's, 4096-d in the "
+            "default model): each projects them (Dropout → Dense), repeats them along its partial caption, "
+            "concatenates its word embeddings and runs an LSTM; the two LSTM states are concatenated into "
+            "**two softmax heads**: the next word of an English sentence and of a terse French label. The scenes "
+            "are generated (one or two groups of coloured shapes), and their feature vectors are a fixed random "
+            "projection of the objects plus noise, so the true captions are known. Training batches hold one "
+            "row per (scene, step) for *both* captions: the two branches always get equal batch sizes, the "
+            "mistake (47 samples for one branch, 4 for the other) that stopped the original Keras model.")
+
+bundle = ui.model_sidebar("captioning", upload_types=None)
+if bundle is None:
+    st.info("No model in the store yet: train one from the sidebar.")
+    st.stop()
+params, dim = bundle.params, bundle.params["feature_dim"]
+
+
+def choice(key: str, query: str, options: list, default):
+    """Seed widget `key` from the URL once (ui.query_value), falling back to `default` for a value it
+    does not offer; the widget then mirrors itself back with ui.share. Assigned on every run: a widget
+    hidden for a run (e.g. while no file is uploaded) otherwise comes back showing its first option
+    while Streamlit still returns the old value."""
+    value = ui.query_value(key, query, default)
+    match = [o for o in options if str(o) == str(value)]
+    st.session_state[key] = match[0] if match else default
+
+
+def npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array.astype(np.float32), allow_pickle=False)
+    return buf.getvalue()
+
+
+SOURCES = {"sample": "Sample scene", "describe": "Describe a scene", "upload": "Upload .npy features"}
+samples = list(range(1, len(captioning.SAMPLES) + 1))  # 1-based, as in the URL (?scene=2) and the CLI
+choice("captioning:source", "source", list(SOURCES), "sample")
+source = st.radio("Input", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="captioning:source")
+ui.share("source", source)
+
+try:
+    scene, filename = None, None
+    if source == "sample":
+        choice("captioning:scene", "scene", samples, 1)
+        i = st.selectbox("Sample scene", samples, key="captioning:scene",
+                         format_func=lambda j: f"{j}. " + " ".join(captioning.english(captioning.SAMPLES[j - 1])))
+        ui.share("scene", i)
+        x, scene = captioning.text_features(bundle, f"sample {i}")
+        st.download_button(f"Download sample {i} as .npy (shape ({dim},), float32)", npy(x),
+                           file_name=f"scene-{i}.npy", mime="application/octet-stream")
+        x = x[None]
+    elif source == "describe":
+        if "captioning:text" in st.session_state:   # keep the text when the box was hidden for a run
+            st.session_state["captioning:text"] = st.session_state["captioning:text"]
+        text = ui.text_input("Scene: a count (1-4), a colour, a shape and a position per group",
+                             key="captioning:text", default="three green stars at the top", height=68)
+        x, scene = captioning.text_features(bundle, text)
+        x = x[None]
+    else:
+        every = np.stack([captioning.sample_features(j - 1, dim, params["noise"]) for j in samples])
+        st.download_button(f"Download all {len(samples)} samples as one .npy (shape {every.shape}) to see the format",
+                           npy(every), file_name="scenes.npy", mime="application/octet-stream")
+        upload = st.file_uploader(f"Image features: a .npy of shape ({dim},) or (N, {dim}), N ≤ "
+                                  f"{captioning.MAX_ROWS}", type=["npy"], key="captioning:upload")
+        if upload is None:
+            st.info("Upload a .npy file of feature vectors (numpy.save of a float array), or download a sample above.")
+            st.stop()
+        filename = upload.name
+        x = captioning.read_features(upload.getvalue(), filename, dim)
+        x = x[None] if x.ndim == 1 else x
+except SeqvizError as e:
+    ui.error(e)
+    st.stop()
+
+c1, c2 = st.columns(2)
+beams = list(range(1, 11))
+choice("captioning:beam", "beam", beams, 3)
+beam = c1.select_slider("Beam width per head (1 = the lock-step greedy captions)", beams, key="captioning:beam")
+ui.share("beam", beam)
+ABLATE = {"1": "zero branch 1's features", "2": "zero branch 2's features"}
+choice("captioning:ablate", "ablate", list(ABLATE), "1")
+ablate = c2.radio("Ablation (below)", list(ABLATE), format_func=ABLATE.get, horizontal=True, key="captioning:ablate")
+ui.share("ablate", ablate)
+
+row = 0
+if len(x) > 1:
+    greedy = captioning.greedy_captions(bundle.model, params, bundle.vocabs, x)
+    st.subheader(f"{ui.md(filename)}: {len(x)} scenes")
+    st.dataframe(pd.DataFrame({captioning.HEADS[0]: [" ".join(w) for w in greedy[0]],
+                               captioning.HEADS[1]: [" ".join(w) for w in greedy[1]]},
+                              index=pd.RangeIndex(1, len(x) + 1, name="row")), width="stretch")
+    rows = list(range(1, len(x) + 1))
+    choice("captioning:row", "row", rows, 1)
+    row = st.selectbox("Row to look into", rows, key="captioning:row", format_func=lambda j: f"row {j}") - 1
+    ui.share("row", row + 1)
+
+r = captioning.decode(bundle, x[row], beam=beam, top_k=5)
+if scene is not None:
+    seen = captioning.seen_in_training(params, scene)
+    st.subheader("Scene: " + " ".join(captioning.english(scene)))
+    st.caption("This combination of objects was among the model's training scenes." if seen else
+               "This combination of objects never occurred in the model's training scenes.")
+    truth = [" ".join(captioning.english(scene)), " ".join(captioning.french(scene))]
+else:
+    st.subheader(f"Row {row + 1} of {ui.md(filename)}")
+    truth = None
+
+for k in (0, 1):
+    steps = r["steps"][k]
+    mark = "" if truth is None else (" ✓" if r["captions"][k] == truth[k] else f" ✗ (true: {ui.md(truth[k])})")
+    shown = ui.md(r["captions"][k]) or "*(empty: the head ended at once)*"
+    st.markdown(f"**{captioning.HEADS[k]}**: {shown}{mark} · P(caption) = "
+                f"{np.exp(r['logprob'][k]):.3f}")
+    st.plotly_chart(figures.topk_steps([[a["word"] for a in s["top"]] for s in steps],
+                                       [[a["prob"] for a in s["top"]] for s in steps],
+                                       [s["word"] for s in steps], title=f"Head {k + 1}: top words per step"),
+                    width="stretch", key=f"captioning:topk:{k}")
+    if beam > 1:
+        with st.expander(f"Head {k + 1}: the {len(r['beams'][k])} beams"):
+            st.plotly_chart(figures.beam_tree([(b["tokens"], b["step_logprobs"]) for b in r["beams"][k]],
+                                              title=f"Head {k + 1} beams"), width="stretch",
+                            key=f"captioning:beams:{k}")
+values = x[row]
+st.plotly_chart(figures.signal(values, title=f"The {dim} image features ({np.mean(values > 0):.0%} non-zero, "
+                                             f"mean {values.mean():.3f})", x_title="feature", y_title="value"),
+                width="stretch", key="captioning:features")
+
+st.subheader("Ablation: " + ABLATE[ablate])
+cut = captioning.decode(bundle, x[row], beam=beam, top_k=5, ablate=ablate)
+probs = captioning.score(bundle, x[row], r["captions"], ablate=ablate)
+full = captioning.score(bundle, x[row], r["captions"])
+st.dataframe(pd.DataFrame({"both branches": r["captions"], ABLATE[ablate]: cut["captions"]},
+                          index=list(captioning.HEADS)), width="stretch")
+for k in (0, 1):
+    words = r["captions"][k].split() + [captioning.END]
+    st.plotly_chart(figures.grouped_bars([f"{i + 1}. {w}" for i, w in enumerate(words)],
+                                         {"both branches": full[k], ABLATE[ablate]: probs[k]},
+                                         title=f"Head {k + 1}: P(each word of its caption)"),
+                    width="stretch", key=f"captioning:ablation:{k}")
+m = bundle.metrics
+if "ablate1_exact_1" in m:
+    st.caption("On the held-out scenes, exact match of caption 1 / caption 2: both branches "
+               f"{m['val_exact_1']:.2f} / {m['val_exact_2']:.2f}; branch 1 zeroed {m['ablate1_exact_1']:.2f} / "
+               f"{m['ablate1_exact_2']:.2f}; branch 2 zeroed {m['ablate2_exact_1']:.2f} / {m['ablate2_exact_2']:.2f}. "
+               "Each head reads both LSTM states, so zeroing either branch can hurt either head.")
+ui.model_details(bundle)
