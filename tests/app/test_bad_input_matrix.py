@@ -5,7 +5,7 @@ element, and the page still works afterwards with a good input. Each URL case: n
 string never breaks the page. Each CLI case: exit code 2 and one line on stderr, no traceback. Each upload
 case: the training service refuses the file with a sentence saying what is wrong.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ class PageCase:
     key: str         # its text box
     good: str        # an input that works, typed after the bad one
     ok: str          # text in a subheader/markdown that shows the good input worked
+    query: dict = field(default_factory=dict)   # URL state the page needs to show that text box
 
 
 PAGES = {
@@ -37,6 +38,8 @@ PAGES = {
     "dialogue-acts": PageCase("views/dialogue_acts.py", "dialogue-acts:text", "A: hello\nB: is it cold today",
                               "2 utterances"),
     "seq2seq": PageCase("views/seq2seq.py", "seq2seq:text", "4 7 1", "✅ **four seven one**"),
+    "captioning": PageCase("views/captioning.py", "captioning:text", "three green stars at the top",
+                           "trois étoiles vertes en haut", {"source": "describe"}),
 }
 
 CONTROL = "\x00\x07\x1b\x08\x7f"
@@ -63,6 +66,12 @@ TEXT_CASES = [  # (page, bad input, words the one error message must contain)
     ("seq2seq", "四 七", ["'七'", "'四'"]),
     ("seq2seq", "4 🙂 7", ["'🙂'"]),
     ("seq2seq", "4 \x07 7", ["'x07'", "digits 0-9"]),  # repr'd in the message: '\\x07'
+    ("captioning", "", ["empty"]),
+    ("captioning", "purple unicorns", ["'unicorns'", "a count (1-4)"]),
+    ("captioning", "x" * 10_000, ["10,000 characters", "at most 300"]),
+    ("captioning", "三 个 星", ["'三'"]),
+    ("captioning", "🙂", ["no colour or shape"]),
+    ("captioning", "sample 99", ["samples 1 to 6"]),
 ]
 
 
@@ -81,7 +90,7 @@ def _texts(at) -> str:
                          ids=[f"{a}-{i}" for i, (a, _, _) in enumerate(TEXT_CASES)])
 def test_bad_text_gives_one_clear_error_and_the_page_recovers(arch, bad, words):
     case = PAGES[arch]
-    at = _run(case.page)
+    at = _run(case.page, **case.query)
     at.text_area(key=case.key).input(bad).run()
     assert not at.exception, [e.message for e in at.exception]
     assert len(at.error) == 1, [e.value for e in at.error]
