@@ -285,6 +285,7 @@ class Inference:
     #                           -> [probs (B, 1, V), (alignment (B, 1, S)), h_0, c_0, ...]
     mode: str
     depth: int
+    signatures: tuple         # the TensorSpecs of the encoder's and the step's inputs: each is traced once
 
 
 def inference(model: tf.keras.Model, params: dict) -> Inference:
@@ -304,14 +305,18 @@ def inference(model: tf.keras.Model, params: dict) -> Inference:
     probs, weights, states = _decode(layers, depth, mode, x, enc_in, src_in, states_in)
     outputs = [probs] + ([weights] if weights is not None else []) + states
     step = tf.keras.Model([prev, enc_in, src_in, h_in] + states_in, outputs, name="decoder_step")
-    model._seqviz_inference = Inference(encoder, step, mode, depth)
+    spec = lambda *shape, dtype="float32": tf.TensorSpec(shape, dtype)  # noqa: E731
+    signatures = (spec(None, None, dtype="int32"),   # encoder: source ids; step: see `Inference.step`
+                  [spec(None, 1, dtype="int32"), spec(None, None, units), spec(None, None, dtype="int32"),
+                   spec(None, units)] + [spec(None, units)] * (2 * depth))
+    model._seqviz_inference = Inference(encoder, step, mode, depth, signatures)
     return model._seqviz_inference
 
 
 def start_state(inf: Inference, src: np.ndarray) -> list[np.ndarray]:
     """Decoder state for source ids (B, S): [encoder states, source ids, h, h_0, c_0, ...] (numpy).
     Basic mode starts its decoder from zero states; the others from the encoder's final states."""
-    enc, h_enc, *states = (t.numpy() for t in store.forward(inf.encoder, np.asarray(src, np.int32)))
+    enc, h_enc, *states = (t.numpy() for t in store.forward(inf.encoder, np.asarray(src, np.int32), inf.signatures[0]))
     if inf.mode == "basic":
         states = [np.zeros_like(s) for s in states]
     return [enc, src, h_enc] + states
@@ -322,7 +327,8 @@ def step_fn(inf: Inference, attention_out: list | None = None) -> decoding.Step:
     Alignment rows (B, S) are appended to `attention_out` when given."""
     def step(tokens, state):
         enc, src, h_enc, *states = state
-        out = [t.numpy() for t in store.forward(inf.step, [tokens[:, None].astype(np.int32), enc, src, h_enc] + states)]
+        out = [t.numpy() for t in store.forward(inf.step, [tokens[:, None].astype(np.int32), enc, src, h_enc] + states,
+                                        inf.signatures[1])]
         probs, rest = out[0][:, 0], out[1:]
         if inf.mode == "attention":
             if attention_out is not None:

@@ -181,13 +181,17 @@ def load(arch: str, name: str = DEFAULT) -> Bundle:
     return Bundle(arch, name, config["params"], model, vocabs, metrics, config.get("data", {}))
 
 
-def forward(model, inputs):
-    """`model(inputs, training=False)`, traced once and reused (shapes relaxed after a retrace): an eager call
-    of a small Keras model costs ~15 ms of Python overhead per call, a traced one ~1 ms."""
+def forward(model, inputs, signature=None):
+    """`model(inputs, training=False)`, traced once and reused: an eager call of a small Keras model costs
+    ~15 ms of Python overhead per call, a traced one ~1 ms. Without a `signature` (the inputs' TensorSpecs,
+    None for any size) shapes are relaxed after a retrace; a model called with ever-changing shapes (a
+    decoder step over beams of any width and sources of any length) should pass one, to trace only once."""
     fn = getattr(model, "_seqviz_forward", None)
     if fn is None:
         import tensorflow as tf
-        fn = model._seqviz_forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        call = lambda x: model(x, training=False)  # noqa: E731
+        fn = model._seqviz_forward = (tf.function(call, input_signature=[signature]) if signature is not None
+                                      else tf.function(call, reduce_retracing=True))
     return fn(inputs)
 
 
