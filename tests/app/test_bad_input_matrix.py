@@ -18,12 +18,6 @@ from seqviz.errors import SeqvizError
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def repo_root(monkeypatch):
-    monkeypatch.chdir(ROOT)
-    monkeypatch.delenv("SEQVIZ_MODELS", raising=False)
-
-
 @dataclass
 class PageCase:
     page: str        # views/<page>.py

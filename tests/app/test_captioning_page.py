@@ -18,20 +18,6 @@ METRICS = json.loads((ROOT / "models" / "captioning" / "default" / "metrics.json
 D = 4096
 
 
-def _store_snapshot():
-    return sorted((str(p.relative_to(ROOT)), p.stat().st_mtime_ns) for p in (ROOT / "models").rglob("*"))
-
-
-@pytest.fixture(autouse=True)
-def repo_root(monkeypatch):
-    """Pages resolve paths from the working directory; read the committed store and leave it untouched."""
-    monkeypatch.chdir(ROOT)
-    monkeypatch.delenv("SEQVIZ_MODELS", raising=False)
-    before = _store_snapshot()
-    yield ROOT
-    assert _store_snapshot() == before, "a page test wrote into the repo's models/ store"
-
-
 def _page(**query) -> AppTest:
     at = AppTest.from_file("views/captioning.py", default_timeout=120)
     for k, v in query.items():

