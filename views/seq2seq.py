@@ -78,7 +78,7 @@ for mode in modes:
     if not names:
         missing.append(mode)
         continue
-    if st.session_state.get(key) not in names:
+    if ui.query_value(key, f"model_{mode}", names[0]) not in names:   # seeded from the URL once
         st.session_state[key] = names[0]
     bundles[mode] = names
 if missing:
@@ -89,6 +89,7 @@ results, errors = {}, {}
 cols = st.columns(len(bundles)) if bundles else []
 for col, (mode, names) in zip(cols, bundles.items()):
     name = col.selectbox(f"{mode} model", names, key=f"seq2seq:model:{mode}")
+    ui.share(f"model_{mode}", name)
     try:
         bundle = ui.load_model("seq2seq", name)
         results[mode] = (bundle, ui.predict(bundle, text, beam=beam))

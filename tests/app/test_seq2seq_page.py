@@ -55,8 +55,8 @@ def test_typed_input_decodes_and_goes_into_the_url():
     assert at.query_params["text"] == ["4 7 1"]
 
 
-def test_url_reproduces_modes_beam_and_text():
-    at = _page(modes="attention,basic", beam="5", text="2 0 2 6")
+def test_url_reproduces_modes_beam_text_and_models():
+    at = _page(modes="attention,basic", beam="5", text="2 0 2 6", model_basic="no-such-model")
     assert not at.error
     assert at.multiselect(key="seq2seq:modes").value == ["attention", "basic"]
     assert at.slider(key="seq2seq:beam").value == 5
@@ -65,6 +65,9 @@ def test_url_reproduces_modes_beam_and_text():
     assert decodes["attention"] == (True, "two zero two six")
     beams = at.dataframe[0].value                              # first tab: basic's beams
     assert len(beams) == 5 and list(beams["log-prob"]) == sorted(beams["log-prob"], reverse=True)
+    # the model picked per mode is in the URL too; an unknown one falls back to the mode's default
+    assert at.query_params["model_basic"] == ["default-basic"]
+    assert at.query_params["model_attention"] == ["default-attention"]
 
 
 @pytest.mark.parametrize("bad, words", [
