@@ -71,6 +71,15 @@ ARCHS: dict[str, Arch] = {a.id: a for a in [
          {"val_exact_1": "exact match, caption 1", "val_exact_2": "exact match, caption 2",
           "val_bleu1_1": "BLEU-1, caption 1", "val_bleu1_2": "BLEU-1, caption 2",
           "train_seconds": "training time (s)"}),
+    Arch("lm", "Language model: sampled vs full softmax",
+         "An LSTM language model trained with tf.nn.sampled_softmax_loss and evaluated with the full softmax "
+         "over the same output weights; race it live against the full softmax (loss against the clock, "
+         "seconds per step, validation perplexity) and generate text with temperature and top-k.",
+         "A Keras user who could not see how sampled_softmax_loss's weights and biases fit a Keras model; the "
+         "accepted answer reached into _keras_history and needed a second model for inference.",
+         "seqviz.lm", "views/lm.py",
+         {"val_perplexity": "held-out perplexity (full softmax)", "unigram_perplexity": "unigram baseline",
+          "train_seconds": "training time (s)"}),
 ]}
 
 

@@ -248,9 +248,10 @@ def grouped_bars(labels: Sequence[str], series: dict[str, Sequence[float]], titl
 
 def lines(series: dict[str, tuple[Sequence[float], Sequence[float]]], title: str = "", x_title: str = "",
           y_title: str = "", log_y: bool = False, styles: dict[str, dict] | None = None,
-          height: int = 320) -> go.Figure:
-    """Several named (x, y) series as lines on shared axes; `styles` maps a name to Plotly line/marker
-    settings (e.g. {"mode": "markers", "line": {"dash": "dot"}}). Empty series are left out."""
+          height: int = 360) -> go.Figure:
+    """Several named (x, y) series as lines on shared axes; `styles` maps a name to Plotly scatter
+    settings (e.g. {"mode": "lines+markers", "line": {"dash": "dot"}}). Empty series are left out.
+    A log y axis is labelled at powers of ten only."""
     fig = go.Figure()
     for name, (x, y) in series.items():
         if not len(x):
@@ -258,7 +259,7 @@ def lines(series: dict[str, tuple[Sequence[float], Sequence[float]]], title: str
         style = {"mode": "lines", **(styles or {}).get(name, {})}
         fig.add_scatter(x=list(x), y=list(y), name=escape(str(name)), **style)
     fig.update_layout(**_LAYOUT, title=title, height=height, xaxis_title=x_title, yaxis_title=y_title,
-                      legend=dict(orientation="h", y=-0.25))
+                      legend=dict(orientation="h", x=0, y=-0.22, yanchor="top"))
     if log_y:
-        fig.update_yaxes(type="log")
+        fig.update_yaxes(type="log", dtick=1)
     return fig

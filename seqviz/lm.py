@@ -1,0 +1,588 @@
+"""Language model: an LSTM trained with sampled softmax, evaluated with the full softmax over the SAME weights.
+
+Where it comes from: a Keras user wanted to speed up an LSTM language model with
+`tf.nn.sampled_softmax_loss` and could not see how its `weights` and `biases` fit a Keras model; the
+accepted answer reached into `_keras_history` and needed a second model for inference. Here one layer,
+`Projection`, owns the output weights and both softmaxes use them:
+
+    words (B, T) -> Embedding (B, T, E) -> LSTM (B, T, H) -> Projection: W (V, H), b (V,)
+        training, sampled: tf.nn.sampled_softmax_loss(weights=W, biases=b, inputs=h, labels=next word)
+                           over the true word and `num_sampled` sampled words (a custom `train_step`)
+        training, full / evaluation / generation: logits = h·Wᵀ + b (B, T, V), softmax over all V words
+
+W is laid out V×H, one row per word (not a Dense kernel H×V transposed each step): the sampled loss
+gathers only the rows of the true and the sampled words, so its gradient for W (and for b and the
+embedding) is a `tf.IndexedSlices` over those rows, and the optimizer, tensorflow-addons' `LazyAdam`
+(Adam whose sparse path updates only the rows in the gradient, moments included), touches only them.
+The full softmax's gradient for W is dense: every row gets some, and Adam updates all V×H weights each
+step. Both sides of the race use the same optimizer, LazyAdam (on a dense gradient it is plain Adam).
+The sampled words are log-uniform (Zipfian) over ids, as TensorFlow's default sampler draws them
+(`Vocab.build` numbers words most frequent first, which that distribution assumes), but drawn
+statelessly from (seed, step) by `LogUniformSampler`, so a run is reproducible wherever it runs. The
+output bias starts at the unigram log-frequencies: both sides start as the unigram model, and words the
+sampler rarely draws do not sit at a bias of 0 (far too likely under the full softmax).
+
+Corpora: (1) real English that ships with Python: the docstrings of the standard library's modules,
+classes and functions (read from the .py sources with `ast`, nothing imported) plus `pydoc_data`'s
+help topics, about 2 MB and ~11k lower-case word types; (2) a `.txt` upload; (3) a generated Zipfian
+corpus whose vocabulary scales to 100k (for the speed race and `bench sampled-softmax`). Text is
+tokenized with Keras' `text_to_word_sequence`; the ids live in `seqviz.vocab.Vocab` with the specials
+<pad>, <unk> and <eos> (the end of a document). Training reads the token stream in windows of
+`seq_len` + 1 words (input: the first `seq_len`, target: the next word at each position).
+
+The default model (`models/lm/default`, seed 0, `python -m seqviz train lm --name default`: sampled
+softmax with 512 samples, V = 8,000, E = 32, H = 96, 3 epochs of 262k words, 14-29 s on 2 cores, 4.3 MB)
+reaches a full-softmax perplexity of 191 on held-out Python docstrings (8,000 words of documents it
+never saw), against 636 for the unigram model of its training text. The same config trained with the
+full softmax reaches 182 after 3 epochs (sampled +4.8%; +7% and +10% after epochs 1 and 2) at 4.5-6x
+the seconds per step; the gap in speed grows with V (`python -m seqviz bench sampled-softmax`).
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import gc
+import math
+import os
+import sysconfig
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+with warnings.catch_warnings():  # tensorflow-addons announces its end of life on import
+    warnings.simplefilter("ignore", UserWarning)
+    from tensorflow_addons.optimizers import LazyAdam
+
+from seqviz.errors import SeqvizError
+from seqviz.params import SEED, Param
+from seqviz.uploads import decode_text
+from seqviz.vocab import PAD, UNK, Vocab
+
+EOS = "<eos>"
+SPECIALS = (PAD, UNK, EOS)
+EXAMPLE = "return the"
+MAX_CHARS = 2000            # a longer prompt is refused, not silently cut
+MAX_VAL_TOKENS = 8_000      # held-out tokens scored after each epoch (full softmax over V: keep it bounded)
+MONITOR_POINTS = 10         # per epoch: full-softmax (and sampled) loss on a fixed training sample
+
+PARAMS = [
+    Param("softmax", "sampled", help="training loss: sampled softmax or the full softmax over all V words",
+          choices=("sampled", "full")),
+    Param("num_sampled", 512, 1, 16_384, "words sampled per step (sampled softmax); must be < V"),
+    Param("vocab_size", 8_000, 10, 100_000, "V: output words incl. <pad>, <unk>, <eos>. Text: the V-3 most "
+          "frequent words (the rest become <unk>); Zipfian corpus: V-3 generated word types"),
+    Param("corpus", "python", help="training text when nothing is uploaded: Python's docstrings or a "
+          "generated Zipfian corpus", choices=("python", "zipf")),
+    Param("embed_dim", 32, 4, 1024, "word embedding size E"),
+    Param("units", 96, 4, 1024, "LSTM units H (= the projection's row length)"),
+    Param("seq_len", 20, 2, 200, "words per training window (backpropagation through time)"),
+    Param("epochs", 3, 1, 50, "passes over the training text"),
+    Param("batch_size", 128, 1, 1024, "windows per step"),
+    Param("learning_rate", 0.02, 1e-5, 0.5, "LazyAdam step size"),
+    SEED,
+]
+PREDICT_PARAMS = [
+    Param("n_words", 20, 1, 200, "words to generate"),
+    Param("temperature", 0.8, 0.0, 5.0, "0 = always the most likely word; higher = more random"),
+    Param("top_k", 40, 0, 100_000, "sample among the k most likely words (0 = all)"),
+    Param("seed", 0, 0, 2**31 - 1, "sampling seed: the same prompt, settings and seed give the same text"),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Corpora: documents of lower-case tokens
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Corpus:
+    docs: list[list[str]]                 # each document's tokens (the held-out split is by document)
+    source: str
+    words: list[str] | None = None        # a fixed vocabulary, most frequent first (generated corpora)
+
+
+def tokenize(text: str) -> list[str]:
+    """Keras' tokenizer (lower-case, punctuation to spaces), then quotes stripped off words ('foo' -> foo)."""
+    words = (w.strip("'") for w in tf.keras.preprocessing.text.text_to_word_sequence(text))
+    return [w for w in words if w]
+
+
+_SKIP = {"test", "tests", "idle_test", "idlelib", "tkinter", "turtledemo", "lib2to3", "site-packages",
+         "dist-packages", "pydoc_data", "encodings", "ensurepip"}
+
+
+@functools.lru_cache(maxsize=1)
+def python_corpus() -> Corpus:
+    """The standard library's docstrings (modules, classes, functions; parsed, never imported) and the
+    pydoc help topics. Files in path order, so the same Python gives the same corpus."""
+    from pydoc_data.topics import topics
+    root = sysconfig.get_paths()["stdlib"]
+    paths = []
+    for folder, subdirs, files in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if d not in _SKIP)   # prune: never walk site-packages, tests
+        paths += [os.path.join(folder, f) for f in sorted(files) if f.endswith(".py")]
+    texts, collecting = [], gc.isenabled()
+    gc.disable()  # parsing allocates millions of AST nodes; with TensorFlow loaded, GC passes triple the time
+    try:
+        for path in paths:
+            try:
+                with open(path, "rb") as f:
+                    texts += _docstrings(ast.parse(f.read()))
+            except (SyntaxError, ValueError, OSError):
+                continue
+    finally:
+        if collecting:
+            gc.enable()
+    texts += [topics[k] for k in sorted(topics)]
+    return Corpus([t for t in map(tokenize, texts) if t], "python")
+
+
+def _docstrings(node) -> list[str]:
+    """Docstrings of a module and of the classes and functions in it, through statement bodies only
+    (a def inside `if`/`try` is found; expressions are never walked, which keeps this fast)."""
+    out = []
+    if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+        doc = ast.get_docstring(node)
+        if doc:
+            out.append(doc)
+    for field in ("body", "orelse", "finalbody", "handlers"):
+        for child in getattr(node, field, None) or ():
+            if isinstance(child, (ast.stmt, ast.excepthandler)):
+                out += _docstrings(child)
+    return out
+
+
+def make_zipf(vocab_size: int, n_tokens: int = 300_000, seed: int = 0, doc_len: int = 200) -> Corpus:
+    """`vocab_size` - 3 word types w1, w2, ... with Zipfian frequencies (P(w_r) ~ 1/r), and a little
+    structure to learn: each word has a fixed partner word (drawn Zipfian) that follows it half the time."""
+    ids = zipf_ids(vocab_size - len(SPECIALS), n_tokens, seed)
+    words = [f"w{i + 1}" for i in range(vocab_size - len(SPECIALS))]
+    docs = [[words[i] for i in ids[s:s + doc_len]] for s in range(0, n_tokens, doc_len)]
+    return Corpus(docs, "zipf", words)
+
+
+def zipf_ids(n_types: int, n_tokens: int, seed: int = 0) -> np.ndarray:
+    """Token ids 0..n_types-1 of the Zipfian corpus (rank 0 most frequent); see `make_zipf`."""
+    rng = np.random.default_rng(seed)
+    p = 1.0 / np.arange(1, n_types + 1)
+    p /= p.sum()
+    draws = rng.choice(n_types, size=n_tokens, p=p)
+    partner = rng.choice(n_types, size=n_types, p=p)
+    follow = rng.random(n_tokens) < 0.5
+    ids = draws.copy()
+    for t in range(1, n_tokens):  # sequential: the partner of the word actually chosen before
+        if follow[t]:
+            ids[t] = partner[ids[t - 1]]
+    return ids
+
+
+def read_upload(raw: bytes, filename: str = "upload.txt") -> Corpus:
+    """A user's plain-text file (UTF-8, <= 5 MB): split into documents at blank lines."""
+    text = decode_text(raw, filename)
+    paragraphs = [tokenize(p) for p in text.replace("\r\n", "\n").split("\n\n")]
+    docs = [p for p in paragraphs if p]
+    n = sum(map(len, docs))
+    if n < 500:
+        raise SeqvizError(f"{filename} has {n} words; a language model needs at least 500 words of text.")
+    if len(docs) < 20:  # too few paragraphs for a held-out split: cut the text into pieces of 100 words
+        stream = [w for d in docs for w in d]
+        docs = [stream[i:i + 100] for i in range(0, len(stream), 100)]
+    return Corpus(docs, "upload")
+
+
+def corpus_for(params: dict, data: Corpus | None) -> Corpus:
+    if data is not None:
+        return data
+    if params["corpus"] == "zipf":
+        return make_zipf(params["vocab_size"], seed=params["seed"])
+    return python_corpus()
+
+
+def split(corpus: Corpus, seed: int, fraction: float = 0.15) -> tuple[list[list[str]], list[list[str]]]:
+    """(training documents, held-out documents), in corpus order. A document is held out when a seeded
+    hash of its words falls in the lowest `fraction` (at least one document is): by content, not by
+    position as `training.holdout` splits, so a docstring held out here stays held out on another
+    Python 3.11 patch release, whose standard library has a few docstrings more or less."""
+    def score(doc):
+        digest = hashlib.blake2b(f"{seed}\0{' '.join(doc)}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64
+
+    scores = [score(d) for d in corpus.docs]
+    cut = max(fraction, min(scores))
+    return [d for d, s in zip(corpus.docs, scores) if s > cut], [d for d, s in zip(corpus.docs, scores) if s <= cut]
+
+
+def fingerprint(corpus: Corpus) -> str:
+    """A hash of the corpus' documents: equal fingerprints, equal corpora (e.g. the same Python)."""
+    h = hashlib.sha1()
+    for d in corpus.docs:
+        h.update(" ".join(d).encode() + b"\n")
+    return h.hexdigest()[:16]
+
+
+def make_vocab(corpus: Corpus, train_docs: list[list[str]], size: int) -> Vocab:
+    if corpus.words is not None:
+        return Vocab(corpus.words[:size - len(SPECIALS)], specials=SPECIALS)
+    return Vocab.build(train_docs, max_size=size, specials=SPECIALS)
+
+
+def stream(vocab: Vocab, docs: list[list[str]]) -> np.ndarray:
+    """All documents' ids in one int32 stream, each document followed by <eos>."""
+    eos = vocab.index[EOS]
+    return np.array([i for d in docs for i in vocab.encode(d) + [eos]], dtype=np.int32)
+
+
+def windows(ids: np.ndarray, seq_len: int, what: str = "The text") -> tuple[np.ndarray, np.ndarray]:
+    """Non-overlapping windows: inputs (N, seq_len) and targets (N, seq_len), the same shifted by one."""
+    n = (len(ids) - 1) // seq_len
+    if n < 1:
+        raise SeqvizError(f"{what} has {len(ids)} words, fewer than one window of seq_len + 1 = {seq_len + 1}; "
+                          "lower seq_len or use more text.")
+    x = ids[:n * seq_len].reshape(n, seq_len)
+    y = ids[1:n * seq_len + 1].reshape(n, seq_len)
+    return x, y
+
+
+# ---------------------------------------------------------------------------------------------
+# The model
+# ---------------------------------------------------------------------------------------------
+class LogUniformSampler:
+    """Draws `num_sampled` distinct word ids per step from the log-uniform (Zipfian) distribution
+    P(k) = log((k + 2) / (k + 1)) / log(V + 1) over ids numbered most frequent first, and says how likely
+    each id was to be included: the `sampled_values` triple of `tf.nn.sampled_softmax_loss`.
+
+    It samples what TensorFlow's `log_uniform_candidate_sampler(unique=True)` samples, but statelessly
+    (Gumbel-top-k from `tf.random.stateless_uniform` keyed by a seed): a step's words depend only on
+    (model seed, step). The built-in sampler keeps its random state in its kernel, and we measured runs
+    of the same seed diverging in the app (e.g. validation perplexity 276 vs 311-379, once 8,204).
+    Inclusion probability of id k: 1 - exp(-τ P(k)), with τ such that they sum to num_sampled (TF's
+    formula 1 - (1 - P(k))^tries with the expected number of tries)."""
+
+    def __init__(self, vocab_size: int, num_sampled: int):
+        self.vocab_size, self.num_sampled = vocab_size, num_sampled
+        k = np.arange(vocab_size, dtype=np.float64)
+        p = (np.log(k + 2) - np.log(k + 1)) / np.log(vocab_size + 1)
+        lo, hi = float(num_sampled), float(num_sampled) * 1e12       # Σ(1 - e^(-τp)) = S: bisect on log τ
+        for _ in range(100):
+            tau = math.sqrt(lo * hi)
+            lo, hi = (tau, hi) if np.sum(-np.expm1(-tau * p)) < num_sampled else (lo, tau)
+        self.log_p = tf.constant(np.log(p), tf.float32)                           # (V,)
+        self.inclusion = tf.constant(-np.expm1(-math.sqrt(lo * hi) * p), tf.float32)  # (V,)
+
+    def __call__(self, labels, seed):
+        """labels (N, 1) int64, seed (2,) -> (sampled (S,) int64, true inclusion (N, 1), sampled inclusion (S,))."""
+        u = tf.random.stateless_uniform([self.vocab_size], seed=seed, minval=1e-20, maxval=1.0)
+        gumbel = -tf.math.log(-tf.math.log(u))
+        sampled = tf.cast(tf.math.top_k(self.log_p + gumbel, self.num_sampled).indices, tf.int64)
+        return sampled, tf.gather(self.inclusion, labels), tf.gather(self.inclusion, sampled)
+
+
+@tf.keras.utils.register_keras_serializable(package="seqviz")
+class Projection(tf.keras.layers.Layer):
+    """The output layer over V words: W (V, H), one row per word, and b (V,). `call` gives the full
+    logits h·Wᵀ + b; `sampled_loss` gives tf.nn.sampled_softmax_loss over the very same W and b."""
+
+    def __init__(self, vocab_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+
+    def build(self, input_shape):
+        h = int(input_shape[-1])
+        self.kernel = self.add_weight(name="kernel", shape=(self.vocab_size, h), initializer="glorot_uniform")
+        self.bias = self.add_weight(name="bias", shape=(self.vocab_size,), initializer="zeros")
+        super().build(input_shape)
+
+    def call(self, h):
+        """(..., H) -> logits (..., V)."""
+        flat = tf.reshape(h, [-1, tf.shape(h)[-1]])                                   # (N, H)
+        logits = tf.matmul(flat, self.kernel, transpose_b=True) + self.bias            # (N, V)
+        return tf.reshape(logits, tf.concat([tf.shape(h)[:-1], [self.vocab_size]], 0))
+
+    def full_losses(self, h, labels):
+        """Cross-entropy of the full softmax per position (B, T). h (B, T, H), labels (B, T)."""
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels, self(h))
+
+    def full_loss(self, h, labels):
+        return tf.reduce_mean(self.full_losses(h, labels))
+
+    def sampled_loss(self, h, labels, sampler: LogUniformSampler, seed):
+        """Mean sampled-softmax loss: the true word against the sampler's words for `seed`. Passing the
+        variables themselves lets the lookup's gradient stay sparse (IndexedSlices over the true and
+        sampled rows)."""
+        flat = tf.reshape(h, [-1, tf.shape(h)[-1]])                                   # (N, H)
+        labels = tf.reshape(tf.cast(labels, tf.int64), [-1, 1])                       # (N, 1)
+        return tf.reduce_mean(tf.nn.sampled_softmax_loss(
+            weights=self.kernel, biases=self.bias, labels=labels, inputs=flat, num_sampled=sampler.num_sampled,
+            num_classes=self.vocab_size, sampled_values=sampler(labels, seed)))
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size}
+
+
+class LanguageModel(tf.keras.Model):
+    """Embedding -> LSTM -> Projection, trained by `train_step` with the sampled or the full softmax."""
+
+    def __init__(self, vocab_size: int, embed_dim: int, units: int, num_sampled: int, softmax: str,
+                 seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.num_sampled, self.softmax, self.seed = num_sampled, softmax, seed
+        self.sampler = LogUniformSampler(vocab_size, num_sampled) if num_sampled < vocab_size else None
+        self.embedding = tf.keras.layers.Embedding(vocab_size, embed_dim, name="embedding")
+        self.lstm = tf.keras.layers.LSTM(units, return_sequences=True, return_state=True, name="lstm")
+        self.projection = Projection(vocab_size, name="projection")
+        self.loss_tracker = tf.keras.metrics.Mean(name="loss")
+
+    def hidden(self, ids, state=None, training=False):
+        """ids (B, T) -> LSTM outputs (B, T, H) and the final [h, c] (each (B, H))."""
+        out, h, c = self.lstm(self.embedding(ids), initial_state=state, training=training)
+        return out, [h, c]
+
+    def call(self, ids, training=False):
+        """Full-softmax logits (B, T, V)."""
+        return self.projection(self.hidden(ids, training=training)[0])
+
+    def step_seed(self, stream: int = 0):
+        """The sampler's seed for this training step: (model seed + stream, optimizer step)."""
+        return tf.stack([tf.constant(self.seed + stream, tf.int64), tf.cast(self.optimizer.iterations, tf.int64)])
+
+    def losses_for(self, ids, labels):
+        """(full-softmax loss, sampled-softmax loss) of a batch at the current weights (the samples from
+        their own seed stream, not the training step's)."""
+        out, _ = self.hidden(ids)
+        return (self.projection.full_loss(out, labels),
+                self.projection.sampled_loss(out, labels, self.sampler, self.step_seed(stream=1)))
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            out, _ = self.hidden(x, training=True)
+            if self.softmax == "sampled":
+                loss = self.projection.sampled_loss(out, y, self.sampler, self.step_seed())
+            else:
+                loss = self.projection.full_loss(out, y)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        self.loss_tracker.update_state(loss, sample_weight=tf.cast(tf.size(y), tf.float32))  # per word
+        # "loss": the epoch's running mean (Keras' convention); "batch_loss": this step's own value
+        return {"loss": self.loss_tracker.result(), "batch_loss": loss}
+
+    def test_step(self, data):
+        x, y = data
+        self.loss_tracker.update_state(self.projection.full_losses(self.hidden(x)[0], y))  # a mean per word
+        return {"loss": self.loss_tracker.result()}
+
+
+def build(params: dict, vocabs: dict[str, Vocab]) -> LanguageModel:
+    model = LanguageModel(len(vocabs["words"]), params["embed_dim"], params["units"], params["num_sampled"],
+                          params["softmax"], params["seed"], name="language_model")
+    model(tf.zeros((1, 1), tf.int32))  # create the weights (the store loads into them)
+    return model
+
+
+def optimizer(params: dict) -> LazyAdam:
+    return LazyAdam(params["learning_rate"])
+
+
+def check(params: dict, vocab_size: int | None = None) -> None:
+    """num_sampled must be smaller than V (the sampler draws distinct words other than the true one)."""
+    v = vocab_size or params["vocab_size"]
+    if params["num_sampled"] >= v:
+        raise SeqvizError(f"num_sampled ({params['num_sampled']:,}) must be smaller than the vocabulary "
+                          f"(V = {v:,} words); lower num_sampled or raise vocab_size.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Training, with a live trace for the race page
+# ---------------------------------------------------------------------------------------------
+class Trace(tf.keras.callbacks.Callback):
+    """What the race page draws, recorded as training goes.
+
+    `clock` counts only the seconds inside training steps (from a batch's begin to its end, graph
+    building of the first step included); monitoring and validation are not counted. Every few steps
+    it scores a fixed sample of training windows with the full softmax and the sampled softmax (the
+    gap between the two is what sampling costs in accuracy of the loss); after each epoch the
+    full-softmax validation perplexity (Keras' validation runs the model's `test_step`)."""
+
+    def __init__(self, monitor: tuple[np.ndarray, np.ndarray], every: int):
+        super().__init__()
+        self.monitor, self.every = monitor, max(1, every)
+        self.clock, self.done = 0.0, False
+        self.steps: list[dict] = []   # per batch: t, step_s, loss and, every `every` steps, full/sampled
+        self.epochs: list[dict] = []  # per epoch: t, val_perplexity
+        self.unigram_perplexity = float("nan")  # the baseline, set by fit
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._t0 = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        dt = time.perf_counter() - self._t0
+        self.clock += dt
+        row = {"t": self.clock, "step_s": dt, "loss": float(logs.pop("batch_loss"))}
+        if len(self.steps) % self.every == 0:
+            full, sampled = self.model.losses_for(*self.monitor)
+            row.update(full_loss=float(full), sampled_loss=float(sampled))
+        self.steps.append(row)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs.pop("batch_loss", None)
+        logs["val_perplexity"] = math.exp(logs["val_loss"])
+        self.epochs.append({"t": self.clock, "val_perplexity": logs["val_perplexity"]})
+
+    def on_train_end(self, logs=None):
+        self.done = True
+
+
+_LIVE: dict[int, tuple[dict, Trace]] = {}
+
+
+def live(params: dict) -> Trace | None:
+    """The trace of the run training with this very `params` dict (the one in the job's Plan), if any.
+    (The training service forwards only the loss per batch; the race needs time and both losses.)"""
+    entry = _LIVE.get(id(params))
+    return entry[1] if entry is not None and entry[0] is params else None
+
+
+def fit(params: dict, data: Corpus | None, callbacks=()):
+    corpus = corpus_for(params, data)
+    train_docs, val_docs = split(corpus, params["seed"])
+    vocab = make_vocab(corpus, train_docs, params["vocab_size"])
+    check(params, len(vocab))
+    x, y = windows(stream(vocab, train_docs), params["seq_len"], "The training text")
+    xv, yv = windows(stream(vocab, val_docs)[:MAX_VAL_TOKENS + 1], params["seq_len"], "The held-out text")
+    vocabs = {"words": vocab}
+    model = build(params, vocabs)
+    # start the output bias at the unigram log-frequencies: the model starts as the unigram model, and
+    # words the sampler rarely draws do not keep a bias of 0 (far too likely under the full softmax)
+    model.projection.bias.assign(np.log(unigram(x, len(vocab))).astype(np.float32))
+    model.compile(optimizer(params))
+
+    steps = math.ceil(len(x) / params["batch_size"])
+    pick = np.random.default_rng(params["seed"] + 2).choice(len(x), size=min(16, len(x)), replace=False)
+    trace = Trace((x[pick], y[pick]), every=steps // MONITOR_POINTS)
+    trace.unigram_perplexity = unigram_perplexity(x, yv, len(vocab))
+    while len(_LIVE) >= 16:
+        _LIVE.pop(next(iter(_LIVE)))
+    _LIVE[id(params)] = (params, trace)
+    # the trace goes first: it takes the per-batch value out of the logs before anyone else reads them
+    # tf.data with an explicit shuffle seed: the same windows in the same order for the same seed, whatever
+    # else the process runs (and without the numpy adapter, which took ~8 s to tear down after fit)
+    train = (tf.data.Dataset.from_tensor_slices((x, y))
+             .shuffle(len(x), seed=params["seed"], reshuffle_each_iteration=True).batch(params["batch_size"]))
+    hist = model.fit(train, epochs=params["epochs"], callbacks=[trace, *callbacks],
+                     validation_data=tf.data.Dataset.from_tensor_slices((xv, yv)).batch(256), verbose=0)
+
+    metrics = {
+        "val_perplexity": trace.epochs[-1]["val_perplexity"] if trace.epochs else None,
+        "unigram_perplexity": trace.unigram_perplexity,
+        "seconds_per_step": median_step(trace),
+        "train_clock_s": trace.clock,
+        "val_perplexity_per_epoch": [e["val_perplexity"] for e in trace.epochs],
+        "vocab_size": len(vocab), "n_train_tokens": int(x.size), "n_val_tokens": int(yv.size),
+        "corpus": corpus.source, "corpus_fingerprint": fingerprint(corpus),
+        "history": {k: [float(v) for v in hist.history[k]] for k in ("loss", "val_loss") if k in hist.history},
+    }
+    return model, vocabs, metrics
+
+
+def median_step(trace: Trace) -> float:
+    """Median seconds per training step, leaving out the first (it builds the graph)."""
+    return float(np.median([s["step_s"] for s in trace.steps[1:]] or [trace.steps[0]["step_s"]]))
+
+
+def race_summary(traces: dict[str, Trace]) -> dict:
+    """The race's headline numbers from the traces of the "sampled" and/or "full" runs: full ÷ sampled
+    seconds per step, each side's latest validation perplexity, and sampled ÷ full perplexity after the
+    same number of epochs (the most both have finished)."""
+    out = {"val_perplexity": {s: t.epochs[-1]["val_perplexity"] for s, t in traces.items() if t.epochs},
+           "unigram_perplexity": next(iter(traces.values())).unigram_perplexity}
+    if {"sampled", "full"} <= set(traces) and all(t.steps[1:] for t in traces.values()):
+        out["speedup"] = median_step(traces["full"]) / median_step(traces["sampled"])
+    done = min((len(t.epochs) for t in traces.values()), default=0)
+    if {"sampled", "full"} <= set(traces) and done:
+        out["epochs"] = done
+        out["ppl_ratio"] = (traces["sampled"].epochs[done - 1]["val_perplexity"]
+                            / traces["full"].epochs[done - 1]["val_perplexity"])
+    return out
+
+
+def unigram(train_ids: np.ndarray, vocab_size: int) -> np.ndarray:
+    """The unigram model of the training ids, add-one smoothed: P(word) (V,)."""
+    counts = np.bincount(train_ids.ravel(), minlength=vocab_size) + 1.0
+    return counts / counts.sum()
+
+
+def unigram_perplexity(train_ids: np.ndarray, targets: np.ndarray, vocab_size: int) -> float:
+    """Perplexity of the unigram model of the training ids on the targets: the baseline to beat."""
+    return float(np.exp(-np.log(unigram(train_ids, vocab_size))[targets.ravel()].mean()))
+
+
+def perplexity(model: LanguageModel, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> float:
+    """Full-softmax perplexity of the windows (x, y), in eager batches."""
+    total = 0.0
+    for i in range(0, len(x), batch_size):
+        logits = model(x[i:i + batch_size], training=False)
+        total += float(tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(y[i:i + batch_size], logits)))
+    return math.exp(total / y.size)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inference: the next-word distribution and generation with temperature and top-k
+# ---------------------------------------------------------------------------------------------
+def prompt_ids(vocab: Vocab, text: str) -> tuple[list[str], list[int], list[str]]:
+    """(tokens, ids, unknown words) of a prompt, or a SeqvizError saying what is wrong with it."""
+    if not isinstance(text, str) or not text.strip():
+        raise SeqvizError("The prompt is empty; type a few words to continue.")
+    if len(text) > MAX_CHARS:
+        raise SeqvizError(f"The prompt has {len(text):,} characters; the limit is {MAX_CHARS:,}.")
+    tokens = tokenize(text)
+    if not tokens:
+        raise SeqvizError("The prompt has no words (only punctuation, symbols or spaces); type a few words.")
+    unknown = [t for t in tokens if t not in vocab or t in SPECIALS]
+    if len(unknown) == len(tokens):
+        sample = ", ".join(vocab.tokens[len(SPECIALS):len(SPECIALS) + 8])
+        raise SeqvizError(f"None of the prompt's words are in the model's vocabulary of {len(vocab):,} words "
+                          f"(it knows e.g. {sample}); type text like the training data.")
+    return tokens, vocab.encode(tokens), sorted(set(unknown), key=tokens.index)
+
+
+def choose(probs: np.ndarray, temperature: float, top_k: int, rng: np.random.Generator,
+           banned: list[int] = ()) -> int:
+    """One word id from a distribution: temperature 0 = the argmax; else p^(1/T) over the top_k words."""
+    p = probs.astype(np.float64).copy()
+    p[list(banned)] = 0.0
+    if temperature == 0:
+        return int(np.argmax(p))
+    logp = np.where(p > 0, np.log(np.maximum(p, 1e-300)) / temperature, -np.inf)
+    if 0 < top_k < len(p):
+        logp[np.argsort(-logp, kind="stable")[top_k:]] = -np.inf
+    q = np.exp(logp - logp.max())
+    return int(rng.choice(len(q), p=q / q.sum()))
+
+
+def predict(bundle, text: str, n_words: int = 20, temperature: float = 0.8, top_k: int = 40,
+            seed: int = 0) -> dict:
+    """Continue the prompt word by word (never <pad>, <unk> or <eos>) and give the model's full-softmax
+    distribution of the next word after the prompt."""
+    vocab, model = bundle.vocabs["words"], bundle.model
+    tokens, ids, unknown = prompt_ids(vocab, text)
+    banned = [vocab.index[s] for s in SPECIALS]
+    rng = np.random.default_rng(seed)
+    out, state = model.hidden(np.array([ids], dtype=np.int32))
+    probs = tf.nn.softmax(model.projection(out[:, -1])).numpy()[0]          # (V,) after the prompt
+    top = np.argsort(-probs, kind="stable")[:10]
+    next_word = {vocab.tokens[i]: float(probs[i]) for i in top}
+    words, word_probs = [], []
+    for _ in range(n_words):
+        i = choose(probs, temperature, top_k, rng, banned)
+        words.append(vocab.tokens[i])
+        word_probs.append(float(probs[i]))
+        out, state = model.hidden(np.array([[i]], dtype=np.int32), state)    # one step from the state
+        probs = tf.nn.softmax(model.projection(out[:, -1])).numpy()[0]
+    return {"prompt": tokens, "unknown": unknown, "continuation": " ".join(words), "tokens": words,
+            "token_probs": word_probs, "next_word": next_word}

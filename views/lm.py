@@ -1,0 +1,174 @@
+"""Language-model page: generation with temperature and top-k, the next-word distribution, and the race:
+the same config trained with the sampled and with the full softmax, live, side by side."""
+import dataclasses
+
+import numpy as np
+import streamlit as st
+
+from seqviz import figures, lm, training, ui
+from seqviz.errors import SeqvizError
+
+st.title("Language model: sampled vs full softmax")
+st.markdown("An LSTM reads text word by word and predicts the next word over a vocabulary of *V* words. "
+            "The output layer is one matrix **W** (*V* × *H*, a row per word) and a bias **b**. Training "
+            "with the **sampled softmax** (`tf.nn.sampled_softmax_loss`) scores the true next word against "
+            "a few hundred sampled words, so each step touches only their rows of **W**; the **full "
+            "softmax** scores all *V* words every step. Evaluation and generation always use the full "
+            "softmax over the same **W** and **b**: one set of weights, no copy. The default model read "
+            "the docstrings of Python's standard library.")
+
+bundle = ui.model_sidebar("lm", data_help="Plain text (.txt, UTF-8, ≤ 5 MB, at least 500 words); blank lines "
+                          "separate documents.", upload_types=("txt",))
+
+# ---------------------------------------------------------------------------------------------
+# Generation
+# ---------------------------------------------------------------------------------------------
+st.header("Generate")
+if bundle is None:
+    st.info("No language model in the store yet: train one from the sidebar.")
+else:
+    prompt = ui.text_input("Prompt", key="lm:text", default=lm.EXAMPLE, height=68)
+    n_words, temperature, top_k, seed = lm.PREDICT_PARAMS
+    c1, c2, c3, c4 = st.columns(4)
+    options = {
+        "n_words": c1.slider("words", 1, 60, n_words.default, key="lm:n_words", help=n_words.help),
+        "temperature": c2.slider("temperature", 0.0, 2.0, temperature.default, 0.05, key="lm:temperature",
+                                 help=temperature.help),
+        "top_k": c3.number_input("top k", 0, int(top_k.hi), top_k.default, key="lm:top_k", help=top_k.help),
+        "seed": c4.number_input("seed", 0, int(seed.hi), seed.default, key="lm:seed", help=seed.help),
+    }
+    try:
+        r = lm.predict(bundle, prompt, **options)
+    except SeqvizError as e:
+        ui.error(e)
+    else:
+        st.markdown(f"> **{ui.md(' '.join(r['prompt']))}** {ui.md(r['continuation'])}")
+        if r["unknown"]:
+            st.caption("Not in the model's vocabulary (read as `<unk>`): " + ui.md(", ".join(r["unknown"])))
+        left, right = st.columns(2)
+        words, probs = list(r["next_word"]), list(r["next_word"].values())
+        left.plotly_chart(figures.bars(words, probs, title="Next word after the prompt (full softmax, top 10)",
+                                       horizontal=True, muted=[w in lm.SPECIALS for w in words],
+                                       value_range=(0, max(probs) * 1.15)), width="stretch")
+        right.plotly_chart(figures.bars([f"{i + 1}. {w}" for i, w in enumerate(r["tokens"])], r["token_probs"],
+                                        title="Probability the model gave each generated word",
+                                        value_range=(0, max(r["token_probs"]) * 1.15)), width="stretch")
+        if any(w in lm.SPECIALS for w in words):
+            st.caption("Grey bars: `<unk>` (any word outside the vocabulary) and `<eos>` (the end of a "
+                       "document); generation never picks them.")
+
+# ---------------------------------------------------------------------------------------------
+# The race
+# ---------------------------------------------------------------------------------------------
+st.header("The race: sampled vs full softmax")
+st.markdown("Train the same config twice, once per softmax, and watch them live (one after the other: "
+            "training runs take turns). The clock counts only the seconds inside training steps. Both runs "
+            "use the same optimizer (LazyAdam) and are saved as models you can then pick in the sidebar.")
+
+race = st.session_state.get("lm:race")
+jobs = {side: training.get(i) for side, i in race.items()} if race else {}
+running = any(j is not None and j.running for j in jobs.values())
+knobs = [dataclasses.replace(p, default=1) if p.name == "epochs" else p for p in lm.PARAMS if p.name != "softmax"]
+with st.form("lm:race-form"):
+    cols = st.columns(4)
+    values = {}
+    for i, p in enumerate(knobs):
+        with cols[i % 4]:
+            values[p.name] = ui._knob(p, f"lm:race:{p.name}")
+    start = st.form_submit_button("Start the race", type="primary", disabled=running)
+if start:
+    try:
+        plans = {side: training.plan("lm", {**values, "softmax": side}) for side in ("sampled", "full")}
+        lm.check(plans["sampled"].params)
+    except SeqvizError as e:
+        ui.error(e)
+    else:
+        st.session_state["lm:race"] = {side: training.submit(p).id for side, p in plans.items()}
+        st.rerun()
+
+
+def draw_race(jobs: dict) -> None:
+    traces = {side: lm.live(job.plan.params) for side, job in jobs.items()}
+    for side, job in jobs.items():
+        t = traces[side]
+        if job.waiting:
+            text = "waiting for the other run to finish"
+        elif t is None or not t.steps:
+            text = "building the graph (first step)" if job.running else job.status
+        else:
+            text = (f"epoch {len(t.epochs)}/{job.total_epochs} · {t.clock:.1f} s training · "
+                    f"{np.median([s['step_s'] for s in t.steps[1:]] or [t.steps[0]['step_s']]):.4f} s per step")
+        st.progress(min(1.0, job.progress), text=f"**{side} softmax**: {job.status} · {text}")
+        if job.status == "failed":
+            ui.error(SeqvizError(f"The {side} run failed: {job.error}"))
+    live = {side: t for side, t in traces.items() if t is not None and t.steps}
+    if not live:
+        return
+
+    summary = lm.race_summary(live)
+    cols = st.columns(4)
+    if "speedup" in summary:
+        cols[0].metric("seconds per step, full ÷ sampled", f"{summary['speedup']:.1f}×")
+    for col, side in zip(cols[1:3], ("sampled", "full")):
+        if side in summary["val_perplexity"]:
+            col.metric(f"validation perplexity, {side}", f"{summary['val_perplexity'][side]:.1f}")
+    cols[3].metric("unigram perplexity (baseline)", f"{summary['unigram_perplexity']:.1f}")
+    if "ppl_ratio" in summary:
+        n = summary["epochs"]
+        st.caption(f"After {n} epoch(s) the sampled-trained model's full-softmax validation perplexity is "
+                   f"{summary['ppl_ratio'] - 1:+.1%} against the full-trained model's "
+                   f"({live['sampled'].epochs[n - 1]['val_perplexity']:.1f} vs "
+                   f"{live['full'].epochs[n - 1]['val_perplexity']:.1f}).")
+
+    style = {"sampled": "#d62728", "full": "#1f77b4"}
+    series, styles = {}, {}
+    for side, t in live.items():
+        mon = [s for s in t.steps if "full_loss" in s]
+        series[f"{side}: full-softmax loss (fixed sample)"] = ([s["t"] for s in mon], [s["full_loss"] for s in mon])
+        styles[f"{side}: full-softmax loss (fixed sample)"] = {"mode": "lines+markers", "line": {"color": style[side]}}
+        series[f"{side}: its training loss"] = ([s["t"] for s in t.steps], [s["loss"] for s in t.steps])
+        styles[f"{side}: its training loss"] = {"line": {"color": style[side], "width": 1}, "opacity": 0.35}
+    left, right = st.columns(2)
+    left.plotly_chart(figures.lines(series, "Loss against the training clock", "training seconds", "loss (nats)",
+                                    styles=styles), width="stretch")
+    steps = {side: (list(range(1, len(t.steps) + 1)), [s["step_s"] for s in t.steps]) for side, t in live.items()}
+    right.plotly_chart(figures.lines(steps, "Seconds per training step (the first one builds the graph)", "step",
+                                     "seconds", log_y=True, styles={s: {"line": {"color": style[s]}} for s in style}),
+                       width="stretch")
+
+    left, right = st.columns(2)
+    epochs = max(len(t.epochs) for t in live.values())
+    if epochs:  # per epoch: both sides (NaN where a side has not got there yet) and the unigram baseline
+        ppl = {side: [e["val_perplexity"] for e in t.epochs] + [float("nan")] * (epochs - len(t.epochs))
+               for side, t in live.items()}
+        ppl["unigram baseline"] = [summary["unigram_perplexity"]] * epochs
+        left.plotly_chart(figures.grouped_bars([f"epoch {i + 1}" for i in range(epochs)], ppl,
+                                               title="Validation perplexity after each epoch (full softmax)",
+                                               value_name="perplexity", value_range=None), width="stretch")
+    if "sampled" in live:
+        mon = [s for s in live["sampled"].steps if "full_loss" in s]
+        gap = {"sampled loss − full-softmax loss": ([s["t"] for s in mon],
+                                                    [s["sampled_loss"] - s["full_loss"] for s in mon])}
+        right.plotly_chart(figures.lines(gap, "Sampled loss minus the true loss (same words, same weights)",
+                                         "training seconds", "nats",
+                                         styles={k: {"mode": "lines+markers", "line": {"color": style["sampled"]}}
+                                                 for k in gap}),
+                           width="stretch")
+
+
+if jobs and all(j is not None for j in jobs.values()):
+    if running:
+        @st.fragment(run_every=ui.POLL_SECONDS)
+        def live_race():
+            draw_race(jobs)
+            if not any(j.running for j in jobs.values()):
+                st.rerun(scope="app")  # draw the final state outside the polling fragment
+
+        live_race()
+    else:
+        draw_race(jobs)
+elif race:
+    st.info("That race's runs are no longer known to this app (it was restarted); start a new race.")
+
+if bundle is not None:
+    ui.model_details(bundle)
