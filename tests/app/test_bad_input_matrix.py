@@ -32,6 +32,7 @@ PAGES = {
     "dialogue-acts": PageCase("views/dialogue_acts.py", "dialogue-acts:text", "A: hello\nB: is it cold today",
                               "2 utterances"),
     "seq2seq": PageCase("views/seq2seq.py", "seq2seq:text", "4 7 1", "✅ **four seven one**"),
+    "lm": PageCase("views/lm.py", "lm:text", "the function returns", "the function returns"),
     "captioning": PageCase("views/captioning.py", "captioning:text", "three green stars at the top",
                            "trois étoiles vertes en haut", {"source": "describe"}),
 }
@@ -60,6 +61,11 @@ TEXT_CASES = [  # (page, bad input, words the one error message must contain)
     ("seq2seq", "四 七", ["'七'", "'四'"]),
     ("seq2seq", "4 🙂 7", ["'🙂'"]),
     ("seq2seq", "4 \x07 7", ["'x07'", "digits 0-9"]),  # repr'd in the message: '\\x07'
+    ("lm", "", ["empty"]),
+    ("lm", "zzzq qqqz", ["vocabulary"]),
+    ("lm", "你好 世界", ["vocabulary"]),
+    ("lm", "🙂🙂", ["vocabulary"]),
+    ("lm", "word " * 2000, ["10,000 characters", "limit is 2,000"]),
     ("captioning", "", ["empty"]),
     ("captioning", "purple unicorns", ["'unicorns'", "a count (1-4)"]),
     ("captioning", "x" * 10_000, ["10,000 characters", "at most 300"]),
