@@ -7,7 +7,8 @@ import re
 from urllib.parse import parse_qs, quote, urlparse
 
 from tests.e2e.conftest import _serve
-from tests.e2e.helpers import CHART, EXCEPTION, ROOT, expect_nav, expect_prediction, main, settle, submit_text
+from tests.e2e.helpers import (CHART, EXCEPTION, ROOT, expect_nav, expect_prediction, main, settle, start_training,
+                               submit_text)
 
 SPORTS = "the striker scored a goal for the team"
 
@@ -76,16 +77,7 @@ def test_train_from_the_sidebar_with_live_progress(server, page, shots, store_co
 
     page.goto(server + "/attention")
     settle(page)
-    sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_text("Train a model").click()
-    for label, value in [("epochs", "1"), ("n train", "200")]:
-        box = sidebar.get_by_role("spinbutton", name=label, exact=True)
-        box.fill(value)
-        box.press("Tab")
-    name = sidebar.get_by_role("textbox", name="Name (optional)")
-    name.fill("e2e-tiny")
-    name.press("Tab")
-    sidebar.get_by_role("button", name="Train", exact=True).click()
+    sidebar = start_training(page, "e2e-tiny", {"epochs": "1", "n train": "200"})
 
     # the job panel replaces the form while the worker trains: its progress bar names the epoch
     progress = sidebar.get_by_test_id("stProgress")

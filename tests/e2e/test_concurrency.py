@@ -3,23 +3,7 @@ a third keeps using the dialogue-acts page. All finish; nobody sees another's in
 of them trained shows up in the other's picker (the store is shared on purpose)."""
 from urllib.parse import parse_qs, urlparse
 
-from tests.e2e.helpers import CHART, EXCEPTION, main, settle, submit_text
-
-
-def _start_training(page, name: str) -> None:
-    from playwright.sync_api import expect
-
-    sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_text("Train a model").click()
-    for label, value in [("epochs", "1"), ("n train", "200")]:
-        box = sidebar.get_by_role("spinbutton", name=label, exact=True)
-        box.fill(value)
-        box.press("Tab")
-    box = sidebar.get_by_role("textbox", name="Name (optional)")
-    box.fill(name)
-    box.press("Tab")
-    sidebar.get_by_role("button", name="Train", exact=True).click()
-    expect(sidebar.get_by_test_id("stProgress")).to_be_visible(timeout=30_000)
+from tests.e2e.helpers import CHART, EXCEPTION, main, settle, start_training, submit_text
 
 
 def test_two_trainers_and_a_reader_at_once(server, browser, store_copy):
@@ -37,8 +21,9 @@ def test_two_trainers_and_a_reader_at_once(server, browser, store_copy):
             settle(pg)
         submit_text(a, "the striker scored a goal")
         submit_text(b, "the pizza and the soup")
-        _start_training(a, "conc-a")
-        _start_training(b, "conc-b")
+        for pg, name in [(a, "conc-a"), (b, "conc-b")]:
+            start_training(pg, name, {"epochs": "1", "n train": "200"})
+            expect(pg.get_by_test_id("stSidebar").get_by_test_id("stProgress")).to_be_visible(timeout=30_000)
 
         # meanwhile the reader keeps working, and gets answers
         for dialogue, n in [("A: hello\nB: is it cold today\nA: yeah", 3), ("A: hi\nB: did you see the game", 2)]:

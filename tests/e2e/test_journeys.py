@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from seqviz.archs import ARCHS
-from tests.e2e.helpers import CHART, EXCEPTION, expect_nav, main, settle, submit_text
+from tests.e2e.helpers import CHART, EXCEPTION, expect_nav, main, settle, start_training, submit_text
 
 # Per page: an input a newcomer would type, and text that must then appear in the page.
 TYPED = {
@@ -79,16 +79,7 @@ def test_start_a_training_run_and_cancel_it(server, page, store_copy):
 
     page.goto(server + "/attention")
     settle(page)
-    sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_text("Train a model").click()
-    for label, value in [("epochs", "50"), ("n train", "20000")]:   # long enough to be cancelled
-        box = sidebar.get_by_role("spinbutton", name=label, exact=True)
-        box.fill(value)
-        box.press("Tab")
-    name = sidebar.get_by_role("textbox", name="Name (optional)")
-    name.fill("e2e-cancelled")
-    name.press("Tab")
-    sidebar.get_by_role("button", name="Train", exact=True).click()
+    sidebar = start_training(page, "e2e-cancelled", {"epochs": "50", "n train": "20000"})   # long enough to cancel
     progress = sidebar.get_by_test_id("stProgress")
     expect(progress).to_be_visible(timeout=30_000)
     expect(progress).to_contain_text("loss", timeout=120_000)     # it is really training
