@@ -120,7 +120,7 @@ def draw_race(jobs: dict) -> None:
                    f"({live['sampled'].epochs[n - 1]['val_perplexity']:.1f} vs "
                    f"{live['full'].epochs[n - 1]['val_perplexity']:.1f}).")
 
-    style = {"sampled": "#d62728", "full": "#1f77b4"}
+    style = {"sampled": "#636efa", "full": "#ef553b"}  # Plotly's first two colours: the bar chart's too
     series, styles = {}, {}
     for side, t in live.items():
         mon = [s for s in t.steps if "full_loss" in s]
@@ -140,7 +140,7 @@ def draw_race(jobs: dict) -> None:
     epochs = max(len(t.epochs) for t in live.values())
     if epochs:  # per epoch: both sides (NaN where a side has not got there yet) and the unigram baseline
         ppl = {side: [e["val_perplexity"] for e in t.epochs] + [float("nan")] * (epochs - len(t.epochs))
-               for side, t in live.items()}
+               for side, t in sorted(live.items(), key=lambda kv: kv[0] != "sampled")}  # sampled first
         ppl["unigram baseline"] = [summary["unigram_perplexity"]] * epochs
         left.plotly_chart(figures.grouped_bars([f"epoch {i + 1}" for i in range(epochs)], ppl,
                                                title="Validation perplexity after each epoch (full softmax)",
