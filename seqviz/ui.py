@@ -16,6 +16,25 @@ POLL_SECONDS = 1.5
 MAX_URL_TEXT = 2000
 
 
+def _keep_keras_session() -> None:
+    """Streamlit calls `keras.backend.clear_session()` after every script run (its ScriptRunner's
+    `_clean_problem_modules`), which empties TensorFlow's kernel cache: every traced forward pass of every
+    cached model is then re-instantiated and re-optimised on the next run, ~0.3-0.4 s per model per rerun
+    (and a training run in the background loses its kernels too). The models here live on purpose across
+    runs (`st.cache_resource`), so the Keras session is kept; matplotlib figures are still closed."""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    def clean() -> None:
+        import sys
+        if "matplotlib.pyplot" in sys.modules:
+            sys.modules["matplotlib.pyplot"].close("all")
+
+    script_runner._clean_problem_modules = clean
+
+
+_keep_keras_session()
+
+
 def md(text) -> str:
     """Escape a user-controlled string (a label, a name, a file's cell) for Streamlit's markdown."""
     return "".join("\\" + c if c in "\\`*_{}[]()<>#+-.!|~$:" else c for c in str(text))
