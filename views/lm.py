@@ -38,7 +38,7 @@ else:
         "seed": c4.number_input("seed", 0, int(seed.hi), seed.default, key="lm:seed", help=seed.help),
     }
     try:
-        r = lm.predict(bundle, prompt, **options)
+        r = ui.predict(bundle, prompt, **options)
     except SeqvizError as e:
         ui.error(e)
     else:
