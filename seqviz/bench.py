@@ -223,38 +223,55 @@ def cold_start(quick: bool = False) -> dict:
     return {"runs_s": [round(r, 2) for r in runs], "median_s": round(statistics.median(runs), 2)}
 
 
-# Per page: its text box and inputs to type in turn (the shipped default model answers).
-INTERACTIONS = {
-    "views/attention.py": ("attention:text", ["the striker scored a goal for the team", "no pizza but a concert",
-                                              "the storm and the rain", "my laptop runs the compiler"]),
-    "views/dialogue_acts.py": ("dialogue-acts:text", ["A: hello\nB: is it cold today\nA: yeah",
-                                                      "A: did you see the game\nB: yeah\nA: it was great\nB: right",
-                                                      "A: okay\nB: what time is it\nA: about noon"]),
-    "views/seq2seq.py": ("seq2seq:text", ["4 7 1 9", "0 5 5 2 8 1", "6 9 7 3 4 4 1 0 7 4", "3 1"]),
-    "views/captioning.py": ("captioning:text", ["two red circles on the left", "a blue star at the top",
-                                                "three green stars at the top", "four yellow squares in the centre"]),
-    "views/lm.py": ("lm:text", ["the function returns", "if the object is", "a list of", "this module provides"]),
-}
-QUERY = {"views/captioning.py": {"source": "describe"}}   # the page's text box is one of its input sources
+def _inputs(page: str, n: int) -> list[str]:
+    """`n` different inputs a user might type on `page` (seeded): none repeats, so no rerun is answered
+    from the prediction cache and every one runs the models."""
+    import random
+    rng = random.Random(1)
+    if page == "attention":
+        from seqviz import attention
+        return attention.make_toy(n, seed=1).texts
+    if page == "dialogue-acts":
+        from seqviz import dialogue_acts
+        d = dialogue_acts.make_toy(n, max_utterances=10, seed=1)
+        return ["\n".join(f"{w}: {u}" for w, u in zip(who, utts)) for who, utts in zip(d.speakers, d.utterances)]
+    if page == "seq2seq":
+        return [" ".join(str(rng.randrange(10)) for _ in range(2 + i % 9)) for i in range(n)]
+    if page == "captioning":
+        from seqviz import captioning
+        scenes = dict.fromkeys(captioning.make_scenes(4 * n, max_objects=1, seed=1))  # distinct, as the default knows them
+        return [" ".join(captioning.english(s)) for s in list(scenes)[:n]]
+    words = "the a this if it returns function module object list value file name is of to".split()
+    return [" ".join(rng.choice(words) for _ in range(2 + i % 3)) + f" {words[i % len(words)]}" for i in range(n)]
+
+
+# Per page: its text box and the query string that shows it.
+INTERACTIONS = {"attention": ("attention:text", {}), "dialogue-acts": ("dialogue-acts:text", {}),
+                "seq2seq": ("seq2seq:text", {}), "captioning": ("captioning:text", {"source": "describe"}),
+                "lm": ("lm:text", {})}
 
 
 def interaction(quick: bool = False) -> dict:
-    """Per page, with the default model already loaded: type an input -> the whole page re-runs and every
-    figure is built (Streamlit's AppTest runs the page script as the server would, minus the browser).
-    Median of 20 inputs per page (5 with --quick)."""
+    """Per page, with the default model already loaded: type an input -> the whole page re-runs, its
+    models answer and every figure is built (Streamlit's AppTest runs the page script as the server
+    would, minus the browser). 20 different inputs per page (5 with --quick), none seen before: median."""
     import statistics
     from streamlit.testing.v1 import AppTest
+    from seqviz import archs
     n = 5 if quick else 20
     results = []
-    for page, (key, texts) in INTERACTIONS.items():
+    for arch_id, (key, query) in INTERACTIONS.items():
+        page = archs.get(arch_id).page
+        texts = _inputs(arch_id, n + 1)
+        if len(set(texts)) != len(texts):
+            raise SeqvizError(f"{arch_id}: the generated inputs repeat.")
         at = AppTest.from_file(page, default_timeout=300)
-        for k, v in QUERY.get(page, {}).items():
+        for k, v in query.items():
             at.query_params[k] = v
         at.run()                                                   # loads the model
-        at.text_area(key=key).input(texts[-1]).run()
+        at.text_area(key=key).input(texts[-1]).run()               # first call: traces the forward passes
         times = []
-        for i in range(n):
-            text = texts[i % len(texts)]
+        for text in texts[:n]:
             t0 = time.perf_counter()
             at.text_area(key=key).input(text).run()
             times.append(time.perf_counter() - t0)
