@@ -361,6 +361,30 @@ def forced(inf: Inference, src: np.ndarray, tokens: list[int], start: int):
     return np.stack(rows), (np.stack([a[0] for a in alignment]) if alignment else None)
 
 
+def lockstep(inf: Inference, src: np.ndarray, rows: list[list[int]], start: int, end: int, t_len: int):
+    """One source (1, S) decoded several ways in one batch: each of `rows` teacher-forced (fed <s> + its
+    tokens, as `forced`) and one more row running free (fed its own previous argmax: greedy decoding, as
+    `decoding.greedy`). One pass of batch len(rows) + 1 instead of one pass per row. Returns per forced row
+    its log-probs (len + 1, V) and alignment (len + 1, S) or None, and the free row's tokens (its </s>
+    included, at most t_len)."""
+    alignment: list = []
+    n = len(rows)
+    step, state = step_fn(inf, alignment), start_state(inf, np.repeat(src, n + 1, 0))
+    need = max([len(r) + 1 for r in rows], default=0)       # steps the forced rows take
+    feed, free, logs = np.full(n + 1, start), [], []
+    for t in range(max(need, t_len)):
+        log_probs, state = step(feed, state)                                    # (n + 1, V)
+        logs.append(log_probs)
+        if len(free) < t_len and (not free or free[-1] != end):
+            free.append(int(log_probs[n].argmax()))
+        if t + 1 >= need and (len(free) >= t_len or free[-1] == end):
+            break
+        feed = np.array([r[t] if t < len(r) else end for r in rows] + [free[-1]])
+    logs = np.stack(logs)                                                       # (steps, n + 1, V)
+    att = np.stack(alignment) if alignment else None                           # (steps, n + 1, S)
+    return [(logs[:len(r) + 1, i], None if att is None else att[:len(r) + 1, i]) for i, r in enumerate(rows)], free
+
+
 # ---------------------------------------------------------------------------------------------
 # Training and evaluation
 # ---------------------------------------------------------------------------------------------
@@ -483,9 +507,10 @@ def predict(bundle, text: str, mode: str = "auto", beam: int = 3, top_k: int = 5
     best = beams[0]
     words = lambda ids: [t for t in tv.decode(ids) if t != END]  # noqa: E731
     gold = target(p["task"], source)
-    tf_log_probs, _ = forced(inf, src, tv.encode(gold), start)
-    free = decoding.greedy(step_fn(inf), start_state(inf, src), start, end, t_len)
-    alignment = forced(inf, src, best.tokens[:-1] if best.finished else best.tokens, start)[1]
+    # in one batch: the gold target teacher-forced (exposure bias), the best beam teacher-forced (its
+    # alignment) and the free-running greedy decode
+    ((tf_log_probs, _), (_, alignment)), free = lockstep(
+        inf, src, [tv.encode(gold), best.tokens[:-1] if best.finished else best.tokens], start, end, t_len)
     return {
         "mode": p["mode"], "task": p["task"], "source": source, "output": words(best.tokens),
         "gold": gold, "correct": words(best.tokens) == gold, "finished": best.finished,
@@ -494,6 +519,6 @@ def predict(bundle, text: str, mode: str = "auto", beam: int = 3, top_k: int = 5
         "steps": [{tv.tokens[i]: float(np.exp(lp)) for i, lp in top} for top in best.topk],
         "attention": None if alignment is None else alignment[:len(best.tokens)].tolist(),
         "teacher_forced": tv.decode(tf_log_probs.argmax(-1)),   # argmax at each step given the gold prefix
-        "free_running": tv.decode(free.tokens),
+        "free_running": tv.decode(free),
         "prefix": pinned,
     }

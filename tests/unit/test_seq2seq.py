@@ -231,3 +231,22 @@ def test_cli_predict_json_per_mode(store_with_defaults):
         assert out.returncode == 2 and msg in out.stderr and "Traceback" not in out.stderr, out.stderr
     out = _cli("predict", "seq2seq", "--text", "4 z", env=env)
     assert out.returncode == 2 and "'z'" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_lockstep_batch_equals_the_separate_passes(defaults):
+    """predict's one batched pass gives what forced() per row and decoding.greedy give one at a time."""
+    for mode, b in defaults.items():
+        inf, tv = seq2seq.inference(b.model, b.params), b.vocabs["target"]
+        start, end = tv.index["<s>"], tv.index["</s>"]
+        for text in ["4 7 1 9", "0 0 5 3 8 8 2 1 6 9", "7"]:
+            src = np.array([b.vocabs["source"].encode(text.split())], np.int32)
+            rows = [tv.encode(seq2seq.target("digits", text.split())), tv.encode(["one", "two"]), []]
+            got, free = seq2seq.lockstep(inf, src, rows, start, end, 11)
+            for ids, (log_probs, alignment) in zip(rows, got):
+                ref_lp, ref_att = seq2seq.forced(inf, src, ids, start)
+                assert log_probs.shape == ref_lp.shape and np.allclose(log_probs, ref_lp, atol=1e-5), mode
+                assert (alignment is None) == (ref_att is None) == (mode != "attention")
+                if ref_att is not None:
+                    assert np.allclose(alignment, ref_att, atol=1e-5)
+            g = decoding.greedy(seq2seq.step_fn(inf), seq2seq.start_state(inf, src), start, end, 11)
+            assert free == g.tokens, (mode, text)
