@@ -52,6 +52,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -170,8 +171,13 @@ def split(scenes: Sequence[tuple], seed: int) -> tuple[list[int], list[int]]:
 
 def seen_in_training(params: dict, scene: tuple) -> bool:
     """Whether a model trained with `params` saw this exact scene (its data is regenerated from the seed)."""
-    scenes = make_scenes(params["n_scenes"], params["max_objects"], params["seed"])
-    return any(scenes[i] == tuple(scene) for i in split(scenes, params["seed"])[0])
+    return tuple(scene) in _training_scenes(params["n_scenes"], params["max_objects"], params["seed"])
+
+
+@lru_cache(maxsize=8)
+def _training_scenes(n_scenes: int, max_objects: int, seed: int) -> frozenset:
+    scenes = make_scenes(n_scenes, max_objects, seed)
+    return frozenset(scenes[i] for i in split(scenes, seed)[0])
 
 
 def read_upload(raw: bytes, filename: str = "upload"):
@@ -509,19 +515,27 @@ def decode(bundle, features: np.ndarray, beam: int = 3, top_k: int = 5, ablate: 
 
 
 def score(bundle, features: np.ndarray, captions: Sequence[str], ablate: str = "none") -> list[list[float]]:
-    """Per head: the probability of every word (and "</s>") of the given captions, fed word by word, the
-    other branch reading the other caption; e.g. the full model's captions under an ablated model."""
+    """Per head: the probability of every word (and "</s>") of the given captions, each step reading the
+    caption so far and the other branch the other caption cut to the same step (as `head_step` feeds them);
+    e.g. the full model's captions under an ablated model. The model reads whole partial captions, so all
+    steps of a head are one batch: row t holds the first t words."""
     model, params, vocabs = bundle.model, bundle.params, bundle.vocabs
     ids = [[vocabs[f"caption{k}"].index[START]] + vocabs[f"caption{k}"].encode(c.split())
            for k, c in ((1, captions[0]), (2, captions[1]))]
+    lengths = input_lengths(params)
     out = []
     for head in (1, 2):
-        vocab = vocabs[f"caption{head}"]
-        forced = (ids[head - 1][1:] + [vocab.index[END]])[:input_lengths(params)[head - 1]]
-        step = head_step(model, params, features, head, np.array(ids[2 - head]), ablate)
-        h = decoding.greedy(step, [np.zeros((1, 0), np.int32)], vocab.index[START], vocab.index[END],
-                            len(forced), prefix=forced, top_k=1)
-        out.append([float(np.exp(lp)) for lp in h.step_logprobs])
+        mine, theirs = lengths[head - 1], lengths[2 - head]
+        forced = (ids[head - 1][1:] + [vocabs[f"caption{head}"].index[END]])[:mine]   # the words to score
+        n = len(forced)
+        p_mine, p_theirs = np.zeros((n, mine), np.int32), np.zeros((n, theirs), np.int32)
+        for t in range(n):                       # step t reads <s> + the first t words, the other cut alike
+            p_mine[t, :t + 1] = ids[head - 1][:t + 1]
+            cut = ids[2 - head][:min(t + 1, theirs)]
+            p_theirs[t, :len(cut)] = cut
+        pair = (p_mine, p_theirs) if head == 1 else (p_theirs, p_mine)
+        probs = forward(model, np.repeat(features[None], n, axis=0), *pair, ablate)[head - 1]   # (n, V)
+        out.append([float(probs[t, w]) for t, w in enumerate(forced)])
     return out
 
 
