@@ -239,7 +239,8 @@ def _inputs(page: str, n: int) -> list[str]:
         return [" ".join(str(rng.randrange(10)) for _ in range(2 + i % 9)) for i in range(n)]
     if page == "captioning":
         from seqviz import captioning
-        scenes = dict.fromkeys(captioning.make_scenes(4 * n, max_objects=1, seed=1))  # distinct, as the default knows them
+        # distinct scenes of one group each, as the default model knows them
+        scenes = dict.fromkeys(captioning.make_scenes(4 * n, max_objects=1, seed=1))
         return [" ".join(captioning.english(s)) for s in list(scenes)[:n]]
     words = "the a this if it returns function module object list value file name is of to".split()
     return [" ".join(rng.choice(words) for _ in range(2 + i % 3)) + f" {words[i % len(words)]}" for i in range(n)]

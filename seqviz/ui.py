@@ -201,8 +201,13 @@ def _job_panel(arch_id: str, job_id: str) -> None:
 
 
 def model_details(bundle: store.Bundle) -> None:
-    """The chosen model's settings, metrics and training curve, folded away."""
-    with st.expander(f"Model `{bundle.name}`: settings, metrics, training curve, architecture"):
+    """The chosen model's settings, metrics, training curve and layers, folded away: built only while the
+    expander is open (its figure and tables would cost every rerun ~25 ms)."""
+    box = st.expander(f"Model `{bundle.name}`: settings, metrics, training curve, architecture",
+                      key=f"details:{bundle.arch}:{bundle.name}", on_change="rerun")
+    if not box.open:
+        return
+    with box:
         metrics = {k: v for k, v in bundle.metrics.items() if k != "history"}
         c1, c2 = st.columns(2)
         c1.dataframe({"setting": list(bundle.params), "value": [str(v) for v in bundle.params.values()]},

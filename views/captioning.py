@@ -125,11 +125,13 @@ for k in (0, 1):
                                        [[a["prob"] for a in s["top"]] for s in steps],
                                        [s["word"] for s in steps], title=f"Head {k + 1}: top words per step"),
                     width="stretch", key=f"captioning:topk:{k}")
-    if beam > 1:
-        with st.expander(f"Head {k + 1}: the {len(r['beams'][k])} beams"):
-            st.plotly_chart(figures.beam_tree([(b["tokens"], b["step_logprobs"]) for b in r["beams"][k]],
-                                              title=f"Head {k + 1} beams"), width="stretch",
-                            key=f"captioning:beams:{k}")
+    if beam > 1:   # the tree is drawn only while its expander is open
+        box = st.expander(f"Head {k + 1}: the {len(r['beams'][k])} beams", key=f"captioning:beams-open:{k}",
+                          on_change="rerun")
+        if box.open:
+            box.plotly_chart(figures.beam_tree([(b["tokens"], b["step_logprobs"]) for b in r["beams"][k]],
+                                             title=f"Head {k + 1} beams"), width="stretch",
+                             key=f"captioning:beams:{k}")
 values = x[row]
 st.plotly_chart(figures.signal(values, title=f"The {dim} image features ({np.mean(values > 0):.0%} non-zero, "
                                              f"mean {values.mean():.3f})", x_title="feature", y_title="value"),

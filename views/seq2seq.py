@@ -110,7 +110,14 @@ if not results:
     st.stop()
 
 st.subheader("Inside each decoder")
-for tab, (mode, (bundle, r)) in zip(st.tabs(list(results)), results.items()):
+# Only the open tab is built (its figures and its pinned re-decode): a rerun costs one mode's, not four.
+if ui.query_value("seq2seq:inspect", "inspect", next(iter(results))) not in results:
+    st.session_state["seq2seq:inspect"] = next(iter(results))
+tabs = st.tabs(list(results), key="seq2seq:inspect", on_change="rerun")
+ui.share("inspect", st.session_state["seq2seq:inspect"])
+for tab, (mode, (bundle, r)) in zip(tabs, results.items()):
+    if not tab.open:
+        continue
     with tab:
         sep = "" if task == "piglatin" else " "
         st.dataframe({"beam": [sep.join(b["tokens"]) for b in r["beams"]],

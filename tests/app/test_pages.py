@@ -303,3 +303,26 @@ def test_dialogue_acts_page_node_colour_switches_to_marginals():
     assert at.radio(key="dialogue-acts:color").value == "marginal probability"
     tags = _assert_tagged(at, 12)
     assert (tags[3], tags[5]) == ("yes_answer", "backchannel")
+
+
+def test_reruns_keep_the_keras_session(monkeypatch):
+    """Streamlit calls keras.backend.clear_session() after every script run, which empties TensorFlow's
+    kernel cache (each rerun then re-instantiates every traced model: ~0.35 s per model); seqviz.ui stops it."""
+    import sys
+    calls = []
+    monkeypatch.setattr(sys.modules["keras"].backend, "clear_session", lambda *a, **k: calls.append(1))
+    at = AppTest.from_file("views/attention.py", default_timeout=120).run()
+    at.text_area(key="attention:text").input("the striker scored a goal").run()
+    assert not at.exception and calls == []
+
+
+def test_model_details_table_is_built_when_opened():
+    at = AppTest.from_file("views/attention.py", default_timeout=120).run()
+    charts = len(at.get("plotly_chart"))
+    assert not [d for d in at.dataframe if "output shape" in d.value.columns]   # folded: not built
+    at.session_state["details:attention:default"] = True                       # what opening it does
+    at.run()
+    (layers,) = [d.value for d in at.dataframe if "output shape" in d.value.columns]
+    assert list(layers.columns) == ["layer", "type", "output shape", "parameters"]
+    assert "Attention" in set(layers["type"]) and layers["parameters"].sum() > 0
+    assert len(at.get("plotly_chart")) == charts + 1                          # + the training curve

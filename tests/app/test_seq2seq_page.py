@@ -36,8 +36,9 @@ def test_default_page_shows_all_four_modes_side_by_side():
     gold = " ".join(seq2seq.target("digits", seq2seq.EXAMPLES["digits"].split()))
     assert decodes["attention"] == (True, gold)        # the example is one basic gets wrong, attention right
     assert decodes["basic"][0] is False
-    # per mode: beam tree + top-k bars + the model's loss curve; attention adds the alignment heatmap
-    assert len(at.get("plotly_chart")) == 4 * 3 + 1
+    # only the open tab (the first, basic) is built: its beam tree and top-k bars; the model's details
+    # (loss curve, layers) stay folded and unbuilt
+    assert len(at.get("plotly_chart")) == 2
     assert [t.label for t in at.tabs] == list(seq2seq.MODES)
     # the held-out table lists the four digits models with short and long exact match
     table = at.dataframe[-1].value
@@ -101,6 +102,23 @@ def test_pin_a_token_and_redecode():
     at.selectbox(key="seq2seq:pin_tok:feedback").set_value("two").run()
     pinned = [m.value.replace("\\", "") for m in at.markdown if m.value.startswith("pinned decode")]
     assert len(pinned) == 1 and pinned[0].startswith("pinned decode: four two"), pinned
+
+
+def test_the_open_tab_is_in_the_url_and_only_it_is_built():
+    at = _page(inspect="attention", text="4 7 1")
+    assert not at.exception and at.query_params["inspect"] == ["attention"]
+    assert len(at.get("plotly_chart")) == 3                    # beam tree, top-k bars, alignment heatmap
+    assert len([m for m in at.markdown if m.value.startswith("pinned decode")]) == 1   # one re-decode, not 4
+    at.session_state["seq2seq:inspect"] = "peek"               # what clicking the peek tab does
+    at.run()
+    assert at.query_params["inspect"] == ["peek"] and len(at.get("plotly_chart")) == 2
+    at.session_state["details:seq2seq:default-peek"] = True    # open the model's details
+    at.run()
+    assert len(at.get("plotly_chart")) == 3                    # + its training curve
+    (layers,) = [d.value for d in at.dataframe if "output shape" in d.value.columns]
+    assert {"encoder_lstm_0", "decoder_lstm_0", "probs"} <= set(layers["layer"])
+    assert any("architecture" in e.label for e in at.expander)
+    assert _page(inspect="nonsense").query_params["inspect"] == ["basic"]   # a bad value falls back
 
 
 def test_exposure_bias_table_compares_teacher_forced_and_free_running():
