@@ -36,11 +36,12 @@ def _heads(at) -> list[str]:
     return [m.value for m in at.markdown if m.value.startswith("**caption ")]
 
 
-def _ok(at, charts: int):
+def _ok(at, charts: int = 5):
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     assert len(_heads(at)) == 2
-    # top words x 2, features, ablation x 2, the model's curve (folded away), + beam trees x 2 when beam > 1
+    # top words x 2, features, ablation x 2; the beam trees and the model's curve are built when their
+    # expanders open
     assert len(at.get("plotly_chart")) == charts
 
 
@@ -51,7 +52,10 @@ def _caption(at, k) -> str:
 
 def test_default_page_captions_sample_one_with_both_heads():
     at = _page()
-    _ok(at, 8)
+    _ok(at)
+    at.session_state["captioning:beams-open:0"] = True             # open head 1's beams: its tree is drawn
+    at.run()
+    _ok(at, 6)
     assert at.radio(key="captioning:source").value == "sample"
     assert at.selectbox(key="captioning:scene").value == 1
     assert [s.value for s in at.subheader][:1] == ["Scene: there are two red circles on the left"]
@@ -70,13 +74,15 @@ def test_default_page_captions_sample_one_with_both_heads():
 def test_another_sample_beam_and_ablation_update_the_view_and_the_url():
     at = _page()
     at.selectbox(key="captioning:scene").select(5).run()
-    _ok(at, 8)
+    _ok(at)
     assert _caption(at, 1) == "un cercle violet à droite"
     assert any("never occurred" in c.value for c in at.caption)     # sample 5 is a held-out combination
+    assert any("beams" in e.label for e in at.expander)
     at.select_slider(key="captioning:beam").set_value(1).run()
-    _ok(at, 6)                                                      # no beam trees at width 1
+    _ok(at)
+    assert not any("beams" in e.label for e in at.expander)        # no beam trees at width 1
     at.radio(key="captioning:ablate").set_value("2").run()
-    _ok(at, 6)
+    _ok(at)
     assert list(at.dataframe[0].value.columns) == ["both branches", "zero branch 2's features"]
     assert [s.value for s in at.subheader][-1] == "Ablation: zero branch 2's features"
     assert at.query_params["scene"] == ["5"] and at.query_params["beam"] == ["1"] and at.query_params["ablate"] == ["2"]
@@ -84,12 +90,12 @@ def test_another_sample_beam_and_ablation_update_the_view_and_the_url():
 
 def test_the_url_seeds_the_view_and_bad_url_values_fall_back():
     at = _page(source="describe", text="four blue triangles at the bottom", beam="2", ablate="2")
-    _ok(at, 8)
+    _ok(at)
     assert at.text_area(key="captioning:text").value == "four blue triangles at the bottom"
     assert _caption(at, 1) == "quatre triangles bleus en bas"
     assert at.select_slider(key="captioning:beam").value == 2 and at.radio(key="captioning:ablate").value == "2"
     at = _page(source="bogus", scene="99", beam="x", ablate="7")
-    _ok(at, 8)
+    _ok(at)
     assert at.radio(key="captioning:source").value == "sample" and at.selectbox(key="captioning:scene").value == 1
     assert at.select_slider(key="captioning:beam").value == 3 and at.radio(key="captioning:ablate").value == "1"
 
@@ -105,7 +111,7 @@ def test_a_bad_description_shows_an_error_then_recovers(text, words):
     assert not at.exception and len(at.error) == 1 and words in at.error[0].value.replace("\\", "")
     assert not _heads(at) and not at.get("plotly_chart")
     at.text_area(key="captioning:text").input("3 green stars on the left").run()
-    _ok(at, 8)
+    _ok(at)
     assert _caption(at, 0) == "there are three green stars on the left"
 
 
@@ -117,13 +123,13 @@ def test_uploading_n_rows_shows_a_table_and_looks_into_the_chosen_row():
     scenes = [cap.SAMPLES[1], cap.SAMPLES[3], ((2, "yellow", "star", "top"),)]
     uploader.set_value(("three.npy", _npy(cap.scene_features(scenes, D)), "application/octet-stream"))
     at.run()
-    _ok(at, 8)
+    _ok(at)
     table = at.dataframe[0].value
     assert list(table.index) == [1, 2, 3]
     assert table[cap.HEADS[1]].tolist() == [" ".join(cap.french(s)) for s in scenes]
     assert [s.value for s in at.subheader][:2] == ["three\\.npy: 3 scenes", "Row 1 of three\\.npy"]
     at.selectbox(key="captioning:row").select(3).run()
-    _ok(at, 8)
+    _ok(at)
     assert _caption(at, 0) == "there are two yellow stars at the top" and at.query_params["row"] == ["3"]
     assert [s.value for s in at.subheader][1] == "Row 3 of three\\.npy"
 
@@ -142,7 +148,7 @@ def test_a_bad_upload_shows_an_error_then_a_good_one_works(raw, words):
     assert not _heads(at) and not at.get("plotly_chart")
     at.get("file_uploader")[0].set_value(("one.npy", _npy(cap.scene_features([cap.SAMPLES[0]], D)[0]), "x"))
     at.run()
-    _ok(at, 8)
+    _ok(at)
     assert _caption(at, 1) == "deux cercles rouges à gauche"
     assert not [s for s in at.selectbox if s.key == "captioning:row"]      # one vector: no table of rows
 

@@ -199,8 +199,8 @@ def _assert_tagged(at, n) -> list:
     assert not at.error, [e.value for e in at.error]
     heads = [h for h in _subheaders(at) if "utterances" in h]
     assert len(heads) == 1 and heads[0].startswith(f"{n} utterances · ") and "overrules" in heads[0], heads
-    # lattice, transitions, marginals, pinned lattice (the model's loss curve too, in the folded details)
-    assert len(at.get("plotly_chart")) == 5
+    # lattice, transitions, marginals, pinned lattice (the model's loss curve is built when its details open)
+    assert len(at.get("plotly_chart")) == 4
     table = at.dataframe[0].value
     assert len(table) == n and list(table.index) == list(range(1, n + 1))
     return table[DA_TAG].tolist()
@@ -294,7 +294,7 @@ def test_dialogue_acts_page_what_if_pin_costs_score_and_changes_tags():
     assert cost > 0 and abs(best - pinned - cost) < 0.02, what_if
     # tag names are user data (from a CSV): the page escapes them for markdown
     assert m.group(4) != "none" and r"4 (yes\_answer → backchannel)" in m.group(4), what_if
-    assert len(at.get("plotly_chart")) == 5
+    assert len(at.get("plotly_chart")) == 4
 
 
 def test_dialogue_acts_page_node_colour_switches_to_marginals():
