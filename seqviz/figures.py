@@ -2,18 +2,50 @@
 
 Token axes are numeric positions with the tokens as tick text: a sentence may repeat a word, and a
 categorical Plotly axis would silently merge the repeats into one column.
+
+Figures are written as plain trace and layout dicts in Plotly's canonical form (titles as {"text": ...})
+and wrapped without Plotly's per-property validation: ~1 ms a figure instead of 5-15 ms, on every rerun.
+tests/unit/test_figures.py checks that validating each figure changes nothing in its JSON.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from html import escape
 from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import get_colorscale
 
 # No explicit template: Streamlit's own ("streamlit", its default, themed light or dark in the browser)
 # applies; naming one (e.g. "plotly_white") made Plotly validate a whole template per figure, ~10 ms each.
 _LAYOUT = dict(margin=dict(l=10, r=10, t=50, b=10), font=dict(size=13))
+_LEGEND_TOP = dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom")
+
+
+def _clean(value):
+    """Drop None entries (unset properties) from nested dicts, as Plotly's validation does."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _figure(data: list[dict], **layout) -> go.Figure:
+    """A figure from trace dicts (each with its "type") and layout settings, unvalidated (see above)."""
+    return go.Figure(_clean(dict(data=data, layout={**_LAYOUT, **layout})), _validate=False)
+
+
+def _text(text: str) -> dict:
+    return dict(text=text)
+
+
+@lru_cache(maxsize=None)
+def _scale(name: str) -> tuple:
+    """A named colour scale as Plotly.py's [position, colour] list: plotly.js's own scales of the same name
+    differ, and validation would have expanded the name."""
+    return tuple((float(pos), color) for pos, color in get_colorscale(name))
 
 
 def _ticks(labels: Sequence[str]) -> dict:
@@ -27,22 +59,22 @@ def loss_curve(history: dict[str, Sequence[float]], batch_loss: Sequence[float] 
 
     Losses go on the left axis, accuracy-like series (0..1) on the right one.
     """
-    fig = go.Figure()
+    data = []
     if len(batch_loss) and steps_per_epoch:
         x = (np.arange(len(batch_loss)) + 1) / steps_per_epoch
-        fig.add_scatter(x=x, y=list(batch_loss), mode="lines", name="batch loss",
-                        line=dict(color="rgba(120,120,120,0.5)", width=1))
+        data.append(dict(type="scatter", x=x, y=list(batch_loss), mode="lines", name="batch loss",
+                         line=dict(color="rgba(120,120,120,0.5)", width=1)))
     for name, values in history.items():
         if not len(values):
             continue
         acc = "acc" in name
-        fig.add_scatter(x=np.arange(1, len(values) + 1), y=list(values), mode="lines+markers", name=name,
-                        yaxis="y2" if acc else "y", line=dict(dash="dot" if name.startswith("val") else "solid"))
-    fig.update_layout(**_LAYOUT, title=title, xaxis_title="epoch", yaxis_title="loss", height=320,
-                      yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1.02],
-                                  showgrid=False),
-                      legend=dict(orientation="h", y=-0.25))
-    return fig
+        data.append(dict(type="scatter", x=np.arange(1, len(values) + 1), y=list(values), mode="lines+markers",
+                         name=name, yaxis="y2" if acc else "y",
+                         line=dict(dash="dot" if name.startswith("val") else "solid")))
+    return _figure(data, title=_text(title), xaxis=dict(title=_text("epoch")), yaxis=dict(title=_text("loss")),
+                   height=320, legend=dict(orientation="h", y=-0.25),
+                   yaxis2=dict(title=_text("accuracy"), overlaying="y", side="right", range=[0, 1.02],
+                               showgrid=False))
 
 
 def heatmap(z: np.ndarray, x_labels: Sequence[str], y_labels: Sequence[str], title: str = "",
@@ -58,17 +90,17 @@ def heatmap(z: np.ndarray, x_labels: Sequence[str], y_labels: Sequence[str], tit
     hover = [[f"{y_title or 'row'}: {escape(str(yl))}<br>{x_title or 'column'}: {escape(str(xl))}<br>"
               f"{value_name}: {v:.4g}"
               for xl, v in zip(x_labels, row)] for yl, row in zip(y_labels, z)]
-    fig = go.Figure(go.Heatmap(
-        z=z, x=list(range(len(x_labels))), y=list(range(len(y_labels))), colorscale=colorscale,
-        zmin=zmin, zmax=zmax, hovertext=hover, hoverinfo="text", colorbar=dict(title=value_name),
+    trace = dict(
+        type="heatmap", z=z, x=list(range(len(x_labels))), y=list(range(len(y_labels))),
+        colorscale=_scale(colorscale),
+        zmin=zmin, zmax=zmax, hovertext=hover, hoverinfo="text", colorbar=dict(title=_text(value_name)),
         showscale=len(y_labels) > 1,  # a one-row strip prints its values in the cells instead
-        text=np.vectorize(lambda v: f"{v:.2f}")(z) if show_values else None,
-        texttemplate="%{text}" if show_values else None))
-    fig.update_layout(**_LAYOUT, title=title,
-                      height=max(160, 60 + 34 * len(y_labels)) + (60 if max(map(len, x_labels), default=0) > 6 else 0))
-    fig.update_xaxes(title=x_title, tickangle=-45 if len(x_labels) > 8 else 0, **_ticks(x_labels))
-    fig.update_yaxes(title=y_title, autorange="reversed", **_ticks(y_labels))
-    return fig
+        text=[[f"{v:.2f}" for v in row] for row in z] if show_values else None,
+        texttemplate="%{text}" if show_values else None)
+    return _figure([trace], title=_text(title),
+                   height=max(160, 60 + 34 * len(y_labels)) + (60 if max(map(len, x_labels), default=0) > 6 else 0),
+                   xaxis=dict(title=_text(x_title), tickangle=-45 if len(x_labels) > 8 else 0, **_ticks(x_labels)),
+                   yaxis=dict(title=_text(y_title), autorange="reversed", **_ticks(y_labels)))
 
 
 def bars(labels: Sequence[str], values: Sequence[float], title: str = "", value_name: str = "probability",
@@ -82,22 +114,15 @@ def bars(labels: Sequence[str], values: Sequence[float], title: str = "", value_
               for i in range(n)]
     text = [f"{v:.2f}" for v in values]
     hover = [f"{escape(str(lab))}: {v:.4f}" for lab, v in zip(labels, values)]
-    pos = list(range(n))
-    if horizontal:
-        trace = go.Bar(y=pos, x=list(values), orientation="h", marker_color=colors, text=text,
-                       hovertext=hover, hoverinfo="text", textposition="auto")
-    else:
-        trace = go.Bar(x=pos, y=list(values), marker_color=colors, text=text, hovertext=hover,
-                       hoverinfo="text", textposition="auto")
-    fig = go.Figure(trace)
-    cat_axis, val_axis = (fig.update_yaxes, fig.update_xaxes) if horizontal else (fig.update_xaxes, fig.update_yaxes)
-    cat_axis(tickangle=0 if horizontal or n <= 8 else -45, **_ticks(labels))
-    val_axis(title=value_name, range=list(value_range) if value_range else None)
-    if horizontal:
-        fig.update_yaxes(autorange="reversed")
-    fig.update_layout(**_LAYOUT, title=title, showlegend=False,
-                      height=max(220, 40 + 28 * n) if horizontal else 340)
-    return fig
+    pos, values = list(range(n)), [float(v) for v in values]
+    xy = dict(y=pos, x=values, orientation="h") if horizontal else dict(x=pos, y=values)
+    trace = dict(type="bar", marker=dict(color=colors), text=text, hovertext=hover, hoverinfo="text",
+                 textposition="auto", **xy)
+    cat_axis = dict(tickangle=0 if horizontal or n <= 8 else -45, autorange="reversed" if horizontal else None,
+                    **_ticks(labels))
+    val_axis = dict(title=_text(value_name), range=list(value_range) if value_range else None)
+    return _figure([trace], title=_text(title), showlegend=False, height=max(220, 40 + 28 * n) if horizontal else 340,
+                   xaxis=val_axis if horizontal else cat_axis, yaxis=cat_axis if horizontal else val_axis)
 
 
 def crf_lattice(emissions: np.ndarray, transitions: np.ndarray, marginals: np.ndarray, cumulative: np.ndarray,
@@ -122,24 +147,23 @@ def crf_lattice(emissions: np.ndarray, transitions: np.ndarray, marginals: np.nd
                          f"best score of a path ending here: {cumulative[t, j]:+.2f}<br>"
                          f"marginal P: {marginals[t, j]:.3f}")
     xs, ys = np.meshgrid(np.arange(t_len), np.arange(k), indexing="ij")
-    fig = go.Figure()
+    data = []
     for path, name, style in [(best_path, "Viterbi path", dict(color="#d62728", width=4)),
                               (greedy_path, "per-utterance argmax", dict(color="#111111", width=2, dash="dash")),
                               (alt_path, "pinned path", dict(color="#ff7f0e", width=3, dash="dot"))]:
         if path is not None:
-            fig.add_scatter(x=list(range(len(path))), y=list(path), mode="lines", name=name, line=style,
-                            hoverinfo="skip")
+            data.append(dict(type="scatter", x=list(range(len(path))), y=[int(j) for j in path], mode="lines",
+                             name=name, line=style, hoverinfo="skip"))
     name = "emission score" if color == "emission" else "marginal P"
-    fig.add_scatter(x=xs.ravel(), y=ys.ravel(), mode="markers", name=name, showlegend=False,
-                    marker=dict(size=20, color=values.ravel(), colorscale="Viridis", line=dict(width=1, color="#555"),
-                                colorbar=dict(title=name), cmin=0 if color != "emission" else None,
-                                cmax=1 if color != "emission" else None),
-                    hovertext=hover, hoverinfo="text")
-    fig.update_layout(**_LAYOUT, title=title, height=max(320, 110 + 40 * k),
-                      legend=dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom"))
-    fig.update_xaxes(title="utterance", tickangle=-30 if t_len > 6 else 0, **_ticks(steps))
-    fig.update_yaxes(title="tag", autorange="reversed", **_ticks(tags))
-    return fig
+    data.append(dict(type="scatter", x=xs.ravel(), y=ys.ravel(), mode="markers", name=name, showlegend=False,
+                     marker=dict(size=20, color=values.ravel(), colorscale=_scale("Viridis"),
+                                 line=dict(width=1, color="#555"),
+                                 colorbar=dict(title=_text(name)), cmin=0 if color != "emission" else None,
+                                 cmax=1 if color != "emission" else None),
+                     hovertext=hover, hoverinfo="text"))
+    return _figure(data, title=_text(title), height=max(320, 110 + 40 * k), legend=_LEGEND_TOP,
+                   xaxis=dict(title=_text("utterance"), tickangle=-30 if t_len > 6 else 0, **_ticks(steps)),
+                   yaxis=dict(title=_text("tag"), autorange="reversed", **_ticks(tags)))
 
 
 def beam_tree(beams: Sequence[tuple[Sequence[str], Sequence[float]]], title: str = "Beam search tree") -> go.Figure:
@@ -168,42 +192,39 @@ def beam_tree(beams: Sequence[tuple[Sequence[str], Sequence[float]]], title: str
 
     place(())
     best = {tuple(beams[0][0][:t]) for t in range(len(beams[0][0]) + 1)} if beams else {()}
-    fig = go.Figure()
+    data = []
     for on_best, color, width in [(False, "#bbbbbb", 1.5), (True, "#d62728", 4)]:
         xs, ys = [], []
         for key, node in nodes.items():
             for kid in node["children"]:
                 if (kid in best) == on_best:
-                    xs += [len(key), len(kid), None]
+                    xs += [len(key), len(kid), None]      # one polyline, broken between edges
                     ys += [node["y"], nodes[kid]["y"], None]
-        fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color=color, width=width), hoverinfo="skip",
-                        name="best beam" if on_best else "other beams")
+        data.append(dict(type="scatter", x=xs, y=ys, mode="lines", line=dict(color=color, width=width),
+                         hoverinfo="skip", name="best beam" if on_best else "other beams"))
     keys = list(nodes)
-    fig.add_scatter(
-        x=[len(k) for k in keys], y=[nodes[k]["y"] for k in keys], mode="markers+text", showlegend=False,
-        text=[escape(nodes[k]["token"]) + (f"<br>{nodes[k]['lp']:.2f}" if k else "") for k in keys],
+    data.append(dict(
+        type="scatter", x=[len(k) for k in keys], y=[nodes[k]["y"] for k in keys], mode="markers+text",
+        showlegend=False, text=[escape(nodes[k]["token"]) + (f"<br>{nodes[k]['lp']:.2f}" if k else "") for k in keys],
         textposition="top center", textfont=dict(size=11),
         marker=dict(size=9, color=["#d62728" if k in best else "#1f77b4" for k in keys]),
         hovertext=[f"{escape(nodes[k]['token'])}<br>step log-prob {nodes[k]['lp']:.3f}<br>"
-                   f"cumulative {nodes[k]['cum']:.3f}" for k in keys], hoverinfo="text")
+                   f"cumulative {nodes[k]['cum']:.3f}" for k in keys], hoverinfo="text"))
     depth = max(len(k) for k in keys)
-    fig.update_layout(**_LAYOUT, title=title, height=max(260, 90 + 62 * leaves),
-                      legend=dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom"))
-    fig.update_xaxes(title="output step", range=[-0.5, depth + 0.5], dtick=1)
-    fig.update_yaxes(visible=False, range=[leaves - 0.4, -0.8])
-    return fig
+    return _figure(data, title=_text(title), height=max(260, 90 + 62 * leaves), legend=_LEGEND_TOP,
+                   xaxis=dict(title=_text("output step"), range=[-0.5, depth + 0.5], dtick=1),
+                   yaxis=dict(visible=False, range=[leaves - 0.4, -0.8]))
 
 
 def signal(values: Sequence[float], title: str = "", x_title: str = "index", y_title: str = "value",
            color: str = "#1f77b4") -> go.Figure:
     """A long vector (e.g. 4096 image features) as a filled line against its index: a readable strip."""
     values = np.asarray(values, dtype=float)
-    fig = go.Figure(go.Scattergl(x=np.arange(len(values)), y=values, mode="lines",
-                                 line=dict(color=color, width=1), hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
-    fig.update_layout(**_LAYOUT, title=title, height=240, showlegend=False)
-    fig.update_xaxes(title=x_title, range=[0, max(1, len(values) - 1)])
-    fig.update_yaxes(title=y_title)
-    return fig
+    trace = dict(type="scattergl", x=np.arange(len(values)), y=values, mode="lines",
+                 line=dict(color=color, width=1), hovertemplate="%{x}: %{y:.3f}<extra></extra>")
+    return _figure([trace], title=_text(title), height=240, showlegend=False,
+                   xaxis=dict(title=_text(x_title), range=[0, max(1, len(values) - 1)]),
+                   yaxis=dict(title=_text(y_title)))
 
 
 def topk_steps(words: Sequence[Sequence[str]], probs: Sequence[Sequence[float]], chosen: Sequence[str],
@@ -221,31 +242,26 @@ def topk_steps(words: Sequence[Sequence[str]], probs: Sequence[Sequence[float]],
             text[r][t] = f"{mark}{escape(str(w))}{'</b>' if mark else ''}<br>{shown}"
             hover[r][t] = f"step {t + 1}, rank {r + 1}<br>{escape(str(w))}: {p:.4f}"
             z[r, t] = p
-    fig = go.Figure(go.Heatmap(z=z, x=list(range(steps)), y=list(range(k)), colorscale="Blues", zmin=0, zmax=1,
-                               text=text, texttemplate="%{text}", textfont=dict(size=13), hovertext=hover,
-                               hoverinfo="text", colorbar=dict(title="P"), xgap=2, ygap=2))
-    fig.update_layout(**_LAYOUT, title=title, height=110 + 48 * k)
-    fig.update_xaxes(title="step (chosen word)", **_ticks([f"{t + 1}. {w}" for t, w in enumerate(chosen)]),
-                     tickangle=-30 if steps > 6 else 0)
-    fig.update_yaxes(title="rank", autorange="reversed", **_ticks([str(r + 1) for r in range(k)]))
-    return fig
+    trace = dict(type="heatmap", z=z, x=list(range(steps)), y=list(range(k)), colorscale=_scale("Blues"), zmin=0,
+                 zmax=1,
+                 text=text, texttemplate="%{text}", textfont=dict(size=13), hovertext=hover, hoverinfo="text",
+                 colorbar=dict(title=_text("P")), xgap=2, ygap=2)
+    return _figure([trace], title=_text(title), height=110 + 48 * k,
+                   xaxis=dict(title=_text("step (chosen word)"), tickangle=-30 if steps > 6 else 0,
+                              **_ticks([f"{t + 1}. {w}" for t, w in enumerate(chosen)])),
+                   yaxis=dict(title=_text("rank"), autorange="reversed", **_ticks([str(r + 1) for r in range(k)])))
 
 
 def grouped_bars(labels: Sequence[str], series: dict[str, Sequence[float]], title: str = "",
                  value_name: str = "probability", value_range: tuple[float, float] | None = (0, 1)) -> go.Figure:
     """Several series of bars side by side per label (e.g. a word's probability with and without a branch)."""
-    fig = go.Figure()
-    for name, values in series.items():
-        fig.add_bar(x=list(range(len(labels))), y=list(values), name=escape(str(name)),
-                    text=[f"{v:.2f}" for v in values], textposition="inside", textangle=0,
-                    insidetextanchor="end",
-                    hovertext=[f"{escape(str(lab))}<br>{escape(str(name))}: {v:.4f}" for lab, v in zip(labels, values)],
-                    hoverinfo="text")
-    fig.update_layout(**_LAYOUT, title=title, barmode="group", height=320,
-                      legend=dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom"))
-    fig.update_xaxes(tickangle=-30 if len(labels) > 6 else 0, **_ticks(labels))
-    fig.update_yaxes(title=value_name, range=list(value_range) if value_range else None)
-    return fig
+    data = [dict(type="bar", x=list(range(len(labels))), y=[float(v) for v in values], name=escape(str(name)),
+                 text=[f"{v:.2f}" for v in values], textposition="inside", textangle=0, insidetextanchor="end",
+                 hovertext=[f"{escape(str(lab))}<br>{escape(str(name))}: {v:.4f}" for lab, v in zip(labels, values)],
+                 hoverinfo="text") for name, values in series.items()]
+    return _figure(data, title=_text(title), barmode="group", height=320, legend=_LEGEND_TOP,
+                   xaxis=dict(tickangle=-30 if len(labels) > 6 else 0, **_ticks(labels)),
+                   yaxis=dict(title=_text(value_name), range=list(value_range) if value_range else None))
 
 
 def lines(series: dict[str, tuple[Sequence[float], Sequence[float]]], title: str = "", x_title: str = "",
@@ -254,14 +270,8 @@ def lines(series: dict[str, tuple[Sequence[float], Sequence[float]]], title: str
     """Several named (x, y) series as lines on shared axes; `styles` maps a name to Plotly scatter
     settings (e.g. {"mode": "lines+markers", "line": {"dash": "dot"}}). Empty series are left out.
     A log y axis is labelled at powers of ten only."""
-    fig = go.Figure()
-    for name, (x, y) in series.items():
-        if not len(x):
-            continue
-        style = {"mode": "lines", **(styles or {}).get(name, {})}
-        fig.add_scatter(x=list(x), y=list(y), name=escape(str(name)), **style)
-    fig.update_layout(**_LAYOUT, title=title, height=height, xaxis_title=x_title, yaxis_title=y_title,
-                      legend=dict(orientation="h", x=0, y=-0.22, yanchor="top"))
-    if log_y:
-        fig.update_yaxes(type="log", dtick=1)
-    return fig
+    data = [dict(type="scatter", x=list(x), y=list(y), name=escape(str(name)),
+                 **{"mode": "lines", **(styles or {}).get(name, {})}) for name, (x, y) in series.items() if len(x)]
+    return _figure(data, title=_text(title), height=height, xaxis=dict(title=_text(x_title)),
+                   yaxis=dict(title=_text(y_title), type="log" if log_y else None, dtick=1 if log_y else None),
+                   legend=dict(orientation="h", x=0, y=-0.22, yanchor="top"))

@@ -389,3 +389,15 @@ def test_bench_sampled_softmax_times_both_sides_on_the_same_batches(capsys):
         assert row["ratio"] == pytest.approx(row["full_s"] / row["sampled_s"], rel=0.02)
     err = capsys.readouterr().err
     assert "V=    400: full" in err and "V=  2,000: full" in err
+
+
+def test_keep_top_k_keeps_what_a_stable_sort_keeps():
+    """The O(V) top-k cut keeps exactly the words a stable descending sort would (ties: lowest ids)."""
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        v = int(rng.integers(2, 60))
+        logp = rng.choice([-np.inf, -3.0, -2.0, -1.0, 0.0], size=v) + rng.random(v) * (rng.random() < 0.5)
+        k = int(rng.integers(1, v))
+        expected = logp.copy()
+        expected[np.argsort(-expected, kind="stable")[k:]] = -np.inf
+        assert np.array_equal(lm.keep_top_k(logp, k), expected)

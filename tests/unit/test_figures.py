@@ -1,0 +1,52 @@
+"""Every figure builder: its unvalidated figure is exactly what Plotly's validation would make of it (so
+skipping validation on the pages loses nothing), and it shows what it is given."""
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+import pytest
+
+from seqviz import crf, figures
+
+RNG = np.random.default_rng(0)
+EM, TR = RNG.normal(size=(5, 3)), RNG.normal(size=(3, 3))
+BEST = crf.viterbi(EM, TR)
+MARG = RNG.dirichlet(np.ones(3), 5)
+
+CASES = {
+    "loss_curve": lambda: figures.loss_curve({"loss": [1.0, 0.5], "val_accuracy": [0.5, 0.9]}, [1.2, 1.0, 0.8, 0.5], 2),
+    "heatmap": lambda: figures.heatmap(MARG, ["a", "b", "c"], list("vwxyz"), title="m", zmin=0, zmax=1,
+                                       x_title="tag", y_title="step"),
+    "heatmap_strip": lambda: figures.heatmap(np.array([[0.2, 0.8]]), ["x", "y"], ["attention"]),
+    "bars": lambda: figures.bars(["a", "b", "c"], [0.2, 0.5, 0.3], title="b", highlight=1, muted=[0, 0, 1]),
+    "bars_horizontal": lambda: figures.bars(["a", "b"], [0.4, 0.6], horizontal=True, value_range=None),
+    "crf_lattice": lambda: figures.crf_lattice(EM, TR, MARG, BEST.cumulative, BEST.backpointers, ["p", "q", "r"],
+                                               list("12345"), BEST.path, EM.argmax(1).tolist(), color="marginal"),
+    "beam_tree": lambda: figures.beam_tree([(["a", "b", "</s>"], [-0.1, -0.2, -0.3]), (["a", "c"], [-0.1, -1.5])]),
+    "signal": lambda: figures.signal(RNG.random(64), title="s"),
+    "topk_steps": lambda: figures.topk_steps([["a", "b"], ["c", "d"]], [[0.7, 0.2], [0.9, 0.0001]], ["a", "c"]),
+    "grouped_bars": lambda: figures.grouped_bars(["1. a", "2. b"], {"both": [0.9, 0.8], "cut": [0.5, 0.1]}),
+    "lines": lambda: figures.lines({"one": ([0, 1], [3.0, 2.0]), "empty": ([], [])}, "t", "x", "y", log_y=True),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_figure_json_is_what_validation_would_make_of_it(name):
+    fig = CASES[name]()
+    assert isinstance(fig, go.Figure)
+    validated = go.Figure(fig.to_dict())          # raises on any unknown or ill-typed property
+    assert json.loads(pio.to_json(fig)) == json.loads(pio.to_json(validated))
+
+
+def test_figures_show_their_inputs():
+    lat = CASES["crf_lattice"]()
+    assert [t.name for t in lat.data] == ["Viterbi path", "per-utterance argmax", "marginal P"]
+    assert list(lat.data[0].y) == list(BEST.path) and lat.layout.yaxis.autorange == "reversed"
+    assert lat.data[-1].marker.cmin == 0 and lat.data[-1].marker.cmax == 1
+    tree = CASES["beam_tree"]()
+    assert tree.layout.title.text == "Beam search tree" and "a<br>-0.10" in list(tree.data[-1].text)
+    lines = CASES["lines"]()
+    assert [t.name for t in lines.data] == ["one"] and lines.layout.yaxis.type == "log"
+    bars = CASES["bars_horizontal"]()
+    assert bars.data[0].orientation == "h" and bars.layout.xaxis.range is None
