@@ -240,7 +240,9 @@ def predict(bundle, text: str) -> dict:
         sample = ", ".join(vocab.tokens[2:8])
         raise SeqvizError(f"None of the words are in the model's vocabulary of {len(vocab):,} words "
                           f"(it knows e.g. {sample}); type text like the training data.")
-    probs, att = store.forward(bundle.model, np.array([vocab.encode(tokens)], dtype=np.int32))
+    # one trace for any sentence length (else the first sentence of each new length retraces: ~1.5 s)
+    probs, att = store.forward(bundle.model, np.array([vocab.encode(tokens)], dtype=np.int32),
+                               tf.TensorSpec((None, None), tf.int32))
     probs, att = probs.numpy()[0], att.numpy()[0]
     return {"tokens": tokens, "attention": [float(a) for a in att], "unknown": [not k for k in known],
             "label": labels.tokens[int(probs.argmax())],

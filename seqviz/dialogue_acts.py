@@ -325,7 +325,8 @@ def fit(params: dict, data: Dialogues | None, callbacks=()):
 def scores(model: tf.keras.Model, ids: list[list[list[int]]]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Emissions (U_i, K) per dialogue and the transition matrix (K, K), from one batched forward pass
     over whole dialogues (padded to this batch's own longest dialogue and utterance)."""
-    _, emissions, lengths, transitions = store.forward(model, pad(ids))
+    # one trace for any (dialogues, utterances, words) shape, not one per new shape
+    _, emissions, lengths, transitions = store.forward(model, pad(ids), tf.TensorSpec((None, None, None), tf.int32))
     tr = transitions.numpy().astype(np.float64)
     return [(em[:n].astype(np.float64), tr) for em, n in zip(emissions.numpy(), lengths.numpy())]
 
