@@ -256,34 +256,44 @@ def interaction(quick: bool = False) -> dict:
     """Per page, with the default model already loaded: type an input -> the whole page re-runs, its
     models answer and every figure is built (Streamlit's AppTest runs the page script as the server
     would, minus the browser). 20 different inputs per page (5 with --quick), none seen before: median."""
+    from unittest import mock
+
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+    n = 5 if quick else 20
+    # The server compiles a page once (its ScriptCache lives as long as the server); AppTest makes a new
+    # cache every run and recompiles the page each time (15-35 ms). Share one, as the server does.
+    cache = ScriptCache()
+    with mock.patch("streamlit.testing.v1.local_script_runner.ScriptCache", lambda: cache), \
+            mock.patch("streamlit.testing.v1.app_test.ScriptCache", lambda: cache):
+        return {"results": [_interaction(arch_id, key, query, n) for arch_id, (key, query) in INTERACTIONS.items()]}
+
+
+def _interaction(arch_id: str, key: str, query: dict, n: int) -> dict:
     import statistics
+
     from streamlit.testing.v1 import AppTest
     from seqviz import archs
-    n = 5 if quick else 20
-    results = []
-    for arch_id, (key, query) in INTERACTIONS.items():
-        page = archs.get(arch_id).page
-        texts = _inputs(arch_id, n + 1)
-        if len(set(texts)) != len(texts):
-            raise SeqvizError(f"{arch_id}: the generated inputs repeat.")
-        at = AppTest.from_file(page, default_timeout=300)
-        for k, v in query.items():
-            at.query_params[k] = v
-        at.run()                                                   # loads the model
-        at.text_area(key=key).input(texts[-1]).run()               # first call: traces the forward passes
-        times = []
-        for text in texts[:n]:
-            t0 = time.perf_counter()
-            at.text_area(key=key).input(text).run()
-            times.append(time.perf_counter() - t0)
-            if at.exception or at.error:
-                raise SeqvizError(f"{page} failed on {text!r}: "
-                                  f"{[e.value for e in at.error] or [e.message for e in at.exception]}")
-        row = {"page": page, "median_ms": round(1000 * statistics.median(times), 1),
-               "max_ms": round(1000 * max(times), 1), "figures": len(at.get("plotly_chart"))}
-        _say(f"{page}: median {row['median_ms']} ms, max {row['max_ms']} ms, {row['figures']} figures")
-        results.append(row)
-    return {"results": results}
+    page = archs.get(arch_id).page
+    texts = _inputs(arch_id, n + 1)
+    if len(set(texts)) != len(texts):
+        raise SeqvizError(f"{arch_id}: the generated inputs repeat.")
+    at = AppTest.from_file(page, default_timeout=300)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()                                                   # loads the model
+    at.text_area(key=key).input(texts[-1]).run()               # first call: traces the forward passes
+    times = []
+    for text in texts[:n]:
+        t0 = time.perf_counter()
+        at.text_area(key=key).input(text).run()
+        times.append(time.perf_counter() - t0)
+        if at.exception or at.error:
+            raise SeqvizError(f"{page} failed on {text!r}: "
+                              f"{[e.value for e in at.error] or [e.message for e in at.exception]}")
+    row = {"page": page, "median_ms": round(1000 * statistics.median(times), 1),
+           "max_ms": round(1000 * max(times), 1), "figures": len(at.get("plotly_chart"))}
+    _say(f"{page}: median {row['median_ms']} ms, max {row['max_ms']} ms, {row['figures']} figures")
+    return row
 
 
 def captioning_decode(quick: bool = False) -> dict:
