@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from seqviz import cli, training
 from seqviz.errors import SeqvizError
+from tests.app.helpers import open_page
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,11 +75,7 @@ TEXT_CASES = [  # (page, bad input, words the one error message must contain)
 ]
 
 
-def _run(page: str, **query) -> AppTest:
-    at = AppTest.from_file(page, default_timeout=300)
-    for k, v in query.items():
-        at.query_params[k] = v
-    return at.run()
+_run = open_page
 
 
 def _texts(at) -> str:

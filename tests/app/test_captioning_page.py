@@ -4,6 +4,7 @@ AppTest can upload), beam width, the branch ablation, the URL state and bad inpu
 These read the repo's models/ store (the committed default) and never write to it."""
 import io
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -12,17 +13,14 @@ from streamlit.testing.v1 import AppTest
 
 from seqviz import captioning as cap
 from seqviz.archs import ARCHS
+from tests.app.helpers import open_page
 
 ROOT = Path(__file__).resolve().parents[2]
 METRICS = json.loads((ROOT / "models" / "captioning" / "default" / "metrics.json").read_text())
 D = 4096
 
 
-def _page(**query) -> AppTest:
-    at = AppTest.from_file("views/captioning.py", default_timeout=120)
-    for k, v in query.items():
-        at.query_params[k] = v
-    return at.run()
+_page = partial(open_page, "views/captioning.py")
 
 
 def _npy(array) -> bytes:

@@ -1,23 +1,20 @@
 """AppTest of the language-model page: generation from the committed default, bad prompts, and the race
 (a tiny config trained with both softmaxes into a temp store)."""
 import re
+from functools import partial
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from seqviz import lm, store, training
+from tests.app.helpers import open_page
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "lm:text"
 RACE = {"vocab_size": 300, "num_sampled": 32, "embed_dim": 8, "units": 8, "seq_len": 10, "batch_size": 128}
 
 
-def _page(**query) -> AppTest:
-    at = AppTest.from_file("views/lm.py", default_timeout=120)
-    for k, v in query.items():
-        at.query_params[k] = v
-    return at.run()
+_page = partial(open_page, "views/lm.py")
 
 
 def _continuation(at) -> str:

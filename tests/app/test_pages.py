@@ -4,6 +4,7 @@ These read the repo's models/ store (the committed defaults) and never write to 
 """
 import json
 import re
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from seqviz import attention, dialogue_acts
 from seqviz.archs import ARCHS
+from tests.app.helpers import open_page
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_METRICS = json.loads((ROOT / "models" / "attention" / "default" / "metrics.json").read_text())
@@ -18,11 +20,7 @@ TEXT_KEY = "attention:text"
 SPORTS = "the striker scored a goal for the team"
 
 
-def _attention_page(**query) -> AppTest:
-    at = AppTest.from_file("views/attention.py", default_timeout=120)
-    for k, v in query.items():
-        at.query_params[k] = v
-    return at.run()
+_attention_page = partial(open_page, "views/attention.py")
 
 
 def _subheaders(at):
@@ -180,11 +178,7 @@ DA_TAG = "CRF (Viterbi) tag"
 SHORT_DIALOGUE = "A: hello\nB: is it cold today\nA: yeah"
 
 
-def _dialogue_page(**query) -> AppTest:
-    at = AppTest.from_file("views/dialogue_acts.py", default_timeout=120)
-    for k, v in query.items():
-        at.query_params[k] = v
-    return at.run()
+_dialogue_page = partial(open_page, "views/dialogue_acts.py")
 
 
 def _selectbox(at, label):

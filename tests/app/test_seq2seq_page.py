@@ -1,21 +1,19 @@
 """AppTest of the seq2seq page with the committed default models (one per mode)."""
 import json
+from functools import partial
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from seqviz import seq2seq
+from tests.app.helpers import open_page
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "seq2seq:text"
 
 
-def _page(**query) -> AppTest:
-    at = AppTest.from_file("views/seq2seq.py", default_timeout=300)
-    for k, v in query.items():
-        at.query_params[k] = v
-    return at.run()
+_page = partial(open_page, "views/seq2seq.py")
 
 
 def _decodes(at) -> dict:
