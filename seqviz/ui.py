@@ -89,7 +89,9 @@ def text_input(label: str, key: str, default: str, query: str = "text", height: 
     return text
 
 
-def _knob(p: Param, key: str):
+def knob(p: Param, key: str):
+    """The widget for one training knob: a select box for choices, a checkbox for flags, else a number
+    input bounded by the Param's range."""
     label = p.name.replace("_", " ")
     if p.choices:
         return st.selectbox(label, p.choices, index=p.choices.index(p.default), key=key, help=p.help)
@@ -148,7 +150,7 @@ def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | No
     mod = archs.get(arch_id).module()
     with st.expander("Train a model", expanded=False):
         with st.form(f"{arch_id}:train"):
-            values = {p.name: _knob(p, f"{arch_id}:knob:{p.name}") for p in mod.PARAMS}
+            values = {p.name: knob(p, f"{arch_id}:knob:{p.name}") for p in mod.PARAMS}
             upload = None
             if upload_types is not None:
                 upload = st.file_uploader("Your own data (optional)", type=list(upload_types),

@@ -74,7 +74,7 @@ with st.form("lm:race-form"):
     values = {}
     for i, p in enumerate(knobs):
         with cols[i % 4]:
-            values[p.name] = ui._knob(p, f"lm:race:{p.name}")
+            values[p.name] = ui.knob(p, f"lm:race:{p.name}")
     start = st.form_submit_button("Start the race", type="primary", disabled=running)
 if start:
     try:
