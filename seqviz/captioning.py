@@ -423,7 +423,8 @@ def forward(model, features: np.ndarray, partial1: np.ndarray, partial2: np.ndar
     features = np.asarray(features, np.float32)
     zero = np.zeros_like(features)
     x = [zero if ablate == "1" else features, partial1, zero if ablate == "2" else features, partial2]
-    return [p.numpy() for p in store.forward(model, x)]
+    spec = [tf.TensorSpec(i.shape, i.dtype) for i in model.inputs]   # any batch size: traced once
+    return [p.numpy() for p in store.forward(model, x, spec)]
 
 
 def greedy_batch(model, params, vocabs, features: np.ndarray, ablate: str = "none") -> list[np.ndarray]:

@@ -586,7 +586,7 @@ def next_word_fn(model: LanguageModel):
             out, (h, c) = model.hidden(ids, [h, c])
             return tf.nn.softmax(model.projection(out[:, -1]))[0], h, c
 
-        model._seqviz_next_word = fn
+        model._seqviz_next_word = fn = fn.get_concrete_function()   # called directly: no dispatch per word
     return fn
 
 
