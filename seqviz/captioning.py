@@ -464,24 +464,28 @@ def greedy_captions(model, params, vocabs, features, ablate: str = "none") -> li
     return out
 
 
+def head_inputs(params, head: int, rows: Sequence[Sequence[int]], other: Sequence[int]) -> tuple:
+    """The model's (partial1, partial2) for head `head` (1 or 2): its partial captions `rows` ("<s> w1 ..",
+    each of any length up to L_head) padded to L_head, and beside each the other branch's caption `other`
+    cut to the same length (as in lock-step decoding), padded to its own L."""
+    mine, theirs = input_lengths(params)[head - 1], input_lengths(params)[2 - head]
+    p_mine, p_theirs = np.zeros((len(rows), mine), np.int32), np.zeros((len(rows), theirs), np.int32)
+    for i, row in enumerate(rows):
+        p_mine[i, :len(row)] = row
+        cut = other[:min(len(row), theirs)]
+        p_theirs[i, :len(cut)] = cut
+    return (p_mine, p_theirs) if head == 1 else (p_theirs, p_mine)
+
+
 def head_step(model, params, features: np.ndarray, head: int, other: np.ndarray, ablate: str = "none"):
     """A `seqviz.decoding` step for head `head` (1 or 2) of one scene (D,): the state is the beams' partial
     captions (B, t) without <s>'s successor yet; the other branch reads `other` ("<s> w1 .. wn", the other
     head's caption) cut to the same step, as in lock-step decoding."""
-    mine, theirs = input_lengths(params)[head - 1], input_lengths(params)[2 - head]
-
     def step(tokens: np.ndarray, state: list):
         (partial,) = state
         partial = np.concatenate([partial, tokens[:, None].astype(np.int32)], axis=1)    # (B, t + 1)
-        b, t = partial.shape[0], partial.shape[1] - 1
-        p_mine = np.zeros((b, mine), np.int32)
-        p_mine[:, :t + 1] = partial
-        cut = other[:min(t + 1, len(other), theirs)]
-        p_theirs = np.zeros((b, theirs), np.int32)
-        p_theirs[:, :len(cut)] = cut
-        x = np.repeat(features[None], b, axis=0)
-        pair = (p_mine, p_theirs) if head == 1 else (p_theirs, p_mine)
-        probs = forward(model, x, *pair, ablate)[head - 1]
+        x = np.repeat(features[None], len(partial), axis=0)
+        probs = forward(model, x, *head_inputs(params, head, partial, other), ablate)[head - 1]
         return np.log(np.maximum(probs, 1e-30)), [partial]
     return step
 
@@ -523,19 +527,13 @@ def score(bundle, features: np.ndarray, captions: Sequence[str], ablate: str = "
     model, params, vocabs = bundle.model, bundle.params, bundle.vocabs
     ids = [[vocabs[f"caption{k}"].index[START]] + vocabs[f"caption{k}"].encode(c.split())
            for k, c in ((1, captions[0]), (2, captions[1]))]
-    lengths = input_lengths(params)
     out = []
     for head in (1, 2):
-        mine, theirs = lengths[head - 1], lengths[2 - head]
-        forced = (ids[head - 1][1:] + [vocabs[f"caption{head}"].index[END]])[:mine]   # the words to score
-        n = len(forced)
-        p_mine, p_theirs = np.zeros((n, mine), np.int32), np.zeros((n, theirs), np.int32)
-        for t in range(n):                       # step t reads <s> + the first t words, the other cut alike
-            p_mine[t, :t + 1] = ids[head - 1][:t + 1]
-            cut = ids[2 - head][:min(t + 1, theirs)]
-            p_theirs[t, :len(cut)] = cut
-        pair = (p_mine, p_theirs) if head == 1 else (p_theirs, p_mine)
-        probs = forward(model, np.repeat(features[None], n, axis=0), *pair, ablate)[head - 1]   # (n, V)
+        mine = ids[head - 1]
+        forced = (mine[1:] + [vocabs[f"caption{head}"].index[END]])[:input_lengths(params)[head - 1]]
+        rows = [mine[:t + 1] for t in range(len(forced))]     # step t reads <s> + the first t words
+        x = np.repeat(features[None], len(rows), axis=0)
+        probs = forward(model, x, *head_inputs(params, head, rows, ids[2 - head]), ablate)[head - 1]   # (n, V)
         out.append([float(probs[t, w]) for t, w in enumerate(forced)])
     return out
 

@@ -349,21 +349,9 @@ def greedy_batch(inf: Inference, src: np.ndarray, t_len: int, end: int, start: i
     return np.stack(out, 1)
 
 
-def forced(inf: Inference, src: np.ndarray, tokens: list[int], start: int):
-    """Teacher forcing on one source (1, S): feed <s> + tokens, return per-step log-probs (len+1, V) and
-    alignment (len+1, S) or None. Used for the exposure-bias view and a beam's alignment."""
-    alignment: list = []
-    step, state = step_fn(inf, alignment), start_state(inf, src)
-    rows = []
-    for tok in [start] + list(tokens):
-        log_probs, state = step(np.array([tok]), state)
-        rows.append(log_probs[0])
-    return np.stack(rows), (np.stack([a[0] for a in alignment]) if alignment else None)
-
-
 def lockstep(inf: Inference, src: np.ndarray, rows: list[list[int]], start: int, end: int, t_len: int):
     """One source (1, S) decoded several ways in one batch: each of `rows` teacher-forced (fed <s> + its
-    tokens, as `forced`) and one more row running free (fed its own previous argmax: greedy decoding, as
+    tokens) and one more row running free (fed its own previous argmax: greedy decoding, as
     `decoding.greedy`). One pass of batch len(rows) + 1 instead of one pass per row. Returns per forced row
     its log-probs (len + 1, V) and alignment (len + 1, S) or None, and the free row's tokens (its </s>
     included, at most t_len)."""

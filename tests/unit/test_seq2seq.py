@@ -14,6 +14,18 @@ from tests.conftest import ROOT
 TINY = {"n_train": 300, "epochs": 2, "embed_dim": 8, "units": 16, "batch_size": 64, "max_len": 5}
 
 
+def _forced(inf, src, tokens, start):
+    """The reference: teacher forcing one row at a time through the step model, <s> + tokens fed in turn;
+    per-step log-probs (len+1, V) and alignment (len+1, S) or None."""
+    alignment: list = []
+    step, state = seq2seq.step_fn(inf, alignment), seq2seq.start_state(inf, src)
+    rows = []
+    for tok in [start] + list(tokens):
+        log_probs, state = step(np.array([tok]), state)
+        rows.append(log_probs[0])
+    return np.stack(rows), (np.stack([a[0] for a in alignment]) if alignment else None)
+
+
 def _fit(**overrides):
     import tensorflow as tf
     tf.keras.utils.set_random_seed(0)
@@ -126,7 +138,7 @@ def test_beams_are_sorted_and_their_scores_add_up(defaults):
         assert beam["logprob"] == pytest.approx(sum(beam["step_logprobs"]), abs=1e-9)
         # a reference: re-score the beam's tokens by teacher forcing
         ids = tv.encode(beam["tokens"]) + ([tv.index["</s>"]] if beam["finished"] else [])
-        log_probs, _ = seq2seq.forced(inf, src, ids, tv.index["<s>"])
+        log_probs, _ = _forced(inf, src, ids, tv.index["<s>"])
         assert sum(log_probs[t, i] for t, i in enumerate(ids)) == pytest.approx(beam["logprob"], abs=1e-4)
 
 
@@ -234,7 +246,7 @@ def test_cli_predict_json_per_mode(store_with_defaults):
 
 
 def test_lockstep_batch_equals_the_separate_passes(defaults):
-    """predict's one batched pass gives what forced() per row and decoding.greedy give one at a time."""
+    """predict's one batched pass gives what _forced() per row and decoding.greedy give one at a time."""
     for mode, b in defaults.items():
         inf, tv = seq2seq.inference(b.model, b.params), b.vocabs["target"]
         start, end = tv.index["<s>"], tv.index["</s>"]
@@ -243,7 +255,7 @@ def test_lockstep_batch_equals_the_separate_passes(defaults):
             rows = [tv.encode(seq2seq.target("digits", text.split())), tv.encode(["one", "two"]), []]
             got, free = seq2seq.lockstep(inf, src, rows, start, end, 11)
             for ids, (log_probs, alignment) in zip(rows, got):
-                ref_lp, ref_att = seq2seq.forced(inf, src, ids, start)
+                ref_lp, ref_att = _forced(inf, src, ids, start)
                 assert log_probs.shape == ref_lp.shape and np.allclose(log_probs, ref_lp, atol=1e-5), mode
                 assert (alignment is None) == (ref_att is None) == (mode != "attention")
                 if ref_att is not None:
