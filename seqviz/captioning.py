@@ -34,10 +34,11 @@ t branch k reads "<s>" and the first min(t, n_k) words of caption k, and its tar
 at t = n_k, and nothing (sample weight 0) after that. A caption that has ended stays fed in full, as
 decoding feeds it.
 
-Decoding (both heads share `seqviz.decoding`): the greedy captions are decoded in LOCK-STEP: at step t
-each branch reads its own head's words so far, and both heads pick their argmax. Beam search decodes one
-head at a time while the other branch reads the other head's lock-step greedy caption, cut to step t
-exactly as in lock-step, so a beam of width 1 reproduces the greedy captions.
+Decoding (both heads share `seqviz.decoding`'s beam search): the greedy captions are decoded in LOCK-STEP:
+at step t each branch reads its own head's words so far, and both heads pick their argmax. Beam search
+decodes one head at a time while the other branch reads the other head's lock-step greedy caption, cut to
+step t exactly as in lock-step, so a beam of width 1 reproduces the greedy captions. A scene's greedy
+captions and both beams are one graph (`_compiled`): one call, not one per step and beam.
 
 The default model (`models/captioning/default`, seed 0, `python -m seqviz train captioning --name
 default`, 13-24 s on 2 shared cores) is scored on 162 held-out scenes whose object combination never
@@ -418,11 +419,10 @@ def evaluate(model, params, vocabs, features, captions1, captions2, ablate: str 
 # ---------------------------------------------------------------------------------------------
 def forward(model, features: np.ndarray, partial1: np.ndarray, partial2: np.ndarray, ablate: str = "none"):
     """Both heads' next-word probabilities [(B, V_1), (B, V_2)] as numpy; `ablate` "1" or "2" feeds zeros
-    as that branch's features. Through `store.forward`, traced once: decoding makes dozens of small calls,
-    and an eager call runs the unrolled LSTMs op by op (~30x slower, `bench captioning-decode`)."""
-    features = np.asarray(features, np.float32)
-    zero = np.zeros_like(features)
-    x = [zero if ablate == "1" else features, partial1, zero if ablate == "2" else features, partial2]
+    as that branch's features. Through `store.forward`, traced once: an eager call runs the unrolled LSTMs
+    op by op (~30x slower)."""
+    x1, x2 = _branches(features, ablate)
+    x = [x1, partial1, x2, partial2]
     spec = [tf.TensorSpec(i.shape, i.dtype) for i in model.inputs]   # any batch size: traced once
     return [p.numpy() for p in store.forward(model, x, spec)]
 
@@ -430,29 +430,84 @@ def forward(model, features: np.ndarray, partial1: np.ndarray, partial2: np.ndar
 def greedy_batch(model, params, vocabs, features: np.ndarray, ablate: str = "none") -> list[np.ndarray]:
     """Lock-step greedy decoding of a batch of scenes (B, D): per head k, ids (B, L_k + 1) "<s> w1 .. wn"
     padded with 0, without "</s>". Head k takes at most L_k steps (a caption of L_k words is cut there);
-    at every step branch k reads its own words so far, cut to its L_k inputs."""
-    b = len(features)
+    at every step branch k reads its own words so far, cut to its L_k inputs. One graph call."""
+    return [p.numpy() for p in _compiled(model, params, vocabs).greedy(*_branches(features, ablate))]
+
+
+def _branches(features: np.ndarray, ablate: str) -> list[np.ndarray]:
+    """The two branches' features (B, D): the scenes', or zeros for the ablated one."""
+    features = np.asarray(features, np.float32)
+    return [np.zeros_like(features) if ablate == k else features for k in "12"]
+
+
+@dataclass
+class _Compiled:
+    greedy: tf.types.experimental.GenericFunction   # (features_1, features_2) (B, D) -> greedy ids per head
+    decode: tf.types.experimental.GenericFunction   # (features_1, features_2) (1, D), width, top_k
+    #                                                 -> greedy ids per head, each head's search records
+
+
+def _compiled(model, params, vocabs) -> _Compiled:
+    """Greedy and beam decoding as graphs, traced once per model: a decode is one call, not one per step."""
+    cached = getattr(model, "_seqviz_compiled", None)
+    if cached is not None:
+        return cached
     lengths = input_lengths(params)
-    partial = [np.zeros((b, n + 1), np.int32) for n in lengths]
-    n_tokens = [np.ones(b, np.int64), np.ones(b, np.int64)]
-    done = [np.zeros(b, bool), np.zeros(b, bool)]
+    starts = [vocabs[f"caption{k}"].index[START] for k in (1, 2)]
     ends = [vocabs[f"caption{k}"].index[END] for k in (1, 2)]
-    for k in (0, 1):
-        partial[k][:, 0] = vocabs[f"caption{k + 1}"].index[START]
-    for _ in range(max(lengths)):
-        probs = forward(model, features, partial[0][:, :lengths[0]], partial[1][:, :lengths[1]], ablate)
-        for k in (0, 1):
-            live = np.flatnonzero(~done[k])
-            tok = probs[k][live].argmax(-1)
-            ended = tok == ends[k]
-            grow = live[~ended]
-            partial[k][grow, n_tokens[k][grow]] = tok[~ended]
-            n_tokens[k][grow] += 1
-            done[k][live[ended]] = True
-            done[k][n_tokens[k] > lengths[k]] = True
-        if all(d.all() for d in done):
-            break
-    return partial
+    sizes = [len(vocabs[f"caption{k}"]) for k in (1, 2)]
+
+    def greedy(x1, x2):
+        b = tf.shape(x1)[0]
+        cols = [tf.range(n + 1)[None] for n in lengths]
+        partial = [tf.concat([tf.fill([b, 1], s), tf.zeros([b, n], tf.int32)], 1) for s, n in zip(starts, lengths)]
+        n_tokens, done = [tf.ones([b], tf.int32)] * 2, [tf.zeros([b], tf.bool)] * 2
+
+        def body(t, partial, n_tokens, done):
+            probs = model([x1, partial[0][:, :lengths[0]], x2, partial[1][:, :lengths[1]]], training=False)
+            new = [[], [], []]
+            for k in (0, 1):
+                tok = tf.argmax(probs[k], -1, output_type=tf.int32)
+                ended, grow = tf.equal(tok, ends[k]), ~done[k] & tf.not_equal(tok, ends[k])
+                p = tf.where(grow[:, None] & tf.equal(cols[k], n_tokens[k][:, None]), tok[:, None], partial[k])
+                n = n_tokens[k] + tf.cast(grow, tf.int32)
+                for out, x in zip(new, (p, n, done[k] | ended | (n > lengths[k]))):
+                    out.append(x)
+            return t + 1, *new
+
+        def more(t, partial, n_tokens, done):
+            return (t < max(lengths)) & ~tf.reduce_all(done[0] & done[1])
+        return tf.while_loop(more, body, (0, partial, n_tokens, done))[1]
+
+    def head_step(head: int):
+        """Head `head`'s step over state [partial (B, L_head) "<s> w1 ..", features_1, features_2, other
+        (B, L_other), the other head's caption, which its branch reads cut to the same step]."""
+        mine, theirs = lengths[head - 1], lengths[2 - head]
+
+        def step(tokens, state, t):
+            partial, x1, x2, other = state
+            partial = tf.where(tf.range(mine)[None] == t, tokens[:, None], partial)     # the token read at step t
+            cut = tf.where(tf.range(theirs)[None] <= t, other, 0)
+            pair = (partial, cut) if head == 1 else (cut, partial)
+            probs = model([x1, pair[0], x2, pair[1]], training=False)[head - 1]
+            return tf.math.log(tf.maximum(probs, 1e-30)), [partial, x1, x2, other], tf.zeros([tf.shape(tokens)[0], 0])
+        return step
+
+    x_spec, i32 = tf.TensorSpec((None, params["feature_dim"])), tf.TensorSpec([], tf.int32)
+
+    @tf.function(input_signature=[x_spec, x_spec, i32, i32])
+    def decode(x1, x2, width, top_k):
+        ids = greedy(x1, x2)
+        searches = []
+        for head in (1, 2):    # each head's beam, the other branch reading the other head's greedy caption
+            mine, theirs = lengths[head - 1], lengths[2 - head]
+            state = [tf.zeros([1, mine], tf.int32), x1, x2, ids[2 - head][:, :theirs]]
+            searches.append(decoding.search_graph(head_step(head), sizes[head - 1], state, starts[head - 1],
+                                                  ends[head - 1], width, mine, tf.zeros([0], tf.int32), top_k))
+        return ids, searches
+
+    model._seqviz_compiled = _Compiled(tf.function(greedy, input_signature=[x_spec, x_spec]), decode)
+    return model._seqviz_compiled
 
 
 def greedy_captions(model, params, vocabs, features, ablate: str = "none") -> list[list[list[str]]]:
@@ -477,25 +532,14 @@ def head_inputs(params, head: int, rows: Sequence[Sequence[int]], other: Sequenc
     return (p_mine, p_theirs) if head == 1 else (p_theirs, p_mine)
 
 
-def head_step(model, params, features: np.ndarray, head: int, other: np.ndarray, ablate: str = "none"):
-    """A `seqviz.decoding` step for head `head` (1 or 2) of one scene (D,): the state is the beams' partial
-    captions (B, t) without <s>'s successor yet; the other branch reads `other` ("<s> w1 .. wn", the other
-    head's caption) cut to the same step, as in lock-step decoding."""
-    def step(tokens: np.ndarray, state: list):
-        (partial,) = state
-        partial = np.concatenate([partial, tokens[:, None].astype(np.int32)], axis=1)    # (B, t + 1)
-        x = np.repeat(features[None], len(partial), axis=0)
-        probs = forward(model, x, *head_inputs(params, head, partial, other), ablate)[head - 1]
-        return np.log(np.maximum(probs, 1e-30)), [partial]
-    return step
-
-
 def decode(bundle, features: np.ndarray, beam: int = 3, top_k: int = 5, ablate: str = "none") -> dict:
     """Both heads of one scene (D,): lock-step greedy captions, then a beam per head, with the best beam's
     per-step top words and probabilities."""
     model, params, vocabs = bundle.model, bundle.params, bundle.vocabs
-    greedy = [ids[0] for ids in greedy_batch(model, params, vocabs, features[None], ablate)]
-    greedy = [g[:max(1, int(np.count_nonzero(g)))] for g in greedy]       # "<s> w1 .. wn" without padding
+    decoding.check_width(beam)
+    ids, searches = _compiled(model, params, vocabs).decode(*_branches(features[None], ablate), np.int32(beam),
+                                                             np.int32(top_k))
+    greedy = [g[:max(1, int(np.count_nonzero(g)))] for g in (i.numpy()[0] for i in ids)]   # "<s> w1 .. wn"
     out = {"captions": [], "greedy": [], "beams": [], "steps": [], "logprob": []}
     for head in (1, 2):
         vocab = vocabs[f"caption{head}"]
@@ -504,9 +548,7 @@ def decode(bundle, features: np.ndarray, beam: int = 3, top_k: int = 5, ablate: 
         def words(ids, vocab=vocab, end=end) -> str:
             return " ".join(vocab.tokens[i] for i in ids if i != end)
 
-        step = head_step(model, params, features, head, greedy[2 - head], ablate)
-        beams = decoding.beam_search(step, [np.zeros((1, 0), np.int32)], vocab.index[START], end, int(beam),
-                                     input_lengths(params)[head - 1], top_k=int(top_k))
+        beams = decoding.hypotheses(searches[head - 1], int(beam))
         best = beams[0]
         out["captions"].append(words(best.tokens))
         out["greedy"].append(words(greedy[head - 1][1:]))

@@ -17,8 +17,8 @@ SimpleSeq2Seq, Seq2Seq(peek, depth, teacher_force) and AttentionSeq2Seq. Here al
 Training feeds the gold previous word (`teacher_force`, the default) or, with teacher_force off, the
 model's own previous argmax (an unrolled free-running decoder; slower to build, no exposure bias).
 Inference builds two small models from the trained layers, as keras-io's lstm_seq2seq does: an encoder
-and a one-step decoder (previous word + states in, next-word probabilities + states out), which plug
-into `seqviz.decoding` for greedy and beam search. Every code path runs the same `_decoder_input` and
+and a one-step decoder (previous word + states in, next-word probabilities + states out), which
+`seqviz.decoding` compiles into one graph for greedy and beam search. Every code path runs the same `_decoder_input` and
 `_decode` functions: the parallel teacher-forced pass, the free-running loop and the one-step model.
 
 Tasks (generated): digits -> words ("4 7 1" -> "four seven one"), sorting a digit string, and Pig Latin
@@ -286,6 +286,7 @@ class Inference:
     mode: str
     depth: int
     signatures: tuple         # the TensorSpecs of the encoder's and the step's inputs: each is traced once
+    search: decoding.Search   # three greedy or beam searches over `step` at a time, in one graph
 
 
 def inference(model: tf.keras.Model, params: dict) -> Inference:
@@ -309,7 +310,16 @@ def inference(model: tf.keras.Model, params: dict) -> Inference:
     signatures = (spec(None, None, dtype="int32"),   # encoder: source ids; step: see `Inference.step`
                   [spec(None, 1, dtype="int32"), spec(None, None, units), spec(None, None, dtype="int32"),
                    spec(None, units)] + [spec(None, units)] * (2 * depth))
-    model._seqviz_inference = Inference(encoder, step, mode, depth, signatures)
+
+    def search_step(tokens, state, t):       # the step inside the compiled search; state as `start_state`
+        enc, src, h_enc, *states = state
+        out = step([tokens[:, None], enc, src, h_enc] + states, training=False)
+        probs, rest, extra = out[0][:, 0], out[1:], tf.zeros([tf.shape(tokens)[0], 0])
+        if mode == "attention":                                   # keep each step's alignment (B, S)
+            extra, rest = rest[0][:, 0], rest[1:]
+        return tf.math.log(tf.maximum(probs, 1e-30)), [enc, src, h_enc] + list(rest), extra
+    search = decoding.compile_search(search_step, signatures[1][1:], layers["probs"].units, runs=3)
+    model._seqviz_inference = Inference(encoder, step, mode, depth, signatures, search)
     return model._seqviz_inference
 
 
@@ -322,9 +332,9 @@ def start_state(inf: Inference, src: np.ndarray) -> list[np.ndarray]:
     return [enc, src, h_enc] + states
 
 
-def step_fn(inf: Inference, attention_out: list | None = None) -> decoding.Step:
-    """A `seqviz.decoding` step: previous tokens (B,) and the state -> log-probs (B, V) and the new state.
-    Alignment rows (B, S) are appended to `attention_out` when given."""
+def step_fn(inf: Inference, attention_out: list | None = None):
+    """One decoder step in numpy, for a batch of sources (evaluation): previous tokens (B,) and the state ->
+    log-probs (B, V) and the new state. Alignment rows (B, S) are appended to `attention_out` when given."""
     def step(tokens, state):
         enc, src, h_enc, *states = state
         out = [t.numpy() for t in store.forward(inf.step, [tokens[:, None].astype(np.int32), enc, src, h_enc] + states,
@@ -347,30 +357,6 @@ def greedy_batch(inf: Inference, src: np.ndarray, t_len: int, end: int, start: i
         tokens = log_probs.argmax(-1)
         out.append(tokens)
     return np.stack(out, 1)
-
-
-def lockstep(inf: Inference, src: np.ndarray, rows: list[list[int]], start: int, end: int, t_len: int):
-    """One source (1, S) decoded several ways in one batch: each of `rows` teacher-forced (fed <s> + its
-    tokens) and one more row running free (fed its own previous argmax: greedy decoding, as
-    `decoding.greedy`). One pass of batch len(rows) + 1 instead of one pass per row. Returns per forced row
-    its log-probs (len + 1, V) and alignment (len + 1, S) or None, and the free row's tokens (its </s>
-    included, at most t_len)."""
-    alignment: list = []
-    n = len(rows)
-    step, state = step_fn(inf, alignment), start_state(inf, np.repeat(src, n + 1, 0))
-    need = max([len(r) + 1 for r in rows], default=0)       # steps the forced rows take
-    feed, free, logs = np.full(n + 1, start), [], []
-    for t in range(max(need, t_len)):
-        log_probs, state = step(feed, state)                                    # (n + 1, V)
-        logs.append(log_probs)
-        if len(free) < t_len and (not free or free[-1] != end):
-            free.append(int(log_probs[n].argmax()))
-        if t + 1 >= need and (len(free) >= t_len or free[-1] == end):
-            break
-        feed = np.array([r[t] if t < len(r) else end for r in rows] + [free[-1]])
-    logs = np.stack(logs)                                                       # (steps, n + 1, V)
-    att = np.stack(alignment) if alignment else None                           # (steps, n + 1, S)
-    return [(logs[:len(r) + 1, i], None if att is None else att[:len(r) + 1, i]) for i, r in enumerate(rows)], free
 
 
 # ---------------------------------------------------------------------------------------------
@@ -488,25 +474,25 @@ def predict(bundle, text: str, mode: str = "auto", beam: int = 3, top_k: int = 5
     if len(pinned) > t_len:
         raise SeqvizError(f"The pinned prefix has {len(pinned)} tokens; this model writes at most {t_len}.")
     inf = inference(bundle.model, p)
-    src = np.array([sv.encode(source)], np.int32)
+    state = start_state(inf, np.array([sv.encode(source)], np.int32))
     start, end = tv.index[START], tv.index[END]
-    beams = decoding.beam_search(step_fn(inf), start_state(inf, src), start, end, int(beam), t_len,
-                                 tv.encode(pinned), int(top_k))
+    gold = target(p["task"], source)
+    gold_ids = tv.encode(gold) + [end]
+    # one call, three searches side by side: the beams; the gold target fed in (the argmax at each of its
+    # steps is the teacher-forced decode); the free-running greedy decode (the exposure-bias view)
+    beams, (forced,), (free,) = decoding.beam_searches(inf.search, state, start, end, [
+        decoding.Run(int(beam), t_len, tv.encode(pinned), int(top_k)),
+        decoding.Run(1, len(gold_ids), gold_ids, top_k=1), decoding.Run(1, t_len, top_k=1)])
     best = beams[0]
     words = lambda ids: [t for t in tv.decode(ids) if t != END]  # noqa: E731
-    gold = target(p["task"], source)
-    # in one batch: the gold target teacher-forced (exposure bias), the best beam teacher-forced (its
-    # alignment) and the free-running greedy decode
-    ((tf_log_probs, _), (_, alignment)), free = lockstep(
-        inf, src, [tv.encode(gold), best.tokens[:-1] if best.finished else best.tokens], start, end, t_len)
     return {
         "mode": p["mode"], "task": p["task"], "source": source, "output": words(best.tokens),
         "gold": gold, "correct": words(best.tokens) == gold, "finished": best.finished,
         "beams": [{"tokens": words(b.tokens), "logprob": b.logprob, "step_logprobs": b.step_logprobs,
                    "finished": b.finished} for b in beams],
         "steps": [{tv.tokens[i]: float(np.exp(lp)) for i, lp in top} for top in best.topk],
-        "attention": None if alignment is None else alignment[:len(best.tokens)].tolist(),
-        "teacher_forced": tv.decode(tf_log_probs.argmax(-1)),   # argmax at each step given the gold prefix
-        "free_running": tv.decode(free),
+        "attention": best.extra.tolist() if p["mode"] == "attention" else None,
+        "teacher_forced": tv.decode([top[0][0] for top in forced.topk]),   # the argmax given the gold prefix
+        "free_running": tv.decode(free.tokens),
         "prefix": pinned,
     }

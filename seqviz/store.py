@@ -42,8 +42,12 @@ class Bundle:
     data: dict = field(default_factory=lambda: {"source": "generated"})
 
 
+_SHIPPED = Path(__file__).resolve().parent.parent / "models"
+
+
 def root() -> Path:
-    return Path(os.environ.get("SEQVIZ_MODELS") or Path(__file__).resolve().parent.parent / "models")
+    """The store's folder: $SEQVIZ_MODELS, else the repository's models/ (the shipped defaults)."""
+    return Path(os.environ.get("SEQVIZ_MODELS") or _SHIPPED)
 
 
 def check_name(name: str) -> str:

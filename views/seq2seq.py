@@ -17,16 +17,14 @@ with st.sidebar:
     ui.train_panel("seq2seq", upload_types=None)
 
 
-def _models(task: str, mode: str) -> list[str]:
-    """Store entries trained on `task` in `mode`, shipped defaults first."""
-    out = []
+def _configs() -> dict[str, dict]:
+    """Every seq2seq store entry's training parameters (shipped defaults first); damaged entries left out."""
+    out = {}
     for name in store.list_models("seq2seq"):
         try:
-            params = (store.read_json("seq2seq", name, "config") or {}).get("params", {})
+            out[name] = (store.read_json("seq2seq", name, "config") or {}).get("params", {})
         except SeqvizError:
             continue
-        if params.get("task") == task and params.get("mode") == mode:
-            out.append(name)
     return out
 
 
@@ -70,8 +68,9 @@ if not modes:
 # one model per mode: the shipped default (or the newest trained one) of this task, or the user's pick
 bundles, missing = {}, []
 done = st.session_state.pop("seq2seq:model:select", None)   # a model just trained here: pick it
+configs = _configs()
 for mode in modes:
-    names = _models(task, mode)
+    names = [name for name, p in configs.items() if p.get("task") == task and p.get("mode") == mode]
     key = f"seq2seq:model:{mode}"
     if done in names:
         st.session_state[key] = done
@@ -172,14 +171,14 @@ for tab, (mode, (bundle, r)) in zip(tabs, results.items()):
 
 st.subheader(f"Held-out accuracy of every {task} model")
 rows = []
-for name in store.list_models("seq2seq"):
+for name in [name for name, p in configs.items() if p.get("task") == task]:
     try:
-        config, m = store.read_json("seq2seq", name, "config"), store.read_json("seq2seq", name)
+        m = store.read_json("seq2seq", name)
     except SeqvizError:
         continue
-    if not config or not m or config["params"].get("task") != task:
+    if not m:
         continue
-    rows.append({"model": name, "mode": config["params"]["mode"], "depth": config["params"]["depth"],
+    rows.append({"model": name, "mode": configs[name]["mode"], "depth": configs[name].get("depth"),
                  "exact (all)": m.get("val_exact"),
                  f"exact @ {m.get('len_short')}": m.get("exact_short"),
                  f"token acc @ {m.get('len_short')}": m.get("token_accuracy_short"),

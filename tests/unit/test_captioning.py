@@ -13,6 +13,7 @@ from seqviz.errors import SeqvizError
 from seqviz.params import resolve
 from seqviz.uploads import MAX_BYTES
 from seqviz.vocab import Vocab
+from tests import reference_decoding as reference
 
 TINY = {"n_scenes": 60, "feature_dim": 16, "epochs": 1, "units": 8, "image_units": 8, "embed_dim": 8,
         "batch_size": 64}
@@ -230,6 +231,44 @@ def test_bleu1_is_clipped_unigram_precision_times_brevity_penalty():
     assert cap.bleu1([], ref) == 0.0
 
 
+def reference_greedy(model, params, vocabs, features: np.ndarray, ablate: str = "none") -> list[np.ndarray]:
+    """The reference for the compiled `greedy_batch`: lock-step greedy decoding step by step in numpy, one
+    model call per step."""
+    b = len(features)
+    lengths = cap.input_lengths(params)
+    partial = [np.zeros((b, n + 1), np.int32) for n in lengths]
+    n_tokens = [np.ones(b, np.int64), np.ones(b, np.int64)]
+    done = [np.zeros(b, bool), np.zeros(b, bool)]
+    ends = [vocabs[f"caption{k}"].index[cap.END] for k in (1, 2)]
+    for k in (0, 1):
+        partial[k][:, 0] = vocabs[f"caption{k + 1}"].index[cap.START]
+    for _ in range(max(lengths)):
+        probs = cap.forward(model, features, partial[0][:, :lengths[0]], partial[1][:, :lengths[1]], ablate)
+        for k in (0, 1):
+            live = np.flatnonzero(~done[k])
+            tok = probs[k][live].argmax(-1)
+            ended = tok == ends[k]
+            grow = live[~ended]
+            partial[k][grow, n_tokens[k][grow]] = tok[~ended]
+            n_tokens[k][grow] += 1
+            done[k][live[ended]] = True
+            done[k][n_tokens[k] > lengths[k]] = True
+        if all(d.all() for d in done):
+            break
+    return partial
+
+
+def test_compiled_greedy_equals_the_step_by_step_reference(default):
+    x = np.stack([cap.sample_features(i, D, default.params["noise"]) for i in range(len(cap.SAMPLES))])
+    x[3] *= 0.3
+    x[4] = 0.0  # no scene at all
+    for ablate in ("none", "1", "2"):
+        got = cap.greedy_batch(default.model, default.params, default.vocabs, x, ablate)
+        want = reference_greedy(default.model, default.params, default.vocabs, x, ablate)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w)
+
+
 def test_a_beam_of_width_one_reproduces_the_lock_step_greedy_captions(default):
     x = np.stack([cap.sample_features(i, D, default.params["noise"]) for i in range(len(cap.SAMPLES))])
     x[3] *= 0.3  # a damaged scene too, where the model is unsure
@@ -258,6 +297,33 @@ def test_decode_steps_and_beams_are_consistent(default):
         # the other head's greedy caption in both, which here is the same caption)
         assert cap.score(default, cap.sample_features(0, D, default.params["noise"]), r["captions"])[k] == \
             pytest.approx([s["prob"] for s in steps], rel=1e-5)
+
+
+def test_compiled_head_beams_equal_the_step_by_step_reference(default):
+    """Each head's compiled beam search gives what the numpy reference gives, calling the whole model once per
+    step on the beams' partial captions (the other branch reading the other head's greedy caption)."""
+    params, vocabs = default.params, default.vocabs
+    x = np.stack([cap.sample_features(i, D, default.params["noise"]) for i in range(3)])
+    x[2] *= 0.3  # unsure
+    for features, ablate, beam in [(x[0], "none", 4), (x[1], "2", 3), (x[2], "none", 6)]:
+        r = cap.decode(default, features, beam=beam, top_k=4, ablate=ablate)
+        greedy = [ids[0] for ids in cap.greedy_batch(default.model, params, vocabs, features[None], ablate)]
+        for head in (1, 2):
+            other = greedy[2 - head][:max(1, int(np.count_nonzero(greedy[2 - head])))]
+
+            def step(tokens, state, head=head, other=other, features=features, ablate=ablate):
+                (partial,) = state
+                partial = np.concatenate([partial, tokens[:, None].astype(np.int32)], axis=1)
+                inputs = cap.head_inputs(params, head, partial, other)
+                probs = cap.forward(default.model, np.repeat(features[None], len(partial), 0), *inputs, ablate)
+                return np.log(np.maximum(probs[head - 1], 1e-30)), [partial]
+            vocab = vocabs[f"caption{head}"]
+            want = reference.beam_search(step, [np.zeros((1, 0), np.int32)], vocab.index[cap.START],
+                                         vocab.index[cap.END], beam, cap.input_lengths(params)[head - 1], top_k=4)
+            got = r["beams"][head - 1]
+            assert [b["tokens"] for b in got] == [vocab.decode(h.tokens) for h in want]
+            assert [b["logprob"] for b in got] == pytest.approx([h.logprob for h in want], abs=1e-4)
+            assert [s["prob"] for s in r["steps"][head - 1]] == pytest.approx(np.exp(want[0].step_logprobs), rel=1e-4)
 
 
 def test_ablation_feeds_zeros_to_one_branch(default):

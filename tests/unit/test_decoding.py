@@ -1,24 +1,43 @@
-"""Greedy and beam search over a toy step function whose every sequence probability is known."""
+"""Greedy and beam search over a toy step function whose every sequence probability is known, and the
+compiled search held to the step-by-step numpy reference."""
 import itertools
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from seqviz import decoding
 from seqviz.errors import SeqvizError
+from tests import reference_decoding as reference
 
 V, END, START = 5, 4, 0
 
 
-def markov_step(seed=0):
-    """A first-order chain: log P(next | last) from a fixed random table. State: a step counter per beam."""
-    table = np.log(np.random.default_rng(seed).dirichlet(np.ones(V) * 0.7, size=V))
+def markov_table(seed, v=V, decimals=None):
+    """log P(next | last) of a first-order chain, float32; rounded, it has many ties."""
+    table = np.log(np.random.default_rng(seed).dirichlet(np.ones(v) * 0.7, size=v))
+    return (table if decimals is None else np.round(table, decimals)).astype(np.float32)
 
-    def step(last, state):
-        (count,) = state
-        assert len(count) == len(last)                   # the state follows the beams
-        return table[last], [count + 1]
-    return step, table
+
+def markov_search(table):
+    """The chain as a compiled search. State: the path so far as a sum of token ids and a step counter, per
+    beam (so a state that did not follow its beam shows); extra: the token the step read and the state."""
+    lp = tf.constant(table)
+
+    def step(last, state, t):
+        total, count = state
+        read = tf.cast(last, tf.float32)
+        return tf.gather(lp, last), [total + read, count + 1.0], tf.stack([read, total, count], 1)
+    return decoding.compile_search(step, [tf.TensorSpec([None], tf.float32)] * 2, len(table))
+
+
+def markov_step(seed=0):
+    """The compiled search of a random chain, its table, and its state."""
+    table = markov_table(seed)
+    return markov_search(table), table
+
+
+STATE = [np.zeros(1, np.float32), np.zeros(1, np.float32)]
 
 
 def brute_force_best(table, max_len, k):
@@ -49,7 +68,7 @@ def independent_greedy(table, max_len):
 @pytest.mark.parametrize("seed", range(5))
 def test_width_one_is_greedy_and_logprobs_add_up(seed):
     step, table = markov_step(seed)
-    h = decoding.greedy(step, [np.zeros(1)], START, END, max_len=6)
+    h = decoding.greedy(step, STATE, START, END, max_len=6)
     assert h.tokens == independent_greedy(table, 6)
     assert h.logprob == pytest.approx(sum(h.step_logprobs))
     assert h.topk[0][0][0] == h.tokens[0] and len(h.topk) == len(h.tokens)
@@ -59,7 +78,7 @@ def test_width_one_is_greedy_and_logprobs_add_up(seed):
 @pytest.mark.parametrize("seed", range(5))
 def test_beams_are_sorted_sum_their_steps_and_a_wide_beam_is_exhaustive(seed):
     step, table = markov_step(seed)
-    beams = decoding.beam_search(step, [np.zeros(1)], START, END, width=20, max_len=2)  # keeps 20 of 21
+    beams = decoding.beam_search(step, STATE, START, END, width=20, max_len=2)  # keeps 20 of 21
     exact = brute_force_best(table, 2, 3)
     assert [b.tokens for b in beams[:3]] == [s for _, s in exact]
     for b, (lp, _) in zip(beams, exact):
@@ -76,7 +95,7 @@ def test_beams_are_sorted_sum_their_steps_and_a_wide_beam_is_exhaustive(seed):
 
 def test_a_forced_prefix_is_kept_and_the_rest_decoded():
     step, table = markov_step(1)
-    h = decoding.greedy(step, [np.zeros(1)], START, END, max_len=6, prefix=[3, 2])
+    h = decoding.greedy(step, STATE, START, END, max_len=6, prefix=[3, 2])
     assert h.tokens[:2] == [3, 2]
     assert h.step_logprobs[:2] == pytest.approx([table[START, 3], table[3, 2]])
     rest, prev = [], 2
@@ -86,7 +105,7 @@ def test_a_forced_prefix_is_kept_and_the_rest_decoded():
         if prev == END:
             break
     assert h.tokens[2:] == rest
-    for b in decoding.beam_search(step, [np.zeros(1)], START, END, width=3, max_len=6, prefix=[3]):
+    for b in decoding.beam_search(step, STATE, START, END, width=3, max_len=6, prefix=[3]):
         assert b.tokens[0] == 3
 
 
@@ -94,10 +113,40 @@ def test_a_forced_prefix_is_kept_and_the_rest_decoded():
 def test_bad_beam_widths_and_prefixes_are_refused(width):
     step, _ = markov_step()
     with pytest.raises(SeqvizError, match="Beam width must be a whole number from 1 to 20"):
-        decoding.beam_search(step, [np.zeros(1)], START, END, width=width, max_len=4)
+        decoding.beam_search(step, STATE, START, END, width=width, max_len=4)
     with pytest.raises(SeqvizError, match="Forced token 7 is not in the vocabulary of 5"):
-        decoding.greedy(step, [np.zeros(1)], START, END, max_len=4, prefix=[1, 7])
+        decoding.greedy(step, STATE, START, END, max_len=4, prefix=[1, 7])
     with pytest.raises(SeqvizError, match="Forced token -1"):
-        decoding.greedy(step, [np.zeros(1)], START, END, max_len=4, prefix=[-1])
+        decoding.greedy(step, STATE, START, END, max_len=4, prefix=[-1])
     with pytest.raises(SeqvizError, match="at most 2"):
-        decoding.greedy(step, [np.zeros(1)], START, END, max_len=2, prefix=[1, 2, 3])
+        decoding.greedy(step, STATE, START, END, max_len=2, prefix=[1, 2, 3])
+
+
+def reference_step(table):
+    def step(last, state):
+        total, count = state
+        assert len(count) == len(last)                   # the state follows the beams
+        return table[last], [total + last, count + 1]
+    return step
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_compiled_search_equals_the_numpy_reference(seed):
+    """Token for token, log-prob for log-prob, over random chains (some with many tied log-probs), widths
+    1-7 (wider than the vocabulary too), prefixes and lengths."""
+    rng = np.random.default_rng(100 + seed)
+    v = int(rng.integers(3, 9))
+    table = markov_table(seed, v, decimals=1 if seed % 3 == 0 else None)
+    search, end = markov_search(table), v - 1
+    for _ in range(8):
+        width, max_len, top_k = int(rng.integers(1, 8)), int(rng.integers(1, 7)), int(rng.integers(1, v + 2))
+        prefix = [int(x) for x in rng.integers(0, v, size=rng.integers(0, max_len + 1))]
+        got = decoding.beam_search(search, STATE, START, end, width, max_len, prefix, top_k)
+        want = reference.beam_search(reference_step(table), [np.zeros(1), np.zeros(1)], START, end, width,
+                                     max_len, prefix, top_k)
+        assert [(h.tokens, h.finished) for h in got] == [(h.tokens, h.finished) for h in want]
+        assert [h.step_logprobs for h in got] == [h.step_logprobs for h in want]
+        assert [h.topk for h in got] == [h.topk for h in want]
+        for h in got:               # extra: the token each step read, and the state followed the beam
+            read = [START] + h.tokens[:-1]
+            assert h.extra.tolist() == [[read[s], sum(read[:s]), s] for s in range(len(read))]

@@ -6,9 +6,10 @@ import sys
 import numpy as np
 import pytest
 
-from seqviz import decoding, seq2seq, store
+from seqviz import seq2seq, store
 from seqviz.errors import SeqvizError
 from seqviz.params import resolve
+from tests import reference_decoding as reference
 from tests.conftest import ROOT
 
 TINY = {"n_train": 300, "epochs": 2, "embed_dim": 8, "units": 16, "batch_size": 64, "max_len": 5}
@@ -119,8 +120,8 @@ def test_beam_width_1_equals_greedy(defaults):
             inf = seq2seq.inference(b.model, b.params)
             src = np.array([b.vocabs["source"].encode(text.split())], np.int32)
             tv = b.vocabs["target"]
-            g = decoding.greedy(seq2seq.step_fn(inf), seq2seq.start_state(inf, src), tv.index["<s>"],
-                                tv.index["</s>"], 11)
+            g = reference.greedy(seq2seq.step_fn(inf), seq2seq.start_state(inf, src), tv.index["<s>"],
+                                 tv.index["</s>"], 11)
             assert r["beams"][0]["tokens"] == [t for t in tv.decode(g.tokens) if t != "</s>"], mode
             assert r["beams"][0]["logprob"] == pytest.approx(g.logprob, abs=1e-5)
             assert tv.decode(g.tokens) == r["free_running"]
@@ -245,20 +246,27 @@ def test_cli_predict_json_per_mode(store_with_defaults):
     assert out.returncode == 2 and "'z'" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_lockstep_batch_equals_the_separate_passes(defaults):
-    """predict's one batched pass gives what _forced() per row and decoding.greedy give one at a time."""
+def test_predict_equals_the_step_by_step_reference(defaults):
+    """predict's compiled searches give what the numpy reference gives one step call at a time: the beams,
+    the best beam's alignment (teacher-forcing its tokens), the gold target's argmax at each step, and the
+    free-running greedy decode."""
     for mode, b in defaults.items():
         inf, tv = seq2seq.inference(b.model, b.params), b.vocabs["target"]
         start, end = tv.index["<s>"], tv.index["</s>"]
-        for text in ["4 7 1 9", "0 0 5 3 8 8 2 1 6 9", "7"]:
+        for text, beam in [("4 7 1 9", 3), ("0 0 5 3 8 8 2 1 6 9", 5), ("7", 1)]:
             src = np.array([b.vocabs["source"].encode(text.split())], np.int32)
-            rows = [tv.encode(seq2seq.target("digits", text.split())), tv.encode(["one", "two"]), []]
-            got, free = seq2seq.lockstep(inf, src, rows, start, end, 11)
-            for ids, (log_probs, alignment) in zip(rows, got):
-                ref_lp, ref_att = _forced(inf, src, ids, start)
-                assert log_probs.shape == ref_lp.shape and np.allclose(log_probs, ref_lp, atol=1e-5), mode
-                assert (alignment is None) == (ref_att is None) == (mode != "attention")
-                if ref_att is not None:
-                    assert np.allclose(alignment, ref_att, atol=1e-5)
-            g = decoding.greedy(seq2seq.step_fn(inf), seq2seq.start_state(inf, src), start, end, 11)
-            assert free == g.tokens, (mode, text)
+            r = seq2seq.predict(b, text, beam=beam)
+            ref = reference.beam_search(seq2seq.step_fn(inf), seq2seq.start_state(inf, src), start, end, beam, 11)
+            assert [x["tokens"] for x in r["beams"]] == [[t for t in tv.decode(h.tokens) if t != "</s>"]
+                                                         for h in ref], (mode, text)
+            assert [x["logprob"] for x in r["beams"]] == pytest.approx([h.logprob for h in ref], abs=1e-4)
+            gold = tv.encode(seq2seq.target("digits", text.split()))
+            log_probs, _ = _forced(inf, src, gold, start)
+            assert r["teacher_forced"] == tv.decode(log_probs.argmax(-1)), (mode, text)
+            best = ref[0].tokens[:-1] if ref[0].finished else ref[0].tokens
+            _, alignment = _forced(inf, src, best, start)
+            assert (r["attention"] is None) == (alignment is None) == (mode != "attention")
+            if alignment is not None:
+                assert np.allclose(r["attention"], alignment, atol=1e-5)
+            g = reference.greedy(seq2seq.step_fn(inf), seq2seq.start_state(inf, src), start, end, 11)
+            assert r["free_running"] == tv.decode(g.tokens), (mode, text)
