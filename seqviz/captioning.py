@@ -38,7 +38,8 @@ Decoding (both heads share `seqviz.decoding`'s beam search): the greedy captions
 at step t each branch reads its own head's words so far, and both heads pick their argmax. Beam search
 decodes one head at a time while the other branch reads the other head's lock-step greedy caption, cut to
 step t exactly as in lock-step, so a beam of width 1 reproduces the greedy captions. A scene's greedy
-captions and both beams are one graph (`_compiled`): one call, not one per step and beam.
+captions and both beams are one graph (`_compiled`), one call: it runs each branch's LSTM cell a word at a
+time, keeping its state, which is where re-reading the whole partial caption each step would get to.
 
 The default model (`models/captioning/default`, seed 0, `python -m seqviz train captioning --name
 default`, 13-24 s on 2 shared cores) is scored on 162 held-out scenes whose object combination never
@@ -118,10 +119,14 @@ def make_scenes(n: int, max_objects: int = 2, seed: int = 0) -> list[tuple[Group
     return scenes
 
 
+@lru_cache(maxsize=4)
 def projection(dim: int) -> np.ndarray:
-    """(positions, 13, dim): one fixed random projection of the attribute one-hots per position."""
+    """(positions, 13, dim): one fixed random projection of the attribute one-hots per position (read-only;
+    drawn once per dim, ~3 ms at 4096)."""
     n_attr = len(COUNTS) + len(COLOURS) + len(SHAPES)
-    return np.random.default_rng(PROJECTION_SEED).standard_normal((len(POSITIONS), n_attr, dim)) / np.sqrt(3)
+    proj = np.random.default_rng(PROJECTION_SEED).standard_normal((len(POSITIONS), n_attr, dim)) / np.sqrt(3)
+    proj.flags.writeable = False
+    return proj
 
 
 def scene_features(scenes: Sequence[Sequence[Group]], dim: int, noise: float = 0.0,
@@ -448,49 +453,71 @@ class _Compiled:
 
 
 def _compiled(model, params, vocabs) -> _Compiled:
-    """Greedy and beam decoding as graphs, traced once per model: a decode is one call, not one per step."""
+    """Greedy and beam decoding as graphs, traced once per model: a decode is one call, not one per step.
+
+    They run the trained layers a token at a time: each branch's LSTM cell reads the newest word and keeps
+    its state. That is the state the model reaches by re-reading the whole partial caption (its padding is
+    masked), in one cell step instead of L_k; `score` and the tests run the whole model to check it."""
     cached = getattr(model, "_seqviz_compiled", None)
     if cached is not None:
         return cached
+    layer = {lay.name: lay for lay in model.layers}
     lengths = input_lengths(params)
     starts = [vocabs[f"caption{k}"].index[START] for k in (1, 2)]
     ends = [vocabs[f"caption{k}"].index[END] for k in (1, 2)]
     sizes = [len(vocabs[f"caption{k}"]) for k in (1, 2)]
 
+    def read(k: int, image, token, h, c, on):
+        """Branch k's LSTM reads `token` (B,) beside its image projection (B, I) where `on`; else keeps h, c."""
+        x = tf.concat([image, layer[f"embedding_{k}"](token)], -1)              # as concat_k: image first
+        _, (h2, c2) = layer[f"lstm_{k}"].cell(x, [h, c])
+        return tf.where(on[:, None], h2, h), tf.where(on[:, None], c2, c)
+
+    def heads(h1, h2):                                                            # [(B, V_1), (B, V_2)]
+        both = tf.concat([h1, h2], -1)
+        return [layer[f"next_{k}"](both) for k in (1, 2)]
+
     def greedy(x1, x2):
         b = tf.shape(x1)[0]
+        images = [layer["image_1"](x1), layer["image_2"](x2)]                  # (B, I); no dropout here
+        zero = tf.zeros([b, params["units"]])
         cols = [tf.range(n + 1)[None] for n in lengths]
         partial = [tf.concat([tf.fill([b, 1], s), tf.zeros([b, n], tf.int32)], 1) for s, n in zip(starts, lengths)]
-        n_tokens, done = [tf.ones([b], tf.int32)] * 2, [tf.zeros([b], tf.bool)] * 2
+        loop = (0, partial, [tf.ones([b], tf.int32)] * 2, [tf.zeros([b], tf.bool)] * 2, [zero] * 2, [zero] * 2,
+                [tf.fill([b], s) for s in starts], [tf.ones([b], tf.bool)] * 2)
 
-        def body(t, partial, n_tokens, done):
-            probs = model([x1, partial[0][:, :lengths[0]], x2, partial[1][:, :lengths[1]]], training=False)
-            new = [[], [], []]
-            for k in (0, 1):
+        def body(t, partial, n_tokens, done, h, c, last, reading):
+            hc = [read(k + 1, images[k], last[k], h[k], c[k], reading[k]) for k in (0, 1)]
+            h, c = [x[0] for x in hc], [x[1] for x in hc]
+            probs = heads(*h)
+            new = [[], [], [], [], []]
+            for k in (0, 1):    # a live head appends its argmax; "</s>", or a caption of L_k words, ends it
                 tok = tf.argmax(probs[k], -1, output_type=tf.int32)
                 ended, grow = tf.equal(tok, ends[k]), ~done[k] & tf.not_equal(tok, ends[k])
                 p = tf.where(grow[:, None] & tf.equal(cols[k], n_tokens[k][:, None]), tok[:, None], partial[k])
                 n = n_tokens[k] + tf.cast(grow, tf.int32)
-                for out, x in zip(new, (p, n, done[k] | ended | (n > lengths[k]))):
+                d = done[k] | ended | (n > lengths[k])
+                for out, x in zip(new, (p, n, d, tok, grow & ~d)):          # the branch reads it next step
                     out.append(x)
-            return t + 1, *new
+            return t + 1, new[0], new[1], new[2], h, c, new[3], new[4]
 
-        def more(t, partial, n_tokens, done):
+        def more(t, partial, n_tokens, done, *rest):
             return (t < max(lengths)) & ~tf.reduce_all(done[0] & done[1])
-        return tf.while_loop(more, body, (0, partial, n_tokens, done))[1]
+        return tf.while_loop(more, body, loop)[1]
 
     def head_step(head: int):
-        """Head `head`'s step over state [partial (B, L_head) "<s> w1 ..", features_1, features_2, other
-        (B, L_other), the other head's caption, which its branch reads cut to the same step]."""
-        mine, theirs = lengths[head - 1], lengths[2 - head]
+        """Head `head`'s step over state [h, c of its branch, h, c of the other, the two image projections
+        (B, I), other (B, L_other): the other head's caption, which the other branch reads in step]."""
+        mine, other_k, theirs = head, 3 - head, lengths[2 - head]
 
         def step(tokens, state, t):
-            partial, x1, x2, other = state
-            partial = tf.where(tf.range(mine)[None] == t, tokens[:, None], partial)     # the token read at step t
-            cut = tf.where(tf.range(theirs)[None] <= t, other, 0)
-            pair = (partial, cut) if head == 1 else (cut, partial)
-            probs = model([x1, pair[0], x2, pair[1]], training=False)[head - 1]
-            return tf.math.log(tf.maximum(probs, 1e-30)), [partial, x1, x2, other], tf.zeros([tf.shape(tokens)[0], 0])
+            h, c, h_o, c_o, image, image_o, other = state
+            h, c = read(mine, image, tokens, h, c, tf.ones_like(tokens, tf.bool))
+            word = other[:, tf.minimum(t, theirs - 1)]                          # "<s> w1 .. wt" of the other
+            h_o, c_o = read(other_k, image_o, word, h_o, c_o, (t < theirs) & tf.not_equal(word, 0))
+            probs = heads(h, h_o) if head == 1 else heads(h_o, h)
+            log_probs = tf.math.log(tf.maximum(probs[head - 1], 1e-30))
+            return log_probs, [h, c, h_o, c_o, image, image_o, other], tf.zeros([tf.shape(tokens)[0], 0])
         return step
 
     x_spec, i32 = tf.TensorSpec((None, params["feature_dim"])), tf.TensorSpec([], tf.int32)
@@ -498,12 +525,13 @@ def _compiled(model, params, vocabs) -> _Compiled:
     @tf.function(input_signature=[x_spec, x_spec, i32, i32])
     def decode(x1, x2, width, top_k):
         ids = greedy(x1, x2)
+        images, zero = [layer["image_1"](x1), layer["image_2"](x2)], tf.zeros([1, params["units"]])
         searches = []
         for head in (1, 2):    # each head's beam, the other branch reading the other head's greedy caption
-            mine, theirs = lengths[head - 1], lengths[2 - head]
-            state = [tf.zeros([1, mine], tf.int32), x1, x2, ids[2 - head][:, :theirs]]
+            state = [zero, zero, zero, zero, images[head - 1], images[2 - head], ids[2 - head][:, :lengths[2 - head]]]
             searches.append(decoding.search_graph(head_step(head), sizes[head - 1], state, starts[head - 1],
-                                                  ends[head - 1], width, mine, tf.zeros([0], tf.int32), top_k))
+                                                  ends[head - 1], width, lengths[head - 1], tf.zeros([0], tf.int32),
+                                                  top_k))
         return ids, searches
 
     model._seqviz_compiled = _Compiled(tf.function(greedy, input_signature=[x_spec, x_spec]), decode)
