@@ -45,9 +45,8 @@ class Hypothesis:
 
 @dataclass
 class Search:
-    """A step function compiled into `runs` beam searches from one state, side by side in one graph call
-    (each run its own width, length, prefix and top-k); traced once for `state_spec` (the TensorSpecs of
-    the state's tensors, batch 1) and `vocab_size` tokens."""
+    """A step function compiled into `runs` beam searches from one input, side by side in one graph call
+    (each run its own width, length, prefix and top-k); traced once."""
     fn: Callable
     vocab_size: int
     runs: int
@@ -62,12 +61,16 @@ class Run:
     top_k: int = 5
 
 
-def compile_search(step: Step, state_spec: Sequence[tf.TensorSpec], vocab_size: int, runs: int = 1) -> Search:
+def compile_search(step: Step, input_spec: Sequence[tf.TensorSpec], vocab_size: int, runs: int = 1,
+                   init: Callable | None = None) -> Search:
+    """`step` over `vocab_size` tokens as a `Search`. Its inputs (TensorSpecs `input_spec`, batch 1) are the
+    start state, or `init` makes the start state of them inside the graph (e.g. runs the encoder)."""
     i32 = tf.TensorSpec([], tf.int32)
     run = (i32, i32, tf.TensorSpec([None], tf.int32), i32)            # width, max_len, prefix, top_k
 
-    @tf.function(input_signature=[list(state_spec), i32, i32, [run] * runs])
-    def search(state, start, end, runs):
+    @tf.function(input_signature=[list(input_spec), i32, i32, [run] * runs])
+    def search(inputs, start, end, runs):
+        state = init(inputs) if init is not None else inputs
         return [search_graph(step, vocab_size, state, start, end, *r) for r in runs]
     return Search(search.get_concrete_function(), vocab_size, runs)
 
@@ -120,7 +123,7 @@ def search_graph(step: Step, vocab_size: int, state, start, end, width, max_len,
     return {"steps": t, **{name: stack(a, 2 if i < 5 else 3) for i, (name, a) in enumerate(zip(names, arrays))}}
 
 
-def beam_search(search: Search, state: Sequence, start: int, end: int, width: int, max_len: int,
+def beam_search(search: Search, inputs: Sequence, start: int, end: int, width: int, max_len: int,
                 prefix: Sequence[int] = (), top_k: int = 5) -> list[Hypothesis]:
     """The `width` best hypotheses, best first by total log-probability (no length normalisation).
     Width 1 is greedy decoding.
@@ -130,11 +133,12 @@ def beam_search(search: Search, state: Sequence, start: int, end: int, width: in
     stops when `width` hypotheses have finished, none is live, or after `max_len` tokens. Each finished
     hypothesis takes one place, so the beam narrows as hypotheses end.
     """
-    return beam_searches(search, state, start, end, [Run(width, max_len, prefix, top_k)])[0]
+    return beam_searches(search, inputs, start, end, [Run(width, max_len, prefix, top_k)])[0]
 
 
-def beam_searches(search: Search, state: Sequence, start: int, end: int, runs: Sequence[Run]) -> list[list[Hypothesis]]:
-    """Up to `search.runs` beam searches from the same state in one call (they run side by side)."""
+def beam_searches(search: Search, inputs: Sequence, start: int, end: int,
+                  runs: Sequence[Run]) -> list[list[Hypothesis]]:
+    """Up to `search.runs` beam searches from the same inputs in one call (they run side by side)."""
     if len(runs) > search.runs:
         raise ValueError(f"this search was compiled for {search.runs} runs at a time, not {len(runs)}")
     for r in runs:
@@ -143,7 +147,7 @@ def beam_searches(search: Search, state: Sequence, start: int, end: int, runs: S
     idle = Run(1, 0)                                                   # a run of no steps costs nothing
     args = [(np.int32(r.width), np.int32(r.max_len), np.asarray(r.prefix, np.int32).reshape(-1), np.int32(r.top_k))
             for r in list(runs) + [idle] * (search.runs - len(runs))]
-    outs = search.fn(list(state), np.int32(start), np.int32(end), args)
+    outs = search.fn(list(inputs), np.int32(start), np.int32(end), args)
     return [hypotheses(out, r.width) for out, r in zip(outs, runs)]
 
 
@@ -187,7 +191,7 @@ def _backtrack(out: dict, t: int, slot: int, finished: bool) -> Hypothesis:
     return Hypothesis(tokens, logprobs, topk, finished, np.stack([out["extra"][s, r] for s, r in enumerate(rows)]))
 
 
-def greedy(search: Search, state: Sequence, start: int, end: int, max_len: int, prefix: Sequence[int] = (),
+def greedy(search: Search, inputs: Sequence, start: int, end: int, max_len: int, prefix: Sequence[int] = (),
            top_k: int = 5) -> Hypothesis:
     """The argmax token at every step (beam search of width 1)."""
-    return beam_search(search, state, start, end, 1, max_len, prefix, top_k)[0]
+    return beam_search(search, inputs, start, end, 1, max_len, prefix, top_k)[0]

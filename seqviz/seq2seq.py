@@ -280,7 +280,8 @@ def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
 @dataclass
 class Inference:
     """Encoder and one-step decoder built from the trained model's layers (keras-io lstm_seq2seq style)."""
-    encoder: tf.keras.Model   # source (B, S) -> [states (B, S, H), h (B, H), h_0, c_0, ...]
+    encoder: tf.keras.Model   # source (B, S) -> the decoder's start state [states (B, S, H), source, h (B, H),
+    #                           h_0, c_0, ...] (basic: zero h_i, c_i)
     step: tf.keras.Model      # [prev (B, 1), states, source, h, h_0, c_0, ...]
     #                           -> [probs (B, 1, V), (alignment (B, 1, S)), h_0, c_0, ...]
     mode: str
@@ -297,7 +298,9 @@ def inference(model: tf.keras.Model, params: dict) -> Inference:
     layers = {layer.name: layer for layer in model.layers}   # the trained objects, by name
     src = tf.keras.Input((None,), dtype="int32")
     enc, h_enc, enc_states = _encode(layers, depth, src)
-    encoder = tf.keras.Model(src, [enc, h_enc] + enc_states, name="encoder")
+    if mode == "basic":                                    # its decoder starts from zero states
+        enc_states = [tf.zeros_like(s) for s in enc_states]
+    encoder = tf.keras.Model(src, [enc, src, h_enc] + enc_states, name="encoder")
     prev = tf.keras.Input((1,), dtype="int32")
     enc_in, h_in = tf.keras.Input((None, units)), tf.keras.Input((units,))
     src_in = tf.keras.Input((None,), dtype="int32")
@@ -318,7 +321,8 @@ def inference(model: tf.keras.Model, params: dict) -> Inference:
         if mode == "attention":                                   # keep each step's alignment (B, S)
             extra, rest = rest[0][:, 0], rest[1:]
         return tf.math.log(tf.maximum(probs, 1e-30)), [enc, src, h_enc] + list(rest), extra
-    search = decoding.compile_search(search_step, signatures[1][1:], layers["probs"].units, runs=3)
+    search = decoding.compile_search(search_step, [signatures[0]], layers["probs"].units, runs=3,
+                                     init=lambda inputs: encoder(inputs[0], training=False))
     model._seqviz_inference = Inference(encoder, step, mode, depth, signatures, search)
     return model._seqviz_inference
 
@@ -326,10 +330,7 @@ def inference(model: tf.keras.Model, params: dict) -> Inference:
 def start_state(inf: Inference, src: np.ndarray) -> list[np.ndarray]:
     """Decoder state for source ids (B, S): [encoder states, source ids, h, h_0, c_0, ...] (numpy).
     Basic mode starts its decoder from zero states; the others from the encoder's final states."""
-    enc, h_enc, *states = (t.numpy() for t in store.forward(inf.encoder, np.asarray(src, np.int32), inf.signatures[0]))
-    if inf.mode == "basic":
-        states = [np.zeros_like(s) for s in states]
-    return [enc, src, h_enc] + states
+    return [t.numpy() for t in store.forward(inf.encoder, np.asarray(src, np.int32), inf.signatures[0])]
 
 
 def step_fn(inf: Inference, attention_out: list | None = None):
@@ -474,13 +475,13 @@ def predict(bundle, text: str, mode: str = "auto", beam: int = 3, top_k: int = 5
     if len(pinned) > t_len:
         raise SeqvizError(f"The pinned prefix has {len(pinned)} tokens; this model writes at most {t_len}.")
     inf = inference(bundle.model, p)
-    state = start_state(inf, np.array([sv.encode(source)], np.int32))
+    src = [np.array([sv.encode(source)], np.int32)]
     start, end = tv.index[START], tv.index[END]
     gold = target(p["task"], source)
     gold_ids = tv.encode(gold) + [end]
     # one call, three searches side by side: the beams; the gold target fed in (the argmax at each of its
     # steps is the teacher-forced decode); the free-running greedy decode (the exposure-bias view)
-    beams, (forced,), (free,) = decoding.beam_searches(inf.search, state, start, end, [
+    beams, (forced,), (free,) = decoding.beam_searches(inf.search, src, start, end, [
         decoding.Run(int(beam), t_len, tv.encode(pinned), int(top_k)),
         decoding.Run(1, len(gold_ids), gold_ids, top_k=1), decoding.Run(1, t_len, top_k=1)])
     best = beams[0]

@@ -119,9 +119,9 @@ for tab, (mode, (bundle, r)) in zip(tabs, results.items()):
         continue
     with tab:
         sep = "" if task == "piglatin" else " "
-        st.dataframe({"beam": [sep.join(b["tokens"]) for b in r["beams"]],
-                      "log-prob": [round(b["logprob"], 3) for b in r["beams"]],
-                      "finished": [b["finished"] for b in r["beams"]]}, hide_index=True, width="stretch")
+        ui.table({"beam": [sep.join(b["tokens"]) for b in r["beams"]],
+                  "log-prob": [round(b["logprob"], 3) for b in r["beams"]],
+                  "finished": [b["finished"] for b in r["beams"]]})
         left, right = st.columns(2)
         left.plotly_chart(figures.beam_tree([(b["tokens"] + ([seq2seq.END] if b["finished"] else []),
                                               b["step_logprobs"]) for b in r["beams"]],
@@ -147,9 +147,8 @@ for tab, (mode, (bundle, r)) in zip(tabs, results.items()):
         st.markdown("**Exposure bias**: the same input decoded *teacher-forced* (each step is given the gold "
                     "previous token) and *free-running* (each step reads its own previous output).")
         n = max(len(r["teacher_forced"]), len(r["free_running"]), len(r["gold"]) + 1)
-        st.dataframe({"step": list(range(1, n + 1)), "gold": _pad(r["gold"] + [seq2seq.END], n),
-                      "teacher-forced": _pad(r["teacher_forced"], n), "free-running": _pad(r["free_running"], n)},
-                     hide_index=True, width="stretch")
+        ui.table({"step": list(range(1, n + 1)), "gold": _pad(r["gold"] + [seq2seq.END], n),
+                  "teacher-forced": _pad(r["teacher_forced"], n), "free-running": _pad(r["free_running"], n)})
         st.markdown("**What if**: pin the token at one step and let the decoder continue from there.")
         targets = [t for t in bundle.vocabs["target"].tokens if t not in ("<pad>", "<unk>", seq2seq.START)]
         p1, p2 = st.columns(2)
@@ -187,4 +186,4 @@ for name in [name for name, p in configs.items() if p.get("task") == task]:
                  "train s": m.get("train_seconds")})
 st.caption("Free-running greedy decodes of inputs never seen in training, at a short and at the longest "
            "training length (@ n = input tokens).")
-st.dataframe(rows, hide_index=True, width="stretch")
+ui.table(rows)

@@ -310,6 +310,26 @@ def test_reruns_keep_the_keras_session(monkeypatch):
     assert not at.exception and calls == []
 
 
+def test_the_train_form_is_built_when_opened_and_keeps_what_was_typed_when_folded():
+    at = AppTest.from_file("views/attention.py", default_timeout=120).run()
+    assert not at.number_input                              # folded: no knobs built
+    at.session_state["attention:train-open"] = True         # what opening it does (AppTest does not keep it)
+    at.run()
+    assert at.number_input(key="attention:knob:epochs").value == 6
+    at.number_input(key="attention:knob:epochs").set_value(2)
+    at.text_input(key="attention:name").input("mine")
+    at.session_state["attention:train-open"] = True
+    at.run()
+    assert at.number_input(key="attention:knob:epochs").value == 2
+    at.session_state["attention:train-open"] = False        # fold it, type an input, reopen it
+    at.text_area(key="attention:text").input("the striker scored a goal").run()
+    assert not at.number_input and "the striker" in at.text_area(key="attention:text").value
+    at.session_state["attention:train-open"] = True
+    at.run()
+    assert at.number_input(key="attention:knob:epochs").value == 2
+    assert at.text_input(key="attention:name").value == "mine" and not at.exception
+
+
 def test_model_details_table_is_built_when_opened():
     at = AppTest.from_file("views/attention.py", default_timeout=120).run()
     charts = len(at.get("plotly_chart"))

@@ -102,12 +102,12 @@ def test_train_a_tiny_captioner_from_the_sidebar_then_caption_with_it(server, pa
     settle(page)
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_text("Train a model").click()
-    expect(sidebar.locator("input[type='file']")).to_have_count(0)
     for label, value in [("n scenes", "60"), ("feature dim", "16"), ("epochs", "1"), ("units", "8"),
                          ("image units", "8")]:
         box = sidebar.get_by_role("spinbutton", name=label, exact=True)
         box.fill(value)
         box.press("Tab")
+    expect(sidebar.locator("input[type='file']")).to_have_count(0)     # the form is open: no uploader in it
     name = sidebar.get_by_role("textbox", name="Name (optional)")
     name.fill("e2e-cap")
     name.press("Tab")
