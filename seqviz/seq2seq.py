@@ -16,10 +16,11 @@ SimpleSeq2Seq, Seq2Seq(peek, depth, teacher_force) and AttentionSeq2Seq. Here al
 
 Training feeds the gold previous word (`teacher_force`, the default) or, with teacher_force off, the
 model's own previous argmax (an unrolled free-running decoder; slower to build, no exposure bias).
-Inference builds two small models from the trained layers, as keras-io's lstm_seq2seq does: an encoder
-and a one-step decoder (previous word + states in, next-word probabilities + states out), which
-`seqviz.decoding` compiles into one graph for greedy and beam search. Every code path runs the same `_decoder_input` and
-`_decode` functions: the parallel teacher-forced pass, the free-running loop and the one-step model.
+Inference builds two small pieces from the trained layers, as keras-io's lstm_seq2seq does: an encoder
+(source in, the decoder's start state out) and a one-step decoder (previous word + states in, next-word
+probabilities + states out; it runs the LSTM cells themselves), which `seqviz.decoding` compiles into one
+graph for greedy and beam search. Every code path runs the same `_decoder_input` and `_decode` functions:
+the parallel teacher-forced pass, the free-running loop and the one-step decoder.
 
 Tasks (generated): digits -> words ("4 7 1" -> "four seven one"), sorting a digit string, and Pig Latin
 over real English words (the words of Python's own documentation, `pydoc_data`; spelled letter by letter).
