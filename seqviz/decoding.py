@@ -118,6 +118,7 @@ def search_graph(step: Step, vocab_size: int, state, start, end, width, max_len,
     state = [tf.repeat(s, w, axis=0) for s in state]             # every slot starts from the one input
     loop = (0, tf.fill([w], start), slots < 1, tf.zeros([w], tf.float64), state, 0, arrays)
     t, *_, arrays = tf.while_loop(more, body, loop)
+
     def stack(a, rank):                                      # a run of max_len 0 stacks nothing
         return tf.cond(t > 0, a.stack, lambda: tf.zeros([0] * rank, a.dtype))
     return {"steps": t, **{name: stack(a, 2 if i < 5 else 3) for i, (name, a) in enumerate(zip(names, arrays))}}

@@ -23,14 +23,7 @@ def _top(log_probs: np.ndarray, k: int) -> list[tuple[int, float]]:
 
 def beam_search(step: Step, state: list, start: int, end: int, width: int, max_len: int,
                 prefix: Sequence[int] = (), top_k: int = 5) -> list[Hypothesis]:
-    """The `width` best hypotheses, best first by total log-probability (no length normalisation).
-    Width 1 is greedy decoding.
-
-    Every step expands each live hypothesis by its `width` best next tokens (or the forced prefix token)
-    and keeps the `width` best expansions; one that emits `end` is finished and set aside. The search
-    stops when `width` hypotheses have finished, none is live, or after `max_len` tokens. Each finished
-    hypothesis takes one place, so the beam narrows as hypotheses end.
-    """
+    """`seqviz.decoding.beam_search`, one step call at a time (its docstring says what the search does)."""
     if not isinstance(width, (int, np.integer)) or not 1 <= width <= MAX_BEAM:
         raise SeqvizError(f"Beam width must be a whole number from 1 to {MAX_BEAM}; got {width!r}.")
     if len(prefix) > max_len:

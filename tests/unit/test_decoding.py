@@ -19,7 +19,7 @@ def markov_table(seed, v=V, decimals=None):
     return (table if decimals is None else np.round(table, decimals)).astype(np.float32)
 
 
-def markov_search(table):
+def markov_search(table, runs=1):
     """The chain as a compiled search. State: the path so far as a sum of token ids and a step counter, per
     beam (so a state that did not follow its beam shows); extra: the token the step read and the state."""
     lp = tf.constant(table)
@@ -28,7 +28,7 @@ def markov_search(table):
         total, count = state
         read = tf.cast(last, tf.float32)
         return tf.gather(lp, last), [total + read, count + 1.0], tf.stack([read, total, count], 1)
-    return decoding.compile_search(step, [tf.TensorSpec([None], tf.float32)] * 2, len(table))
+    return decoding.compile_search(step, [tf.TensorSpec([None], tf.float32)] * 2, len(table), runs=runs)
 
 
 def markov_step(seed=0):
@@ -150,3 +150,19 @@ def test_the_compiled_search_equals_the_numpy_reference(seed):
         for h in got:               # extra: the token each step read, and the state followed the beam
             read = [START] + h.tokens[:-1]
             assert h.extra.tolist() == [[read[s], sum(read[:s]), s] for s in range(len(read))]
+
+
+def test_runs_side_by_side_equal_the_same_searches_one_at_a_time():
+    table = markov_table(7)
+    single, triple = markov_search(table), markov_search(table, runs=3)
+    runs = [decoding.Run(4, 6), decoding.Run(1, 3, prefix=[2, END], top_k=1), decoding.Run(2, 5, prefix=[1])]
+    for n in (1, 2, 3):                     # fewer runs than compiled: the others idle
+        together = decoding.beam_searches(triple, STATE, START, END, runs[:n])
+        assert len(together) == n
+        for got, r in zip(together, runs):
+            alone = decoding.beam_search(single, STATE, START, END, r.width, r.max_len, r.prefix, r.top_k)
+            assert [(h.tokens, h.step_logprobs, h.topk) for h in got] == [(h.tokens, h.step_logprobs, h.topk)
+                                                                           for h in alone]
+    assert decoding.beam_search(single, STATE, START, END, 3, 0) == [decoding.Hypothesis()]   # nothing to decode
+    with pytest.raises(ValueError, match="compiled for 1 runs"):
+        decoding.beam_searches(single, STATE, START, END, runs[:2])
