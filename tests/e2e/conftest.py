@@ -62,8 +62,14 @@ def _serve(store: Path, log: Path):
 
 
 @pytest.fixture(scope="session")
-def server(store_copy, tmp_path_factory):
-    with _serve(store_copy, tmp_path_factory.mktemp("e2e-log") / "streamlit.log") as base:
+def server_log(tmp_path_factory):
+    """The shared server's stdout and stderr."""
+    return tmp_path_factory.mktemp("e2e-log") / "streamlit.log"
+
+
+@pytest.fixture(scope="session")
+def server(store_copy, server_log):
+    with _serve(store_copy, server_log) as base:
         yield base
 
 
