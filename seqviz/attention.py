@@ -36,7 +36,7 @@ import tensorflow as tf
 
 from seqviz import store
 from seqviz.errors import SeqvizError
-from seqviz.training import holdout
+from seqviz.training import holdout, phase
 from seqviz.params import SEED, Param
 from seqviz.uploads import read_csv
 from seqviz.vocab import Vocab, tokenize
@@ -194,12 +194,14 @@ def fit(params: dict, data: TextData | None, callbacks=()):
     if data is None:  # generated; the validation sentences come from the same generator
         data = make_toy(int(params["n_train"] / 0.85), params["decoys"], params["noise"], params["seed"])
     train_idx, val_idx = holdout(len(data.texts), params["seed"])
+    phase("building vocabularies")
     vocab = Vocab.build((tokenize(data.texts[i]) for i in train_idx), max_size=params["max_vocab"])
     labels = Vocab(sorted(set(data.labels)), specials=())
     vocabs = {"words": vocab, "labels": labels}
     x = encode(vocab, data.texts, params["max_len"])
     y = np.array(labels.encode(data.labels), dtype=np.int32)
 
+    phase("building the model")
     model = build(params, vocabs)
     model.compile(tf.keras.optimizers.Adam(params["learning_rate"]),
                   loss=["sparse_categorical_crossentropy", None], metrics=[["accuracy"], []])

@@ -329,9 +329,123 @@ def captioning_decode(quick: bool = False) -> dict:
             "eager_s": round(eager_s, 4), "ratio": round(eager_s / compiled_s, 2), "same_captions": True}
 
 
+# The small configs `train-watched` trains, as {form label: value} (the sidebar's knob labels)
+WATCHED = {"attention": {"epochs": "3", "n train": "2000"},
+           "dialogue-acts": {"epochs": "2", "n dialogues": "200"},
+           "seq2seq": {"epochs": "3", "n train": "2000", "units": "32"},
+           "captioning": {"epochs": "2", "n scenes": "600"},
+           "lm": {"epochs": "1", "vocab size": "2000"}}
+
+
+def sidebar_train(page, name: str, knobs: dict[str, str]):
+    """In a page open in Chromium: open the sidebar's Train form, set `knobs` ({label: value}) and the
+    model's name, press Train. Returns the sidebar. (The browser tests use it too.)"""
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Train a model", exact=True).click()
+    for label, value in knobs.items():
+        box = sidebar.get_by_role("spinbutton", name=label, exact=True)
+        box.fill(value)
+        box.press("Tab")
+    box = sidebar.get_by_role("textbox", name="Name (optional)")
+    box.fill(name)
+    box.press("Tab")
+    sidebar.get_by_role("button", name="Train", exact=True).click()
+    return sidebar
+
+
+def _serve(root, store, env=None):
+    """`streamlit run app.py` of the checkout `root` on a free port with its own store: (process, base URL)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                             "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+                            cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "SEQVIZ_MODELS": str(store), **(env or {})})
+    base, t0 = f"http://127.0.0.1:{port}", time.perf_counter()
+    while True:
+        try:
+            if urllib.request.urlopen(base + "/_stcore/health", timeout=2).read().strip() == b"ok":
+                return proc, base
+        except OSError:
+            if time.perf_counter() - t0 > 120:
+                raise SeqvizError("streamlit did not answer within 120 s.") from None
+            time.sleep(0.2)
+
+
+def train_watched(quick: bool = False) -> dict:
+    """The same small config per architecture trained (a) through the CLI's code path (`training.train`,
+    as `python -m seqviz train` runs it) with no page anywhere, and (b) from the sidebar of its page open in
+    Chromium, the page just opened (its own models loading) and its training panel polling until the run
+    ends; alternating a, b (two rounds; one with --quick). Seconds are the run's own `train_seconds` (data,
+    graph, fit and evaluation; the same clock in both), and the click-to-"Trained" wall time for (b).
+    `SEQVIZ_BENCH_APP=<checkout>` serves another checkout's app for (b) (to measure before/after)."""
+    import json
+    import os
+    import shutil
+    import signal
+    import statistics
+    import tempfile
+    from pathlib import Path
+
+    from seqviz import training
+    here = Path(__file__).resolve().parent.parent
+    app_root = Path(os.environ.get("SEQVIZ_BENCH_APP") or here)
+    rounds = 1 if quick else 2
+    tmp = Path(tempfile.mkdtemp())
+    shutil.copytree(here / "models", tmp / "models")
+    store = tmp / "models"
+    old_store, os.environ["SEQVIZ_MODELS"] = os.environ.get("SEQVIZ_MODELS"), str(store)
+    pw, browser = _chromium()
+    proc, base = _serve(app_root, store)
+    results = []
+    try:
+        for arch, knobs in WATCHED.items():
+            overrides = {k.replace(" ", "_"): int(v) for k, v in knobs.items()}
+            a, b, walls = [], [], []
+            for r in range(rounds):
+                bundle = training.train(training.plan(arch, overrides, name=f"unwatched-{r}"))
+                a.append(bundle.metrics["train_seconds"])
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.set_default_timeout(600_000)
+                try:
+                    page.goto(f"{base}/{arch}")
+                    page.get_by_test_id("stSidebar").get_by_text("Train a model", exact=True).wait_for()
+                    t0 = time.perf_counter()
+                    sidebar = sidebar_train(page, f"watched-{r}", knobs)
+                    sidebar.get_by_text(f"Trained watched-{r}").wait_for(timeout=1_200_000)
+                    walls.append(time.perf_counter() - t0)
+                finally:
+                    page.close()
+                b.append(json.loads((store / arch / f"watched-{r}" / "metrics.json").read_text())["train_seconds"])
+                _say(f"{arch}: unwatched {a[-1]:.1f} s, watched {b[-1]:.1f} s (click to done {walls[-1]:.1f} s)")
+            row = {"arch": arch, "config": overrides, "unwatched_s": a, "watched_s": b,
+                   "click_to_done_s": [round(w, 1) for w in walls],
+                   "ratio": round(statistics.median(b) / statistics.median(a), 3)}
+            _say(f"{arch}: ratio watched / unwatched {row['ratio']:.2f}")
+            results.append(row)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        browser.close()
+        pw.stop()
+        if old_store is None:
+            del os.environ["SEQVIZ_MODELS"]
+        else:
+            os.environ["SEQVIZ_MODELS"] = old_store
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"results": results, "worst_ratio": max(r["ratio"] for r in results)}
+
+
 BENCHES = {"attention-single-pass": attention_single_pass, "dialogue-memory": dialogue_memory,
            "train-defaults": train_defaults, "captioning-decode": captioning_decode,
-           "cold-start": cold_start, "interaction": interaction, "sampled-softmax": sampled_softmax}
+           "cold-start": cold_start, "interaction": interaction, "sampled-softmax": sampled_softmax,
+           "train-watched": train_watched}
 
 
 def run(name: str, quick: bool = False) -> dict:

@@ -63,7 +63,7 @@ import tensorflow as tf
 from seqviz import decoding, store
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param
-from seqviz.training import holdout
+from seqviz.training import holdout, phase
 from seqviz.uploads import check_size
 from seqviz.vocab import PAD, UNK, Vocab
 
@@ -383,6 +383,7 @@ def fit(params: dict, data=None, callbacks=()):
                           "scenes; generate more scenes.")
     train = (data.features[train_idx], *([caps[i] for i in train_idx] for caps in data.captions))
     val = (data.features[val_idx], *([caps[i] for i in val_idx] for caps in data.captions))
+    phase("building vocabularies and the model")
     vocabs = vocabularies(*train[1:])
     model, hist = train_on(params, vocabs, *train, val, callbacks)
     metrics = {"n_train": len(train_idx), "n_val": len(val_idx),

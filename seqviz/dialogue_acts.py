@@ -39,7 +39,7 @@ with warnings.catch_warnings():  # tensorflow-addons (imported by tf2crf) announ
 
 from seqviz import crf, store
 from seqviz.errors import SeqvizError
-from seqviz.training import holdout
+from seqviz.training import holdout, phase
 from seqviz.params import SEED, Param
 from seqviz.uploads import read_csv
 from seqviz.vocab import Vocab, tokenize
@@ -304,12 +304,14 @@ def fit(params: dict, data: Dialogues | None, callbacks=()):
     if data is None:
         data = make_toy(int(params["n_dialogues"] / 0.85), params["max_utterances"], params["seed"])
     train_idx, val_idx = holdout(len(data.utterances), params["seed"])
+    phase("building vocabularies")
     vocab = Vocab.build((tokenize(u) for i in train_idx for u in data.utterances[i]), max_size=params["max_vocab"])
     tags = Vocab(sorted({t for d in data.tags for t in d}), specials=())
     vocabs = {"words": vocab, "tags": tags}
     ids = [encode(vocab, d, params["max_words"]) for d in data.utterances]
     tag_ids = [tags.encode(t) for t in data.tags]
 
+    phase("building the model")
     base, hist = train_on_ids(params, vocabs, [ids[i] for i in train_idx], [tag_ids[i] for i in train_idx],
                               callbacks)
     metrics = evaluate(base, [ids[i] for i in val_idx], [tag_ids[i] for i in val_idx],

@@ -40,6 +40,7 @@ the seconds per step; the gap in speed grows with V (`python -m seqviz bench sam
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
 import hashlib
 import gc
@@ -60,6 +61,7 @@ with warnings.catch_warnings():  # tensorflow-addons announces its end of life o
 from seqviz import store
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param
+from seqviz.training import phase, record
 from seqviz.uploads import decode_text
 from seqviz.vocab import PAD, UNK, Vocab
 
@@ -401,8 +403,25 @@ def check(params: dict, vocab_size: int | None = None) -> None:
 # ---------------------------------------------------------------------------------------------
 # Training, with a live trace for the race page
 # ---------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class RaceTrace:
+    """What the race page draws: per training step `t` (the training clock), `step_s`, `loss` and, every
+    few steps, `full_loss`/`sampled_loss` on a fixed sample; per epoch `t` and `val_perplexity`."""
+    steps: list = dataclasses.field(default_factory=list)
+    epochs: list = dataclasses.field(default_factory=list)
+    unigram_perplexity: float = float("nan")
+
+    @property
+    def clock(self) -> float:
+        return self.steps[-1]["t"] if self.steps else 0.0
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
 class Trace(tf.keras.callbacks.Callback):
-    """What the race page draws, recorded as training goes.
+    """Records the race's trace as training goes, and reports each row to the training service
+    (`training.record`), which carries it from the worker process to the page.
 
     `clock` counts only the seconds inside training steps (from a batch's begin to its end, graph
     building of the first step included); monitoring and validation are not counted. Every few steps
@@ -410,53 +429,68 @@ class Trace(tf.keras.callbacks.Callback):
     gap between the two is what sampling costs in accuracy of the loss); after each epoch the
     full-softmax validation perplexity (Keras' validation runs the model's `test_step`)."""
 
-    def __init__(self, monitor: tuple[np.ndarray, np.ndarray], every: int):
+    def __init__(self, monitor: tuple[np.ndarray, np.ndarray], every: int, unigram_perplexity=float("nan")):
         super().__init__()
         self.monitor, self.every = monitor, max(1, every)
-        self.clock, self.done = 0.0, False
-        self.steps: list[dict] = []   # per batch: t, step_s, loss and, every `every` steps, full/sampled
-        self.epochs: list[dict] = []  # per epoch: t, val_perplexity
-        self.unigram_perplexity = float("nan")  # the baseline, set by fit
+        self.trace = RaceTrace(unigram_perplexity=unigram_perplexity)
+
+    def on_train_begin(self, logs=None):
+        record("lm.unigram_perplexity", self.trace.unigram_perplexity)
 
     def on_train_batch_begin(self, batch, logs=None):
         self._t0 = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         dt = time.perf_counter() - self._t0
-        self.clock += dt
-        row = {"t": self.clock, "step_s": dt, "loss": float(logs.pop("batch_loss"))}
-        if len(self.steps) % self.every == 0:
+        row = {"t": self.trace.clock + dt, "step_s": dt, "loss": float(logs.pop("batch_loss"))}
+        if len(self.trace.steps) % self.every == 0:
             full, sampled = self.model.losses_for(*self.monitor)
             row.update(full_loss=float(full), sampled_loss=float(sampled))
-        self.steps.append(row)
+        self.trace.steps.append(row)
+        record("lm.steps", row)
 
     def on_epoch_end(self, epoch, logs=None):
         logs.pop("batch_loss", None)
         logs["val_perplexity"] = math.exp(logs["val_loss"])
-        self.epochs.append({"t": self.clock, "val_perplexity": logs["val_perplexity"]})
-
-    def on_train_end(self, logs=None):
-        self.done = True
-
-
-_LIVE: dict[int, tuple[dict, Trace]] = {}
+        row = {"t": self.trace.clock, "val_perplexity": logs["val_perplexity"]}
+        self.trace.epochs.append(row)
+        record("lm.epochs", row)
 
 
-def live(params: dict) -> Trace | None:
-    """The trace of the run training with this very `params` dict (the one in the job's Plan), if any.
-    (The training service forwards only the loss per batch; the race needs time and both losses.)"""
-    entry = _LIVE.get(id(params))
-    return entry[1] if entry is not None and entry[0] is params else None
+def race_name(key: str, side: str) -> str:
+    """The store name of one side of a race: `race-<key>-sampled` / `race-<key>-full`."""
+    return f"race-{key}-{side}"
+
+
+def live(records: dict) -> RaceTrace | None:
+    """The race trace of a running (or finished) job, from the records its worker reported, or None."""
+    if not records.get("lm.steps"):
+        return None
+    return RaceTrace(list(records["lm.steps"]), list(records.get("lm.epochs", [])),
+                     (records.get("lm.unigram_perplexity") or [float("nan")])[-1])
+
+
+def saved_trace(metrics: dict) -> RaceTrace | None:
+    """The race trace kept in a trained model's metrics.json, or None (older or damaged entries)."""
+    t = metrics.get("race_trace")
+    if not isinstance(t, dict) or not isinstance(t.get("steps"), list) or not t["steps"]:
+        return None
+    try:
+        return RaceTrace(t["steps"], t.get("epochs") or [], float(t.get("unigram_perplexity", "nan")))
+    except (TypeError, ValueError):
+        return None
 
 
 def fit(params: dict, data: Corpus | None, callbacks=()):
     corpus = corpus_for(params, data)
     train_docs, val_docs = split(corpus, params["seed"])
+    phase("building the vocabulary and the training windows")
     vocab = make_vocab(corpus, train_docs, params["vocab_size"])
     check(params, len(vocab))
     x, y = windows(stream(vocab, train_docs), params["seq_len"], "The training text")
     xv, yv = windows(stream(vocab, val_docs)[:MAX_VAL_TOKENS + 1], params["seq_len"], "The held-out text")
     vocabs = {"words": vocab}
+    phase("building the model")
     model = build(params, vocabs)
     # start the output bias at the unigram log-frequencies: the model starts as the unigram model, and
     # words the sampler rarely draws do not keep a bias of 0 (far too likely under the full softmax)
@@ -465,17 +499,15 @@ def fit(params: dict, data: Corpus | None, callbacks=()):
 
     steps = math.ceil(len(x) / params["batch_size"])
     pick = np.random.default_rng(params["seed"] + 2).choice(len(x), size=min(16, len(x)), replace=False)
-    trace = Trace((x[pick], y[pick]), every=steps // MONITOR_POINTS)
-    trace.unigram_perplexity = unigram_perplexity(x, yv, len(vocab))
-    while len(_LIVE) >= 16:
-        _LIVE.pop(next(iter(_LIVE)))
-    _LIVE[id(params)] = (params, trace)
+    tracer = Trace((x[pick], y[pick]), every=steps // MONITOR_POINTS,
+                   unigram_perplexity=unigram_perplexity(x, yv, len(vocab)))
+    trace = tracer.trace
     # the trace goes first: it takes the per-batch value out of the logs before anyone else reads them
     # tf.data with an explicit shuffle seed: the same windows in the same order for the same seed, whatever
     # else the process runs (and without the numpy adapter, which took ~8 s to tear down after fit)
     train = (tf.data.Dataset.from_tensor_slices((x, y))
              .shuffle(len(x), seed=params["seed"], reshuffle_each_iteration=True).batch(params["batch_size"]))
-    hist = model.fit(train, epochs=params["epochs"], callbacks=[trace, *callbacks],
+    hist = model.fit(train, epochs=params["epochs"], callbacks=[tracer, *callbacks],
                      validation_data=tf.data.Dataset.from_tensor_slices((xv, yv)).batch(256), verbose=0)
 
     metrics = {
@@ -487,16 +519,17 @@ def fit(params: dict, data: Corpus | None, callbacks=()):
         "vocab_size": len(vocab), "n_train_tokens": int(x.size), "n_val_tokens": int(yv.size),
         "corpus": corpus.source, "corpus_fingerprint": fingerprint(corpus),
         "history": {k: [float(v) for v in hist.history[k]] for k in ("loss", "val_loss") if k in hist.history},
+        "race_trace": trace.to_json(),   # the race page draws a finished race from here after a reload
     }
     return model, vocabs, metrics
 
 
-def median_step(trace: Trace) -> float:
+def median_step(trace: RaceTrace) -> float:
     """Median seconds per training step, leaving out the first (it builds the graph)."""
     return float(np.median([s["step_s"] for s in trace.steps[1:]] or [trace.steps[0]["step_s"]]))
 
 
-def race_summary(traces: dict[str, Trace]) -> dict:
+def race_summary(traces: dict[str, RaceTrace]) -> dict:
     """The race's headline numbers from the traces of the "sampled" and/or "full" runs: full ÷ sampled
     seconds per step, each side's latest validation perplexity, and sampled ÷ full perplexity after the
     same number of epochs (the most both have finished)."""

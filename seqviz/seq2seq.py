@@ -45,7 +45,7 @@ import tensorflow as tf
 from seqviz import decoding, store
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param
-from seqviz.training import holdout
+from seqviz.training import holdout, phase
 from seqviz.vocab import PAD, UNK, Vocab
 
 MODES = ("basic", "feedback", "peek", "attention")
@@ -420,6 +420,7 @@ def fit(params: dict, data=None, callbacks=()):
     at_len = {k: make_pairs(task, n_val, n, n, seed + 2, exclude=seen) for k, n in lengths.items()}
 
     src, tgt_in, tgt_out = encode(pairs, vocabs, params["max_len"], task)
+    phase("building the model")
     model = build(params, vocabs)
     losses = ["sparse_categorical_crossentropy"] + ([None] if params["mode"] == "attention" else [])
     model.compile(tf.keras.optimizers.Adam(params["learning_rate"], clipnorm=5.0), loss=losses)

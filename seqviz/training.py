@@ -1,23 +1,40 @@
 """The one training service: seeded Keras `fit` with progress events, cancel, and background jobs.
 
-`train()` runs synchronously (the CLI uses it); `submit()` runs the same function in a worker
-thread and returns a `Job` the pages poll. A job is keyed by (arch, settings, data): asking for a
-key that is already training returns the running job instead of starting a second one. A cancelled
-job stops within a batch or two and saves nothing.
+`train()` runs synchronously in the calling process (the CLI uses it). `submit()` runs the same
+function in a separate **worker process** (`python -m seqviz.worker`) and returns a `Job` the pages
+poll. Why a process and not a thread: TensorFlow releases the GIL around every op it creates or runs,
+and gets it back only after any other Python thread's switch interval (5 ms). A thread of the server
+that builds a page, traces a model or rescans `sys.modules` (Streamlit does that after every rerun
+while the fit imports modules) then starves the training thread: measured in one process, a pure-Python
+loop beside a small seq2seq fit made it 11x slower (7.6 -> 83 s). In its own process the fit has its own
+GIL; only the two cores are shared.
+
+A job is keyed by (arch, settings, data, name): asking for a key that is already training returns the
+running job instead of starting a second one. Jobs run one at a time (2 cores gain nothing from two
+fits at once). Cancel answers at once, asks the worker to stop after its current batch and kills it
+after `CANCEL_GRACE` seconds if it has not (mid-graph-building, say): the store's atomic writes make a
+killed worker save nothing. A spare worker with TensorFlow already imported is kept ready for the next job.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from seqviz import archs, store
 from seqviz.errors import SeqvizError
 from seqviz.params import resolve
+
+CANCEL_GRACE = 2.0     # seconds a worker gets to stop after its current batch before it is killed
 
 
 def holdout(n: int, seed: int, fraction: float = 0.15) -> tuple[list[int], list[int]]:
@@ -40,6 +57,8 @@ class Plan:
     data: Any = None
     data_info: dict = field(default_factory=lambda: {"source": "generated"})
     name: str = ""
+    upload: bytes | None = field(default=None, repr=False)   # the raw file (a worker process re-reads it)
+    filename: str = "upload"
 
     @property
     def key(self) -> str:
@@ -65,9 +84,33 @@ def plan(arch: str, overrides: dict | None = None, upload: bytes | None = None,
         data = mod.read_upload(upload, filename)
         info = {"source": "upload", "filename": filename, "sha1": hashlib.sha1(upload).hexdigest(),
                 "bytes": len(upload)}
-    p = Plan(arch, params, data, info)
+    p = Plan(arch, params, data, info, upload=upload, filename=filename)
     p.name = store.check_name(name) if name else f"run-{p.key}"
     return p
+
+
+# ---------------------------------------------------------------------------------------------
+# Events: what a run reports as it goes (to the CLI's printer, or up the worker's pipe to its Job)
+# ---------------------------------------------------------------------------------------------
+_sink = threading.local()
+
+
+def emit(event: dict) -> None:
+    """Report an event of the run training in this thread (no-op outside a run). Architectures call
+    `phase` for their slow preparations and `record` for what their pages draw live (the LM race)."""
+    fn = getattr(_sink, "fn", None)
+    if fn is not None:
+        fn(event)
+
+
+def phase(text: str) -> None:
+    """What the run is doing now, in words: "generating data", "building vocabularies"..."""
+    emit({"type": "phase", "phase": text})
+
+
+def record(key: str, value: Any) -> None:
+    """Append `value` to the run's live record `key` (a Job keeps them in `job.records[key]`)."""
+    emit({"type": "record", "key": key, "value": value})
 
 
 def _callback(on_event: Callable[[dict], None] | None, cancel: threading.Event | None):
@@ -76,7 +119,9 @@ def _callback(on_event: Callable[[dict], None] | None, cancel: threading.Event |
     class Progress(tf.keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             self.epochs, self.steps = self.params.get("epochs", 1), self.params.get("steps") or 1
+            self._epoch = 0
             emit({"type": "begin", "epochs": self.epochs, "steps": self.steps})
+            phase("building the graph (first batch)")
 
         def on_train_batch_end(self, batch, logs=None):
             if cancel is not None and cancel.is_set():
@@ -92,78 +137,267 @@ def _callback(on_event: Callable[[dict], None] | None, cancel: threading.Event |
             emit({"type": "epoch", "epoch": epoch + 1, "progress": (epoch + 1) / self.epochs,
                   "logs": {k: float(v) for k, v in (logs or {}).items()}})
 
-    def emit(event):
-        if on_event is not None:
-            on_event(event)
+        def on_train_end(self, logs=None):
+            phase("evaluating on held-out data")
 
     return Progress()
 
 
 def train(p: Plan, on_event: Callable[[dict], None] | None = None,
           cancel: threading.Event | None = None) -> store.Bundle:
-    """Seed, fit, measure, save. Raises Cancelled (and saves nothing) if `cancel` gets set."""
+    """Seed, fit, measure, save, in this thread. Raises Cancelled (and saves nothing) if `cancel` gets set."""
     import tensorflow as tf
-    tf.keras.utils.set_random_seed(p.params["seed"])  # python, numpy and tf: same plan, same model
-    t0 = time.perf_counter()
-    model, vocabs, metrics = archs.get(p.arch).module().fit(p.params, p.data, [_callback(on_event, cancel)])
-    if cancel is not None and cancel.is_set():
-        raise Cancelled(f"training of {p.arch} {p.name} was cancelled; nothing was saved")
-    metrics["train_seconds"] = round(time.perf_counter() - t0, 2)
-    bundle = store.Bundle(p.arch, p.name, p.params, model, vocabs, metrics, p.data_info)
-    store.save(bundle)
-    return bundle
+    _sink.fn = on_event
+    try:
+        tf.keras.utils.set_random_seed(p.params["seed"])  # python, numpy and tf: same plan, same model
+        t0 = time.perf_counter()
+        phase("generating data" if p.data is None else "preparing your data")
+        model, vocabs, metrics = archs.get(p.arch).module().fit(p.params, p.data, [_callback(on_event, cancel)])
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"training of {p.arch} {p.name} was cancelled; nothing was saved")
+        metrics["train_seconds"] = round(time.perf_counter() - t0, 2)
+        phase("saving")
+        bundle = store.Bundle(p.arch, p.name, p.params, model, vocabs, metrics, p.data_info)
+        store.save(bundle)
+        return bundle
+    finally:
+        _sink.fn = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker processes: one job each (`python -m seqviz.worker` runs `serve_one`)
+# ---------------------------------------------------------------------------------------------
+def serve_one(job_in, events_out) -> int:
+    """The worker's side: import TensorFlow and every architecture (so a spare worker is warm), say
+    "ready", read one job (a JSON line), train it, reporting every event as a JSON line. Afterwards
+    the only lines read are "cancel"; end of input (the server went away) cancels too."""
+    import tensorflow  # noqa: F401
+    for a in archs.ARCHS.values():
+        a.module()
+    lock = threading.Lock()
+
+    def send(event: dict) -> None:
+        with lock:
+            events_out.write(json.dumps(event) + "\n")
+            events_out.flush()
+
+    send({"type": "ready", "pid": os.getpid()})
+    line = job_in.readline()
+    if not line:
+        return 0
+    msg = json.loads(line)
+    cancel = threading.Event()
+
+    def listen():
+        for line in job_in:
+            if line.strip() == "cancel":
+                cancel.set()
+        cancel.set()                                  # end of input: nobody is waiting for this run
+    threading.Thread(target=listen, daemon=True).start()
+
+    os.environ["SEQVIZ_MODELS"] = msg["store"]
+    try:
+        upload = Path(msg["upload"]).read_bytes() if msg["upload"] else None
+        p = plan(msg["arch"], msg["params"], upload, msg["filename"], msg["name"])
+        bundle = train(p, send, cancel)
+        send({"type": "done", "train_seconds": bundle.metrics["train_seconds"]})
+    except Cancelled:
+        send({"type": "cancelled"})
+    except SeqvizError as e:
+        send({"type": "failed", "error": str(e)})
+    except Exception as e:  # a bug or TF error: report it to the page, never kill the app
+        send({"type": "failed", "error": f"{type(e).__name__}: {e}"})
+    return 0
+
+
+class _Worker:
+    """A `python -m seqviz.worker` process: its stdin takes the job and "cancel", its stdout gives events."""
+
+    def __init__(self):
+        here = str(Path(__file__).resolve().parent.parent)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        self.log = tempfile.TemporaryFile()           # its stderr: TensorFlow's chatter, a crash's last words
+        self.proc = subprocess.Popen([sys.executable, "-m", "seqviz.worker"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.log, env=env, text=True, bufsize=1)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def send(self, line: str) -> None:
+        try:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            pass                                      # it is gone already: its events have ended
+
+    def events(self):
+        for line in self.proc.stdout:
+            try:
+                yield json.loads(line)
+            except ValueError:
+                continue
+
+    def kill(self) -> None:
+        if self.alive():
+            self.proc.kill()
+
+    def last_words(self) -> str:
+        self.log.seek(0)
+        lines = [ln for ln in self.log.read().decode(errors="replace").splitlines() if ln.strip()]
+        return lines[-1][:300] if lines else ""
+
+    def close(self) -> None:
+        self.kill()
+        self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout, self.log):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+_spare: _Worker | None = None
+
+
+def prestart() -> None:
+    """Start a spare worker (TensorFlow imported, architectures loaded) for the next job, if none is ready."""
+    global _spare
+    with _lock:
+        if _spare is None or not _spare.alive():
+            _spare = _Worker()
+
+
+def _take_worker() -> _Worker:
+    global _spare
+    with _lock:
+        w, _spare = _spare, None
+    return w if w is not None and w.alive() else _Worker()
 
 
 class Job:
-    """A training run in a worker thread. Read its fields from any thread; they only grow."""
+    """A training run in a worker process, watched by a thread of this one. Read its fields from any
+    thread; they only grow."""
 
     def __init__(self, p: Plan):
         self.id, self.plan = uuid.uuid4().hex[:12], p
         self.status = "running"           # running | done | failed | cancelled
+        self.phase = "queued behind another training run"
         self.progress, self.error = 0.0, None
         self.total_epochs, self.steps = p.params.get("epochs", 1), 1   # updated by the "begin" event
+        self.epoch, self.batch = 0, 0     # the latest batch: epoch index (0-based) and batch in it (1-based)
         self.batch_loss: list[float] = []
         self.epochs: list[dict] = []      # logs at the end of each epoch
+        self.records: dict[str, list] = {}  # an architecture's live records (the LM race's trace)
         self.started, self.finished = time.time(), None
+        self.first_batch_at: float | None = None
+        self.train_seconds: float | None = None
         self.waiting = True               # queued behind another training run
         self._cancel = threading.Event()
+        self._worker: _Worker | None = None
         self._thread = threading.Thread(target=self._run, name=f"train-{p.arch}-{p.name}", daemon=True)
 
     @property
     def key(self) -> str:
         return self.plan.job_key
 
+    @property
+    def cancelling(self) -> bool:
+        return self._cancel.is_set() and self.running
+
+    def eta(self) -> float | None:
+        """Seconds left, from the batch rate since the first batch (which builds the graph), or None."""
+        done = len(self.batch_loss)
+        if self.first_batch_at is None or done < 3:
+            return None
+        rate = (done - 1) / max(1e-6, time.time() - self.first_batch_at)
+        return max(0.0, (self.total_epochs * self.steps - done) / rate)
+
     def _on_event(self, e: dict) -> None:
         self.progress = e.get("progress", self.progress)
-        if e["type"] == "begin":
+        if e["type"] == "phase":
+            if not self._cancel.is_set():
+                self.phase = e["phase"]
+        elif e["type"] == "begin":
             self.total_epochs, self.steps = e["epochs"], e["steps"]
         elif e["type"] == "batch":
+            if self.first_batch_at is None:
+                self.first_batch_at = time.time()
+                if not self._cancel.is_set():
+                    self.phase = "training"
+            self.epoch, self.batch = e["epoch"], e["batch"]
             self.batch_loss.append(e["loss"])
         elif e["type"] == "epoch":
             self.epochs.append(e["logs"])
+        elif e["type"] == "record":
+            self.records.setdefault(e["key"], []).append(e["value"])
 
     def _run(self) -> None:
+        upload = None
         try:
-            with _one_at_a_time:  # the seed is process-global, and 2 cores gain nothing from two fits at once
+            with _one_at_a_time:  # 2 cores gain nothing from two fits at once
                 self.waiting = False
                 if self._cancel.is_set():
                     raise Cancelled("cancelled while waiting")
-                train(self.plan, self._on_event, self._cancel)
-            self.status, self.progress = "done", 1.0
+                self.phase = "starting a training process"
+                self._worker = w = _take_worker()
+                if self._cancel.is_set():             # cancelled while the worker was being taken
+                    raise Cancelled("cancelled before it started")
+                if self.plan.upload is not None:
+                    with tempfile.NamedTemporaryFile(delete=False, suffix=".upload") as f:
+                        f.write(self.plan.upload)
+                    upload = f.name
+                w.send(json.dumps({"arch": self.plan.arch, "params": self.plan.params, "name": self.plan.name,
+                                   "upload": upload, "filename": self.plan.filename, "store": str(store.root())}))
+                end = None
+                for e in w.events():
+                    if e["type"] in ("done", "cancelled", "failed"):
+                        end = e
+                        break
+                    if e["type"] != "ready":
+                        self._on_event(e)
+            if end is None:                           # the process died (killed on cancel, or crashed)
+                if self._cancel.is_set():
+                    raise Cancelled("killed after the grace period")
+                w.proc.wait()
+                raise SeqvizError(f"the training process ended unexpectedly (exit code {w.proc.returncode})"
+                                  + (f": {w.last_words()}" if w.last_words() else ""))
+            if end["type"] == "cancelled":
+                raise Cancelled("stopped after a batch")
+            if end["type"] == "failed":
+                raise SeqvizError(end["error"])
+            self.train_seconds = end["train_seconds"]
+            self.status, self.progress, self.phase = "done", 1.0, "done"
         except Cancelled:
-            self.status = "cancelled"
+            self.status, self.phase = "cancelled", "cancelled"
         except SeqvizError as e:
-            self.status, self.error = "failed", str(e)
-        except Exception as e:  # a bug or TF error: report it to the page, never kill the app
-            self.status, self.error = "failed", f"{type(e).__name__}: {e}"
+            self.status, self.error, self.phase = "failed", str(e), "failed"
+        except Exception as e:  # a bug: report it to the page, never kill the app
+            self.status, self.error, self.phase = "failed", f"{type(e).__name__}: {e}", "failed"
         finally:
             self.finished = time.time()
+            if self._worker is not None:
+                self._worker.close()
+            if upload:
+                os.unlink(upload)
             with _lock:
                 if _running.get(self.key) is self:
                     del _running[self.key]
+            if self._worker is not None:
+                prestart()                            # the next job starts warm
 
     def cancel(self) -> None:
+        """Answers at once; the worker stops after its current batch, or is killed after CANCEL_GRACE s."""
+        if not self.running or self._cancel.is_set():
+            return
         self._cancel.set()
+        self.phase = "cancelling…"
+        w = self._worker
+        if w is not None:
+            w.send("cancel")
+            timer = threading.Timer(CANCEL_GRACE, w.kill)
+            timer.daemon = True
+            timer.start()
 
     def wait(self, timeout: float | None = None) -> bool:
         self._thread.join(timeout)
@@ -174,7 +408,7 @@ class Job:
         return self.status == "running"
 
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _one_at_a_time = threading.Lock()
 _running: dict[str, Job] = {}   # plan key -> running job (for joining)
 _jobs: dict[str, Job] = {}      # job id -> job (for pages that poll by id)
@@ -194,3 +428,9 @@ def submit(p: Plan) -> Job:
 
 def get(job_id: str) -> Job | None:
     return _jobs.get(job_id)
+
+
+def running(arch: str) -> list[Job]:
+    """The jobs of `arch` running (or queued) on this server, oldest first: whoever started them."""
+    with _lock:
+        return [j for j in _running.values() if j.plan.arch == arch]

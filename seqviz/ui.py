@@ -7,6 +7,7 @@ Page state worth sharing (the input, the model) lives in the URL query string.
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import streamlit as st
@@ -166,7 +167,8 @@ def model_sidebar(arch_id: str, data_help: str = "", upload_types: tuple[str, ..
 
 
 def train_panel(arch_id: str, data_help: str = "", upload_types: tuple[str, ...] | None = ("csv",)) -> None:
-    """The Train form, or the running job's live progress (call inside `st.sidebar`). When a job ends, the
+    """The Train form, or the running job's live progress (call inside `st.sidebar`), and the other training
+    runs of this architecture on the server (a reload or a second tab sees them too). When a job ends, the
     trained model's name is left in session_state[f"{arch_id}:model:select"] for the picker to select."""
     flash = st.session_state.pop(f"{arch_id}:flash", None)
     if flash:
@@ -175,6 +177,8 @@ def train_panel(arch_id: str, data_help: str = "", upload_types: tuple[str, ...]
     if job is not None:
         _job_panel(arch_id, job.id)
     else:
+        if training.running(arch_id):
+            _others_panel(arch_id)
         _train_form(arch_id, data_help, upload_types)
 
 
@@ -211,23 +215,39 @@ def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | No
             st.rerun()
 
 
+def _seconds(s: float) -> str:
+    return f"{s:.0f} s" if s < 90 else f"{s // 60:.0f} min {s % 60:02.0f} s"
+
+
+def job_status(job: training.Job) -> str:
+    """One line that tells the truth about a job now: its phase, epoch and batch, elapsed and left."""
+    now = (job.finished or time.time()) - job.started
+    parts = [job.phase]
+    if job.batch_loss:
+        parts.append(f"epoch {job.epoch + 1}/{job.total_epochs} · batch {job.batch}/{job.steps}"
+                     f" · loss {job.batch_loss[-1]:.4f}")
+    parts.append(f"{_seconds(now)} elapsed")
+    eta = job.eta() if job.running else None
+    if eta is not None:
+        parts.append(f"~{_seconds(eta)} left")
+    return f"{job.progress:.0%} · " + " · ".join(parts)
+
+
 def _job_panel(arch_id: str, job_id: str) -> None:
     @st.fragment(run_every=POLL_SECONDS)
     def panel():
         job = training.get(job_id)
         p = job.plan
         source = "your data" if p.data is not None else "generated data"
-        st.markdown(f"**Training** `{p.name}` ({source})" + (" · queued behind another run" if job.waiting else ""))
-        loss = f" · loss {job.batch_loss[-1]:.4f}" if job.batch_loss else " · building the graph (first batch)"
-        st.progress(min(1.0, job.progress),
-                    text=f"{job.progress:.0%} · epoch {len(job.epochs)}/{job.total_epochs}{loss}")
+        st.markdown(f"**Training** `{p.name}` ({source})")
+        st.progress(min(1.0, job.progress), text=job_status(job))
         if job.batch_loss:
             history = {k: [e[k] for e in job.epochs] for k in (job.epochs[0] if job.epochs else {})}
             st.plotly_chart(figures.loss_curve(history, job.batch_loss, job.steps, title="Live training curve"),
                             width="stretch")
         if job.running:
-            if st.button("Cancel", key=f"cancel:{job_id}", width="stretch"):
-                job.cancel()
+            st.button("Cancelling…" if job.cancelling else "Cancel", key=f"cancel:{job_id}", width="stretch",
+                      on_click=job.cancel, disabled=job.cancelling)
             return
         st.session_state.pop(f"{arch_id}:job", None)
         if job.status == "done":
@@ -240,6 +260,20 @@ def _job_panel(arch_id: str, job_id: str) -> None:
         st.rerun(scope="app")
 
     panel()
+
+
+def _others_panel(arch_id: str) -> None:
+    """Training runs of this architecture started elsewhere (another tab, another user, before a reload)."""
+    @st.fragment(run_every=POLL_SECONDS)
+    def others():
+        jobs = training.running(arch_id)
+        if not jobs:
+            st.rerun(scope="app")   # they ended: their models are in the picker now
+        for job in jobs:
+            st.markdown(f"**Training on this server** `{job.plan.name}`")
+            st.progress(min(1.0, job.progress), text=job_status(job))
+
+    others()
 
 
 def model_details(bundle: store.Bundle) -> None:

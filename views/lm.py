@@ -1,11 +1,11 @@
 """Language-model page: generation with temperature and top-k, the next-word distribution, and the race:
 the same config trained with the sampled and with the full softmax, live, side by side."""
 import dataclasses
+import re
 
-import numpy as np
 import streamlit as st
 
-from seqviz import figures, lm, training, ui
+from seqviz import figures, lm, store, training, ui
 from seqviz.errors import SeqvizError
 
 st.title("Language model: sampled vs full softmax")
@@ -65,8 +65,15 @@ st.markdown("Train the same config twice, once per softmax, and watch them live 
             "training runs take turns). The clock counts only the seconds inside training steps. Both runs "
             "use the same optimizer (LazyAdam) and are saved as models you can then pick in the sidebar.")
 
-race = st.session_state.get("lm:race")
-jobs = {side: training.get(i) for side, i in race.items()} if race else {}
+SIDES = ("sampled", "full")
+mine = st.session_state.get("lm:race") or {}          # {side: job id} of the race this session started
+jobs = {side: training.get(i) for side, i in mine.items()}
+key = ui.query_value("lm:race-key", "race", "")
+if not re.fullmatch(r"[0-9a-f]{10}", key):
+    key = ""
+if not mine and key:   # a reload or a shared link: the race's runs still on this server, else its saved models
+    on_server = {j.plan.name: j for j in training.running("lm")}
+    jobs = {side: on_server[lm.race_name(key, side)] for side in SIDES if lm.race_name(key, side) in on_server}
 running = any(j is not None and j.running for j in jobs.values())
 knobs = [dataclasses.replace(p, default=1) if p.name == "epochs" else p for p in lm.PARAMS if p.name != "softmax"]
 with st.form("lm:race-form"):
@@ -78,29 +85,53 @@ with st.form("lm:race-form"):
     start = st.form_submit_button("Start the race", type="primary", disabled=running)
 if start:
     try:
-        plans = {side: training.plan("lm", {**values, "softmax": side}) for side in ("sampled", "full")}
+        key = training.plan("lm", {**values, "softmax": "sampled"}).key
+        plans = {side: training.plan("lm", {**values, "softmax": side}, name=lm.race_name(key, side))
+                 for side in SIDES}
         lm.check(plans["sampled"].params)
     except SeqvizError as e:
         ui.error(e)
     else:
         st.session_state["lm:race"] = {side: training.submit(p).id for side, p in plans.items()}
+        st.session_state["lm:race-key"] = key
+        ui.share("race", key)
         st.rerun()
 
 
-def draw_race(jobs: dict) -> None:
-    traces = {side: lm.live(job.plan.params) for side, job in jobs.items()}
+def traces_of(jobs: dict, key: str) -> dict:
+    """Each side's trace: live from its job, else from its saved model (a finished race after a reload)."""
+    out = {}
+    for side in SIDES:
+        job = jobs.get(side)
+        if job is not None:
+            out[side] = lm.live(job.records)
+        elif key:
+            try:
+                metrics = store.read_json("lm", lm.race_name(key, side)) or {}
+            except SeqvizError:
+                metrics = {}
+            out[side] = lm.saved_trace(metrics) if isinstance(metrics, dict) else None
+    return out
+
+
+def draw_race(jobs: dict, key: str, cancellable: bool) -> None:
+    traces = traces_of(jobs, key)
     for side, job in jobs.items():
         t = traces[side]
         if job.waiting:
             text = "waiting for the other run to finish"
         elif t is None or not t.steps:
-            text = "building the graph (first step)" if job.running else job.status
+            text = job.phase if job.running else job.status
         else:
             text = (f"epoch {len(t.epochs)}/{job.total_epochs} · {t.clock:.1f} s training · "
-                    f"{np.median([s['step_s'] for s in t.steps[1:]] or [t.steps[0]['step_s']]):.4f} s per step")
-        st.progress(min(1.0, job.progress), text=f"**{side} softmax**: {job.status} · {text}")
+                    f"{lm.median_step(t):.4f} s per step" + (f" · {job.phase}" if job.cancelling else ""))
+        st.progress(min(1.0, job.progress), text=f"**{side} softmax** (`{job.plan.name}`): {job.status} · {text}")
         if job.status == "failed":
             ui.error(SeqvizError(f"The {side} run failed: {job.error}"))
+    if cancellable and any(j.running for j in jobs.values()):
+        if st.button("Cancel the race", key="lm:race-cancel"):
+            for j in jobs.values():
+                j.cancel()
     live = {side: t for side, t in traces.items() if t is not None and t.steps}
     if not live:
         return
@@ -160,15 +191,20 @@ if jobs and all(j is not None for j in jobs.values()):
     if running:
         @st.fragment(run_every=ui.POLL_SECONDS)
         def live_race():
-            draw_race(jobs)
+            draw_race(jobs, key, cancellable=bool(mine))
             if not any(j.running for j in jobs.values()):
                 st.rerun(scope="app")  # draw the final state outside the polling fragment
 
         live_race()
     else:
-        draw_race(jobs)
-elif race:
-    st.info("That race's runs are no longer known to this app (it was restarted); start a new race.")
+        draw_race(jobs, key, cancellable=False)
+elif key and any(traces_of({}, key).values()):
+    st.caption(f"The race `{key}`: its two models, `{lm.race_name(key, 'sampled')}` and "
+               f"`{lm.race_name(key, 'full')}`, as they were saved.")
+    draw_race({}, key, cancellable=False)
+elif mine or key:
+    st.info("That race's runs are no longer known to this app and were not saved (cancelled, or the app was "
+            "restarted); start a new race.")
 
 if bundle is not None:
     ui.model_details(bundle)

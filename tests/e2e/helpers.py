@@ -2,6 +2,7 @@
 from pathlib import Path
 
 from seqviz.archs import ARCHS
+from seqviz.bench import sidebar_train
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -48,19 +49,4 @@ def expect_nav(page):
     assert [t.strip().split("\n")[-1] for t in links.all_inner_texts()] == titles
 
 
-
-
-def start_training(page, name: str, knobs: dict[str, str]):
-    """Open the sidebar's Train form, set `knobs` ({label: value}) and the model's name, press Train.
-    Returns the sidebar."""
-    sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_text("Train a model").click()
-    for label, value in knobs.items():
-        box = sidebar.get_by_role("spinbutton", name=label, exact=True)
-        box.fill(value)
-        box.press("Tab")
-    box = sidebar.get_by_role("textbox", name="Name (optional)")
-    box.fill(name)
-    box.press("Tab")
-    sidebar.get_by_role("button", name="Train", exact=True).click()
-    return sidebar
+start_training = sidebar_train   # the benchmark's helper: one way to press Train

@@ -83,6 +83,15 @@ def test_lm_race_runs_live_and_ends_with_the_comparison(server, page, shots, sto
     assert page.locator(EXCEPTION).count() == 0
     page.screenshot(path=str(shots / "lm-race.png"), full_page=True)
     # both runs were saved into the server's store copy (and can be picked in the sidebar), not the repo's
-    saved = sorted(p.parent.name for p in (store_copy / "lm").glob("run-*/config.json"))
-    assert len(saved) >= 2
+    saved = sorted(p.parent.name for p in (store_copy / "lm").glob("race-*/config.json"))
+    assert len(saved) == 2 and saved[0].endswith("-full") and saved[1].endswith("-sampled")
+    assert saved[0][:-len("-full")] == saved[1][:-len("-sampled")]      # one race: race-<key>-full / -sampled
+    # a reload (a new session) shows the finished race from the saved models: the race is in the URL
+    key = saved[0][len("race-"):-len("-full")]
+    assert f"race={key}" in page.url, page.url
+    page.reload()
+    settle(page)
+    expect(main(page).get_by_text("seconds per step, full ÷ sampled")).to_be_visible()
+    for title in ["Loss against the training clock", "Validation perplexity after"]:
+        expect(main(page).locator(CHART).filter(has_text=title)).to_have_count(1)
     assert not list((ROOT / "models" / "lm").glob("run-*"))

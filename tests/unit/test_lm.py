@@ -213,9 +213,18 @@ def test_tiny_training_records_the_race_trace_and_round_trips_through_the_store(
     p = training.plan("lm", TINY, name="tiny")
     events = []
     bundle = training.train(p, on_event=events.append)
-    trace = lm.live(p.params)
-    assert trace is not None and trace.done and lm.live(dict(p.params)) is None  # keyed by that very dict
-    assert len(trace.steps) == events[0]["steps"] and len(trace.epochs) == 1
+    # the trace travels as records (from a worker process, to the page): rebuilt here as a Job would
+    records = {}
+    for e in events:
+        if e["type"] == "record":
+            records.setdefault(e["key"], []).append(e["value"])
+    trace = lm.live(records)
+    (begin,) = [e for e in events if e["type"] == "begin"]
+    assert trace is not None and len(trace.steps) == begin["steps"] and len(trace.epochs) == 1
+    assert lm.live({}) is None
+    saved = lm.saved_trace(bundle.metrics)        # kept with the model: a finished race survives a reload
+    assert saved == trace and lm.saved_trace(store.read_json("lm", "tiny")) == trace
+    assert lm.saved_trace({"race_trace": "junk"}) is None and lm.saved_trace({}) is None
     clock = [s["t"] for s in trace.steps]
     assert clock == sorted(clock) and clock[-1] == pytest.approx(trace.clock)
     monitored = [s for s in trace.steps if "full_loss" in s]
@@ -237,11 +246,8 @@ def test_tiny_training_records_the_race_trace_and_round_trips_through_the_store(
 
 def test_race_summary_compares_the_two_sides_after_the_same_number_of_epochs():
     def trace(step_s, ppls):
-        t = lm.Trace((None, None), 1)
-        t.steps = [{"t": 0, "step_s": 5.0, "loss": 1}] + [{"t": 0, "step_s": s, "loss": 1} for s in step_s]
-        t.epochs = [{"t": 0, "val_perplexity": p} for p in ppls]
-        t.unigram_perplexity = 800.0
-        return t
+        return lm.RaceTrace([{"t": 0, "step_s": 5.0, "loss": 1}] + [{"t": 0, "step_s": s, "loss": 1} for s in step_s],
+                            [{"t": 0, "val_perplexity": p} for p in ppls], 800.0)
 
     s = lm.race_summary({"sampled": trace([0.01, 0.02, 0.03], [300, 250, 240]),
                          "full": trace([0.2, 0.1, 0.3], [280])})

@@ -2,6 +2,7 @@
 import json
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -89,6 +90,10 @@ def test_store_refuses_bad_names_and_missing_models(tmp_store):
 def test_training_emits_progress_events(tmp_store):
     events = []
     training.train(training.plan("attention", {**TINY, "epochs": 2}, name="ev"), on_event=events.append)
+    phases = [e["phase"] for e in events if e["type"] == "phase"]
+    assert phases == ["generating data", "building vocabularies", "building the model",
+                      "building the graph (first batch)", "evaluating on held-out data", "saving"]
+    events = [e for e in events if e["type"] != "phase"]
     kinds = [e["type"] for e in events]
     assert kinds[0] == "begin" and events[0]["epochs"] == 2 and events[0]["steps"] == 7  # ceil(200/32)
     assert kinds.count("epoch") == 2 and kinds.count("batch") == 14
@@ -130,12 +135,44 @@ def test_background_job_joins_a_running_plan_and_reports_to_the_page(tmp_store):
     assert later.wait(120) and later.status in ("cancelled", "done")
 
 
-def test_background_job_reports_failures_as_messages(tmp_store, monkeypatch):
-    def boom(*a, **k):
-        raise SeqvizError("the data ran away")
-    monkeypatch.setattr(attention, "fit", boom)
-    job = training.submit(training.plan("attention", TINY, name="fails"))
-    assert job.wait(30) and job.status == "failed" and job.error == "the data ran away"
+def test_background_job_reports_failures_as_messages(tmp_store):
+    # valid knobs, but the text gives a vocabulary smaller than num_sampled: found only inside fit, in the worker
+    text = ("alpha beta gamma delta. " * 150).encode()
+    p = training.plan("lm", {"epochs": 1, "num_sampled": 100, "vocab_size": 200}, text, "small.txt", name="fails")
+    job = training.submit(p)
+    assert job.wait(120) and job.status == "failed", (job.status, job.error)
+    assert "must be smaller than the vocabulary" in job.error and "Traceback" not in job.error
+    assert store.list_models("lm") == []
+
+
+def test_a_worker_that_dies_is_reported_not_hung(tmp_store, monkeypatch):
+    p = training.plan("attention", {**TINY, "epochs": 20, "n_train": 2000}, name="killed")
+    job = training.submit(p)
+    deadline = time.monotonic() + 120
+    while job.batch == 0 and time.monotonic() < deadline:    # wait on state: its first batches
+        time.sleep(0.05)
+    job._worker.proc.kill()                                 # as the OOM killer would
+    assert job.wait(60) and job.status == "failed" and "ended unexpectedly" in job.error
+    assert store.list_models("attention") == []
+
+
+def test_cancel_answers_at_once_and_stops_a_job_still_building_its_graph(tmp_store):
+    job = training.submit(training.plan("seq2seq", {"epochs": 5, "n_train": 3000}, name="early"))
+    deadline = time.monotonic() + 120
+    while job.phase != "building the graph (first batch)" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert job.phase == "building the graph (first batch)" and not job.batch_loss
+    job.cancel()
+    assert job.phase == "cancelling…" and job.cancelling     # the page can say so at once
+    assert job.wait(training.CANCEL_GRACE + 30) and job.status == "cancelled"
+    assert store.list_models("seq2seq") == []
+
+
+def test_running_jobs_are_listed_per_architecture(tmp_store):
+    job = training.submit(training.plan("attention", {**TINY, "epochs": 3}, name="listed"))
+    assert job in training.running("attention") and training.running("lm") == []
+    assert job.wait(120) and job.status == "done" and training.running("attention") == []
+    assert job.train_seconds > 0 and job.phase == "done"
 
 
 def test_plan_validates_settings_and_uploads_before_any_work(tmp_store):

@@ -1,0 +1,14 @@
+"""`python -m seqviz.worker`: one training job in its own process (see `seqviz.training`).
+
+Events go up a private copy of stdout; everything else that writes to stdout (Keras, TensorFlow) is
+sent to stderr, so nothing can corrupt the event stream."""
+import os
+import sys
+
+events = os.fdopen(os.dup(1), "w", buffering=1)
+os.dup2(2, 1)
+sys.stdout = sys.stderr
+
+from seqviz import training  # noqa: E402
+
+sys.exit(training.serve_one(sys.stdin, events))
