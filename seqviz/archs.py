@@ -31,6 +31,7 @@ class Arch:
     page: str  # path of its Streamlit page, relative to the project root
     headline: dict  # metrics.json key -> label, shown on the home page's card
     default: str = "default"  # the store entry the home card describes (seq2seq ships one per mode)
+    shipped: tuple[str, ...] = ("default",)  # the committed models (the module's DEFAULTS where it has them)
 
     def module(self):
         return importlib.import_module(self.module_name)
@@ -60,7 +61,9 @@ ARCHS: dict[str, Arch] = {a.id: a for a in [
          "farizrahman4u/seq2seq (SimpleSeq2Seq, Seq2Seq(peek, depth, teacher_force), AttentionSeq2Seq).",
          "seqviz.seq2seq", "views/seq2seq.py",
          {"val_exact": "held-out exact match (attention)", "exact_long": "exact match, longest inputs",
-          "train_seconds": "training time (s)"}, default="default-attention"),
+          "train_seconds": "training time (s)"}, default="default-attention",
+         shipped=("default-basic", "default-feedback", "default-peek", "default-attention", "default-sort",
+                  "default-piglatin")),
     Arch("captioning", "Captioning: two heads",
          "A multi-task captioner: two encoder-decoder branches over 4096-d image features, their LSTM states "
          "concatenated into two softmax heads (an English sentence and a French label). Upload features or "

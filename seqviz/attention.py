@@ -21,7 +21,7 @@ sentence of ten. Softmax runs over time with padded positions excluded (their we
 Toy data: generated sentences of distractor words with one or two cue words that decide the class
 (so we know which tokens the attention SHOULD find) and, in 70% of them, a negated cue of another class
 ("no pizza") that it should skip. The default model (`models/attention/default`, seed 0,
-`python -m seqviz train attention --name default`, ~13 s on 2 cores) reaches 100% held-out accuracy and
+`python -m seqviz train attention --name default --overwrite`, ~13 s on 2 cores) reaches 100% held-out accuracy and
 puts 0.99 of the attention mass on the cue words. Where the attention lands depends on the seed: the
 BiLSTM carries the cue along the sentence, so a run can settle on a state next to the cue or at the end
 of the sentence instead (seeds 0, 1, 2 gave 0.99, 0.61 and 0.86 of the mass on cues, all with >= 99%
@@ -61,9 +61,11 @@ NEGATIONS = ["no", "not", "without", "never"]
 EXAMPLE = "yesterday my sister said no pizza but the concert was really great"
 
 PARAMS = [
-    Param("n_train", 3000, 100, 50_000, "generated training sentences (ignored with uploaded data)"),
+    Param("n_train", 3000, 100, 50_000, "generated training sentences (ignored with uploaded data)",
+          label="training sentences"),
     Param("decoys", 0.7, 0.0, 1.0, "fraction of generated sentences with a negated cue of another class"),
-    Param("noise", 0.0, 0.0, 0.5, "fraction of generated labels replaced by a random class"),
+    Param("noise", 0.0, 0.0, 0.5, "fraction of generated labels replaced by a random class",
+          label="label noise"),
     Param("embed_dim", 32, 4, 256, "word embedding size"),
     Param("units", 32, 4, 256, "LSTM units per direction"),
     Param("attn_dim", 32, 1, 256, "attention hidden size A"),

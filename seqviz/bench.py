@@ -329,12 +329,12 @@ def captioning_decode(quick: bool = False) -> dict:
             "eager_s": round(eager_s, 4), "ratio": round(eager_s / compiled_s, 2), "same_captions": True}
 
 
-# The small configs `train-watched` trains, as {form label: value} (the sidebar's knob labels)
-WATCHED = {"attention": {"epochs": "3", "n train": "2000"},
-           "dialogue-acts": {"epochs": "2", "n dialogues": "200"},
-           "seq2seq": {"epochs": "3", "n train": "2000", "units": "32"},
-           "captioning": {"epochs": "2", "n scenes": "600"},
-           "lm": {"epochs": "1", "vocab size": "2000"}}
+# The small configs `train-watched` trains (knob overrides; the sidebar form is filled by the knobs' labels)
+WATCHED = {"attention": {"epochs": 3, "n_train": 2000},
+           "dialogue-acts": {"epochs": 2, "n_dialogues": 200},
+           "seq2seq": {"epochs": 3, "n_train": 2000, "units": 32},
+           "captioning": {"epochs": 2, "n_scenes": 600},
+           "lm": {"epochs": 1, "vocab_size": 2000}}
 
 
 def sidebar_train(page, name: str, knobs: dict[str, str]):
@@ -393,7 +393,7 @@ def train_watched(quick: bool = False) -> dict:
     import tempfile
     from pathlib import Path
 
-    from seqviz import training
+    from seqviz import archs, training
     here = Path(__file__).resolve().parent.parent
     app_root = Path(os.environ.get("SEQVIZ_BENCH_APP") or here)
     rounds = 1 if quick else 2
@@ -405,8 +405,9 @@ def train_watched(quick: bool = False) -> dict:
     proc, base = _serve(app_root, store)
     results = []
     try:
-        for arch, knobs in WATCHED.items():
-            overrides = {k.replace(" ", "_"): int(v) for k, v in knobs.items()}
+        for arch, overrides in WATCHED.items():
+            titles = {p.name: p.title for p in archs.get(arch).module().PARAMS}
+            knobs = {titles[k]: str(v) for k, v in overrides.items()}
             a, b, walls = [], [], []
             for r in range(rounds):
                 bundle = training.train(training.plan(arch, overrides, name=f"unwatched-{r}"))

@@ -195,7 +195,8 @@ def read_upload(raw: bytes, filename: str = "upload"):
 PARAMS = [
     Param("n_scenes", 1200, 50, 50_000, "generated scenes (15% of the object combinations held out)"),
     Param("max_objects", 1, 1, 2, "groups of objects per scene, at most (2: longer captions, slower training)"),
-    Param("noise", 0.3, 0.0, 3.0, "std of the Gaussian noise added to every feature before the ReLU"),
+    Param("noise", 0.3, 0.0, 3.0, "std of the Gaussian noise added to every feature before the ReLU",
+          label="feature noise (std)"),
     Param("feature_dim", 4096, 8, 8192, "image feature vector size D (4096 like VGG's fc7)"),
     Param("max_len1", 0, 0, 64, "caption 1 input length (RepeatVector n), at least its longest sentence + 1 "
           "for <s>; 0 = exactly that"),
@@ -618,14 +619,28 @@ def read_features(raw: bytes, filename: str, dim: int) -> np.ndarray:
     if not raw.startswith(NPY_MAGIC):
         raise SeqvizError(f"{filename} is not a .npy file (it lacks the NumPy header); save the features with "
                           "numpy.save(path, array) as an array of shape (D,) or (N, D).")
+    # the header first, checked against the bytes that follow, before anything is allocated from it
+    f = io.BytesIO(raw)
+    try:
+        version = np.lib.format.read_magic(f)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read_header is None:
+            raise ValueError(f"version {version}")
+        shape, _, dtype = read_header(f)
+    except (ValueError, SyntaxError, TypeError, EOFError, OSError):
+        raise SeqvizError(f"{filename} is not a valid .npy file: its header could not be read; save the features "
+                          "with numpy.save(path, array).") from None
+    if dtype.hasobject:
+        raise SeqvizError(f"{filename} holds Python objects (an object array), which are never unpickled "
+                          "here; save plain numbers, e.g. array.astype('float32').")
+    expected, found = int(np.prod(shape, dtype=object)) * dtype.itemsize, len(raw) - f.tell()
+    if expected != found:
+        raise SeqvizError(f"{filename} could not be read as .npy: it is truncated or damaged (its header says shape "
+                          f"{tuple(shape)} of {dtype}, {expected:,} bytes of data, but {found:,} bytes follow it).")
     try:
         arr = np.load(io.BytesIO(raw), allow_pickle=False)
-    except ValueError as e:
-        if "allow_pickle" in str(e):
-            raise SeqvizError(f"{filename} holds Python objects (an object array), which are never unpickled "
-                              "here; save plain numbers, e.g. array.astype('float32').") from None
-        raise SeqvizError(f"{filename} could not be read as .npy: {str(e).strip()[:200]}") from None
-    except (OSError, EOFError) as e:
+    except (ValueError, OSError, EOFError) as e:
         raise SeqvizError(f"{filename} could not be read as .npy (truncated or damaged: "
                           f"{str(e).strip()[:200]}).") from None
     if arr.dtype.kind not in "fiub":
@@ -639,13 +654,15 @@ def read_features(raw: bytes, filename: str, dim: int) -> np.ndarray:
                           f"but this model reads {dim}-d features (its feature_dim).")
     if arr.ndim == 2 and not 1 <= len(arr) <= MAX_ROWS:
         raise SeqvizError(f"{filename} has {len(arr)} rows; upload 1 to {MAX_ROWS} feature vectors at a time.")
-    bad = ~np.isfinite(arr.astype(np.float64))
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = arr.astype(np.float32)      # checked after the cast: 1e300 is finite as float64, inf as float32
+    bad = ~np.isfinite(out)
     if bad.any():
         where = np.argwhere(bad)[0]
         at = f"row {where[0]}, column {where[1]}" if arr.ndim == 2 else f"position {where[0]}"
-        raise SeqvizError(f"{filename} contains {int(bad.sum())} NaN or infinite value(s) (first at {at}); "
-                          "every feature must be a finite number.")
-    return arr.astype(np.float32)
+        raise SeqvizError(f"{filename} contains {int(bad.sum())} NaN or infinite value(s) (first at {at}) as float32; "
+                          "every feature must be a finite number within float32's range (±3.4e38).")
+    return out
 
 
 def _kind(dtype: np.dtype) -> str:
@@ -693,6 +710,15 @@ def parse_scene(text: str) -> tuple[Group, ...]:
     if len({g[3] for g in groups}) < len(groups):
         raise SeqvizError("Two groups share a position; put them in different places.")
     return tuple(sorted(groups, key=lambda g: POSITIONS.index(g[3])))
+
+
+def heads_agree(caption1: str, caption2: str) -> bool:
+    """Do the two heads describe the same scene? Caption 1 (English) read back as a scene, and that scene's
+    French label compared with caption 2."""
+    try:
+        return " ".join(french(parse_scene(caption1))) == caption2
+    except SeqvizError:
+        return False
 
 
 def scene_from_text(text: str) -> tuple[int | None, tuple[Group, ...]]:

@@ -26,17 +26,38 @@ def _read(path: str) -> bytes:
         raise SeqvizError(f"Cannot read {path}: {e.strerror or e}.") from None
 
 
+def _finite(obj):
+    """NaN and infinities as null: JSON has no NaN (json.dumps would print a bare NaN, which parsers refuse)."""
+    if isinstance(obj, float):
+        return obj if obj == obj and abs(obj) != float("inf") else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def _emit(obj) -> None:
-    print(json.dumps(obj, ensure_ascii=False), flush=True)
+    print(json.dumps(_finite(obj), ensure_ascii=False, allow_nan=False), flush=True)
 
 
 def cmd_list(args) -> None:
+    """Every model of every architecture; a damaged entry is listed with what is wrong, never hides the rest."""
     out = []
     for a in archs.ARCHS.values():
         models = []
         for name in store.list_models(a.id):
-            metrics = {k: v for k, v in (store.read_json(a.id, name) or {}).items() if k != "history"}
-            models.append({"name": name, "metrics": metrics})
+            try:
+                metrics = store.read_json(a.id, name)
+                if metrics is None:
+                    metrics = {}
+                if not isinstance(metrics, dict):
+                    raise SeqvizError(f"The store entry {a.id}/{name} is damaged (metrics.json is not a JSON "
+                                      "object); retrain it.")
+                models.append({"name": name, "metrics": {k: v for k, v in metrics.items()
+                                                           if k not in ("history", "race_trace")}})
+            except SeqvizError as e:
+                models.append({"name": name, "error": str(e)})
         out.append({"arch": a.id, "title": a.title, "models": models})
     _emit({"archs": out})
 
@@ -45,7 +66,7 @@ def cmd_train(args) -> None:
     from seqviz import training
     raw = _read(args.data) if args.data else None
     p = training.plan(args.arch, parse_sets(args.set), raw, Path(args.data).name if args.data else "upload",
-                      args.name)
+                      args.name, overwrite=args.overwrite)
 
     def show(e):
         if e["type"] == "epoch":
@@ -89,6 +110,8 @@ def main(argv=None) -> int:
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     t.add_argument("--data", help="your own data file (see the arch's page for the format)")
     t.add_argument("--name", help="store name (default: run-<hash of the settings>)")
+    t.add_argument("--overwrite", action="store_true", help="replace a model of that name (also: regenerate a "
+                   "shipped default under its own name)")
     t.set_defaults(fn=cmd_train)
     p = sub.add_parser("predict", help="run a stored model on an input")
     p.add_argument("arch")

@@ -19,7 +19,8 @@ from plotly.colors import get_colorscale
 
 # No explicit template: Streamlit's own ("streamlit", its default, themed light or dark in the browser)
 # applies; naming one (e.g. "plotly_white") made Plotly validate a whole template per figure, ~10 ms each.
-_LAYOUT = dict(margin=dict(l=10, r=10, t=50, b=10), font=dict(size=13))
+# uniformtext: a number that would shrink below 10 px to fit its bar is hidden (it stays in the hover)
+_LAYOUT = dict(margin=dict(l=10, r=10, t=50, b=10), font=dict(size=13), uniformtext=dict(minsize=10, mode="hide"))
 _LEGEND_TOP = dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom")
 
 
@@ -38,7 +39,8 @@ def _figure(data: list[dict], **layout) -> go.Figure:
 
 
 def _text(text: str) -> dict:
-    return dict(text=text)
+    # titles carry tokens ("chosen: </s>"): escaped, or Plotly would take them for its HTML subset
+    return dict(text=escape(str(text), quote=False))
 
 
 @lru_cache(maxsize=None)
@@ -64,14 +66,19 @@ def loss_curve(history: dict[str, Sequence[float]], batch_loss: Sequence[float] 
         x = (np.arange(len(batch_loss)) + 1) / steps_per_epoch
         data.append(dict(type="scatter", x=x, y=list(batch_loss), mode="lines", name="batch loss",
                          line=dict(color="rgba(120,120,120,0.5)", width=1)))
+    seen = []
     for name, values in history.items():
-        if not len(values):
+        values = [float(v) for v in values]
+        if not len(values) or values in seen:   # Keras logs a one-loss model's loss twice (loss, probs_loss)
             continue
+        seen.append(values)
         acc = "acc" in name
         data.append(dict(type="scatter", x=np.arange(1, len(values) + 1), y=list(values), mode="lines+markers",
                          name=name, yaxis="y2" if acc else "y",
                          line=dict(dash="dot" if name.startswith("val") else "solid")))
-    return _figure(data, title=_text(title), xaxis=dict(title=_text("epoch")), yaxis=dict(title=_text("loss")),
+    epochs = max((len(v) for v in history.values()), default=0)
+    whole = dict(tick0=1, dtick=1) if epochs <= 20 else {}      # whole epochs, not 0.5 steps
+    return _figure(data, title=_text(title), xaxis=dict(title=_text("epoch"), **whole), yaxis=dict(title=_text("loss")),
                    height=320, legend=dict(orientation="h", y=-0.25),
                    yaxis2=dict(title=_text("accuracy"), overlaying="y", side="right", range=[0, 1.02],
                                showgrid=False))
@@ -80,8 +87,9 @@ def loss_curve(history: dict[str, Sequence[float]], batch_loss: Sequence[float] 
 def heatmap(z: np.ndarray, x_labels: Sequence[str], y_labels: Sequence[str], title: str = "",
             colorscale: str = "Blues", zmin: float | None = None, zmax: float | None = None,
             x_title: str = "", y_title: str = "", value_name: str = "value",
-            show_values: bool | None = None) -> go.Figure:
-    """A labelled heatmap; rows = y_labels (top to bottom), columns = x_labels (left to right)."""
+            show_values: bool | None = None, colorbar: bool | None = None) -> go.Figure:
+    """A labelled heatmap; rows = y_labels (top to bottom), columns = x_labels (left to right). A one-row
+    strip prints its values in the cells and has no colour bar unless `colorbar` asks for one."""
     z = np.asarray(z, dtype=float)
     if z.shape != (len(y_labels), len(x_labels)):
         raise ValueError(f"heatmap: z has shape {z.shape}, labels give {(len(y_labels), len(x_labels))}")
@@ -94,20 +102,31 @@ def heatmap(z: np.ndarray, x_labels: Sequence[str], y_labels: Sequence[str], tit
         type="heatmap", z=z, x=list(range(len(x_labels))), y=list(range(len(y_labels))),
         colorscale=_scale(colorscale),
         zmin=zmin, zmax=zmax, hovertext=hover, hoverinfo="text", colorbar=dict(title=_text(value_name)),
-        showscale=len(y_labels) > 1,  # a one-row strip prints its values in the cells instead
+        showscale=len(y_labels) > 1 if colorbar is None else colorbar,
         text=[[f"{v:.2f}" for v in row] for row in z] if show_values else None,
         texttemplate="%{text}" if show_values else None)
     return _figure([trace], title=_text(title),
                    height=max(160, 60 + 34 * len(y_labels)) + (60 if max(map(len, x_labels), default=0) > 6 else 0),
-                   xaxis=dict(title=_text(x_title), tickangle=-45 if len(x_labels) > 8 else 0, **_ticks(x_labels)),
+                   xaxis=dict(title=_text(x_title), **_ticks(x_labels)),
                    yaxis=dict(title=_text(y_title), autorange="reversed", **_ticks(y_labels)))
 
 
 def bars(labels: Sequence[str], values: Sequence[float], title: str = "", value_name: str = "probability",
          highlight: int | Sequence[int] | None = None, muted: Sequence[bool] | None = None,
-         horizontal: bool = False, value_range: tuple[float, float] | None = (0, 1)) -> go.Figure:
+         horizontal: bool = False, value_range: tuple[float, float] | None = (0, 1),
+         max_bars: int | None = None) -> go.Figure:
     """Bars for a distribution: `highlight` marks the chosen item(s), `muted` greys some out
-    (e.g. unknown words)."""
+    (e.g. unknown words). With `max_bars`, only the largest `max_bars - 1` are drawn (in their order)
+    and the rest summed into one "others (N)" bar: a model with 50,000 classes still sends a small chart."""
+    if max_bars is not None and len(labels) > max_bars:
+        v = np.asarray(values, float)
+        keep = sorted(np.argsort(-v, kind="stable")[:max_bars - 1].tolist())
+        at = {i: r for r, i in enumerate(keep)}
+        marks = {highlight} if isinstance(highlight, (int, np.integer)) else set(highlight or ())
+        highlight = [at[i] for i in marks if i in at]
+        muted = None if muted is None else [muted[i] for i in keep] + [True]
+        labels = [labels[i] for i in keep] + [f"others ({len(labels) - len(keep):,})"]
+        values = v[keep].tolist() + [float(v.sum() - v[keep].sum())]
     n = len(labels)
     marks = {highlight} if isinstance(highlight, (int, np.integer)) else set(highlight or ())
     colors = ["#d62728" if i in marks else "#bbbbbb" if muted is not None and muted[i] else "#1f77b4"
@@ -118,7 +137,8 @@ def bars(labels: Sequence[str], values: Sequence[float], title: str = "", value_
     xy = dict(y=pos, x=values, orientation="h") if horizontal else dict(x=pos, y=values)
     trace = dict(type="bar", marker=dict(color=colors), text=text, hovertext=hover, hoverinfo="text",
                  textposition="auto", **xy)
-    cat_axis = dict(tickangle=0 if horizontal or n <= 8 else -45, autorange="reversed" if horizontal else None,
+    # tick labels stay flat; Plotly tilts them itself only where they would overlap
+    cat_axis = dict(autorange="reversed" if horizontal else None,
                     **_ticks(labels))
     val_axis = dict(title=_text(value_name), range=list(value_range) if value_range else None)
     return _figure([trace], title=_text(title), showlegend=False, height=max(220, 40 + 28 * n) if horizontal else 340,
@@ -136,6 +156,7 @@ def crf_lattice(emissions: np.ndarray, transitions: np.ndarray, marginals: np.nd
     emissions, marginals = np.asarray(emissions, float), np.asarray(marginals, float)
     t_len, k = emissions.shape
     values = emissions if color == "emission" else marginals
+    tick_steps, tick_tags = list(steps), list(tags)         # _ticks escapes these itself
     steps, tags = [escape(str(s)) for s in steps], [escape(str(s)) for s in tags]
     hover = []
     for t in range(t_len):
@@ -162,8 +183,8 @@ def crf_lattice(emissions: np.ndarray, transitions: np.ndarray, marginals: np.nd
                                  cmax=1 if color != "emission" else None),
                      hovertext=hover, hoverinfo="text"))
     return _figure(data, title=_text(title), height=max(320, 110 + 40 * k), legend=_LEGEND_TOP,
-                   xaxis=dict(title=_text("utterance"), tickangle=-30 if t_len > 6 else 0, **_ticks(steps)),
-                   yaxis=dict(title=_text("tag"), autorange="reversed", **_ticks(tags)))
+                   xaxis=dict(title=_text("utterance"), **_ticks(tick_steps)),
+                   yaxis=dict(title=_text("tag"), autorange="reversed", **_ticks(tick_tags)))
 
 
 def beam_tree(beams: Sequence[tuple[Sequence[str], Sequence[float]]], title: str = "Beam search tree") -> go.Figure:
@@ -247,7 +268,7 @@ def topk_steps(words: Sequence[Sequence[str]], probs: Sequence[Sequence[float]],
                  text=text, texttemplate="%{text}", textfont=dict(size=13), hovertext=hover, hoverinfo="text",
                  colorbar=dict(title=_text("P")), xgap=2, ygap=2)
     return _figure([trace], title=_text(title), height=110 + 48 * k,
-                   xaxis=dict(title=_text("step (chosen word)"), tickangle=-30 if steps > 6 else 0,
+                   xaxis=dict(title=_text("step (chosen word)"),
                               **_ticks([f"{t + 1}. {w}" for t, w in enumerate(chosen)])),
                    yaxis=dict(title=_text("rank"), autorange="reversed", **_ticks([str(r + 1) for r in range(k)])))
 
@@ -260,7 +281,7 @@ def grouped_bars(labels: Sequence[str], series: dict[str, Sequence[float]], titl
                  hovertext=[f"{escape(str(lab))}<br>{escape(str(name))}: {v:.4f}" for lab, v in zip(labels, values)],
                  hoverinfo="text") for name, values in series.items()]
     return _figure(data, title=_text(title), barmode="group", height=320, legend=_LEGEND_TOP,
-                   xaxis=dict(tickangle=-30 if len(labels) > 6 else 0, **_ticks(labels)),
+                   xaxis=dict(**_ticks(labels)),
                    yaxis=dict(title=_text(value_name), range=list(value_range) if value_range else None))
 
 
@@ -275,3 +296,26 @@ def lines(series: dict[str, tuple[Sequence[float], Sequence[float]]], title: str
     return _figure(data, title=_text(title), height=height, xaxis=dict(title=_text(x_title)),
                    yaxis=dict(title=_text(y_title), type="log" if log_y else None, dtick=1 if log_y else None),
                    legend=dict(orientation="h", x=0, y=-0.22, yanchor="top"))
+
+
+_PLACE = {"left": (0.18, 0.5), "right": (0.82, 0.5), "top": (0.5, 0.84), "bottom": (0.5, 0.16),
+          "centre": (0.5, 0.5)}
+_SYMBOL = {"circle": "circle", "square": "square", "triangle": "triangle-up", "star": "star"}
+_COLOUR = {"red": "#d62728", "green": "#2ca02c", "blue": "#1f77b4", "yellow": "#f2c80f", "purple": "#9467bd"}
+
+
+def scene(groups: Sequence[tuple], title: str = "The scene") -> go.Figure:
+    """A generated captioning scene drawn: each group (count, colour, shape, position) as `count` markers of
+    its shape and colour, side by side at its position in the frame."""
+    data = []
+    for count, colour, shape, where in groups:
+        cx, cy = _PLACE[where]
+        xs = [cx + 0.09 * (i - (count - 1) / 2) for i in range(count)]
+        data.append(dict(type="scatter", x=xs, y=[cy] * count, mode="markers", hoverinfo="text",
+                         hovertext=[escape(f"{count} {colour} {shape}{'s' if count > 1 else ''}, {where}")] * count,
+                         marker=dict(symbol=_SYMBOL.get(shape, "circle"), size=30, color=_COLOUR.get(colour, "#888"),
+                                     line=dict(width=1, color="#333"))))
+    frame = dict(range=[0, 1], showticklabels=False, showgrid=False, zeroline=False, fixedrange=True)
+    return _figure(data, title=_text(title), showlegend=False, height=300,
+                   xaxis=frame, yaxis={**frame, "scaleanchor": "x"},
+                   shapes=[dict(type="rect", x0=0, y0=0, x1=1, y1=1, line=dict(color="#999"))])

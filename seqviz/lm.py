@@ -30,7 +30,7 @@ tokenized with Keras' `text_to_word_sequence`; the ids live in `seqviz.vocab.Voc
 <pad>, <unk> and <eos> (the end of a document). Training reads the token stream in windows of
 `seq_len` + 1 words (input: the first `seq_len`, target: the next word at each position).
 
-The default model (`models/lm/default`, seed 0, `python -m seqviz train lm --name default`: sampled
+The default model (`models/lm/default`, seed 0, `python -m seqviz train lm --name default --overwrite`: sampled
 softmax with 512 samples, V = 8,000, E = 32, H = 96, 3 epochs of 262k words, 14-29 s on 2 cores, 4.3 MB)
 reaches a full-softmax perplexity of 191 on held-out Python docstrings (8,000 words of documents it
 never saw), against 636 for the unigram model of its training text. The same config trained with the
@@ -601,7 +601,9 @@ def choose(probs: np.ndarray, temperature: float, top_k: int, rng: np.random.Gen
     p[list(banned)] = 0.0
     if temperature == 0:
         return int(np.argmax(p))
-    logp = np.where(p > 0, np.log(np.maximum(p, 1e-300)) / temperature, -np.inf)
+    logp = np.log(np.maximum(p, 1e-300))
+    with np.errstate(over="ignore", divide="ignore"):   # shifted first: the best word is 0 at any T, never -inf/-inf
+        logp = np.where(p > 0, (logp - logp[p > 0].max()) / temperature, -np.inf)
     if 0 < top_k < len(p):
         logp = keep_top_k(logp, top_k)
     q = np.exp(logp - logp.max())

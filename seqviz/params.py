@@ -16,6 +16,12 @@ class Param:
     hi: float | None = None
     help: str = ""
     choices: tuple = ()          # for strings: the allowed values
+    label: str = ""              # the knob's label in words, where LABELS' generic one does not fit
+
+    @property
+    def title(self) -> str:
+        """What the sidebar calls this knob: words, not the setting's name ("training sentences", not "n train")."""
+        return self.label or LABELS.get(self.name) or self.name.replace("_", " ")
 
     @property
     def kind(self) -> type:
@@ -80,3 +86,21 @@ def parse_sets(pairs: Sequence[str]) -> dict:
 
 
 SEED = Param("seed", 0, 0, 2**31 - 1, "random seed: the same settings and seed give the same model")
+
+
+# The knobs' labels on the pages (the CLI's --set keeps the names)
+LABELS = {
+    "seed": "random seed", "epochs": "epochs (passes over the data)", "batch_size": "batch size",
+    "learning_rate": "learning rate", "embed_dim": "word embedding size", "units": "LSTM units",
+    "attn_dim": "attention size", "decoys": "share with a decoy cue", "max_vocab": "most frequent words kept",
+    "max_len": "longest input (words)", "n_dialogues": "training dialogues",
+    "max_utterances": "longest dialogue (utterances)", "word_units": "utterance LSTM units (per direction)",
+    "context_units": "dialogue LSTM units (per direction)", "window": "training window (utterances)",
+    "max_words": "words kept per utterance", "transition_init": "CRF transitions start as",
+    "mode": "decoder mode", "depth": "stacked LSTM layers", "teacher_force": "teacher forcing",
+    "min_len": "shortest input (tokens)", "n_scenes": "training scenes", "max_objects": "object groups per scene",
+    "feature_dim": "feature size D", "max_len1": "caption 1 length (0 = its longest)",
+    "max_len2": "caption 2 length (0 = its longest)", "dropout": "dropout on the features",
+    "image_units": "image projection size", "num_sampled": "words sampled per step", "vocab_size": "vocabulary size V",
+    "corpus": "training text", "seq_len": "words per training window",
+}

@@ -26,7 +26,7 @@ Tasks (generated): digits -> words ("4 7 1" -> "four seven one"), sorting a digi
 over real English words (the words of Python's own documentation, `pydoc_data`; spelled letter by letter).
 
 Default models (seed 0, inputs of 1-10 tokens; `DEFAULTS` below, regenerated with
-`python -m seqviz train seq2seq --set mode=<mode> --name default-<mode>`): digits -> words in all four
+`python -m seqviz train seq2seq --set mode=<mode> --name default-<mode> --overwrite`): digits -> words in all four
 modes. On held-out 10-digit inputs the exact match is basic 0.13, peek 0.50, feedback 0.64 and
 attention 1.00 (all >= 0.99 at 3 digits): basic must squeeze the whole input into one vector, and
 attention looks the digit up instead. Also shipped, in attention mode: sort (1.00 exact on held-out
@@ -61,8 +61,10 @@ PARAMS = [
     Param("depth", 1, 1, 4, "stacked LSTM layers in the encoder and in the decoder"),
     Param("teacher_force", True, help="train on the gold previous word (off: on the model's own previous word)"),
     Param("min_len", 1, 1, 20, "shortest training input (tokens; letters for Pig Latin)"),
-    Param("max_len", 10, 2, 20, "longest training input; also the longest input the model accepts"),
-    Param("n_train", 8000, 100, 100_000, "generated training pairs (Pig Latin: at most the word list)"),
+    Param("max_len", 10, 2, 20, "longest training input; also the longest input the model accepts",
+          label="longest input (tokens)"),
+    Param("n_train", 8000, 100, 100_000, "generated training pairs (Pig Latin: at most the word list)",
+          label="training pairs"),
     Param("embed_dim", 32, 4, 256, "token embedding size"),
     Param("units", 96, 8, 512, "LSTM units"),
     Param("epochs", 8, 1, 100, "passes over the training data"),

@@ -52,7 +52,7 @@ def root() -> Path:
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):   # fullmatch: "$" alone accepts "x\n"
         raise SeqvizError(f"Model name {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
                           "starting with a letter or digit.")
     return name
@@ -100,13 +100,20 @@ def list_models(arch: str) -> list[str]:
         return []
     _repair(arch_dir)
     entries = [p for p in arch_dir.iterdir() if not p.name.startswith(".") and (p / "config.json").is_file()]
-    entries.sort(key=lambda p: (not is_default(p.name), -p.stat().st_mtime))
+    entries.sort(key=lambda p: (not is_default(p.name, arch), -p.stat().st_mtime))
     return [p.name for p in entries]
 
 
-def is_default(name: str) -> bool:
-    """A shipped model: "default", or "default-<variant>" where an arch ships several (seq2seq's modes)."""
-    return name == DEFAULT or name.startswith(DEFAULT + "-")
+def shipped(arch: str) -> tuple[str, ...]:
+    """The names of `arch`'s shipped models: "default", or one per seq2seq mode and task (the registry's)."""
+    return archs.get(arch).shipped
+
+
+def is_default(name: str, arch: str | None = None) -> bool:
+    """A shipped model of `arch` (any "default…" name when no arch is given: none can be a user's)."""
+    if arch is not None:
+        return name in shipped(arch)
+    return name == DEFAULT or name.startswith(DEFAULT)
 
 
 def exists(arch: str, name: str) -> bool:
@@ -176,6 +183,7 @@ def load(arch: str, name: str = DEFAULT) -> Bundle:
         raise SeqvizError(f"No {arch} model named {name!r}; available: {', '.join(have) or 'none (train one)'}.")
     try:
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        _check_params(arch, name, config["params"])
         vocabs = {p.stem[len("vocab_"):]: Vocab.load(p) for p in sorted(path.glob("vocab_*.json"))}
         model = archs.get(arch).module().build(config["params"], vocabs)
         model.load_weights(str(path / WEIGHTS))
@@ -184,6 +192,19 @@ def load(arch: str, name: str = DEFAULT) -> Bundle:
         raise SeqvizError(f"The store entry {arch}/{name} is damaged ({type(e).__name__}: {e}); "
                           "retrain it or pick another model.") from None
     return Bundle(arch, name, config["params"], model, vocabs, metrics, config.get("data", {}))
+
+
+def _check_params(arch: str, name: str, params: dict) -> None:
+    """A config.json is data, not trusted: its settings must be within the knobs' ranges before anything is
+    built from them (an edited `units: 1000000000` would otherwise allocate until the machine gives out)."""
+    from seqviz.params import resolve
+    if not isinstance(params, dict):
+        raise TypeError("its settings are not a JSON object")
+    try:
+        resolve(archs.get(arch).module().PARAMS, params)
+    except SeqvizError as e:
+        raise SeqvizError(f"The store entry {arch}/{name} has settings outside the knobs' ranges ({e}); "
+                          "retrain it or pick another model.") from None
 
 
 _BUILDING = threading.RLock()   # re-entrant: a build may ask for another memoised build

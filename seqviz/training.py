@@ -73,8 +73,10 @@ class Plan:
 
 
 def plan(arch: str, overrides: dict | None = None, upload: bytes | None = None,
-         filename: str = "upload", name: str | None = None) -> Plan:
-    """Validate everything a training run needs before any work starts (bad input fails here)."""
+         filename: str = "upload", name: str | None = None, overwrite: bool = False) -> Plan:
+    """Validate everything a training run needs before any work starts (bad input fails here). A name
+    that is taken is refused unless `overwrite`; names starting with "default" belong to the shipped
+    models, and only those very names can be (re)trained, with `overwrite`."""
     mod = archs.get(arch).module()
     params = resolve(mod.PARAMS, overrides)
     if hasattr(mod, "check_params"):   # constraints between knobs (e.g. seq2seq's min_len <= max_len)
@@ -86,6 +88,13 @@ def plan(arch: str, overrides: dict | None = None, upload: bytes | None = None,
                 "bytes": len(upload)}
     p = Plan(arch, params, data, info, upload=upload, filename=filename)
     p.name = store.check_name(name) if name else f"run-{p.key}"
+    if p.name.startswith(store.DEFAULT) and not (overwrite and store.is_default(p.name, arch)):
+        raise SeqvizError(f"Names starting with 'default' belong to the shipped models; choose another name "
+                          f"than {p.name!r}.")
+    if not overwrite and store.exists(arch, p.name):
+        raise SeqvizError(f"A {arch} model named {p.name!r} exists already"
+                          + ("" if name else " (trained with exactly these settings and data: pick it in the "
+                             "model list)") + "; choose another name, or replace it with --overwrite (CLI).")
     return p
 
 
@@ -198,7 +207,7 @@ def serve_one(job_in, events_out) -> int:
     os.environ["SEQVIZ_MODELS"] = msg["store"]
     try:
         upload = Path(msg["upload"]).read_bytes() if msg["upload"] else None
-        p = plan(msg["arch"], msg["params"], upload, msg["filename"], msg["name"])
+        p = plan(msg["arch"], msg["params"], upload, msg["filename"], msg["name"], overwrite=True)  # checked
         bundle = train(p, send, cancel)
         send({"type": "done", "train_seconds": bundle.metrics["train_seconds"]})
     except Cancelled:

@@ -6,6 +6,7 @@ Page state worth sharing (the input, the model) lives in the URL query string.
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -53,7 +54,8 @@ def table(data: dict | list[dict], container=None) -> None:
     goes to the browser as Arrow directly: Streamlit's detour through pandas costs ~0.7 ms a table."""
     import pyarrow as pa
     t = pa.Table.from_pylist(data) if isinstance(data, list) else pa.table(data)
-    (container or st).dataframe(t, hide_index=True, width="stretch")
+    # every row shown up to ~15 (Streamlit's default height cuts at ~10 and scrolls), then a scrolling box
+    (container or st).dataframe(t, hide_index=True, width="stretch", height=min(38 + 35 * t.num_rows, 560))
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=16)
@@ -105,6 +107,18 @@ def query_value(key: str, query: str, default: str) -> str:
     return st.session_state[key]
 
 
+def query_number(key: str, query: str, default, lo, hi):
+    """Seed the widget state `key` from a number in the URL once: ASCII digits only (Python's int() takes
+    '²' for a digit and then fails), an int or a decimal like `default`, clipped to [lo, hi]; anything else
+    gives `default`. The widget then mirrors itself back with `share`."""
+    if key not in st.session_state:
+        raw = st.query_params.get(query, "")
+        pattern = r"-?[0-9]{1,9}" if isinstance(default, int) else r"-?[0-9]{1,9}(\.[0-9]{1,9})?"
+        st.session_state[key] = (min(hi, max(lo, type(default)(raw))) if re.fullmatch(pattern, raw)
+                                 else default)
+    return st.session_state[key]
+
+
 def share(key: str, value) -> None:
     """Mirror a value into the URL so the view can be shared."""
     if st.query_params.get(key) != str(value):
@@ -125,7 +139,7 @@ def text_input(label: str, key: str, default: str, query: str = "text", height: 
 def knob(p: Param, key: str):
     """The widget for one training knob: a select box for choices, a checkbox for flags, else a number
     input bounded by the Param's range."""
-    label = p.name.replace("_", " ")
+    label = p.title
     if p.choices:
         return st.selectbox(label, p.choices, index=p.choices.index(p.default), key=key, help=p.help)
     if isinstance(p.default, bool):
@@ -192,6 +206,7 @@ def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | No
             if key in st.session_state:
                 st.session_state[key] = st.session_state[key]
         return
+    training.prestart()   # a worker imports TensorFlow while the knobs are set: Train then starts at once
     with box:
         with st.form(f"{arch_id}:train"):
             values = {p.name: knob(p, f"{arch_id}:knob:{p.name}") for p in mod.PARAMS}
@@ -203,8 +218,6 @@ def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | No
             go = st.form_submit_button("Train", type="primary", width="stretch")
         if go:
             try:
-                if store.is_default(name.strip()):
-                    raise SeqvizError(f"{name.strip()!r} is a shipped model's name; choose another name.")
                 raw = upload.getvalue() if upload is not None else None
                 p = training.plan(arch_id, values, raw, upload.name if upload else "upload", name.strip() or None)
             except SeqvizError as e:

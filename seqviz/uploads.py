@@ -44,5 +44,7 @@ def read_csv(raw: bytes, filename: str, required: list[str], optional: list[str]
         found = ", ".join(str(c) for c in df.columns) or "none"
         raise SeqvizError(f"{filename} needs the columns {', '.join(required)}; missing {', '.join(missing)} "
                           f"(found: {found}).")
+    if df.empty:
+        raise SeqvizError(f"{filename} has the header ({', '.join(str(c) for c in df.columns)}) but no data rows.")
     keep = [c for c in list(required) + list(optional) if c in cols]
     return pd.DataFrame({c: df[cols[c]].astype(str).str.strip() for c in keep})

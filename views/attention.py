@@ -36,19 +36,23 @@ except SeqvizError as e:
 labels = list(r["probs"])
 probs = np.array(list(r["probs"].values()))
 ticks = [t + " (?)" if unk else t for t, unk in zip(r["tokens"], r["unknown"])]
+n_unknown, n_words = sum(r["unknown"]), len(r["tokens"])
+if 2 * n_unknown > n_words:   # most of the sentence is invisible to the model: say so before the verdict
+    st.warning(f"{n_unknown} of {n_words} words are unknown to this model; the prediction rests on "
+               f"{n_words - n_unknown}.")
 st.subheader(f"Predicted: {ui.md(r['label'])} ({r['probs'][r['label']]:.1%})")
-if any(r["unknown"]):
+if n_unknown:
     unknown = sorted({t for t, u in zip(r["tokens"], r["unknown"]) if u})
     st.caption("Marked (?) and shown grey: not in the model's vocabulary, read as <unk>: "
                + ui.md(", ".join(unknown)))
 
 left, right = st.columns([1, 2])
 left.plotly_chart(figures.bars(labels, probs, title="Class probabilities", highlight=int(probs.argmax()),
-                               horizontal=True), width="stretch")
+                               horizontal=True, max_bars=20), width="stretch")
 att = np.array(r["attention"])
-right.plotly_chart(figures.heatmap(att[None, :], ticks, ["attention"], title="Words coloured by attention weight",
-                                   colorscale="Reds", zmin=0, zmax=float(att.max()), value_name="weight",
-                                   x_title="word", y_title=""), width="stretch")
+right.plotly_chart(figures.heatmap(att[None, :], ticks, ["attention"], colorscale="Reds", zmin=0, zmax=1,
+                                   title="Words coloured by attention weight (fixed scale 0 to 1)",
+                                   value_name="weight", x_title="word", y_title="", colorbar=True), width="stretch")
 right.plotly_chart(figures.bars(ticks, att, title="Attention weight per word (sums to 1)", value_name="weight",
                                 highlight=int(att.argmax()), muted=r["unknown"],
                                 value_range=(0, max(0.05, float(att.max()) * 1.1))),

@@ -95,10 +95,20 @@ ui.share("ablate", ablate)
 row = 0
 if len(x) > 1:
     greedy = captioning.greedy_captions(bundle.model, params, bundle.vocabs, x)
+    caps = [[" ".join(w) for w in greedy[k]] for k in (0, 1)]
+    # each row's caption probabilities (one scoring per row, in worker threads) and whether the heads agree
+    scored = [ui.background(captioning.score, bundle, x[i], [caps[0][i], caps[1][i]]) for i in range(len(x))]
+    p_caps = [[float(np.prod(p)) for p in f.result()] for f in scored]
+    agree = [captioning.heads_agree(a, b) for a, b in zip(*caps)]
     st.subheader(f"{ui.md(filename)}: {len(x)} scenes")
-    st.dataframe(pd.DataFrame({captioning.HEADS[0]: [" ".join(w) for w in greedy[0]],
-                               captioning.HEADS[1]: [" ".join(w) for w in greedy[1]]},
-                              index=pd.RangeIndex(1, len(x) + 1, name="row")), width="stretch")
+    if not all(agree):
+        st.caption(f"⚠ marks the {len(agree) - sum(agree)} row(s) whose two heads describe different scenes.")
+    st.dataframe(pd.DataFrame({captioning.HEADS[0]: caps[0], "P(caption 1)": [p[0] for p in p_caps],
+                               captioning.HEADS[1]: caps[1], "P(caption 2)": [p[1] for p in p_caps],
+                               "heads agree": ["✓" if a else "⚠ no" for a in agree]},
+                              index=pd.RangeIndex(1, len(x) + 1, name="row")),
+                 width="stretch", height=min(38 + 35 * len(x), 560),
+                 column_config={f"P(caption {k})": st.column_config.NumberColumn(format="%.3f") for k in (1, 2)})
     rows = list(range(1, len(x) + 1))
     choice("captioning:row", "row", rows, 1)
     row = st.selectbox("Row to look into", rows, key="captioning:row", format_func=lambda j: f"row {j}") - 1
@@ -137,14 +147,26 @@ for k in (0, 1):
                                              title=f"Head {k + 1} beams"), width="stretch",
                              key=f"captioning:beams:{k}")
 values = x[row]
-st.plotly_chart(figures.signal(values, title=f"The {dim} image features ({np.mean(values > 0):.0%} non-zero, "
-                                             f"mean {values.mean():.3f})", x_title="feature", y_title="value"),
-                width="stretch", key="captioning:features")
+left, right = st.columns([1, 2]) if scene is not None else (None, st.container())
+if scene is not None:   # what the features were made from (an upload's picture is not known)
+    left.plotly_chart(figures.scene(scene, title="The scene"), width="stretch", key="captioning:scene-figure")
+right.plotly_chart(figures.signal(values, title=f"The {dim} image features ({np.mean(values > 0):.0%} non-zero, "
+                                                f"mean {values.mean():.3f})", x_title="feature", y_title="value"),
+                   width="stretch", key="captioning:features")
 
 st.subheader("Ablation: " + ABLATE[ablate])
 cut = ablated.result()
 probs, full = (f.result() for f in scoring)
-st.dataframe(pd.DataFrame({"both branches": r["captions"], ABLATE[ablate]: cut["captions"]},
+def _changed(full: str, cut: str) -> str:
+    """The ablated caption's words that differ from the full model's at the same position."""
+    a, b = full.split(), cut.split()
+    words = [w for i, w in enumerate(b) if i >= len(a) or a[i] != w] + (["(shorter)"] if len(b) < len(a) else [])
+    return ", ".join(words)
+
+
+st.dataframe(pd.DataFrame({"both branches": r["captions"], ABLATE[ablate]: cut["captions"],
+                           "same": ["✓" if a == b else "✗" for a, b in zip(r["captions"], cut["captions"])],
+                           "changed words": [_changed(a, b) for a, b in zip(r["captions"], cut["captions"])]},
                           index=list(captioning.HEADS)), width="stretch")
 for k in (0, 1):
     words = r["captions"][k].split() + [captioning.END]

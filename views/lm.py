@@ -29,14 +29,20 @@ if bundle is None:
 else:
     prompt = ui.text_input("Prompt", key="lm:text", default=lm.EXAMPLE, height=68)
     n_words, temperature, top_k, seed = lm.PREDICT_PARAMS
+    # every control is seeded from the URL and mirrored back: a shared link restores the whole view
+    ui.query_number("lm:n_words", "words", n_words.default, 1, 60)
+    ui.query_number("lm:temperature", "temperature", temperature.default, 0.0, 2.0)
+    ui.query_number("lm:top_k", "top_k", top_k.default, 0, int(top_k.hi))
+    ui.query_number("lm:seed", "seed", seed.default, 0, int(seed.hi))
     c1, c2, c3, c4 = st.columns(4)
     options = {
-        "n_words": c1.slider("words", 1, 60, n_words.default, key="lm:n_words", help=n_words.help),
-        "temperature": c2.slider("temperature", 0.0, 2.0, temperature.default, 0.05, key="lm:temperature",
-                                 help=temperature.help),
-        "top_k": c3.number_input("top k", 0, int(top_k.hi), top_k.default, key="lm:top_k", help=top_k.help),
-        "seed": c4.number_input("seed", 0, int(seed.hi), seed.default, key="lm:seed", help=seed.help),
+        "n_words": c1.slider("words", 1, 60, key="lm:n_words", help=n_words.help),
+        "temperature": c2.slider("temperature", 0.0, 2.0, step=0.05, key="lm:temperature", help=temperature.help),
+        "top_k": c3.number_input("top k", 0, int(top_k.hi), key="lm:top_k", help=top_k.help),
+        "seed": c4.number_input("seed", 0, int(seed.hi), key="lm:seed", help=seed.help),
     }
+    for query, value in zip(("words", "temperature", "top_k", "seed"), options.values()):
+        ui.share(query, value)
     try:
         r = ui.predict(bundle, prompt, **options)
     except SeqvizError as e:
@@ -85,14 +91,23 @@ with st.form("lm:race-form"):
     start = st.form_submit_button("Start the race", type="primary", disabled=running)
 if start:
     try:
-        key = training.plan("lm", {**values, "softmax": "sampled"}).key
-        plans = {side: training.plan("lm", {**values, "softmax": side}, name=lm.race_name(key, side))
-                 for side in SIDES}
-        lm.check(plans["sampled"].params)
+        key = training.plan("lm", {**values, "softmax": "sampled"}, name="race-check", overwrite=True).key
+        ran = all(store.exists("lm", lm.race_name(key, side)) for side in SIDES)
+        if not ran:
+            plans = {side: training.plan("lm", {**values, "softmax": side}, name=lm.race_name(key, side),
+                                         overwrite=True) for side in SIDES}
+            lm.check(plans["sampled"].params)
     except SeqvizError as e:
         ui.error(e)
     else:
+        if ran:   # the same race again: show the one that was run (its models are in the store)
+            st.session_state.pop("lm:race", None)
+            st.session_state["lm:race-key"] = key
+            ui.share("race", key)
+            st.session_state["lm:race-flash"] = "This race was run already (same settings); here it is."
+            st.rerun()
         st.session_state["lm:race"] = {side: training.submit(p).id for side, p in plans.items()}
+        st.session_state.pop("lm:race-flash", None)
         st.session_state["lm:race-key"] = key
         ui.share("race", key)
         st.rerun()
@@ -199,6 +214,8 @@ if jobs and all(j is not None for j in jobs.values()):
     else:
         draw_race(jobs, key, cancellable=False)
 elif key and any(traces_of({}, key).values()):
+    if st.session_state.get("lm:race-flash"):
+        st.info(st.session_state["lm:race-flash"])
     st.caption(f"The race `{key}`: its two models, `{lm.race_name(key, 'sampled')}` and "
                f"`{lm.race_name(key, 'full')}`, as they were saved.")
     draw_race({}, key, cancellable=False)

@@ -45,7 +45,7 @@ def _on_task_change():
 def _inside(mode: str, r: dict, task: str, beam: int) -> None:
     """One decoder's beams, beam tree, per-step top-k, alignment and exposure-bias table."""
     sep = "" if task == "piglatin" else " "
-    ui.table({"beam": [sep.join(b["tokens"]) for b in r["beams"]],
+    ui.table({"beam": [sep.join(b["tokens"]) or "(empty)" for b in r["beams"]],
               "log-prob": [round(b["logprob"], 3) for b in r["beams"]],
               "finished": [b["finished"] for b in r["beams"]]})
     left, right = st.columns(2)
@@ -55,8 +55,10 @@ def _inside(mode: str, r: dict, task: str, beam: int) -> None:
                       width="stretch", key=f"tree:{mode}")
     with right:
         n_steps = len(r["steps"])
+        ui.query_number(f"seq2seq:step:{mode}", "step", 1, 1, 99)     # the open tab's view is in the URL
         _clamp(f"seq2seq:step:{mode}", n_steps)
-        step = st.slider("Output step", 1, n_steps, 1, key=f"seq2seq:step:{mode}") if n_steps > 1 else 1
+        step = st.slider("Output step", 1, n_steps, key=f"seq2seq:step:{mode}") if n_steps > 1 else 1
+        ui.share("step", step)
         top = r["steps"][step - 1]
         chosen = (r["output"] + [seq2seq.END])[step - 1]
         st.plotly_chart(figures.bars(list(top), list(top.values()), highlight=list(top).index(chosen)
@@ -74,8 +76,14 @@ def _inside(mode: str, r: dict, task: str, beam: int) -> None:
     st.markdown("**Exposure bias**: the same input decoded *teacher-forced* (each step is given the gold "
                 "previous token) and *free-running* (each step reads its own previous output).")
     n = max(len(r["teacher_forced"]), len(r["free_running"]), len(r["gold"]) + 1)
+    forced, free = _pad(r["teacher_forced"], n), _pad(r["free_running"], n)
+    split = next((i for i in range(n) if forced[i] != free[i]), None)
     ui.table({"step": list(range(1, n + 1)), "gold": _pad(r["gold"] + [seq2seq.END], n),
-              "teacher-forced": _pad(r["teacher_forced"], n), "free-running": _pad(r["free_running"], n)})
+              "teacher-forced": forced, "free-running": free,
+              "": ["◀ first divergence" if i == split else "" for i in range(n)]})
+    st.caption("The two agree at every step." if split is None else
+               f"They part at step {split + 1}: from there the free-running decoder reads its own earlier "
+               "outputs, which teacher forcing never showed it.")
 
 
 c1, c2, c3 = st.columns([1, 2, 1])
@@ -90,9 +98,7 @@ if "seq2seq:modes" not in st.session_state:  # seeded once from the URL, like ev
 chosen = c2.multiselect("Modes", seq2seq.MODES, key="seq2seq:modes")
 ui.share("modes", ",".join(chosen))
 modes = [m for m in seq2seq.MODES if m in chosen]   # always shown in the same order, simplest first
-if "seq2seq:beam" not in st.session_state:
-    asked = st.query_params.get("beam", "3")
-    st.session_state["seq2seq:beam"] = int(np.clip(int(asked), 1, 20)) if asked.isdigit() else 3
+ui.query_number("seq2seq:beam", "beam", 3, 1, 20)
 beam = c3.slider("Beam width", 1, 20, key="seq2seq:beam", help="1 = greedy")
 ui.share("beam", beam)
 text = ui.text_input("Input (digits like 4 7 1, or one word for Pig Latin)", key="seq2seq:text",
@@ -143,7 +149,7 @@ for mode, (_, r) in results.items():
     with column[mode]:
         st.subheader(mode)
         sep = "" if task == "piglatin" else " "
-        st.markdown(("✅ " if r["correct"] else "❌ ") + f"**{ui.md(sep.join(r['output']) or '(nothing)')}**")
+        st.markdown(("✅ " if r["correct"] else "❌ ") + f"**{ui.md(sep.join(r['output']) or '(empty)')}**")
         if not r["correct"]:
             st.caption(ui.md(f"expected: {sep.join(r['gold'])}"))
         st.caption(f"log-prob {r['beams'][0]['logprob']:.3f} · {len(r['beams'])} beams below")
@@ -164,11 +170,19 @@ for tab, (mode, (bundle, r)) in zip(tabs, results.items()):
         st.markdown("**What if**: pin the token at one step and let the decoder continue from there.")
         targets = [t for t in bundle.vocabs["target"].tokens if t not in ("<pad>", "<unk>", seq2seq.START)]
         p1, p2 = st.columns(2)
+        ui.query_number(f"seq2seq:pin_at:{mode}", "pin_at", 1, 1, 99)
         _clamp(f"seq2seq:pin_at:{mode}", len(r["output"]) + 1)
-        at = p1.number_input("Pin at step", 1, max(1, len(r["output"]) + 1), 1, key=f"seq2seq:pin_at:{mode}")
+        at = p1.number_input("Pin at step", 1, max(1, len(r["output"]) + 1), key=f"seq2seq:pin_at:{mode}")
         runner_up = list(r["steps"][min(at, len(r["steps"])) - 1])[1]     # the step's second choice
-        token = p2.selectbox("Token", targets, index=targets.index(runner_up) if runner_up in targets else 0,
-                             key=f"seq2seq:pin_tok:{mode}", help="pre-set to the decoder's second choice there")
+        tok_key = f"seq2seq:pin_tok:{mode}"
+        if ui.query_value(tok_key, "pin", runner_up) not in targets:    # seeded from the URL once
+            st.session_state[tok_key] = runner_up if runner_up in targets else targets[0]
+        if st.session_state.get(f"{tok_key}:at", at) != at:               # another step: its second choice
+            st.session_state[tok_key] = runner_up if runner_up in targets else targets[0]
+        st.session_state[f"{tok_key}:at"] = at
+        token = p2.selectbox("Token", targets, key=tok_key, help="pre-set to the decoder's second choice there")
+        ui.share("pin_at", at)
+        ui.share("pin", token)
         pinning = ui.predict_async(bundle, text, beam=beam, prefix=" ".join(r["output"][:at - 1] + [token]),
                                    exposure=False)
         pinned_line = st.empty()
@@ -182,7 +196,8 @@ for tab, (mode, (bundle, r)) in zip(tabs, results.items()):
                 ui.error(e)
             continue
         b0 = pinned["beams"][0]
-        pinned_line.markdown(ui.md(f"pinned decode: {' '.join(pinned['output']) or '(nothing)'}") +
+        sep = "" if task == "piglatin" else " "      # joined like the main output
+        pinned_line.markdown(ui.md(f"pinned decode: {sep.join(pinned['output']) or '(empty)'}") +
                              f" · log-prob {b0['logprob']:.3f} (unpinned best {r['beams'][0]['logprob']:.3f})")
 
 st.subheader(f"Held-out accuracy of every {task} model")

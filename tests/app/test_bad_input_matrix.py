@@ -107,6 +107,8 @@ URL_CASES = [  # (page, query) -- the page must still show its default view, wit
     ("dialogue-acts", {"pin": "banana", "colour": "ultraviolet"}),
     ("seq2seq", {"beam": "-3", "modes": ",,,", "task": "🙂"}),
     ("seq2seq", {"beam": "99999999999999999999", "modes": "attention,attention"}),
+    ("seq2seq", {"beam": "²"}),            # '²'.isdigit() is True, int('²') raises
+    ("seq2seq", {"beam": "٣"}),            # an Arabic-Indic digit: int() would take it; the URL helper does not
 ]
 
 
@@ -144,6 +146,11 @@ CLI_CASES = [  # (argv, words of the one stderr line)
     (["train", "seq2seq", "--set", "mode=peeky"], ["mode must be one of"]),
     (["train", "seq2seq", "--set", "min_len=9", "--set", "max_len=3"], ["min_len (9) is larger than max_len (3)"]),
     (["train", "attention", "--name", "a/b"], ["not allowed"]),
+    (["train", "attention", "--name", "x\n"], ["not allowed"]),
+    (["train", "attention", "--name", "default-evil"], ["belong to the shipped models"]),
+    (["train", "attention", "--name", "default"], ["belong to the shipped models"]),
+    (["train", "attention", "--name", "default-evil", "--overwrite"], ["belong to the shipped models"]),
+    (["train", "seq2seq", "--name", "default-peeky", "--overwrite"], ["belong to the shipped models"]),
     (["bench", "nope"], ["Unknown benchmark 'nope'"]),
     (["frobnicate"], ["invalid choice"]),
 ]
@@ -175,6 +182,8 @@ UPLOAD_CASES = [  # (arch, bytes, filename, words)
     ("attention", b"text,label\n" + b"a" * (6 * 2**20), "huge.csv", ["MB"]),
     ("dialogue-acts", _csv("id,text\n1,hello\n"), "cols.csv", ["conversation_id", "utterance", "act"]),
     ("seq2seq", _csv("a,b\n1,2\n"), "pairs.csv", ["generated tasks only"]),
+    ("dialogue-acts", _csv("conversation_id,utterance,act\n"), "header.csv", ["no data rows"]),
+    ("attention", _csv("text,label\r\n"), "header.csv", ["no data rows"]),
 ]
 
 
@@ -188,7 +197,101 @@ def test_bad_training_uploads_are_refused_before_any_work(arch, raw, filename, w
         assert w in message, message
 
 
+def _npy(array: np.ndarray) -> bytes:
+    import io
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _npy_header(header: str, data: bytes = b"") -> bytes:
+    """A .npy file with the given header dict text (v1.0: magic, version, length, header padded to 64)."""
+    text = header + " " * (-(10 + len(header) + 1) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text.encode("latin-1") + data
+
+
+DIM = 4096
+FILE_CASES = [  # (argv with FILE for the written file, its bytes, words of the one stderr line)
+    (["predict", "captioning", "--file", "FILE"], _npy(np.full(DIM, 1e300)), ["float32's range"]),
+    (["predict", "captioning", "--file", "FILE"],
+     _npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (print(1),), }"), ["header could not be read"]),
+    (["predict", "captioning", "--file", "FILE"],
+     _npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (409600000000,), }", b"\0" * 16),
+     ["truncated or damaged", "1,638,400,000,000 bytes of data", "16 bytes follow"]),
+]
+
+
+@pytest.mark.parametrize("argv, raw, words", FILE_CASES, ids=[f"file-{i}" for i in range(len(FILE_CASES))])
+def test_cli_bad_files_exit_2_with_one_clear_line(argv, raw, words, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQVIZ_MODELS", str(ROOT / "models"))
+    path = tmp_path / "input.npy"
+    path.write_bytes(raw)
+    assert cli.main([str(path) if a == "FILE" else a for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("error: ") and "Traceback" not in err and "0x" not in err, err
+    for w in words:
+        assert w in err, err
+
+
+def _strict_json(text: str):
+    import json
+    def no_nan(name):
+        raise AssertionError(f"invalid JSON constant {name}")
+    return json.loads(text, parse_constant=no_nan)
+
+
+def test_list_shows_every_entry_when_some_are_damaged_and_prints_valid_json(store_with_defaults, capsys):
+    import shutil
+    att = store_with_defaults / "attention"
+    for name, metrics in [("as-list", "[1, 2]"), ("as-string", '"hello"'), ("malformed", "{not json"),
+                          ("with-nan", '{"val_accuracy": NaN, "n_train": 3}')]:
+        shutil.copytree(att / "default", att / name)
+        (att / name / "metrics.json").write_text(metrics)
+    assert cli.main(["list"]) == 0
+    out = _strict_json(capsys.readouterr().out)
+    models = {m["name"]: m for a in out["archs"] if a["arch"] == "attention" for m in a["models"]}
+    assert set(models) == {"default", "as-list", "as-string", "malformed", "with-nan"}
+    assert models["default"]["metrics"]["val_accuracy"] > 0.9
+    for name in ("as-list", "as-string", "malformed"):
+        assert "damaged" in models[name]["error"], models[name]
+    assert models["with-nan"]["metrics"] == {"val_accuracy": None, "n_train": 3}
+    other = {a["arch"]: a["models"] for a in out["archs"]}
+    assert [m["name"] for m in other["lm"]] == ["default"]      # the other architectures are listed whole
+
+
+def test_a_stored_config_outside_the_knobs_ranges_is_refused_before_building(store_with_defaults, capsys):
+    import json
+    path = store_with_defaults / "attention" / "default" / "config.json"
+    config = json.loads(path.read_text())
+    config["params"]["units"] = 10**9
+    path.write_text(json.dumps(config))
+    assert cli.main(["predict", "attention", "--text", "the pizza was great"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "outside the knobs' ranges" in err and "units must be between 4 and 256" in err, err
+
+
+def test_training_into_a_taken_name_is_refused_unless_overwrite(store_with_defaults, monkeypatch, capsys):
+    import shutil
+    shutil.copytree(store_with_defaults / "attention" / "default", store_with_defaults / "attention" / "mine")
+    monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("bad input reached training"))
+    assert cli.main(["train", "attention", "--name", "mine"]) == 2
+    assert "named 'mine' exists already" in capsys.readouterr().err
+    assert training.plan("attention", {}, name="mine", overwrite=True).name == "mine"
+    assert training.plan("attention", {}, name="default", overwrite=True).name == "default"   # regenerating it
+
+
+def test_a_tiny_temperature_is_the_argmax_not_nan(capsys, monkeypatch):
+    import json
+    monkeypatch.setenv("SEQVIZ_MODELS", str(ROOT / "models"))
+    outs = []
+    for t in ("1e-320", "0"):
+        assert cli.main(["predict", "lm", "--text", "the function returns", "--set", f"temperature={t}"]) == 0
+        outs.append(json.loads(capsys.readouterr().out)["continuation"])
+    assert outs[0] == outs[1] and outs[0]
+
+
 def test_the_matrix_is_big_enough():
-    n = len(TEXT_CASES) + len(URL_CASES) + len(CLI_CASES) + len(UPLOAD_CASES)
+    n = (len(TEXT_CASES) + len(URL_CASES) + len(CLI_CASES) + len(UPLOAD_CASES) + len(FILE_CASES)
+         + 4)   # the four store / temperature tests above
     assert n >= 40, n
     assert np.unique([a for a, _, _ in TEXT_CASES]).size == len(PAGES)

@@ -34,13 +34,14 @@ def _heads(at) -> list[str]:
     return [m.value for m in at.markdown if m.value.startswith("**caption ")]
 
 
-def _ok(at, charts: int = 5):
+def _ok(at, extra: int = 0):
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     assert len(_heads(at)) == 2
-    # top words x 2, features, ablation x 2; the beam trees and the model's curve are built when their
-    # expanders open
-    assert len(at.get("plotly_chart")) == charts
+    # top words x 2, features, ablation x 2, and the scene drawn when it is known (a sample, a description);
+    # the beam trees and the model's curve are built when their expanders open
+    scene = any(s.value.startswith("Scene: ") for s in at.subheader)
+    assert len(at.get("plotly_chart")) == 5 + scene + extra
 
 
 def _caption(at, k) -> str:
@@ -53,7 +54,7 @@ def test_default_page_captions_sample_one_with_both_heads():
     _ok(at)
     at.session_state["captioning:beams-open:0"] = True             # open head 1's beams: its tree is drawn
     at.run()
-    _ok(at, 6)
+    _ok(at, extra=1)
     assert at.radio(key="captioning:source").value == "sample"
     assert at.selectbox(key="captioning:scene").value == 1
     assert [s.value for s in at.subheader][:1] == ["Scene: there are two red circles on the left"]
@@ -63,8 +64,12 @@ def test_default_page_captions_sample_one_with_both_heads():
                                      "model": ["default"]}
     # the ablation table: both branches vs branch 1 zeroed, per head
     table = at.dataframe[0].value
-    assert list(table.columns) == ["both branches", "zero branch 1's features"]
+    assert list(table.columns) == ["both branches", "zero branch 1's features", "same", "changed words"]
     assert table.iloc[0, 0] == "there are two red circles on the left"
+    for _, row in table.iterrows():      # ✓/✗ and the changed words agree with the two captions
+        full, cut = row.iloc[0].split(), row.iloc[1].split()
+        assert row["same"] == ("✓" if full == cut else "✗")
+        assert (row["changed words"] == "") == (full == cut)
     assert "branch 1 zeroed" in at.caption[-1].value
     assert at.selectbox(key="captioning:model").value == "default"
 
@@ -81,7 +86,7 @@ def test_another_sample_beam_and_ablation_update_the_view_and_the_url():
     assert not any("beams" in e.label for e in at.expander)        # no beam trees at width 1
     at.radio(key="captioning:ablate").set_value("2").run()
     _ok(at)
-    assert list(at.dataframe[0].value.columns) == ["both branches", "zero branch 2's features"]
+    assert list(at.dataframe[0].value.columns)[:2] == ["both branches", "zero branch 2's features"]
     assert [s.value for s in at.subheader][-1] == "Ablation: zero branch 2's features"
     assert at.query_params["scene"] == ["5"] and at.query_params["beam"] == ["1"] and at.query_params["ablate"] == ["2"]
 
@@ -125,6 +130,9 @@ def test_uploading_n_rows_shows_a_table_and_looks_into_the_chosen_row():
     table = at.dataframe[0].value
     assert list(table.index) == [1, 2, 3]
     assert table[cap.HEADS[1]].tolist() == [" ".join(cap.french(s)) for s in scenes]
+    assert table["heads agree"].tolist() == ["✓"] * 3       # each row's two captions describe one scene
+    assert ((table["P(caption 1)"] > 0.5) & (table["P(caption 1)"] <= 1)).all()
+    assert ((table["P(caption 2)"] > 0.5) & (table["P(caption 2)"] <= 1)).all()
     assert [s.value for s in at.subheader][:2] == ["three\\.npy: 3 scenes", "Row 1 of three\\.npy"]
     at.selectbox(key="captioning:row").select(3).run()
     _ok(at)

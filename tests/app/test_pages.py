@@ -112,6 +112,15 @@ def test_attention_page_marks_unknown_words():
     _assert_prediction(at, "sports")
     captions = [c.value for c in at.caption if "(?)" in c.value]
     assert len(captions) == 1 and "xylophonez" in captions[0]
+    assert not at.warning                  # one unknown word of nine: the caption is enough
+    # most words unknown: said prominently, above the prediction
+    at.text_area(key=TEXT_KEY).input("the goal zzq qqz xxv wwy vvu").run()
+    assert [w.value for w in at.warning] == ["5 of 7 words are unknown to this model; the prediction rests on 2."]
+    # the attention strip is drawn on a fixed 0..1 scale with its colour bar (a flat attention is pale)
+    strip = [c for c in at.get("plotly_chart") if "fixed scale 0 to 1" in c.proto.spec]
+    assert len(strip) == 1
+    spec = json.loads(strip[0].proto.spec)["data"][0]
+    assert (spec["zmin"], spec["zmax"], spec["showscale"]) == (0, 1, True)
 
 
 @pytest.mark.parametrize("bad, words", [
@@ -316,6 +325,9 @@ def test_the_train_form_is_built_when_opened_and_keeps_what_was_typed_when_folde
     at.session_state["attention:train-open"] = True         # what opening it does (AppTest does not keep it)
     at.run()
     assert at.number_input(key="attention:knob:epochs").value == 6
+    # knobs are labelled in words, not with the setting's name
+    assert at.number_input(key="attention:knob:n_train").label == "training sentences"
+    assert at.number_input(key="attention:knob:epochs").label == "epochs (passes over the data)"
     at.number_input(key="attention:knob:epochs").set_value(2)
     at.text_input(key="attention:name").input("mine")
     at.session_state["attention:train-open"] = True
@@ -340,3 +352,19 @@ def test_model_details_table_is_built_when_opened():
     assert list(layers.columns) == ["layer", "type", "output shape", "parameters"]
     assert "Attention" in set(layers["type"]) and layers["parameters"].sum() > 0
     assert len(at.get("plotly_chart")) == charts + 1                          # + the training curve
+
+
+@pytest.mark.parametrize("name, words", [("default", "belong to the shipped models"),
+                                         ("default-mine", "belong to the shipped models")])
+def test_the_train_form_refuses_a_shipped_name_and_keeps_the_page(name, words):
+    at = AppTest.from_file("views/attention.py", default_timeout=120).run()
+    at.session_state["attention:train-open"] = True
+    at.run()
+    at.text_input(key="attention:name").input(name)
+    at.session_state["attention:train-open"] = True
+    next(b for b in at.button if b.label == "Train").click()
+    at.run()
+    assert not at.exception and len(at.error) == 1 and words in at.error[0].value.replace("\\", ""), \
+        [e.value for e in at.error]
+    assert "attention:job" not in at.session_state
+    assert any(s.value.startswith("Predicted: ") for s in at.subheader)   # the page still predicts

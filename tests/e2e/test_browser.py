@@ -77,7 +77,7 @@ def test_train_from_the_sidebar_with_live_progress(server, page, shots, store_co
 
     page.goto(server + "/attention")
     settle(page)
-    sidebar = start_training(page, "e2e-tiny", {"epochs": "3", "n train": "1500"})
+    sidebar = start_training(page, "e2e-tiny", {"epochs (passes over the data)": "3", "training sentences": "1500"})
 
     # the job panel replaces the form while the worker trains: its progress bar says the phase at once, then
     # moves past 0% with the epoch and batch while the page polls (watching a run used to stall it at 0%)
@@ -86,7 +86,8 @@ def test_train_from_the_sidebar_with_live_progress(server, page, shots, store_co
     expect(progress).to_contain_text("elapsed")
     expect(progress).to_contain_text(re.compile(r"[1-9]\d*% · training · epoch \d/3 · batch \d+/\d+"),
                                       timeout=120_000)
-    expect(sidebar.get_by_test_id("stMarkdownContainer").filter(has_text=re.compile(r"^Training "))).to_contain_text("e2e-tiny")
+    title = sidebar.get_by_test_id("stMarkdownContainer").filter(has_text=re.compile(r"^Training "))
+    expect(title).to_contain_text("e2e-tiny")
     # it ends with a success message and the new model picked
     expect(sidebar.get_by_text("Trained e2e-tiny")).to_be_visible(timeout=120_000)
     settle(page)

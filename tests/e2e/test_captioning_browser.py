@@ -101,9 +101,9 @@ def test_train_a_tiny_captioner_from_the_sidebar_then_caption_with_it(server, pa
     page.goto(server + "/captioning")
     settle(page)
     sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_text("Train a model").click()
-    for label, value in [("n scenes", "60"), ("feature dim", "16"), ("epochs", "1"), ("units", "8"),
-                         ("image units", "8")]:
+    sidebar.get_by_text("Train a model", exact=True).click()
+    for label, value in [("training scenes", "60"), ("feature size D", "16"), ("epochs (passes over the data)", "1"),
+                         ("LSTM units", "8"), ("image projection size", "8")]:
         box = sidebar.get_by_role("spinbutton", name=label, exact=True)
         box.fill(value)
         box.press("Tab")

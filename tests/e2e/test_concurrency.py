@@ -22,7 +22,7 @@ def test_two_trainers_and_a_reader_at_once(server, browser, store_copy):
         submit_text(a, "the striker scored a goal")
         submit_text(b, "the pizza and the soup")
         for pg, name in [(a, "conc-a"), (b, "conc-b")]:
-            start_training(pg, name, {"epochs": "1", "n train": "200"})
+            start_training(pg, name, {"epochs (passes over the data)": "1", "training sentences": "200"})
             expect(pg.get_by_test_id("stSidebar").get_by_test_id("stProgress")).to_be_visible(timeout=30_000)
 
         # meanwhile the reader keeps working, and gets answers

@@ -79,15 +79,28 @@ def test_start_a_training_run_and_cancel_it(server, page, store_copy):
 
     page.goto(server + "/attention")
     settle(page)
-    sidebar = start_training(page, "e2e-cancelled", {"epochs": "50", "n train": "20000"})   # long enough to cancel
+    knobs = {"epochs (passes over the data)": "50", "training sentences": "20000"}    # long enough to cancel
+    sidebar = start_training(page, "e2e-cancelled", knobs)
     progress = sidebar.get_by_test_id("stProgress")
     expect(progress).to_be_visible(timeout=30_000)
-    expect(progress).to_contain_text("loss", timeout=120_000)     # it is really training
+    # another tab (or a reload) sees the run on the server, with its progress but without a Cancel of its own
+    other = page.context.new_page()
+    try:
+        other.goto(server + "/attention")
+        settle(other)
+        side = other.get_by_test_id("stSidebar")
+        expect(side.get_by_text("Training on this server")).to_be_visible(timeout=30_000)
+        expect(side.get_by_text("e2e-cancelled")).to_be_visible()
+        expect(side.get_by_test_id("stProgress")).to_contain_text("elapsed")
+        assert side.get_by_role("button", name="Cancel").count() == 0
+    finally:
+        other.close()
+    # cancel at once, whatever phase the run is in (building its graph, most likely): it stops within seconds
     sidebar.get_by_role("button", name="Cancel").click()
     expect(sidebar.get_by_text("Training cancelled; nothing was saved.")).to_be_visible(timeout=120_000)
     settle(page)
     assert not (store_copy / "attention" / "e2e-cancelled").exists()
     # the form is back and the page still predicts with the model it had
-    expect(sidebar.get_by_text("Train a model")).to_be_visible()
+    expect(sidebar.get_by_text("Train a model", exact=True)).to_be_visible()
     expect(main(page).get_by_text("Predicted: ")).to_be_visible()
     _no_exception(page)

@@ -59,8 +59,8 @@ def test_lm_race_runs_live_and_ends_with_the_comparison(server, page, shots, sto
     corpus.fill("zipf")         # a Streamlit selectbox filters its options as you type
     corpus.press("Enter")
     expect(corpus).to_have_value("zipf")
-    for label, value in [("vocab size", "300"), ("num sampled", "32"), ("embed dim", "8"), ("units", "8"),
-                         ("seq len", "10")]:
+    for label, value in [("vocabulary size V", "300"), ("words sampled per step", "32"), ("word embedding size", "8"),
+                         ("LSTM units", "8"), ("words per training window", "10")]:
         box = form.get_by_role("spinbutton", name=label, exact=True)
         box.fill(value)
         box.press("Tab")

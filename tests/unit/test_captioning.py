@@ -477,3 +477,11 @@ def test_cli_refuses_bad_npy_files_with_exit_2_and_one_line(store_with_defaults,
 def test_cli_refuses_bad_text_and_options(store_with_defaults, capsys, argv, words):
     code, out, err = run(capsys, "predict", "captioning", *argv)
     assert code == 2 and out == "" and words in err
+
+
+def test_heads_agree_when_both_captions_describe_one_scene():
+    scene = ((2, "red", "circle", "left"), (1, "blue", "star", "top"))
+    en, fr = " ".join(cap.english(scene)), " ".join(cap.french(scene))
+    assert cap.heads_agree(en, fr)
+    assert not cap.heads_agree(en, " ".join(cap.french(((2, "red", "circle", "left"),))))   # a group missing
+    assert not cap.heads_agree("there is a <pad> circle", fr)                              # unreadable English

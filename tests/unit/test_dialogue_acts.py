@@ -146,7 +146,7 @@ def test_csv_upload_trains_and_predicts(tmp_store):
                       "swda.csv", "swda")
     events = []
     bundle = training.train(p, on_event=events.append)
-    begin, *_, last = events
+    begin, *_, last = [e for e in events if e["type"] in ("begin", "batch", "epoch")]   # phases aside
     assert begin["steps"] == 7 and last["progress"] == pytest.approx(1.0)   # 51 dialogues / 8: known steps
     assert max(e.get("progress", 0) for e in events) <= 1.0 + 1e-9
     assert bundle.metrics["val_accuracy"] > 0.5 and bundle.data["filename"] == "swda.csv"

@@ -27,6 +27,7 @@ CASES = {
     "signal": lambda: figures.signal(RNG.random(64), title="s"),
     "topk_steps": lambda: figures.topk_steps([["a", "b"], ["c", "d"]], [[0.7, 0.2], [0.9, 0.0001]], ["a", "c"]),
     "grouped_bars": lambda: figures.grouped_bars(["1. a", "2. b"], {"both": [0.9, 0.8], "cut": [0.5, 0.1]}),
+    "scene": lambda: figures.scene([(2, "red", "circle", "left"), (1, "blue", "star", "top")]),
     "lines": lambda: figures.lines({"one": ([0, 1], [3.0, 2.0]), "empty": ([], [])}, "t", "x", "y", log_y=True),
 }
 
@@ -50,3 +51,33 @@ def test_figures_show_their_inputs():
     assert [t.name for t in lines.data] == ["one"] and lines.layout.yaxis.type == "log"
     bars = CASES["bars_horizontal"]()
     assert bars.data[0].orientation == "h" and bars.layout.xaxis.range is None
+
+
+def test_lattice_labels_are_escaped_once_not_twice():
+    fig = figures.crf_lattice(EM, TR, MARG, BEST.cumulative, BEST.backpointers, ["<b>", "a&b", "r"],
+                              ["x<y", "2", "3", "4", "5"], BEST.path).to_plotly_json()
+    assert fig["layout"]["yaxis"]["ticktext"] == ["&lt;b&gt;", "a&amp;b", "r"]     # shown as "<b>", "a&b"
+    assert fig["layout"]["xaxis"]["ticktext"][0] == "x&lt;y"
+    assert "tag: &lt;b&gt;" in fig["data"][-1]["hovertext"][0]
+
+
+def test_bars_over_max_bars_keep_the_largest_and_sum_the_rest():
+    rng = np.random.default_rng(1)
+    p = rng.dirichlet(np.ones(50_000))
+    labels = [f"class{i}" for i in range(50_000)]
+    fig = figures.bars(labels, p, horizontal=True, highlight=int(p.argmax()), max_bars=20).to_plotly_json()
+    (trace,) = fig["data"]
+    ticks = fig["layout"]["yaxis"]["ticktext"]
+    assert len(trace["x"]) == len(ticks) == 20 and ticks[-1] == "others (49,981)"
+    top = set(np.argsort(-p)[:19].tolist())
+    assert {int(t[len("class"):]) for t in ticks[:-1]} == top
+    assert sum(trace["x"]) == pytest.approx(1.0)
+    assert trace["marker"]["color"].count("#d62728") == 1 and len(json.dumps(fig)) < 20_000
+
+
+def test_the_scene_draws_each_object_in_its_colour_shape_and_place():
+    fig = figures.scene([(3, "green", "star", "top"), (1, "red", "triangle", "left")]).to_plotly_json()
+    stars, triangle = fig["data"]
+    assert len(stars["x"]) == 3 and set(stars["y"]) == {0.84} and stars["marker"]["symbol"] == "star"
+    assert stars["marker"]["color"] == "#2ca02c" and triangle["marker"]["symbol"] == "triangle-up"
+    assert triangle["x"] == [0.18] and triangle["hovertext"] == ["1 red triangle, left"]
