@@ -188,6 +188,7 @@ def train_panel(arch_id: str, data_help: str = "", upload_types: tuple[str, ...]
     if flash:
         (st.success if flash[0] == "ok" else st.error)(md(flash[1]))
     job = training.get(st.session_state.get(f"{arch_id}:job", ""))
+    training.prestart()   # a spare worker imports TensorFlow meanwhile: a Train press then starts at once
     if job is not None:
         _job_panel(arch_id, job.id)
     else:
@@ -206,7 +207,6 @@ def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | No
             if key in st.session_state:
                 st.session_state[key] = st.session_state[key]
         return
-    training.prestart()   # a worker imports TensorFlow while the knobs are set: Train then starts at once
     with box:
         with st.form(f"{arch_id}:train"):
             values = {p.name: knob(p, f"{arch_id}:knob:{p.name}") for p in mod.PARAMS}
