@@ -63,7 +63,8 @@ ARCHS: dict[str, Arch] = {a.id: a for a in [
          {"val_exact": "held-out exact match (attention)", "exact_long": "exact match, longest inputs",
           "train_seconds": "training time (s)"}, default="default-attention",
          shipped=("default-basic", "default-feedback", "default-peek", "default-attention", "default-sort",
-                  "default-piglatin")),
+                  "default-piglatin", "default-sort-basic", "default-sort-feedback", "default-sort-peek",
+                  "default-piglatin-basic", "default-piglatin-feedback", "default-piglatin-peek")),
     Arch("captioning", "Captioning: two heads",
          "A multi-task captioner: two encoder-decoder branches over 4096-d image features, their LSTM states "
          "concatenated into two softmax heads (an English sentence and a French label). Upload features or "

@@ -76,6 +76,7 @@ PARAMS = [
     Param("max_len", 60, 5, 400, "longest sentence used for training (tokens); longer ones are cut"),
     SEED,
 ]
+QUICK = {"n_train": 1000, "epochs": 3}      # the sidebar's Quick preset (the rest as PARAMS)
 PREDICT_PARAMS: list[Param] = []
 MAX_CHARS = 2000            # a typed or CLI text longer than this is refused, not silently cut
 

@@ -211,6 +211,7 @@ PARAMS = [
     Param("learning_rate", 0.005, 1e-5, 0.1, "Adam step size"),
     SEED,
 ]
+QUICK = {"n_scenes": 600, "epochs": 3}      # the sidebar's Quick preset (the rest as PARAMS)
 PREDICT_PARAMS = [
     Param("beam", 3, 1, decoding.MAX_BEAM, "beam width per head (1 = the lock-step greedy captions)"),
     Param("top_k", 5, 1, 20, "alternatives shown per step"),

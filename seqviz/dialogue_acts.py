@@ -116,6 +116,7 @@ PARAMS = [
     Param("max_vocab", 10_000, 50, 100_000, "most frequent words kept; the rest become <unk>"),
     SEED,
 ]
+QUICK = {"n_dialogues": 150, "epochs": 2}   # the sidebar's Quick preset (the rest as PARAMS)
 PREDICT_PARAMS: list[Param] = []
 MAX_UTTERANCES = 1000   # a pasted dialogue longer than this is refused
 MAX_CHARS = 50_000

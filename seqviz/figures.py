@@ -170,7 +170,7 @@ def crf_lattice(emissions: np.ndarray, transitions: np.ndarray, marginals: np.nd
     xs, ys = np.meshgrid(np.arange(t_len), np.arange(k), indexing="ij")
     data = []
     for path, name, style in [(best_path, "Viterbi path", dict(color="#d62728", width=4)),
-                              (greedy_path, "per-utterance argmax", dict(color="#111111", width=2, dash="dash")),
+                              (greedy_path, "per-utterance argmax", dict(color="#8c8c8c", width=2, dash="dash")),
                               (alt_path, "pinned path", dict(color="#ff7f0e", width=3, dash="dot"))]:
         if path is not None:
             data.append(dict(type="scatter", x=list(range(len(path))), y=[int(j) for j in path], mode="lines",

@@ -88,6 +88,7 @@ PARAMS = [
     Param("learning_rate", 0.02, 1e-5, 0.5, "LazyAdam step size"),
     SEED,
 ]
+QUICK = {"epochs": 1, "vocab_size": 4000}   # the sidebar's Quick preset (the rest as PARAMS)
 PREDICT_PARAMS = [
     Param("n_words", 20, 1, 200, "words to generate"),
     Param("temperature", 0.8, 0.0, 5.0, "0 = always the most likely word; higher = more random"),

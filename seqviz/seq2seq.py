@@ -72,6 +72,7 @@ PARAMS = [
     Param("learning_rate", 0.01, 1e-5, 0.1, "Adam step size"),
     SEED,
 ]
+QUICK = {"n_train": 3000, "epochs": 4}      # the sidebar's Quick preset (the rest as PARAMS)
 PREDICT_PARAMS = [
     Param("mode", "auto", help="which default model to use (auto: the given model's own mode, or attention)",
           choices=("auto",) + MODES),
@@ -81,9 +82,12 @@ PREDICT_PARAMS = [
 ]
 
 
-# The shipped models: digits -> words in every mode, and an attention model of each other task.
+# The shipped models: every task in every mode (digits -> words as default-<mode>, the other tasks'
+# attention models as default-<task>, their other modes as default-<task>-<mode>).
 DEFAULTS = {**{f"default-{mode}": {"mode": mode} for mode in MODES},
-            "default-sort": {"task": "sort"}, "default-piglatin": {"task": "piglatin"}}
+            "default-sort": {"task": "sort"}, "default-piglatin": {"task": "piglatin"},
+            **{f"default-{task}-{mode}": {"task": task, "mode": mode}
+               for task in ("sort", "piglatin") for mode in MODES if mode != "attention"}}
 
 
 def default_model(options: dict) -> str:

@@ -98,6 +98,28 @@ def plan(arch: str, overrides: dict | None = None, upload: bytes | None = None,
     return p
 
 
+WORK = ("n_train", "n_dialogues", "n_scenes", "epochs")   # the knobs a run's time grows with, ~linearly
+OVERHEAD_S = 4.0                                         # data, graph building and evaluation, roughly
+
+
+def estimate_seconds(arch: str, params: dict) -> float | None:
+    """A rough forecast of a run's seconds on this machine: the shipped default's measured time, scaled by
+    (training examples x epochs) against its settings. None when there is no default to scale from."""
+    a = archs.get(arch)
+    try:
+        seconds = (store.read_json(a.id, a.default) or {}).get("train_seconds")
+        base = (store.read_json(a.id, a.default, "config") or {}).get("params") or {}
+    except SeqvizError:
+        return None
+    if not isinstance(seconds, (int, float)):
+        return None
+    ratio = 1.0
+    for k in WORK:
+        if isinstance(base.get(k), (int, float)) and base[k] > 0 and isinstance(params.get(k), (int, float)):
+            ratio *= params[k] / base[k]
+    return OVERHEAD_S + max(0.0, seconds - OVERHEAD_S) * ratio
+
+
 # ---------------------------------------------------------------------------------------------
 # Events: what a run reports as it goes (to the CLI's printer, or up the worker's pipe to its Job)
 # ---------------------------------------------------------------------------------------------

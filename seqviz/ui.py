@@ -140,13 +140,16 @@ def knob(p: Param, key: str):
     """The widget for one training knob: a select box for choices, a checkbox for flags, else a number
     input bounded by the Param's range."""
     label = p.title
+    # the value lives in session_state (seeded with the default once): a preset can set it without the
+    # widget also being given a default, which Streamlit would warn about
+    st.session_state.setdefault(key, float(p.default) if isinstance(p.default, float) else p.default)
     if p.choices:
-        return st.selectbox(label, p.choices, index=p.choices.index(p.default), key=key, help=p.help)
+        return st.selectbox(label, p.choices, key=key, help=p.help)
     if isinstance(p.default, bool):
-        return st.checkbox(label, value=p.default, key=key, help=p.help)
+        return st.checkbox(label, key=key, help=p.help)
     if isinstance(p.default, int):
-        return st.number_input(label, int(p.lo), int(p.hi), p.default, step=1, key=key, help=p.help)
-    return st.number_input(label, float(p.lo), float(p.hi), float(p.default), key=key, help=p.help,
+        return st.number_input(label, int(p.lo), int(p.hi), step=1, key=key, help=p.help)
+    return st.number_input(label, float(p.lo), float(p.hi), key=key, help=p.help,
                            step=float(p.default) / 5 or 0.05, format="%g")
 
 
@@ -208,14 +211,24 @@ def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | No
                 st.session_state[key] = st.session_state[key]
         return
     with box:
-        with st.form(f"{arch_id}:train"):
-            values = {p.name: knob(p, f"{arch_id}:knob:{p.name}") for p in mod.PARAMS}
-            upload = None
-            if upload_types is not None:
-                upload = st.file_uploader("Your own data (optional)", type=list(upload_types),
-                                          key=f"{arch_id}:upload", help=data_help or None)
-            name = st.text_input("Name (optional)", key=f"{arch_id}:name", help="letters, digits, . _ -")
-            go = st.form_submit_button("Train", type="primary", width="stretch")
+        # no st.form: each knob reruns the page (only while this form is open), so the estimate follows it
+        quick, full = st.columns(2)
+        quick.button("Quick", key=f"{arch_id}:preset-quick", width="stretch", help="a small run (≤ 15 s here)",
+                     on_click=_preset, args=(arch_id, {**_defaults(mod), **mod.QUICK}))
+        full.button("Full", key=f"{arch_id}:preset-full", width="stretch", help="the shipped default's settings",
+                    on_click=_preset, args=(arch_id, _defaults(mod)))
+        values = {p.name: knob(p, f"{arch_id}:knob:{p.name}") for p in mod.PARAMS}
+        upload = None
+        if upload_types is not None:
+            upload = st.file_uploader("Your own data (optional)", type=list(upload_types),
+                                      key=f"{arch_id}:upload", help=data_help or None)
+        est = training.estimate_seconds(arch_id, values)
+        if est is not None:
+            st.caption(f"Estimated training time: ~{_seconds(est)} on this machine (the shipped default's time, "
+                       "scaled by training examples × epochs" + ("; your file's size changes it)" if upload
+                                                                 else ")"))
+        name = st.text_input("Name (optional)", key=f"{arch_id}:name", help="letters, digits, . _ -")
+        go = st.button("Train", type="primary", width="stretch", key=f"{arch_id}:train-go")
         if go:
             try:
                 raw = upload.getvalue() if upload is not None else None
@@ -226,6 +239,15 @@ def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | No
             job = training.submit(p)
             st.session_state[f"{arch_id}:job"] = job.id
             st.rerun()
+
+
+def _defaults(mod) -> dict:
+    return {p.name: p.default for p in mod.PARAMS}
+
+
+def _preset(arch_id: str, values: dict) -> None:
+    for k, v in values.items():
+        st.session_state[f"{arch_id}:knob:{k}"] = v
 
 
 def _seconds(s: float) -> str:

@@ -44,7 +44,7 @@ table = pd.DataFrame({"speaker": r["speakers"], "utterance": r["utterances"], "C
                       "P(CRF tag)": [marg[i, k] for i, k in enumerate(best.path)]},
                      index=pd.RangeIndex(1, len(steps) + 1, name="#"))
 st.dataframe(table.style.format({"P(CRF tag)": "{:.3f}"}).apply(
-    lambda row: ["background-color: #ffe3b3" if row.name - 1 in overruled else ""] * len(row), axis=1),
+    lambda row: ["background-color: #ffe3b3; color: #1a1a1a" if row.name - 1 in overruled else ""] * len(row), axis=1),
     width="stretch")
 st.caption("Highlighted: rows where the CRF's path disagrees with the utterance's own highest emission.")
 

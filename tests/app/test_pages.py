@@ -368,3 +368,34 @@ def test_the_train_form_refuses_a_shipped_name_and_keeps_the_page(name, words):
         [e.value for e in at.error]
     assert "attention:job" not in at.session_state
     assert any(s.value.startswith("Predicted: ") for s in at.subheader)   # the page still predicts
+
+
+def test_the_quick_and_full_presets_set_the_knobs_and_the_estimate_follows():
+    from seqviz import training
+    at = AppTest.from_file("views/attention.py", default_timeout=120).run()
+    at.session_state["attention:train-open"] = True
+    at.run()
+
+    def estimate():
+        (c,) = [c.value for c in at.caption if c.value.startswith("Estimated training time: ~")]
+        return c
+    full = estimate()
+    at.session_state["attention:train-open"] = True
+    at.button(key="attention:preset-quick").click().run()
+    assert at.number_input(key="attention:knob:n_train").value == attention.QUICK["n_train"]
+    assert at.number_input(key="attention:knob:epochs").value == attention.QUICK["epochs"]
+    quick = estimate()
+    seconds = training.estimate_seconds("attention", {**attention.QUICK})
+    assert seconds is not None and f"~{seconds:.0f} s" in quick and quick != full
+    assert not at.exception and not at.warning          # presets set widgets without Streamlit's warning
+    at.session_state["attention:train-open"] = True
+    at.button(key="attention:preset-full").click().run()
+    assert at.number_input(key="attention:knob:n_train").value == 3000 and estimate() == full
+
+
+def test_the_estimate_scales_the_defaults_time_by_examples_times_epochs():
+    from seqviz import store, training
+    base = store.read_json("attention", "default")["train_seconds"]
+    assert training.estimate_seconds("attention", {"n_train": 3000, "epochs": 6}) == pytest.approx(base)
+    half = training.estimate_seconds("attention", {"n_train": 1500, "epochs": 6})
+    assert half == pytest.approx(training.OVERHEAD_S + (base - training.OVERHEAD_S) / 2)

@@ -126,15 +126,28 @@ def test_exposure_bias_table_compares_teacher_forced_and_free_running():
     assert list(table["teacher-forced"]) == list(table["gold"]) == list(table["free-running"])
 
 
-def test_other_tasks_ship_an_attention_model_and_say_how_to_train_the_rest():
+def test_every_task_ships_all_four_modes():
     at = _page(task="piglatin", text="string")
     assert not at.exception and not at.error
+    decodes = _decodes(at)
+    assert list(decodes) == list(seq2seq.MODES) and decodes["attention"] == (True, "ingstray")
+    assert not [i for i in at.info if "No piglatin model" in i.value]      # no empty column, nothing to train
+    at.selectbox(key="seq2seq:task").set_value("sort").run()      # switching task swaps in its example
+    assert at.text_area(key=KEY).value == seq2seq.EXAMPLES["sort"]
+    decodes = _decodes(at)
+    assert list(decodes) == list(seq2seq.MODES)
+    assert decodes["attention"] == (True, " ".join(sorted(seq2seq.EXAMPLES["sort"].split())))
+
+
+def test_a_mode_without_a_model_says_how_to_train_one(tmp_path, monkeypatch):
+    import shutil
+    store = tmp_path / "models"
+    shutil.copytree(ROOT / "models" / "seq2seq" / "default-piglatin", store / "seq2seq" / "default-piglatin")
+    monkeypatch.setenv("SEQVIZ_MODELS", str(store))
+    at = _page(task="piglatin", text="string")
     assert _decodes(at) == {"attention": (True, "ingstray")}
     (info,) = [i.value for i in at.info if "No piglatin model" in i.value]
     assert "basic, feedback, peek" in info and "train one" in info
-    at.selectbox(key="seq2seq:task").set_value("sort").run()      # switching task swaps in its example
-    assert at.text_area(key=KEY).value == seq2seq.EXAMPLES["sort"]
-    assert _decodes(at) == {"attention": (True, " ".join(sorted(seq2seq.EXAMPLES["sort"].split())))}
 
 
 def test_home_card_describes_the_default_attention_model():

@@ -1,4 +1,7 @@
 """Vocabulary, parameter specs, uploads and figures: the small shared pieces."""
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -90,3 +93,17 @@ def test_user_text_is_escaped_for_markdown_and_plotly():
     fig = figures.bars(["<a href='x'>a</a>", "b"], [0.5, 0.5])
     assert list(fig.layout.xaxis.ticktext)[0] == "&lt;a href=&#x27;x&#x27;&gt;a&lt;/a&gt;"
     assert "<a" not in fig.data[0].hovertext[0]
+
+
+def test_every_shipped_model_is_in_the_registry_and_committed():
+    from seqviz import archs, seq2seq, store
+    root = Path(__file__).resolve().parents[2] / "models"
+    assert tuple(seq2seq.DEFAULTS) == archs.get("seq2seq").shipped     # one list of names, checked against the other
+    for a in archs.ARCHS.values():
+        for name in store.shipped(a.id):
+            assert (root / a.id / name / "config.json").is_file(), f"{a.id}/{name} is not committed"
+            assert store.is_default(name, a.id)
+        assert not store.is_default("default-evil", a.id)
+    tasks = {(p["task"], p["mode"]) for p in (json.loads((root / "seq2seq" / n / "config.json").read_text())["params"]
+                                              for n in store.shipped("seq2seq"))}
+    assert tasks == {(t, m) for t in seq2seq.TASKS for m in seq2seq.MODES}   # every task in every mode
