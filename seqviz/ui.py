@@ -79,6 +79,17 @@ def predict(bundle: store.Bundle, text: str, **options) -> dict:
                     tuple(sorted(options.items())))
 
 
+def wide_chart(fig, key: str, min_width: int) -> None:
+    """A full-width chart that never gets narrower than `min_width` px: on a phone it scrolls sideways inside
+    its box instead of squeezing a lattice's nodes or a grid's cells on top of each other. (The CSS is ours,
+    never user text.)"""
+    box = re.sub(r"[^A-Za-z0-9_-]", "-", f"scroll-{key}")
+    with st.container(key=box):
+        st.html(f"<style>.st-key-{box} {{overflow-x: auto}} "
+                f".st-key-{box} [data-testid='stElementContainer'] {{min-width: {int(min_width)}px}}</style>")
+        st.plotly_chart(fig, width="stretch", key=key)
+
+
 def background(fn, *args, **kwargs) -> Future:
     """`fn(*args, **kwargs)` in a worker thread: TensorFlow runs a graph without holding the GIL, so the
     page goes on meanwhile (starting other models, drawing figures). `.result()` is what `fn` returned, or

@@ -135,10 +135,10 @@ for k in (0, 1):
     shown = ui.md(r["captions"][k]) or "*(empty: the head ended at once)*"
     st.markdown(f"**{captioning.HEADS[k]}**: {shown}{mark} · P(caption) = "
                 f"{np.exp(r['logprob'][k]):.3f}")
-    st.plotly_chart(figures.topk_steps([[a["word"] for a in s["top"]] for s in steps],
-                                       [[a["prob"] for a in s["top"]] for s in steps],
-                                       [s["word"] for s in steps], title=f"Head {k + 1}: top words per step"),
-                    width="stretch", key=f"captioning:topk:{k}")
+    ui.wide_chart(figures.topk_steps([[a["word"] for a in s["top"]] for s in steps],
+                                     [[a["prob"] for a in s["top"]] for s in steps],
+                                     [s["word"] for s in steps], title=f"Head {k + 1}: top words per step"),
+                  key=f"captioning:topk:{k}", min_width=160 + 75 * len(steps))
     if beam > 1:   # the tree is drawn only while its expander is open
         box = st.expander(f"Head {k + 1}: the {len(r['beams'][k])} beams", key=f"captioning:beams-open:{k}",
                           on_change="rerun")

@@ -50,9 +50,10 @@ st.caption("Highlighted: rows where the CRF's path disagrees with the utterance'
 
 color = st.radio("Node colour", ["emission score", "marginal probability"], horizontal=True,
                  key="dialogue-acts:color")
-st.plotly_chart(figures.crf_lattice(em, tr, marg, best.cumulative, best.backpointers, labels, steps, best.path,
-                                    greedy, color="emission" if color == "emission score" else "marginal",
-                                    title=f"Viterbi lattice (path score {best.score:.2f})"), width="stretch")
+ui.wide_chart(figures.crf_lattice(em, tr, marg, best.cumulative, best.backpointers, labels, steps, best.path,
+                                  greedy, color="emission" if color == "emission score" else "marginal",
+                                  title=f"Viterbi lattice (path score {best.score:.2f})"),
+              key="dialogue-acts:lattice", min_width=240 + 55 * len(steps))
 left, right = st.columns(2)
 left.plotly_chart(figures.heatmap(tr, labels, labels, title="CRF transitions (row → column)", colorscale="RdBu",
                                   zmin=-np.abs(tr).max(), zmax=np.abs(tr).max(), x_title="to", y_title="from",
@@ -73,7 +74,8 @@ st.markdown(f"Pinned path score **{pinned.score:.2f}** vs best **{best.score:.2f
             f"{np.exp(pinned.score - best.score):.2g}); tags that change: "
             + (", ".join(f"{j + 1} ({ui.md(labels[best.path[j]])} → {ui.md(labels[pinned.path[j]])})" for j in changed)
                or "none"))
-st.plotly_chart(figures.crf_lattice(em, tr, marg, pinned.cumulative, pinned.backpointers, labels, steps,
-                                    best.path, None, pinned.path, color="marginal",
-                                    title="Best path (red) and the pinned path (orange)"), width="stretch")
+ui.wide_chart(figures.crf_lattice(em, tr, marg, pinned.cumulative, pinned.backpointers, labels, steps,
+                                  best.path, None, pinned.path, color="marginal",
+                                  title="Best path (red) and the pinned path (orange)"),
+              key="dialogue-acts:pinned-lattice", min_width=240 + 55 * len(steps))
 ui.model_details(bundle)
