@@ -48,8 +48,13 @@ st.dataframe(table.style.format({"P(CRF tag)": "{:.3f}"}).apply(
     width="stretch")
 st.caption("Highlighted: rows where the CRF's path disagrees with the utterance's own highest emission.")
 
-color = st.radio("Node colour", ["emission score", "marginal probability"], horizontal=True,
-                 key="dialogue-acts:color")
+COLOURS = {"emission": "emission score", "marginal": "marginal probability"}   # URL value -> choice
+if ui.query_value("dialogue-acts:color", "colour", "emission") in COLOURS:          # seeded from the URL once
+    st.session_state["dialogue-acts:color"] = COLOURS[st.session_state["dialogue-acts:color"]]
+elif st.session_state["dialogue-acts:color"] not in COLOURS.values():
+    st.session_state["dialogue-acts:color"] = COLOURS["emission"]
+color = st.radio("Node colour", list(COLOURS.values()), horizontal=True, key="dialogue-acts:color")
+ui.share("colour", "emission" if color == "emission score" else "marginal")
 ui.wide_chart(figures.crf_lattice(em, tr, marg, best.cumulative, best.backpointers, labels, steps, best.path,
                                   greedy, color="emission" if color == "emission score" else "marginal",
                                   title=f"Viterbi lattice (path score {best.score:.2f})"),
@@ -64,9 +69,22 @@ right.plotly_chart(figures.heatmap(marg, labels, steps, title="Marginals P(tag |
 st.subheader("What if: pin an utterance to another tag")
 # Start on the least certain utterance, pinned to its runner-up tag: the most interesting question.
 unsure = int(np.argmin(marg.max(1)))
+utt, tag, seen = "dialogue-acts:pin-utt", "dialogue-acts:pin-tag", "dialogue-acts:pin-for"
+if st.session_state.get(seen) != (tuple(steps), tuple(labels)):   # first run or a new dialogue: pick the pin
+    i, t = unsure, int(np.argsort(marg[unsure])[-2])
+    asked = st.query_params.get("pin", "") if seen not in st.session_state else ""   # a shared link's pin, once
+    u_s, _, t_s = asked.partition(":")
+    if u_s.isascii() and u_s.isdigit() and 1 <= int(u_s) <= len(steps) and t_s in labels:
+        i, t = int(u_s) - 1, labels.index(t_s)
+    st.session_state[utt], st.session_state[tag], st.session_state[seen] = i, t, (tuple(steps), tuple(labels))
+    st.session_state[f"{utt}:was"] = i
+if st.session_state[utt] != st.session_state.get(f"{utt}:was"):    # another utterance: its runner-up tag
+    st.session_state[tag] = int(np.argsort(marg[st.session_state[utt]])[-2])
+    st.session_state[f"{utt}:was"] = st.session_state[utt]
 c1, c2 = st.columns(2)
-i = c1.selectbox("Utterance", range(len(steps)), index=unsure, format_func=lambda j: steps[j])
-t = c2.selectbox("Tag", range(len(labels)), index=int(np.argsort(marg[i])[-2]), format_func=lambda j: labels[j])
+i = c1.selectbox("Utterance", range(len(steps)), key=utt, format_func=lambda j: steps[j])
+t = c2.selectbox("Tag", range(len(labels)), key=tag, format_func=lambda j: labels[j])
+ui.share("pin", f"{i + 1}:{labels[t]}")
 pinned = crf.constrained_viterbi(em, tr, {i: t})
 changed = [j for j, (a, b) in enumerate(zip(best.path, pinned.path)) if a != b]
 st.markdown(f"Pinned path score **{pinned.score:.2f}** vs best **{best.score:.2f}**: the pin costs "

@@ -298,6 +298,26 @@ def test_dialogue_acts_page_what_if_pin_costs_score_and_changes_tags():
     # tag names are user data (from a CSV): the page escapes them for markdown
     assert m.group(4) != "none" and r"4 (yes\_answer → backchannel)" in m.group(4), what_if
     assert len(at.get("plotly_chart")) == 4
+    assert at.query_params["pin"] == ["4:backchannel"]            # the pin is in the URL
+
+
+def test_dialogue_acts_page_restores_colour_and_pin_from_a_shared_url():
+    at = AppTest.from_file("views/dialogue_acts.py", default_timeout=120)
+    at.query_params["colour"] = "marginal"
+    at.query_params["pin"] = "4:backchannel"
+    at.run()
+    assert not at.exception and not at.error
+    assert at.radio(key="dialogue-acts:color").value == "marginal probability"
+    assert _selectbox(at, "Utterance").value == 3
+    assert _selectbox(at, "Tag").options[_selectbox(at, "Tag").value] == "backchannel"
+    assert at.query_params["colour"] == ["marginal"] and at.query_params["pin"] == ["4:backchannel"]
+    # a pin that does not fit the dialogue falls back to the least certain utterance, without an error
+    bad = AppTest.from_file("views/dialogue_acts.py", default_timeout=120)
+    bad.query_params["pin"] = "99:nope"
+    bad.query_params["colour"] = "ultraviolet"
+    bad.run()
+    assert not bad.exception and not bad.error
+    assert bad.radio(key="dialogue-acts:color").value == "emission score"
 
 
 def test_dialogue_acts_page_node_colour_switches_to_marginals():
