@@ -298,7 +298,7 @@ def lines(series: dict[str, tuple[Sequence[float], Sequence[float]]], title: str
                    legend=dict(orientation="h", x=0, y=-0.22, yanchor="top"))
 
 
-_PLACE = {"left": (0.18, 0.5), "right": (0.82, 0.5), "top": (0.5, 0.84), "bottom": (0.5, 0.16),
+_PLACE = {"left": (0.22, 0.5), "right": (0.78, 0.5), "top": (0.5, 0.84), "bottom": (0.5, 0.16),
           "centre": (0.5, 0.5)}
 _SYMBOL = {"circle": "circle", "square": "square", "triangle": "triangle-up", "star": "star"}
 _COLOUR = {"red": "#d62728", "green": "#2ca02c", "blue": "#1f77b4", "yellow": "#f2c80f", "purple": "#9467bd"}
@@ -310,10 +310,10 @@ def scene(groups: Sequence[tuple], title: str = "The scene") -> go.Figure:
     data = []
     for count, colour, shape, where in groups:
         cx, cy = _PLACE[where]
-        xs = [cx + 0.09 * (i - (count - 1) / 2) for i in range(count)]
+        xs = [cx + 0.1 * (i - (count - 1) / 2) for i in range(count)]
         data.append(dict(type="scatter", x=xs, y=[cy] * count, mode="markers", hoverinfo="text",
                          hovertext=[escape(f"{count} {colour} {shape}{'s' if count > 1 else ''}, {where}")] * count,
-                         marker=dict(symbol=_SYMBOL.get(shape, "circle"), size=30, color=_COLOUR.get(colour, "#888"),
+                         marker=dict(symbol=_SYMBOL.get(shape, "circle"), size=26, color=_COLOUR.get(colour, "#888"),
                                      line=dict(width=1, color="#333"))))
     frame = dict(range=[0, 1], showticklabels=False, showgrid=False, zeroline=False, fixedrange=True)
     return _figure(data, title=_text(title), showlegend=False, height=300,

@@ -74,7 +74,7 @@ def test_newcomer_visits_every_page_from_home(server, browser, readme_shots):
         page.close()
 
 
-def test_start_a_training_run_and_cancel_it(server, page, store_copy):
+def test_start_a_training_run_and_cancel_it(server, page, browser, store_copy):
     from playwright.sync_api import expect
 
     page.goto(server + "/attention")
@@ -84,7 +84,7 @@ def test_start_a_training_run_and_cancel_it(server, page, store_copy):
     progress = sidebar.get_by_test_id("stProgress")
     expect(progress).to_be_visible(timeout=30_000)
     # another tab (or a reload) sees the run on the server, with its progress but without a Cancel of its own
-    other = page.context.new_page()
+    other = browser.new_page(viewport={"width": 1400, "height": 1000})   # another tab, another session
     try:
         other.goto(server + "/attention")
         settle(other)
@@ -104,3 +104,27 @@ def test_start_a_training_run_and_cancel_it(server, page, store_copy):
     expect(sidebar.get_by_text("Train a model", exact=True)).to_be_visible()
     expect(main(page).get_by_text("Predicted: ")).to_be_visible()
     _no_exception(page)
+
+
+@pytest.mark.parametrize("theme, width, path", [("dark", 1400, "dialogue-acts"), ("dark", 1400, "captioning"),
+                                               ("light", 390, "dialogue-acts")])
+def test_pages_in_the_dark_theme_and_at_phone_width(server, browser, readme_shots, theme, width, path):
+    """Streamlit follows the browser's colour scheme; a phone is 390 px wide. The page draws, without an
+    exception; the lattice keeps its width there and scrolls sideways in its own box."""
+    ctx = browser.new_context(viewport={"width": width, "height": 2400 if width > 500 else 844},
+                              color_scheme=theme)
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(120_000)
+        page.goto(f"{server}/{path}")
+        settle(page)
+        page.locator(CHART).first.wait_for(state="visible", timeout=120_000)
+        _no_exception(page)
+        if width < 500 and path == "dialogue-acts":
+            box = page.locator("[class*='st-key-scroll-dialogue-acts-lattice']").first
+            sizes = box.evaluate("e => [e.scrollWidth, e.clientWidth]")
+            assert sizes[0] > sizes[1] + 200, sizes          # wider than the screen: it scrolls, nodes apart
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(readme_shots / f"{path}-{theme}-{width}.png"), full_page=True)
+    finally:
+        ctx.close()

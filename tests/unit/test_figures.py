@@ -80,4 +80,4 @@ def test_the_scene_draws_each_object_in_its_colour_shape_and_place():
     stars, triangle = fig["data"]
     assert len(stars["x"]) == 3 and set(stars["y"]) == {0.84} and stars["marker"]["symbol"] == "star"
     assert stars["marker"]["color"] == "#2ca02c" and triangle["marker"]["symbol"] == "triangle-up"
-    assert triangle["x"] == [0.18] and triangle["hovertext"] == ["1 red triangle, left"]
+    assert triangle["x"] == [0.22] and triangle["hovertext"] == ["1 red triangle, left"]
