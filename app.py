@@ -1,9 +1,11 @@
 """seqviz: `streamlit run app.py`. The router: one page per architecture plus the home page."""
 import streamlit as st
 
+from seqviz import ui
 from seqviz.archs import ARCHS
 
 st.set_page_config(page_title="seqviz", layout="wide")
+ui.warm_up()   # once per server: load and trace the shipped defaults in the background (SEQVIZ_WARMUP=0: off)
 pages = [st.Page("views/home.py", title="Home", icon=":material/home:", default=True)]
 pages += [st.Page(a.page, title=a.title, url_path=a.id) for a in ARCHS.values()]
 st.navigation(pages).run()

@@ -353,8 +353,9 @@ def sidebar_train(page, name: str, knobs: dict[str, str]):
     return sidebar
 
 
-def _serve(root, store, env=None):
-    """`streamlit run app.py` of the checkout `root` on a free port with its own store: (process, base URL)."""
+def _serve(root, store, env=None, log=None):
+    """`streamlit run app.py` of the checkout `root` on a free port with its own store: (process, base URL).
+    Its output goes to `log` (a path) when given."""
     import os
     import socket
     import subprocess
@@ -365,7 +366,8 @@ def _serve(root, store, env=None):
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                              "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-                            cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            cwd=root, stdout=open(log, "wb") if log else subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT if log else subprocess.DEVNULL, start_new_session=True,
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "SEQVIZ_MODELS": str(store), **(env or {})})
     base, t0 = f"http://127.0.0.1:{port}", time.perf_counter()
     while True:
@@ -443,10 +445,84 @@ def train_watched(quick: bool = False) -> dict:
     return {"results": results, "worst_ratio": max(r["ratio"] for r in results)}
 
 
+FIRST_VISIT_CHARTS = {"attention": 3, "dialogue-acts": 4, "seq2seq": 2, "captioning": 6, "lm": 2}
+
+
+def _rss_mb(pid: int) -> tuple[float, float]:
+    """(current, peak) resident memory of a process in MB, from /proc."""
+    fields = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status") if ":" in line)
+    return tuple(int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))
+
+
+def first_visit(quick: bool = False) -> dict:
+    """A fresh `streamlit run app.py` with the warm-up on: wait until it is done (its log line), then open
+    every page in a fresh browser context (no session, no cache of the browser's) and time navigation ->
+    the page finished with its figures; then again in another fresh context. The same on a server with the
+    warm-up off (SEQVIZ_WARMUP=0), for comparison. Also the warm-up's duration and the server's memory."""
+    import os
+    import re
+    import shutil
+    import signal
+    import tempfile
+    from pathlib import Path
+    here = Path(__file__).resolve().parent.parent
+    tmp = Path(tempfile.mkdtemp())
+    shutil.copytree(here / "models", tmp / "models")
+    pw, browser = _chromium()
+    out = {}
+    try:
+        for warm in ("1", "0"):
+            log = tmp / f"server-{warm}.log"
+            proc, base = _serve(here, tmp / "models", env={"SEQVIZ_WARMUP": warm}, log=log)
+            try:
+                rss_before = _rss_mb(proc.pid)[0]
+                if warm == "1":
+                    page = browser.new_page()
+                    page.goto(base)                                   # the first visit starts the warm-up
+                    page.close()
+                    t0 = time.perf_counter()
+                    while "warm-up: done" not in log.read_text(errors="replace"):
+                        if time.perf_counter() - t0 > 600:
+                            raise SeqvizError("the warm-up did not finish within 600 s.")
+                        time.sleep(0.5)
+                    done = re.search(r"warm-up: done in ([\d.]+) s", log.read_text(errors="replace"))
+                    rss, peak = _rss_mb(proc.pid)
+                    out["warmup"] = {"seconds": float(done.group(1)), "rss_before_mb": round(rss_before),
+                                     "rss_after_mb": round(rss), "peak_mb": round(peak)}
+                    _say(f"warm-up: {done.group(1)} s, server RSS {rss_before:.0f} -> {rss:.0f} MB (peak {peak:.0f})")
+                rows = []
+                for path, charts in FIRST_VISIT_CHARTS.items():
+                    times = []
+                    for _ in range(2):
+                        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+                        page = ctx.new_page()
+                        page.set_default_timeout(300_000)
+                        t = time.perf_counter()
+                        page.goto(f"{base}/{path}")
+                        page.locator("[data-testid='stPlotlyChart']").nth(charts - 1).wait_for(state="visible")
+                        page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']")
+                        times.append(time.perf_counter() - t)
+                        ctx.close()
+                    rows.append({"page": path, "first_s": round(times[0], 2), "second_s": round(times[1], 2),
+                                 "ratio": round(times[0] / times[1], 2)})
+                    _say(f"warm-up {'on' if warm == '1' else 'off'}: {path}: first {times[0]:.2f} s, "
+                         f"second {times[1]:.2f} s, ratio {times[0] / times[1]:.2f}")
+                out["warm" if warm == "1" else "cold"] = rows
+            finally:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    finally:
+        browser.close()
+        pw.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    out["worst_ratio_warm"] = max(r["ratio"] for r in out["warm"])
+    return out
+
+
 BENCHES = {"attention-single-pass": attention_single_pass, "dialogue-memory": dialogue_memory,
            "train-defaults": train_defaults, "captioning-decode": captioning_decode,
            "cold-start": cold_start, "interaction": interaction, "sampled-softmax": sampled_softmax,
-           "train-watched": train_watched}
+           "train-watched": train_watched, "first-visit": first_visit}
 
 
 def run(name: str, quick: bool = False) -> dict:

@@ -30,3 +30,6 @@ def store_with_defaults(tmp_store):
 
 def pytest_configure(config):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # no background warm-up in the tests' app runs and servers (it would compete for the 2 cores);
+    # tests/e2e/test_warmup.py turns it on for its own server
+    os.environ.setdefault("SEQVIZ_WARMUP", "0")

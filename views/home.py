@@ -1,7 +1,7 @@
 """Home: one card per architecture (no TensorFlow is imported here)."""
 import streamlit as st
 
-from seqviz import store
+from seqviz import store, ui
 from seqviz.archs import ARCHS
 from seqviz.errors import SeqvizError
 
@@ -9,6 +9,7 @@ st.title("seqviz: see inside classic Keras sequence models")
 st.markdown("Each page trains a small version of a classic architecture on demand and shows what it "
             "does inside. Every page works at once with its shipped default model; train your own from "
             "the sidebar, type your own input, upload your own data.")
+ui.warmup_panel()
 for arch in ARCHS.values():
     with st.container(border=True):
         st.subheader(arch.title)

@@ -54,7 +54,7 @@ def test_lm_race_runs_live_and_ends_with_the_comparison(server, page, shots, sto
     page.goto(server + "/lm")
     settle(page)
     form = main(page).get_by_test_id("stForm")
-    corpus = form.get_by_role("combobox", name="corpus")
+    corpus = form.get_by_role("combobox", name="training text")
     corpus.click()
     corpus.fill("zipf")         # a Streamlit selectbox filters its options as you type
     corpus.press("Enter")
