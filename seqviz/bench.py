@@ -455,7 +455,8 @@ def _rss_mb(pid: int) -> tuple[float, float]:
 
 
 def first_visit(quick: bool = False) -> dict:
-    """A fresh `streamlit run app.py` with the warm-up on: wait until it is done (its log line), then open
+    """A fresh `streamlit run app.py` with the warm-up on (it starts with the server's first script run: the
+    home page is opened once): wait until it is done (its log line), then open
     every page in a fresh browser context (no session, no cache of the browser's) and time navigation ->
     the page finished with its figures; then again in another fresh context. The same on a server with the
     warm-up off (SEQVIZ_WARMUP=0), for comparison. Also the warm-up's duration and the server's memory."""
@@ -478,7 +479,8 @@ def first_visit(quick: bool = False) -> dict:
                 rss_before = _rss_mb(proc.pid)[0]
                 if warm == "1":
                     page = browser.new_page()
-                    page.goto(base)                                   # the first visit starts the warm-up
+                    page.goto(base)                    # the server's first script run starts the warm-up
+                    page.get_by_text("seqviz: see inside").wait_for(state="visible", timeout=120_000)
                     page.close()
                     t0 = time.perf_counter()
                     while "warm-up: done" not in log.read_text(errors="replace"):
