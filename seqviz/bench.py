@@ -385,7 +385,8 @@ def train_watched(quick: bool = False) -> dict:
     as `python -m seqviz train` runs it) with no page anywhere, and (b) from the sidebar of its page open in
     Chromium, the page just opened (its own models loading) and its training panel polling until the run
     ends; alternating a, b (two rounds; one with --quick). Seconds are the run's own `train_seconds` (data,
-    graph, fit and evaluation; the same clock in both), and the click-to-"Trained" wall time for (b).
+    graph, fit and evaluation; the same clock in both), and the click-to-"Trained" wall time for (b). The
+    server's warm-up is over before the first run (as on a server that has been up a while).
     `SEQVIZ_BENCH_APP=<checkout>` serves another checkout's app for (b) (to measure before/after)."""
     import json
     import os
@@ -404,7 +405,9 @@ def train_watched(quick: bool = False) -> dict:
     store = tmp / "models"
     old_store, os.environ["SEQVIZ_MODELS"] = os.environ.get("SEQVIZ_MODELS"), str(store)
     pw, browser = _chromium()
-    proc, base = _serve(app_root, store)
+    proc, base = _serve(app_root, store, log=tmp / "server.log")
+    if "SEQVIZ_WARMUP" not in os.environ:   # a server that has been up a while: its warm-up is over
+        _warmed(browser, base, tmp / "server.log")
     results = []
     try:
         for arch, overrides in WATCHED.items():
@@ -454,6 +457,20 @@ def _rss_mb(pid: int) -> tuple[float, float]:
     return tuple(int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))
 
 
+def _warmed(browser, base: str, log) -> None:
+    """Open the home page of a fresh server (its first script run starts the warm-up) and wait until the
+    warm-up says it is done in the server's log."""
+    page = browser.new_page()
+    page.goto(base)
+    page.get_by_text("seqviz: see inside").wait_for(state="visible", timeout=120_000)
+    page.close()
+    t0 = time.perf_counter()
+    while "warm-up: done" not in log.read_text(errors="replace"):
+        if time.perf_counter() - t0 > 600:
+            raise SeqvizError("the warm-up did not finish within 600 s.")
+        time.sleep(0.5)
+
+
 def first_visit(quick: bool = False) -> dict:
     """A fresh `streamlit run app.py` with the warm-up on (it starts with the server's first script run: the
     home page is opened once): wait until it is done (its log line), then open
@@ -478,15 +495,7 @@ def first_visit(quick: bool = False) -> dict:
             try:
                 rss_before = _rss_mb(proc.pid)[0]
                 if warm == "1":
-                    page = browser.new_page()
-                    page.goto(base)                    # the server's first script run starts the warm-up
-                    page.get_by_text("seqviz: see inside").wait_for(state="visible", timeout=120_000)
-                    page.close()
-                    t0 = time.perf_counter()
-                    while "warm-up: done" not in log.read_text(errors="replace"):
-                        if time.perf_counter() - t0 > 600:
-                            raise SeqvizError("the warm-up did not finish within 600 s.")
-                        time.sleep(0.5)
+                    _warmed(browser, base, log)
                     done = re.search(r"warm-up: done in ([\d.]+) s", log.read_text(errors="replace"))
                     rss, peak = _rss_mb(proc.pid)
                     out["warmup"] = {"seconds": float(done.group(1)), "rss_before_mb": round(rss_before),
