@@ -292,11 +292,13 @@ _spare: _Worker | None = None
 
 
 def prestart() -> None:
-    """Start a spare worker (TensorFlow imported, architectures loaded) for the next job, if none is ready."""
+    """Start a spare worker (TensorFlow imported, architectures loaded) for the next job, if none is ready and
+    no job is running (its import would take CPU from the run; a job starts the next spare when it ends)."""
     global _spare
     with _lock:
-        if _spare is None or not _spare.alive():
-            _spare = _Worker()
+        if _running or (_spare is not None and _spare.alive()):
+            return
+        _spare = _Worker()
 
 
 def _take_worker() -> _Worker:

@@ -238,3 +238,19 @@ def test_once_per_model_builds_once_when_threads_ask_together():
     assert len(built) == 1 and all(g is got[0] for g in got)
     assert graph(other, 9) is not got[0] and built[1:] == [9]
     assert graph(one, 10) is got[0] and len(built) == 2
+
+
+def test_no_spare_worker_starts_while_a_job_runs(tmp_store):
+    """A spare worker's TensorFlow import would take CPU from the run: pages asking for one meanwhile get none."""
+    training.prestart()
+    spare = training._spare
+    assert spare is not None and spare.alive()
+    job = training.submit(training.plan("attention", {**TINY, "epochs": 3}, name="alone"))
+    deadline = time.monotonic() + 120
+    while job._worker is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert job._worker is spare                    # the job took the spare
+    training.prestart()                            # a page polling meanwhile
+    assert training._spare is None
+    assert job.wait(120) and job.status == "done"
+    assert training._spare is not None and training._spare.alive()   # the next one is ready when it ends
