@@ -199,12 +199,13 @@ def train(p: Plan, on_event: Callable[[dict], None] | None = None,
 # Worker processes: one job each (`python -m seqviz.worker` runs `serve_one`)
 # ---------------------------------------------------------------------------------------------
 def serve_one(job_in, events_out) -> int:
-    """The worker's side: import TensorFlow and every architecture (so a spare worker is warm), say
+    """The worker's side: import TensorFlow and every architecture, and let each prepare what any of its runs
+    reads (so a spare worker is warm), say
     "ready", read one job (a JSON line), train it, reporting every event as a JSON line. Afterwards
     the only lines read are "cancel"; end of input (the server went away) cancels too."""
     import tensorflow  # noqa: F401
-    for a in archs.ARCHS.values():
-        a.module()
+    for a in archs.ARCHS.values():    # what an architecture reads for any run (the LM's docstring corpus)
+        getattr(a.module(), "prepare_worker", lambda: None)()
     lock = threading.Lock()
 
     def send(event: dict) -> None:
