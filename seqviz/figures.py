@@ -93,8 +93,8 @@ def heatmap(z: np.ndarray, x_labels: Sequence[str], y_labels: Sequence[str], tit
     z = np.asarray(z, dtype=float)
     if z.shape != (len(y_labels), len(x_labels)):
         raise ValueError(f"heatmap: z has shape {z.shape}, labels give {(len(y_labels), len(x_labels))}")
-    if show_values is None:
-        show_values = z.size <= 400
+    if show_values is None:   # in-cell numbers only where cells are wide enough to hold them at a readable size
+        show_values = z.size <= 400 and len(x_labels) <= 24
     hover = [[f"{y_title or 'row'}: {escape(str(yl))}<br>{x_title or 'column'}: {escape(str(xl))}<br>"
               f"{value_name}: {v:.4g}"
               for xl, v in zip(x_labels, row)] for yl, row in zip(y_labels, z)]

@@ -318,7 +318,7 @@ def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | No
     with box:
         # no st.form: each knob reruns the page (only while this form is open), so the estimate follows it
         quick, full = st.columns(2)
-        quick.button("Quick", key=f"{arch_id}:preset-quick", width="stretch", help="a small run (≤ 15 s here)",
+        quick.button("Quick", key=f"{arch_id}:preset-quick", width="stretch", help="a small run (see the estimate)",
                      on_click=_preset, args=(arch_id, {**_defaults(mod), **mod.QUICK}))
         full.button("Full", key=f"{arch_id}:preset-full", width="stretch", help="the shipped default's settings",
                     on_click=_preset, args=(arch_id, _defaults(mod)))

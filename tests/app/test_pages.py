@@ -302,20 +302,14 @@ def test_dialogue_acts_page_what_if_pin_costs_score_and_changes_tags():
 
 
 def test_dialogue_acts_page_restores_colour_and_pin_from_a_shared_url():
-    at = AppTest.from_file("views/dialogue_acts.py", default_timeout=120)
-    at.query_params["colour"] = "marginal"
-    at.query_params["pin"] = "4:backchannel"
-    at.run()
+    at = open_page("views/dialogue_acts.py", colour="marginal", pin="4:backchannel")
     assert not at.exception and not at.error
     assert at.radio(key="dialogue-acts:color").value == "marginal probability"
     assert _selectbox(at, "Utterance").value == 3
     assert _selectbox(at, "Tag").options[_selectbox(at, "Tag").value] == "backchannel"
     assert at.query_params["colour"] == ["marginal"] and at.query_params["pin"] == ["4:backchannel"]
     # a pin that does not fit the dialogue falls back to the least certain utterance, without an error
-    bad = AppTest.from_file("views/dialogue_acts.py", default_timeout=120)
-    bad.query_params["pin"] = "99:nope"
-    bad.query_params["colour"] = "ultraviolet"
-    bad.run()
+    bad = open_page("views/dialogue_acts.py", pin="99:nope", colour="ultraviolet")
     assert not bad.exception and not bad.error
     assert bad.radio(key="dialogue-acts:color").value == "emission score"
 
