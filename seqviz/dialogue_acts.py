@@ -219,7 +219,16 @@ def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
     h = tf.keras.layers.Bidirectional(tf.keras.layers.LSTM(params["context_units"], return_sequences=True),
                                       name="context")(utterances, mask=real)
     emissions = tf.keras.layers.Dense(len(vocabs["tags"]), name="emissions")(h)         # mask flows on
-    return tf.keras.Model(dialogue, CRF(dtype="float32", name="crf")(emissions), name="hblstm_crf")
+    model = tf.keras.Model(dialogue, CRF(dtype="float32", name="crf")(emissions), name="hblstm_crf")
+    # One graph per LSTM, not two: Keras 2.15 traces both a cuDNN-compatible and a generic implementation
+    # (and their gradients) for Grappler to pick from at run time; on a CPU the generic one runs anyway and
+    # it is the same maths. Building the training graph drops from ~11.7 to ~5.7 s and the held-out
+    # evaluation from ~3.7 to ~0.8 s (150 dialogues, same accuracy to the last digit). `_could_use_gpu_kernel`
+    # is private to Keras 2.15 (pinned); set on every LSTM, the Bidirectional wrappers' backward copies included.
+    for layer in model.submodules:
+        if isinstance(layer, tf.keras.layers.LSTM):
+            layer._could_use_gpu_kernel = False
+    return model
 
 
 class _Trainer(ModelWithCRFLoss):
