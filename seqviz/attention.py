@@ -34,11 +34,11 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from seqviz import store
+from seqviz import budget, store
 from seqviz.errors import SeqvizError
 from seqviz.training import holdout, phase
 from seqviz.params import SEED, Param
-from seqviz.uploads import read_csv
+from seqviz.uploads import check_labels, read_csv
 from seqviz.vocab import Vocab, tokenize
 
 # ---------------------------------------------------------------------------------------------
@@ -78,6 +78,7 @@ PARAMS = [
 ]
 QUICK = {"n_train": 1000, "epochs": 3}      # the sidebar's Quick preset (the rest as PARAMS)
 PREDICT_PARAMS: list[Param] = []
+MAX_LABELS = 1000          # an upload's labels: at most this many, and at most one per 5 usable rows
 MAX_CHARS = 2000            # a typed or CLI text longer than this is refused, not silently cut
 
 
@@ -127,8 +128,10 @@ def read_upload(raw: bytes, filename: str = "upload.csv") -> TextData:
     if len(df) < 10:
         raise SeqvizError(f"{filename} has {len(df)} usable rows (a text with words and a label); "
                           "at least 10 are needed.")
-    if df.label.nunique() < 2:
+    n_labels = df.label.nunique()
+    if n_labels < 2:
         raise SeqvizError(f"{filename} has a single label ({df.label.iloc[0]!r}); a classifier needs at least 2.")
+    check_labels(n_labels, len(df), filename, "label", MAX_LABELS)
     return TextData(df.text.tolist(), df.label.tolist())
 
 
@@ -184,6 +187,27 @@ def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
     return tf.keras.Model(words, [probs, weights], name="attention_classifier")
 
 
+def memory(params: dict, data: TextData | None = None) -> list[budget.Term]:
+    """What a training run holds (seqviz.budget): the weights, one batch through the BiLSTM (both
+    directions), the attention and the output layer, and the encoded sentences."""
+    texts = data.texts if data is not None else make_toy(200, seed=params["seed"]).texts   # generated: alike
+    tokens = [tokenize(t) for t in texts]
+    v = min(params["max_vocab"], len({w for ws in tokens for w in ws})) + 2              # + <pad>, <unk>
+    n_labels = len(set(data.labels)) if data is not None else len(CUES)
+    t = min(params["max_len"], max(map(len, tokens)))
+    n = len(texts) if data is not None else int(params["n_train"] / 0.85)
+    e, h, a, b = params["embed_dim"], params["units"], params["attn_dim"], params["batch_size"]
+    knobs = {"batch_size": b, "units": h}
+    return [budget.weights(v * e, {"max_vocab": v, "embed_dim": e}, "the word embeddings"),
+            budget.weights(2 * budget.lstm_weights(e, h) + 2 * h * a + 2 * a, {"units": h, "embed_dim": e},
+                           "the BiLSTM and attention weights"),
+            budget.weights((2 * h + 1) * n_labels, {"units": h, "labels": n_labels}, "the output layer"),
+            budget.Term("one batch through the BiLSTM", 2 * budget.lstm_activations(b, t, h, e), knobs),
+            budget.Term("the output probabilities of one batch", 3 * b * n_labels * budget.FLOAT,
+                        {"batch_size": b, "labels": n_labels}),
+            budget.Term("the encoded sentences", 3 * n * t * 4, {"sentences": n, "max_len": t}, "data")]
+
+
 def encode(vocab: Vocab, texts: list[str], max_len: int) -> np.ndarray:
     """(N, T) int32 ids, right-padded with 0 to the longest sentence (at most max_len)."""
     seqs = [vocab.encode(tokenize(t))[:max_len] for t in texts]
@@ -211,7 +235,9 @@ def fit(params: dict, data: TextData | None, callbacks=()):
     hist = model.fit(x[train_idx], y[train_idx], validation_data=(x[val_idx], y[val_idx]),
                      epochs=params["epochs"], batch_size=params["batch_size"],
                      callbacks=list(callbacks), verbose=0)
-    probs, att = (t.numpy() for t in model(x[val_idx], training=False))  # eager: no predict tracing
+    # eager, no predict tracing; in chunks: the whole held-out set at once would hold (N, T, 2H) activations
+    chunks = [model(x[val_idx[i:i + 256]], training=False) for i in range(0, len(val_idx), 256)]
+    probs, att = (np.concatenate([c[k].numpy() for c in chunks]) for k in (0, 1))
     metrics = {"val_accuracy": float(np.mean(probs.argmax(-1) == y[val_idx])),
                "n_train": len(train_idx), "n_val": len(val_idx), "vocab_size": len(vocab),
                "history": {k: [float(v) for v in vals] for k, vals in hist.history.items()}}

@@ -60,7 +60,7 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from seqviz import decoding, store
+from seqviz import budget, decoding, store
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param
 from seqviz.training import holdout, phase
@@ -227,6 +227,23 @@ def input_lengths(params: dict) -> tuple[int, int]:
     max_objects groups + 1 for <s> (English: 2 + 7 words per group, less 1; French: 6 per group, less 1)."""
     g = params["max_objects"]
     return params["max_len1"] or 7 * g + 2, params["max_len2"] or 6 * g
+
+
+def memory(params: dict, data=None) -> list[budget.Term]:
+    """What a training run holds (seqviz.budget): the weights, one batch of (scene, step) rows through both
+    branches (the gathered features, the image projections, the LSTMs), and the scenes' features (made in
+    float64, kept as float32, copied into training and held-out sets)."""
+    n, d, i, e, h, b = (params[k] for k in ("n_scenes", "feature_dim", "image_units", "embed_dim", "units",
+                                             "batch_size"))
+    lengths, v = input_lengths(params), 64          # the generated captions' vocabularies are smaller than 64
+    w = 2 * (d + 1) * i + 2 * v * e + 2 * budget.lstm_weights(i + e, h) + 2 * (2 * h + 1) * v
+    return [budget.weights(w, {"feature_dim": d, "image_units": i}),
+            budget.Term("one batch's features", 2 * 3 * b * d * budget.FLOAT, {"batch_size": b, "feature_dim": d}),
+            budget.Term("one batch through both LSTMs",
+                        sum(budget.lstm_activations(b, n_k, h, i + e) for n_k in lengths),
+                        {"batch_size": b, "units": h}),
+            budget.Term("the scenes' features", n * d * (2 * 8 + 2 * budget.FLOAT), {"n_scenes": n, "feature_dim": d},
+                        "data")]
 
 
 def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:

@@ -12,18 +12,12 @@ from pathlib import Path
 from seqviz import archs, store
 from seqviz.errors import SeqvizError
 from seqviz.params import parse_sets, resolve
+from seqviz.uploads import read_path
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line and exit 2, like every other bad input
         raise SeqvizError(f"{message} (see python -m {self.prog} --help)")
-
-
-def _read(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as e:
-        raise SeqvizError(f"Cannot read {path}: {e.strerror or e}.") from None
 
 
 def _finite(obj):
@@ -64,7 +58,7 @@ def cmd_list(args) -> None:
 
 def cmd_train(args) -> None:
     from seqviz import training
-    raw = _read(args.data) if args.data else None
+    raw = read_path(args.data) if args.data else None
     p = training.plan(args.arch, parse_sets(args.set), raw, Path(args.data).name if args.data else "upload",
                       args.name, overwrite=args.overwrite)
 
@@ -84,10 +78,10 @@ def cmd_predict(args) -> None:
     options = resolve(mod.PREDICT_PARAMS, parse_sets(args.set))
     if args.text is None and args.file is None:
         raise SeqvizError("predict needs --text TEXT or --file FILE.")
+    raw = read_path(args.file) if args.file is not None else None   # measured before any model is loaded
     default = getattr(mod, "default_model", lambda options: store.DEFAULT)(options)  # seq2seq: one per mode
     bundle = store.load(args.arch, args.model or default)
-    if args.file is not None:
-        raw = _read(args.file)
+    if raw is not None:
         if hasattr(mod, "predict_file"):
             _emit(mod.predict_file(bundle, raw, Path(args.file).name, **options))
             return

@@ -37,11 +37,11 @@ with warnings.catch_warnings():  # tensorflow-addons (imported by tf2crf) announ
     warnings.simplefilter("ignore", UserWarning)
     from tf2crf import CRF, ModelWithCRFLoss
 
-from seqviz import crf, store
+from seqviz import budget, crf, store
 from seqviz.errors import SeqvizError
 from seqviz.training import holdout, phase
 from seqviz.params import SEED, Param
-from seqviz.uploads import read_csv
+from seqviz.uploads import check_labels, read_csv
 from seqviz.vocab import Vocab, tokenize
 
 # ---------------------------------------------------------------------------------------------
@@ -120,6 +120,7 @@ QUICK = {"n_dialogues": 150, "epochs": 2}   # the sidebar's Quick preset (the re
 PREDICT_PARAMS: list[Param] = []
 MAX_UTTERANCES = 1000   # a pasted dialogue longer than this is refused
 MAX_CHARS = 50_000
+MAX_TAGS = 1000         # an upload's tags: at most this many, and beyond 20 at most one per 5 utterances
 _SPEAKER = re.compile(r"^\s*([A-Za-z][\w .'-]{0,19}):(?!//)\s*(.*)$")  # "A: hi", not "http://..."
 
 
@@ -175,6 +176,7 @@ def read_upload(raw: bytes, filename: str = "upload.csv") -> Dialogues:
         raise SeqvizError(f"{filename}: some rows have an empty conversation_id.")
     if df.act.nunique() < 2:
         raise SeqvizError(f"{filename} has a single act ({df.act.iloc[0]!r}); tagging needs at least 2.")
+    check_labels(df.act.nunique(), len(df), filename, "act", MAX_TAGS)
     groups = list(df.groupby("conversation_id", sort=False))
     if len(groups) < 2:
         raise SeqvizError(f"{filename} has {len(groups)} conversation; at least 2 are needed "
@@ -229,6 +231,33 @@ def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
         if isinstance(layer, tf.keras.layers.LSTM):
             layer._could_use_gpu_kernel = False
     return model
+
+
+def memory(params: dict, data: Dialogues | None = None) -> list[budget.Term]:
+    """What a training run holds (seqviz.budget): the weights, one batch of windows through both BiLSTMs,
+    the held-out decoding (groups of at most 200,000 word slots, or the longest dialogue alone) and the ids."""
+    if data is None:   # generated: dialogues alike, n_dialogues of them
+        data, n = make_toy(50, params["max_utterances"], params["seed"]), int(params["n_dialogues"] / 0.85)
+    else:
+        n = len(data.utterances)
+    words = [[tokenize(u)[:params["max_words"]] for u in d] for d in data.utterances]
+    v = min(params["max_vocab"], len({w for d in words for u in d for w in u})) + 2
+    k = len({t for d in data.tags for t in d})
+    longest = max(map(len, words))
+    w = max(len(u) for d in words for u in d) or 1
+    n_words = sum(len(u) + 1 for d in words for u in d) * n / len(words)
+    e, hw, hc, b = params["embed_dim"], params["word_units"], params["context_units"], params["batch_size"]
+    win = min(params["window"], longest)
+    return [budget.weights(v * e, {"max_vocab": v, "embed_dim": e}, "the word embeddings"),
+            budget.weights(2 * budget.lstm_weights(e, hw) + 2 * budget.lstm_weights(2 * hw, hc) + (2 * hc + 1 + k) * k,
+                           {"word_units": hw, "context_units": hc}, "the BiLSTMs' weights"),
+            budget.Term("one batch of windows through the word BiLSTM", 2 * budget.lstm_activations(b * win, w, hw, e),
+                        {"batch_size": b, "window": win, "max_words": w, "word_units": hw}),
+            budget.Term("one batch through the dialogue BiLSTM", 2 * budget.lstm_activations(b, win, hc, 2 * hw),
+                        {"batch_size": b, "window": win, "context_units": hc}),
+            budget.Term("decoding the held-out dialogues", max(200_000, longest * w) * (e + 4 * hw) * budget.FLOAT,
+                        {"word_units": hw, "max_words": w}, "eval"),
+            budget.Term("the dialogues' word ids", n_words * 40, {"dialogues": n}, "data")]
 
 
 class _Trainer(ModelWithCRFLoss):

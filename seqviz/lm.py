@@ -58,7 +58,7 @@ with warnings.catch_warnings():  # tensorflow-addons announces its end of life o
     warnings.simplefilter("ignore", UserWarning)
     from tensorflow_addons.optimizers import LazyAdam
 
-from seqviz import store
+from seqviz import budget, store
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param
 from seqviz.training import phase, record
@@ -70,6 +70,8 @@ SPECIALS = (PAD, UNK, EOS)
 EXAMPLE = "return the"
 MAX_CHARS = 2000            # a longer prompt is refused, not silently cut
 MAX_VAL_TOKENS = 8_000      # held-out tokens scored after each epoch (full softmax over V: keep it bounded)
+PYTHON_TOKENS = 310_000     # about the docstring corpus' size (the memory estimate's data term)
+VAL_LOGITS = 25_000_000     # full-softmax logits held at once when scoring the held-out text (100 MB)
 MONITOR_POINTS = 10         # per epoch: full-softmax (and sampled) loss on a fixed training sample
 
 PARAMS = [
@@ -398,6 +400,36 @@ def optimizer(params: dict) -> LazyAdam:
     return LazyAdam(params["learning_rate"])
 
 
+def val_batch(params: dict) -> int:
+    """Windows per held-out batch: 256, fewer where (windows x seq_len x V) logits would pass VAL_LOGITS."""
+    return max(1, min(256, VAL_LOGITS // (params["seq_len"] * params["vocab_size"])))
+
+
+def memory(params: dict, data: Corpus | None = None) -> list[budget.Term]:
+    """What a training run holds (seqviz.budget): the weights (the V x E embedding and V x H projection
+    dominate), one batch's LSTM and softmax (sampled: (B T, k) logits; full: (B T, V)), the full-softmax
+    monitoring of 16 windows and the held-out scoring, and the text."""
+    v, e, h, b, t = (params[k] for k in ("vocab_size", "embed_dim", "units", "batch_size", "seq_len"))
+    tokens = PYTHON_TOKENS if data is None else sum(map(len, data.docs))
+    if data is None and params["corpus"] == "zipf":
+        tokens = 300_000
+    if params["softmax"] == "sampled":
+        out = budget.Term("one batch's sampled logits", 3 * b * t * (params["num_sampled"] + 1 + h) * budget.FLOAT,
+                          {"batch_size": b, "seq_len": t, "num_sampled": params["num_sampled"]})
+    else:
+        out = budget.Term("one batch's full-softmax logits", 3 * b * t * v * budget.FLOAT,
+                          {"batch_size": b, "seq_len": t, "vocab_size": v})
+    return [budget.weights(v * (e + h + 1), {"vocab_size": v, "embed_dim": e, "units": h},
+                           "the embedding and output weights"),
+            budget.weights(budget.lstm_weights(e, h), {"units": h, "embed_dim": e}, "the LSTM's weights"),
+            budget.Term("one batch through the LSTM", budget.lstm_activations(b, t, h, e),
+                        {"batch_size": b, "seq_len": t, "units": h}),
+            out,
+            budget.Term("scoring with the full softmax", 3 * (16 + val_batch(params)) * t * v * budget.FLOAT,
+                        {"seq_len": t, "vocab_size": v}, "eval"),
+            budget.Term("the text", tokens * 80, {"tokens": tokens}, "data")]
+
+
 def check(params: dict, vocab_size: int | None = None) -> None:
     """num_sampled must be smaller than V (the sampler draws distinct words other than the true one)."""
     v = vocab_size or params["vocab_size"]
@@ -514,7 +546,7 @@ def fit(params: dict, data: Corpus | None, callbacks=()):
     train = (tf.data.Dataset.from_tensor_slices((x, y))
              .shuffle(len(x), seed=params["seed"], reshuffle_each_iteration=True).batch(params["batch_size"]))
     hist = model.fit(train, epochs=params["epochs"], callbacks=[tracer, *callbacks],
-                     validation_data=tf.data.Dataset.from_tensor_slices((xv, yv)).batch(256), verbose=0)
+                     validation_data=tf.data.Dataset.from_tensor_slices((xv, yv)).batch(val_batch(params)), verbose=0)
 
     metrics = {
         "val_perplexity": trace.epochs[-1]["val_perplexity"] if trace.epochs else None,

@@ -42,7 +42,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from seqviz import decoding, store
+from seqviz import budget, decoding, store
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param
 from seqviz.training import holdout, phase
@@ -398,6 +398,27 @@ def evaluate(model, params, vocabs, pairs) -> dict:
 def read_upload(raw: bytes, filename: str = "upload"):
     raise SeqvizError("The seq2seq models train on generated tasks only (digits, sort, Pig Latin); "
                       "choose the task and the input lengths with the knobs instead of uploading a file.")
+
+
+def memory(params: dict, data=None) -> list[budget.Term]:
+    """What a training run holds (seqviz.budget): the weights, one batch through the encoder and decoder
+    stacks (with the attention's (T, S) scores and the (T, V) output), and the training pairs."""
+    vocabs = vocabularies(params["task"])
+    vs, vt = len(vocabs["source"]), len(vocabs["target"])
+    e, h, depth, b = params["embed_dim"], params["units"], params["depth"], params["batch_size"]
+    s, t = params["max_len"], max_target_len(params["task"], params["max_len"]) + 1
+    dec_in = {"basic": h, "feedback": e, "peek": e + h, "attention": e}[params["mode"]]
+    w = (vs + vt) * e + budget.lstm_weights(e, h) + budget.lstm_weights(dec_in, h) + \
+        2 * (depth - 1) * budget.lstm_weights(h, h) + (2 * h + 1) * vt + 2 * h * h
+    lstms = budget.lstm_activations(b, s, h, e) + budget.lstm_activations(b, t, h, dec_in) + \
+        2 * (depth - 1) * budget.lstm_activations(b, (s + t) / 2, h, h)
+    return [budget.weights(w, {"units": h, "depth": depth}),
+            budget.Term("one batch through the encoder and decoder LSTMs", lstms,
+                        {"batch_size": b, "units": h, "depth": depth, "max_len": s}),
+            budget.Term("one batch's attention scores and output probabilities",
+                        3 * b * t * (s + vt + 2 * h) * budget.FLOAT, {"batch_size": b, "max_len": s}),
+            budget.Term("the training pairs", params["n_train"] * (s + 2 * t) * 70, {"n_train": params["n_train"]},
+                        "data")]
 
 
 def check_params(params: dict) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seqviz import archs
+from seqviz import archs, budget
 from seqviz.errors import SeqvizError
 from seqviz.vocab import Vocab
 
@@ -200,11 +200,14 @@ def _check_params(arch: str, name: str, params: dict) -> None:
     from seqviz.params import resolve
     if not isinstance(params, dict):
         raise TypeError("its settings are not a JSON object")
+    mod = archs.get(arch).module()
     try:
-        resolve(archs.get(arch).module().PARAMS, params)
+        resolve(mod.PARAMS, params)
     except SeqvizError as e:
         raise SeqvizError(f"The store entry {arch}/{name} has settings outside the knobs' ranges ({e}); "
                           "retrain it or pick another model.") from None
+    budget.check(lambda ps: mod.memory(ps), params, training=False,     # its weights alone, within the budget
+                 what=f"The store entry {arch}/{name}'s weights")
 
 
 _BUILDING = threading.RLock()   # re-entrant: a build may ask for another memoised build

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from seqviz import archs, store
+from seqviz import archs, budget, store
 from seqviz.errors import SeqvizError
 from seqviz.params import resolve
 
@@ -86,6 +86,7 @@ def plan(arch: str, overrides: dict | None = None, upload: bytes | None = None,
         data = mod.read_upload(upload, filename)
         info = {"source": "upload", "filename": filename, "sha1": hashlib.sha1(upload).hexdigest(),
                 "bytes": len(upload)}
+    budget.check(lambda ps: mod.memory(ps, data), params, mod.PARAMS)   # before any work, on the real data
     p = Plan(arch, params, data, info, upload=upload, filename=filename)
     p.name = store.check_name(name) if name else f"run-{p.key}"
     if p.name.startswith(store.DEFAULT) and not (overwrite and store.is_default(p.name, arch)):

@@ -9,6 +9,38 @@ from seqviz.errors import SeqvizError
 MAX_BYTES = 5 * 2**20  # also Streamlit's server.maxUploadSize (in .streamlit/config.toml)
 
 
+def read_path(path: str, max_bytes: int = MAX_BYTES) -> bytes:
+    """A local file's bytes, measured before they are read: a regular file by its size on disk; anything else
+    (a pipe, a device such as /dev/zero, stdin) by reading at most max_bytes + 1 bytes."""
+    import os
+    import stat
+    name = os.path.basename(path) or path
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if stat.S_ISREG(st.st_mode) and st.st_size > max_bytes:
+                raise SeqvizError(f"{name} is {st.st_size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:g} MB.")
+            raw = f.read(max_bytes + 1)
+    except IsADirectoryError:
+        raise SeqvizError(f"{path} is a folder, not a file.") from None
+    except OSError as e:
+        raise SeqvizError(f"Cannot read {path}: {e.strerror or e}.") from None
+    if len(raw) > max_bytes:
+        raise SeqvizError(f"{name} is larger than the {max_bytes / 2**20:g} MB limit (it was read up to the limit: "
+                          "a pipe or a device has no size to check first).")
+    return raw
+
+
+def check_labels(n_labels: int, n_rows: int, filename: str, what: str, maximum: int) -> None:
+    """A label set a model can learn from: at most `maximum`, and beyond 20 at most one per 5 rows (a small
+    file with thousands of labels would train a huge output layer to 0% accuracy)."""
+    cap = min(maximum, max(20, n_rows // 5))
+    if n_labels > cap:
+        raise SeqvizError(f"{filename} has {n_labels:,} distinct {what}s in {n_rows:,} rows; at most {cap:,} can "
+                          f"be learned from it (at most {maximum:,}, and beyond 20 one per 5 rows): merge rare "
+                          f"{what}s or add rows.")
+
+
 def check_size(raw: bytes, filename: str, max_bytes: int = MAX_BYTES) -> bytes:
     if len(raw) > max_bytes:
         raise SeqvizError(f"{filename} is {len(raw) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:g} MB.")

@@ -368,20 +368,45 @@ def test_model_details_table_is_built_when_opened():
     assert len(at.get("plotly_chart")) == charts + 1                          # + the training curve
 
 
-@pytest.mark.parametrize("name, words", [("default", "belong to the shipped models"),
-                                         ("default-mine", "belong to the shipped models")])
-def test_the_train_form_refuses_a_shipped_name_and_keeps_the_page(name, words):
-    at = AppTest.from_file("views/attention.py", default_timeout=120).run()
-    at.session_state["attention:train-open"] = True
+def _labels_csv(n_rows: int, n_labels: int) -> bytes:
+    return ("text,label\n" + "".join(f"words of row {i},label{i % n_labels}\n" for i in range(n_rows))).encode()
+
+
+LM_MAXIMA = {"vocab_size": 100_000, "embed_dim": 1024, "units": 1024, "seq_len": 200, "batch_size": 1024,
+             "num_sampled": 16_384}
+REFUSALS = [  # (page, arch, knobs, name, upload, words of the one error)
+    ("attention", "attention", {}, "default", None, ["belong to the shipped models"]),
+    ("attention", "attention", {}, "default-mine", None, ["belong to the shipped models"]),
+    ("lm", "lm", LM_MAXIMA, "", None, ["over the 4.0 GB budget", "batch_size × seq_len × num_sampled",
+                                      "SEQVIZ_MEMORY_GB"]),
+    ("seq2seq", "seq2seq", {"batch_size": 1024, "units": 512, "depth": 4, "max_len": 20}, "", None,
+     ["over the 4.0 GB budget", "batch_size", "or less would fit"]),
+    ("attention", "attention", {}, "", ("labels.csv", _labels_csv(50_000, 50_000)),
+     ["50,000 distinct labels", "merge rare labels"]),
+]
+
+
+@pytest.mark.parametrize("page, arch, knobs, name, upload, words", REFUSALS,
+                         ids=["shipped-name", "default-prefix", "lm-maxima", "seq2seq-maxima", "50k-labels"])
+def test_the_train_form_refuses_bad_settings_and_keeps_the_page(page, arch, knobs, name, upload, words):
+    """A shipped name, settings over the memory budget, a file with a label per row: one error, nothing
+    submitted, the page still works."""
+    at = AppTest.from_file(f"views/{page}.py", default_timeout=120).run()
+    at.session_state[f"{arch}:train-open"] = True
     at.run()
-    at.text_input(key="attention:name").input(name)
-    at.session_state["attention:train-open"] = True
+    for k, v in knobs.items():
+        at.number_input(key=f"{arch}:knob:{k}").set_value(v)
+    at.text_input(key=f"{arch}:name").input(name)
+    if upload:
+        at.get("file_uploader")[0].set_value((*upload, "text/csv"))
+    at.session_state[f"{arch}:train-open"] = True
     next(b for b in at.button if b.label == "Train").click()
     at.run()
-    assert not at.exception and len(at.error) == 1 and words in at.error[0].value.replace("\\", ""), \
-        [e.value for e in at.error]
-    assert "attention:job" not in at.session_state
-    assert any(s.value.startswith("Predicted: ") for s in at.subheader)   # the page still predicts
+    assert not at.exception and len(at.error) == 1, [e.value for e in at.error]
+    for w in words:
+        assert w in at.error[0].value.replace("\\", ""), at.error[0].value
+    assert f"{arch}:job" not in at.session_state
+    assert len(at.get("plotly_chart")) > 0                        # the page still draws its model
 
 
 def test_the_quick_and_full_presets_set_the_knobs_and_the_estimate_follows():

@@ -1,0 +1,203 @@
+"""The memory budget (seqviz.budget) and the inputs that used to escape it: a device read whole, a forged
+.npy header, the LM's knobs at their maxima, a small CSV with 50,000 labels. Each is refused with one clear
+line, and the process that refused it stayed far under the budget (its peak RSS, measured)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seqviz import archs, budget, store, training, uploads
+from seqviz.errors import SeqvizError
+from seqviz.params import resolve
+
+ROOT = Path(__file__).resolve().parents[2]
+LM_MAXIMA = {"vocab_size": 100_000, "embed_dim": 1024, "units": 1024, "seq_len": 200, "batch_size": 1024,
+             "num_sampled": 16_384, "epochs": 50}
+
+# Runs CLI commands in one fresh process and reports each exit code and stderr, then the process' peak RSS.
+_RUNNER = """
+import contextlib, io, json, resource, sys
+from seqviz import cli
+out = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = cli.main(argv)
+    out.append({"rc": rc, "err": err.getvalue()})
+print(json.dumps({"runs": out, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+
+def _forged_npy() -> bytes:
+    """A header declaring 409,600,000,000 float32 (1.49 TiB), followed by 16 bytes."""
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (409600000000,), }"
+    text = header + " " * (-(10 + len(header) + 1) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text.encode("latin-1") + b"\0" * 16
+
+
+def _labels_csv(n_rows: int, n_labels: int) -> bytes:
+    return ("text,label\n" + "".join(f"words of row {i},label{i % n_labels}\n" for i in range(n_rows))).encode()
+
+
+def test_the_four_escapes_are_refused_with_one_line_and_the_process_stays_small(tmp_path):
+    """The four inputs that took 2.9 GB, 1.49 TiB, 10.7 GB and 5.4 GB: exit 2, one line, and the whole process
+    (TensorFlow imported, a model loaded) peaks far under the 4 GB budget."""
+    npy, csv = tmp_path / "forged.npy", tmp_path / "labels.csv"
+    npy.write_bytes(_forged_npy())
+    csv.write_bytes(_labels_csv(20_000, 20_000))      # ~0.5 MB: under the 5 MB upload limit
+    assert csv.stat().st_size < uploads.MAX_BYTES
+    lm_sets = [a for k, v in LM_MAXIMA.items() for a in ("--set", f"{k}={v}")]
+    cases = [  # (argv, words of the one line)
+        (["predict", "attention", "--file", "/dev/zero"], ["larger than the 5 MB limit"]),
+        (["predict", "captioning", "--file", str(npy)], ["truncated or damaged", "16 bytes follow"]),
+        (["train", "lm", *lm_sets, "--name", "maxima"], ["over the 4.0 GB budget", "num_sampled"]),
+        (["train", "attention", "--data", str(csv), "--name", "labels"], ["20,000 distinct labels"]),
+    ]
+    env = {**os.environ, "SEQVIZ_MODELS": str(tmp_path / "models"), "SEQVIZ_MEMORY_GB": "4",
+           "PYTHONPATH": str(ROOT)}
+    (tmp_path / "models").mkdir()
+    for entry in (ROOT / "models").glob("*/default"):          # the defaults these predictions load
+        import shutil
+        shutil.copytree(entry, tmp_path / "models" / entry.parent.name / "default")
+    done = subprocess.run([sys.executable, "-c", _RUNNER, json.dumps([c[0] for c in cases])], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    for (argv, words), run in zip(cases, report["runs"]):
+        err = run["err"].strip()
+        assert run["rc"] == 2 and err.count("\n") == 0 and err.startswith("error: "), (argv, err)
+        for w in words:
+            assert w in err, (argv, err)
+    assert report["peak"] < 1.5e9, f"peak RSS {report['peak'] / 1e9:.2f} GB"   # a TF process is ~0.8 GB
+    assert not any((tmp_path / "models").glob("*/maxima")) and not any((tmp_path / "models").glob("*/labels"))
+
+
+def test_a_file_is_measured_before_it_is_read(tmp_path):
+    big = tmp_path / "big.txt"
+    with open(big, "wb") as f:                 # a sparse 3 GB file: its size says no before a byte is read
+        f.truncate(3 * 2**30)
+    with pytest.raises(SeqvizError, match=r"big.txt is 3072.0 MB; the limit is 5 MB"):
+        uploads.read_path(str(big))
+    with pytest.raises(SeqvizError, match="larger than the 5 MB limit"):
+        uploads.read_path("/dev/zero")         # no size: read up to the limit + 1 byte, then refused
+    with pytest.raises(SeqvizError, match="is a folder"):
+        uploads.read_path(str(tmp_path))
+    with pytest.raises(SeqvizError, match="No such file"):
+        uploads.read_path(str(tmp_path / "missing.csv"))
+    ok = tmp_path / "ok.txt"
+    ok.write_bytes(b"hello")
+    assert uploads.read_path(str(ok)) == b"hello"
+
+
+@pytest.mark.parametrize("n_rows, n_labels, refused", [(20_000, 20_000, True), (1_000, 300, True),
+                                                         (2_000, 1_500, True), (100, 20, False),
+                                                         (1_000, 200, False)])
+def test_label_counts_are_bounded(n_rows, n_labels, refused):
+    raw = _labels_csv(n_rows, n_labels)
+    if refused:
+        with pytest.raises(SeqvizError, match=f"{n_labels:,} distinct labels in {n_rows:,} rows"):
+            training.plan("attention", {}, raw, "labels.csv")
+    else:
+        assert training.plan("attention", {}, raw, "labels.csv").data is not None
+
+
+def test_the_budget_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv(budget.ENV, "12")
+    assert budget.limit() == 12e9
+    monkeypatch.delenv(budget.ENV)
+    assert budget.limit() == budget.DEFAULT_GB * 1e9
+    for bad in ("lots", "-1", "0", "nan", "inf"):
+        monkeypatch.setenv(budget.ENV, bad)
+        with pytest.raises(SeqvizError, match="SEQVIZ_MEMORY_GB must be a number of gigabytes"):
+            budget.limit()
+    monkeypatch.setenv(budget.ENV, "0.5")                     # below what TensorFlow alone holds
+    with pytest.raises(SeqvizError, match="a TensorFlow process alone holds about 750 MB; raise SEQVIZ_MEMORY_GB"):
+        training.plan("attention", {})
+
+
+@pytest.mark.parametrize("arch", list(archs.ARCHS))
+def test_every_default_and_quick_preset_fits_the_default_budget(arch):
+    mod = archs.get(arch).module()
+    for over in ({}, mod.QUICK):
+        params = resolve(mod.PARAMS, over)
+        assert budget.need(mod.memory(params)) < budget.DEFAULT_GB * 1e9 / 2, (arch, over)
+        budget.check(lambda p: mod.memory(p), params, mod.PARAMS)
+
+
+def test_the_suggested_value_is_the_largest_that_fits():
+    """seq2seq at batch 1024, 512 units, depth 4: refused, naming batch_size; the suggested batch size fits
+    and one more does not."""
+    from seqviz import seq2seq
+    params = resolve(seq2seq.PARAMS, {"batch_size": 1024, "units": 512, "depth": 4, "max_len": 20})
+    with pytest.raises(SeqvizError) as e:
+        budget.check(lambda p: seq2seq.memory(p), params, seq2seq.PARAMS)
+    message = str(e.value)
+    assert "over the 4.0 GB budget (SEQVIZ_MEMORY_GB)" in message and "batch_size × units × depth" in message
+    best = int(message.split("batch_size ")[-1].split(" or less")[0].replace(",", ""))
+    need = lambda b: budget.need(seq2seq.memory({**params, "batch_size": b}))   # noqa: E731
+    assert 8 <= best < 1024 and need(best) <= 4e9 < need(best + 1)
+
+
+def test_no_single_knob_is_said_when_none_would_do():
+    from seqviz import lm
+    params = resolve(lm.PARAMS, LM_MAXIMA)
+    with pytest.raises(SeqvizError, match="no one setting alone brings it under the budget"):
+        budget.check(lambda p: lm.memory(p), params, lm.PARAMS)
+
+
+def test_a_stored_model_whose_weights_exceed_the_budget_is_refused_before_building(store_with_defaults, monkeypatch):
+    """Within every knob's range, an LM of 100,000 words x 1024 units holds 0.8 GB of weights: under a 1.5 GB
+    budget it is refused at load, before a weight is allocated."""
+    entry = store_with_defaults / "lm" / "default"
+    config = json.loads((entry / "config.json").read_text())
+    config["params"].update(vocab_size=100_000, embed_dim=1024, units=1024, num_sampled=16_384)
+    (entry / "config.json").write_text(json.dumps(config))
+    monkeypatch.setenv(budget.ENV, "1.5")
+    with pytest.raises(SeqvizError, match=r"The store entry lm/default's weights need about 1.6 GB of memory, "
+                                          r"over the 1.5 GB budget"):
+        store.load("lm", "default")
+
+
+# Measured: each config trained in a fresh process, its peak RSS against the estimate (+ the runtime).
+CALIBRATION = [
+    ("attention", {"embed_dim": 64, "units": 256, "batch_size": 64, "epochs": 1, "max_len": 400}, "long"),
+    ("seq2seq", {"batch_size": 1024, "units": 512, "depth": 2, "n_train": 2048, "epochs": 1}, None),
+    ("captioning", {"n_scenes": 8000, "feature_dim": 8192, "batch_size": 2048, "epochs": 1}, None),
+    ("dialogue-acts", {"batch_size": 64, "window": 64, "max_utterances": 64, "word_units": 256, "embed_dim": 128,
+                       "n_dialogues": 100, "epochs": 1}, None),
+    ("lm", {"corpus": "zipf", "vocab_size": 60_000, "embed_dim": 256, "units": 256, "batch_size": 1024,
+            "seq_len": 50, "num_sampled": 2048, "epochs": 1}, None),
+]
+_FIT = """
+import json, resource, sys
+from seqviz import archs, budget
+from seqviz.params import resolve
+arch, over, path = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+mod = archs.get(arch).module()
+params = resolve(mod.PARAMS, over)
+data = mod.read_upload(open(path, "rb").read(), "data.csv") if path else None
+est = budget.need(mod.memory(params, data))
+mod.fit(params, data)
+print(json.dumps({"est": est, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch, over, data", CALIBRATION, ids=[c[0] for c in CALIBRATION])
+def test_the_estimate_is_within_a_factor_of_two_of_the_measured_peak(arch, over, data, tmp_path):
+    path = ""
+    if data == "long":          # 300 sentences of 400 words: the BiLSTM's activations dominate
+        rng = np.random.default_rng(0)
+        rows = [" ".join(f"w{i}" for i in rng.integers(0, 3000, 400)) + f",{'abc'[k % 3]}" for k in range(300)]
+        path = tmp_path / "long.csv"
+        path.write_text("text,label\n" + "\n".join(rows) + "\n")
+    done = subprocess.run([sys.executable, "-c", _FIT, arch, json.dumps(over), str(path)], capture_output=True,
+                          text=True, timeout=900, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    assert r["est"] > 1.3e9, r                     # the settings' own terms are most of it, not the runtime
+    assert 0.5 <= r["est"] / r["peak"] <= 2.0, f"estimate {r['est'] / 1e9:.2f} GB, peak {r['peak'] / 1e9:.2f} GB"
