@@ -90,6 +90,14 @@ def browser():
         b.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def patient_expectations():
+    """expect() waits up to 60 s for an element or text (Playwright's default 5 s is a fixed, tight wait that
+    a busy 2-core machine misses while the page is still running)."""
+    from playwright.sync_api import expect
+    expect.set_options(timeout=60_000)
+
+
 @pytest.fixture(scope="session")
 def shots(tmp_path_factory):
     return tmp_path_factory.mktemp("e2e-shots")

@@ -3,6 +3,7 @@ from pathlib import Path
 
 from seqviz.archs import ARCHS
 from seqviz.bench import sidebar_train
+from seqviz.ui import MAX_URL_TEXT
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -10,11 +11,57 @@ DONE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 EXCEPTION = "[data-testid='stException']"
 CHART = "[data-testid='stPlotlyChart']"
 
+# The page is at rest: the script has finished, no element is stale (a rerun's leftovers), and every visible
+# chart has drawn its SVG. Waiting on this state, never on a fixed sleep, holds on a busy machine too.
+_AT_REST = """() => {
+    const app = document.querySelector("[data-testid='stApp']");
+    if (!app || app.getAttribute("data-test-script-state") !== "notRunning") return false;
+    if (document.querySelector("[data-stale='true']")) return false;
+    for (const c of document.querySelectorAll("[data-testid='stPlotlyChart']"))
+        if (c.offsetParent !== null && !c.querySelector(".main-svg")) return false;
+    return true;
+}"""
+
+# Counts the script's runs: +1 each time stApp's script state leaves "notRunning" (installed once per page).
+_COUNT_RUNS = """() => {
+    if (window._seqvizRuns !== undefined) return;
+    window._seqvizRuns = 0;
+    const app = document.querySelector("[data-testid='stApp']");
+    new MutationObserver(() => {
+        if (app.getAttribute("data-test-script-state") !== "notRunning") window._seqvizRuns += 1;
+    }).observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
+}"""
+
+
 def settle(page, timeout=120_000):
-    """Wait until the script has finished running, let fragments and charts draw, and check again."""
+    """Wait until the page is at rest: script finished, nothing stale, every visible chart drawn."""
     page.wait_for_selector(DONE, timeout=timeout)
-    page.wait_for_timeout(1000)
-    page.wait_for_selector(DONE, timeout=timeout)
+    page.wait_for_function(_AT_REST, timeout=timeout)
+
+
+def rerun(page, action, timeout=120_000):
+    """Do `action()` (a click, an upload, a key press) and wait for the rerun it starts to finish: a script
+    run began after it (or the URL, which every page's view is mirrored into, changed), then the page is at
+    rest. What the rerun shows, callers wait for by its element or text."""
+    settle(page, timeout)
+    page.evaluate(_COUNT_RUNS)
+    before = page.evaluate("[window._seqvizRuns, location.href]")
+    action()
+    page.wait_for_function("([runs, href]) => window._seqvizRuns > runs || location.href !== href", arg=before,
+                           timeout=timeout)
+    settle(page, timeout)
+
+
+def still(page, timeout=60_000):
+    """At rest and no chart changing size between two looks 250 ms apart (Plotly's resize after a viewport
+    change): what a screenshot needs."""
+    settle(page, timeout)
+    sizes = ("() => [...document.querySelectorAll(\"[data-testid='stPlotlyChart']\")]"
+             ".map(c => c.offsetWidth + 'x' + c.offsetHeight).join()")
+    before = page.evaluate(sizes)
+    page.wait_for_function(
+        f"() => new Promise(done => setTimeout(() => done(({sizes})() === {before!r}), 250))", timeout=timeout)
+    settle(page, timeout)
 
 
 def main(page):
@@ -25,7 +72,9 @@ def submit_text(page, text):
     area = main(page).locator("textarea").first
     area.fill(text)
     area.press("Control+Enter")  # how a Streamlit text_area commits its value
-    page.wait_for_timeout(300)
+    if len(text) <= MAX_URL_TEXT:   # the page mirrors its text into the URL as it runs: wait for that state
+        page.wait_for_function("t => [...new URLSearchParams(location.search).values()].includes(t)", arg=text,
+                               timeout=120_000)
     settle(page)
 
 

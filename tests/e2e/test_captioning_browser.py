@@ -5,7 +5,7 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 
 from seqviz import captioning as cap
-from tests.e2e.helpers import CHART, EXCEPTION, ROOT, expect_nav, main, settle
+from tests.e2e.helpers import CHART, EXCEPTION, ROOT, expect_nav, main, rerun, settle
 
 D = 4096
 
@@ -20,9 +20,7 @@ def expect_captions(page, english, french, charts=5):
 
 
 def upload(page, path):
-    main(page).locator("input[type='file']").set_input_files(str(path))
-    page.wait_for_timeout(500)
-    settle(page)
+    rerun(page, lambda: main(page).locator("input[type='file']").set_input_files(str(path)))
 
 
 def test_sample_download_then_upload_features_good_and_bad(server, page, shots, tmp_path):
@@ -43,8 +41,7 @@ def test_sample_download_then_upload_features_good_and_bad(server, page, shots, 
     assert info.value.suggested_filename == "scene-1.npy"
     np.testing.assert_array_equal(np.load(sample, allow_pickle=False), cap.sample_features(0, D, 0.3))
 
-    main(page).get_by_text("Upload .npy features").click()
-    settle(page)
+    rerun(page, lambda: main(page).get_by_text("Upload .npy features").click())
     expect(main(page).get_by_text("Upload a .npy file of feature vectors")).to_be_visible()
     assert parse_qs(urlparse(page.url).query).get("source") == ["upload"], page.url
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from seqviz.archs import ARCHS
-from tests.e2e.helpers import CHART, EXCEPTION, expect_nav, main, settle, start_training, submit_text
+from tests.e2e.helpers import CHART, EXCEPTION, expect_nav, main, settle, start_training, still, submit_text
 
 # Per page: an input a newcomer would type, and text that must then appear in the page.
 TYPED = {
@@ -67,7 +67,7 @@ def test_newcomer_visits_every_page_from_home(server, browser, readme_shots):
                 settle(page)
                 expect(main(page).get_by_text(shows).first).to_be_visible(timeout=60_000)
             page.set_viewport_size({"width": 1400, "height": 2400})
-            page.wait_for_timeout(1500)
+            still(page)
             page.screenshot(path=str(readme_shots / f"{arch.id}.png"), full_page=True)
             page.set_viewport_size({"width": 1400, "height": 1000})
     finally:
@@ -124,7 +124,7 @@ def test_pages_in_the_dark_theme_and_at_phone_width(server, browser, readme_shot
             box = page.locator("[class*='st-key-scroll-dialogue-acts-lattice']").first
             sizes = box.evaluate("e => [e.scrollWidth, e.clientWidth]")
             assert sizes[0] > sizes[1] + 200, sizes          # wider than the screen: it scrolls, nodes apart
-        page.wait_for_timeout(1500)
+        still(page)
         page.screenshot(path=str(readme_shots / f"{path}-{theme}-{width}.png"), full_page=True)
     finally:
         ctx.close()

@@ -162,6 +162,18 @@ def test_a_stored_model_whose_weights_exceed_the_budget_is_refused_before_buildi
         store.load("lm", "default")
 
 
+def test_a_background_job_over_its_workers_budget_fails_with_the_message(tmp_store, monkeypatch):
+    """The worker plans again, under its own budget: a plan made under a larger one fails there, in words,
+    before any training, and nothing reaches the store."""
+    monkeypatch.setenv(budget.ENV, "100")
+    p = training.plan("seq2seq", {"batch_size": 1024, "units": 512, "depth": 4, "max_len": 20}, name="big")
+    monkeypatch.setenv(budget.ENV, "4")                   # the worker starts with this one
+    job = training.submit(p)
+    assert job.wait(120) and job.status == "failed", (job.status, job.error)
+    assert "over the 4.0 GB budget" in job.error and "batch_size" in job.error and "Traceback" not in job.error
+    assert store.list_models("seq2seq") == []
+
+
 # Measured: each config trained in a fresh process, its peak RSS against the estimate (+ the runtime).
 CALIBRATION = [
     ("attention", {"embed_dim": 64, "units": 256, "batch_size": 64, "epochs": 1, "max_len": 400}, "long"),
