@@ -72,7 +72,9 @@ def test_the_four_escapes_are_refused_with_one_line_and_the_process_stays_small(
         assert run["rc"] == 2 and err.count("\n") == 0 and err.startswith("error: "), (argv, err)
         for w in words:
             assert w in err, (argv, err)
-    assert report["peak"] < 1.5e9, f"peak RSS {report['peak'] / 1e9:.2f} GB"   # a TF process is ~0.8 GB
+    # TensorFlow imported and two default models loaded hold ~1.5 GB; the four inputs added nothing near the
+    # 4 GB budget (they took 2.9 GB, 1.49 TiB, 10.7 GB and 5.4 GB before)
+    assert report["peak"] < 2e9, f"peak RSS {report['peak'] / 1e9:.2f} GB"
     assert not any((tmp_path / "models").glob("*/maxima")) and not any((tmp_path / "models").glob("*/labels"))
 
 
