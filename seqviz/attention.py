@@ -78,7 +78,7 @@ PARAMS = [
 ]
 QUICK = {"n_train": 1000, "epochs": 3}      # the sidebar's Quick preset (the rest as PARAMS)
 PREDICT_PARAMS: list[Param] = []
-MAX_LABELS = 1000          # an upload's labels: at most this many, and at most one per 5 usable rows
+MAX_LABELS = 1000          # an upload's labels: at most this many, and beyond 20 at most one per 5 rows
 MAX_CHARS = 2000            # a typed or CLI text longer than this is refused, not silently cut
 
 

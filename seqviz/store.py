@@ -202,11 +202,11 @@ def _check_params(arch: str, name: str, params: dict) -> None:
         raise TypeError("its settings are not a JSON object")
     mod = archs.get(arch).module()
     try:
-        resolve(mod.PARAMS, params)
+        full = resolve(mod.PARAMS, params)      # an older entry may lack a newer knob: its default
     except SeqvizError as e:
         raise SeqvizError(f"The store entry {arch}/{name} has settings outside the knobs' ranges ({e}); "
                           "retrain it or pick another model.") from None
-    budget.check(lambda ps: mod.memory(ps), params, training=False,     # its weights alone, within the budget
+    budget.check(lambda ps: mod.memory(ps), full, training=False,       # its weights alone, within the budget
                  what=f"The store entry {arch}/{name}'s weights")
 
 
