@@ -28,20 +28,6 @@ def store_with_defaults(tmp_store):
     return tmp_store
 
 
-def pytest_xdist_make_scheduler(config, log):
-    """The browser tests are one unit of work for one xdist worker (one server and one Chromium, as they were
-    written for), while the other workers take the unit and app tests one by one. Two servers and two
-    browsers side by side on 2 cores only slowed each other down. (xdist's own `--dist loadgroup` would do
-    this with marks, but under pytest 9 it cannot rename the tests it groups.)"""
-    from xdist.scheduler import LoadScopeScheduling
-
-    class BrowserTestsTogether(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return "tests/e2e" if nodeid.startswith("tests/e2e/") else nodeid
-
-    return BrowserTestsTogether(config, log)
-
-
 def pytest_configure(config):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # no background warm-up in the tests' app runs and servers (it would compete for the 2 cores);
