@@ -280,6 +280,29 @@ def predict(bundle, text: str) -> dict:
             "probs": {lab: float(p) for lab, p in zip(labels.tokens, probs)}}
 
 
+def serving(bundle):
+    """The export's signature (seqviz.export): one text -> what `predict` gives, tokenised in the graph."""
+    from seqviz import export
+    vocab, labels = bundle.vocabs["words"], bundle.vocabs["labels"]
+    ids_of = export.table(vocab)
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.string, name="text")])
+    def serve(text):
+        tokens = export.tokenize(text)                                      # (T,)
+        probs, att = bundle.model(ids_of.lookup(tokens)[None], training=False)
+        return {"tokens": tokens, "unknown": tf.equal(ids_of.lookup(tokens), vocab.unk_id),
+                "attention": att[0], "probs": probs[0], "labels": tf.constant(labels.tokens),
+                "label": export.words(labels, tf.argmax(probs[0], output_type=tf.int32))}
+
+    return export.Serving(serve, {"text": "a string: the sentence to classify"},
+                          {"tokens": "(T,) string: its words, as seqviz tokenises them",
+                           "unknown": "(T,) bool: the words the model does not know (read as <unk>)",
+                           "attention": "(T,) float: one attention weight per word, summing to 1",
+                           "probs": "(C,) float: the class probabilities, in the order of `labels`",
+                           "labels": "(C,) string: the class names", "label": "string: the most probable class"},
+                          {"text": repr(EXAMPLE)}, [ids_of])
+
+
 def two_pass(model: tf.keras.Model, batch_size: int = 256):
     """The user's first way, kept for the benchmark: predict the labels, then run an intermediate model
     up to the BiLSTM and redo the attention maths in numpy from the layer's weights.

@@ -555,6 +555,29 @@ def _compiled(model, params, vocabs) -> _Compiled:
     return _Compiled(tf.function(greedy, input_signature=[x_spec, x_spec]), decode)
 
 
+def serving(bundle):
+    """The export's signature (seqviz.export): image features (N, D) -> both heads' lock-step greedy captions
+    (the same graph as the page's greedy decode), one string per row and head."""
+    from seqviz import export
+    params, vocabs = bundle.params, bundle.vocabs
+    greedy = _compiled(bundle.model, params, vocabs).greedy
+    dim = params["feature_dim"]
+
+    @tf.function(input_signature=[tf.TensorSpec([None, dim], tf.float32, name="features")])
+    def serve(features):
+        ids = greedy(features, features)                  # per head (N, L_k + 1): "<s> w1 .. wn", 0-padded
+        out = {}
+        for k in (1, 2):
+            rows = tf.RaggedTensor.from_tensor(ids[k - 1][:, 1:], padding=0)
+            out[f"caption_{k}"] = tf.strings.reduce_join(export.words(vocabs[f"caption{k}"], rows), axis=-1,
+                                                         separator=" ")
+        return out
+
+    return export.Serving(serve, {"features": f"(N, {dim}) float32: one image's features per row"},
+                          {"caption_1": f"(N,) string: {HEADS[0]}, greedy", "caption_2": f"(N,) string: {HEADS[1]}, greedy"},
+                          {"features": 'np.load("features.npy").astype("float32")  # shape (N, D)'}, [])
+
+
 def greedy_captions(model, params, vocabs, features, ablate: str = "none") -> list[list[list[str]]]:
     """Per head, per scene: the lock-step greedy caption as words."""
     out = []

@@ -1,4 +1,4 @@
-"""`python -m seqviz list|train|predict|bench`: the same code as the pages, JSON on stdout.
+"""`python -m seqviz list|train|predict|export|bench`: the same code as the pages, JSON on stdout.
 
 Bad input exits 2 with one line on stderr; no traceback.
 """
@@ -90,6 +90,12 @@ def cmd_predict(args) -> None:
     _emit(mod.predict(bundle, args.text, **options))
 
 
+def cmd_export(args) -> None:
+    from seqviz import export
+    archs.get(args.arch)                                      # an unknown arch: one line, before TensorFlow loads
+    _emit(export.export(args.arch, store.check_name(args.model), args.out, overwrite=args.overwrite))
+
+
 def cmd_bench(args) -> None:
     from seqviz import bench
     _emit(bench.run(args.name, quick=args.quick))
@@ -114,6 +120,12 @@ def main(argv=None) -> int:
     p.add_argument("--file")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(fn=cmd_predict)
+    e = sub.add_parser("export", help="write a model as a TensorFlow SavedModel that runs without seqviz")
+    e.add_argument("arch")
+    e.add_argument("--model", default=store.DEFAULT)
+    e.add_argument("--out", required=True, help="the folder to write (created; must be new or empty)")
+    e.add_argument("--overwrite", action="store_true", help="replace what the folder holds")
+    e.set_defaults(fn=cmd_export)
     b = sub.add_parser("bench", help="run a benchmark")
     b.add_argument("name")
     b.add_argument("--quick", action="store_true", help="a smaller run (for CI)")

@@ -452,3 +452,29 @@ def predict(bundle, text: str) -> dict:
             "path": best.path, "path_score": best.score,
             "marginals": crf.marginals(em, tr).tolist(), "emissions": em.tolist(), "transitions": tr.tolist(),
             "unknown_utterances": [i for i, u in enumerate(unknown) if u]}
+
+
+def serving(bundle):
+    """The export's signature (seqviz.export): a dialogue's utterances -> the CRF's Viterbi tags (tf2crf's
+    own decode, in the graph), the emissions and the transitions, tokenised as `predict` does."""
+    from seqviz import export
+    vocab, tags = bundle.vocabs["words"], bundle.vocabs["tags"]
+    ids_of = export.table(vocab)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="utterances")])
+    def serve(utterances):
+        words = export.tokenize(utterances)[:, :bundle.params["max_words"]]         # (U, None): cut as in training
+        ids = export.pad_ragged(ids_of.lookup(words))                               # (U, W)
+        empty = tf.equal(words.row_lengths(), 0)[:, None] & tf.equal(tf.range(tf.shape(ids)[1]), 0)[None]
+        ids = tf.where(empty, vocab.unk_id, ids)                 # a wordless utterance reads <unk>, as `encode`
+        path, emissions, _, transitions = bundle.model(ids[None], training=False)
+        return {"tags": export.words(tags, path[0]), "emissions": emissions[0], "transitions": transitions,
+                "labels": tf.constant(tags.tokens)}
+
+    return export.Serving(serve, {"utterances": "(U,) string: the dialogue, one utterance per element, without "
+                                                "speaker prefixes"},
+                          {"tags": "(U,) string: the CRF's Viterbi tag of each utterance",
+                           "emissions": "(U, K) float: the per-utterance tag scores (the CRF's unary potentials)",
+                           "transitions": "(K, K) float: the CRF's tag-to-tag scores, from row to column",
+                           "labels": "(K,) string: the tag set, in the order of the emission columns"},
+                          {"utterances": repr(parse(EXAMPLE)[1][:4])}, [ids_of])

@@ -685,3 +685,32 @@ def predict(bundle, text: str, n_words: int = 20, temperature: float = 0.8, top_
         probs = probs.numpy()
     return {"prompt": tokens, "unknown": unknown, "continuation": " ".join(words), "tokens": words,
             "token_probs": word_probs, "next_word": next_word}
+
+
+def serving(bundle, k: int = 10):
+    """The export's signature (seqviz.export): a prompt -> the full-softmax distribution of the next word
+    (its k most probable words), tokenised in the graph as `tokenize` does (Keras' text_to_word_sequence:
+    lower-case, its punctuation filters to spaces, split on spaces; quotes stripped off words)."""
+    from seqviz import export
+    vocab, model = bundle.vocabs["words"], bundle.model
+    ids_of = export.table(vocab)
+    filters = r'[!"#$%&()*+,\-./:;<=>?@\[\\\]^_`{|}~\t\n]'     # text_to_word_sequence's filters, as RE2
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.string, name="text")])
+    def serve(text):
+        words = tf.strings.split(tf.strings.regex_replace(tf.strings.lower(text, encoding="utf-8"),
+                                                          filters, " "), sep=" ")
+        words = tf.strings.regex_replace(words, "^'+|'+$", "")
+        tokens = tf.boolean_mask(words, tf.not_equal(words, ""))
+        ids = ids_of.lookup(tokens)
+        out, _ = model.hidden(ids[None])
+        probs, top = tf.math.top_k(tf.nn.softmax(model.projection(out[:, -1]))[0], k)
+        return {"tokens": tokens, "unknown": tf.equal(ids, vocab.unk_id),
+                "next_words": export.words(vocab, top), "next_probs": probs}
+
+    return export.Serving(serve, {"text": "a string: the prompt"},
+                          {"tokens": "(T,) string: the prompt's words, as seqviz tokenises them",
+                           "unknown": "(T,) bool: words not in the vocabulary (read as <unk>)",
+                           "next_words": f"({k},) string: the {k} most probable next words, best first",
+                           "next_probs": f"({k},) float: their probabilities (full softmax over the vocabulary)"},
+                          {"text": repr(EXAMPLE)}, [ids_of])

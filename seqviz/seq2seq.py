@@ -121,6 +121,11 @@ def target(task: str, source: list[str]) -> list[str]:
     return list(pig_latin("".join(source)))
 
 
+def joiner(task: str) -> str:
+    """How a task's output tokens are written as text: Pig Latin's letters run together, words get spaces."""
+    return "" if task == "piglatin" else " "
+
+
 def max_target_len(task: str, max_len: int) -> int:
     """Longest target (without </s>): Pig Latin adds up to 3 letters ('way')."""
     return max_len + 3 if task == "piglatin" else max_len
@@ -308,6 +313,7 @@ class Inference:
     depth: int
     signatures: tuple         # the TensorSpecs of the encoder's and the step's inputs: each is traced once
     search: decoding.Search   # three greedy or beam searches over `step` at a time, in one graph
+    search_step: Callable     # `step` as the search calls it: (tokens, state, t) -> (log-probs, state, alignment)
 
 
 @store.once_per_model
@@ -339,7 +345,7 @@ def inference(model: tf.keras.Model, params: dict) -> Inference:
         return tf.math.log(tf.maximum(probs, 1e-30)), [enc, src, h_enc] + list(rest), extra
     search = decoding.compile_search(search_step, [signatures[0]], layers["probs"].units, runs=3,
                                      init=lambda inputs: encoder(inputs[0], training=False))
-    return Inference(encoder, step, mode, depth, signatures, search)
+    return Inference(encoder, step, mode, depth, signatures, search, search_step)
 
 
 def start_state(inf: Inference, src: np.ndarray) -> list[np.ndarray]:
@@ -538,3 +544,41 @@ def predict(bundle, text: str, mode: str = "auto", beam: int = 3, top_k: int = 5
         "free_running": tv.decode(seen[1][0].tokens) if exposure else None,
         "prefix": pinned,
     }
+
+
+def serving(bundle):
+    """The export's signature (seqviz.export): one source text -> the greedy decode (the same search graph as
+    `predict` with beam 1) and, in attention mode, its alignment. The text is read as `parse_source` reads it
+    (lower-cased; tokens split on spaces, or one per character), cut to max_len; an unknown token reads <unk>."""
+    from seqviz import export
+    p, sv, tv = bundle.params, bundle.vocabs["source"], bundle.vocabs["target"]
+    inf = inference(bundle.model, p)
+    ids_of = export.table(sv)
+    start, end, t_len = tv.index[START], tv.index[END], max_target_len(p["task"], p["max_len"]) + 1
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.string, name="text")])
+    def serve(text):
+        text = tf.strings.lower(tf.strings.strip(text), encoding="utf-8")
+        spaced, chars = tf.strings.split(text), tf.strings.unicode_split(text, "UTF-8")
+        tokens = chars if p["task"] == "piglatin" else tf.cond(tf.size(spaced) > 1, lambda: spaced, lambda: chars)
+        tokens = tokens[:p["max_len"]]
+        state = inf.encoder(ids_of.lookup(tokens)[None], training=False)
+        out = decoding.search_graph(inf.search_step, len(tv), state, start, end, 1, t_len,
+                                    tf.zeros([0], tf.int32), 1)
+        ids = out["token"][:, 0]                                   # width 1: slot 0 is the greedy decode
+        written = export.words(tv, tf.boolean_mask(ids, tf.not_equal(ids, end)))
+        result = {"source": tokens, "unknown": tf.equal(ids_of.lookup(tokens), sv.unk_id),
+                  "tokens": written, "output": tf.strings.reduce_join(written, separator=joiner(p["task"])),
+                  "finished": tf.reduce_any(tf.equal(ids, end))}
+        if p["mode"] == "attention":
+            result["alignment"] = out["extra"][:, 0]               # (steps, S): each written token's row
+        return result
+
+    outputs = {"source": "(S,) string: the source tokens it read",
+               "unknown": "(S,) bool: source tokens not in the vocabulary (read as <unk>)",
+               "tokens": "(T,) string: the greedy decode, without </s>",
+               "output": "string: the decode written out", "finished": "bool: the decode ended with </s>"}
+    if p["mode"] == "attention":
+        outputs["alignment"] = "(T+1, S) float: attention over the source at each step (the last row: </s>)"
+    return export.Serving(serve, {"text": f"a string: the source, as typed on the page (e.g. {EXAMPLES[p['task']]!r})"},
+                          outputs, {"text": repr(EXAMPLES[p["task"]])}, [ids_of])
