@@ -187,6 +187,9 @@ def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
     return tf.keras.Model(words, [probs, weights], name="attention_classifier")
 
 
+KERAS_CODE = (Attention, build)   # what the page's "Keras code" view shows, read from this file
+
+
 def memory(params: dict, data: TextData | None = None) -> list[budget.Term]:
     """What a training run holds (seqviz.budget): the weights, one batch through the BiLSTM (both
     directions), the attention and the output layer, and the encoded sentences."""

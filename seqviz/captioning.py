@@ -270,6 +270,9 @@ def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
     return tf.keras.Model(inputs, heads, name="two_headed_captioner")
 
 
+KERAS_CODE = (build,)   # what the page's "Keras code" view shows, read from this file
+
+
 def vocabularies(captions1, captions2) -> dict[str, Vocab]:
     specials = (PAD, UNK, START, END)
     return {"caption1": Vocab.build(captions1, specials=specials),

@@ -31,8 +31,13 @@ def _finite(obj):
     return obj
 
 
+def to_json(obj) -> str:
+    """What the CLI prints: one line of JSON, NaN as null."""
+    return json.dumps(_finite(obj), ensure_ascii=False, allow_nan=False)
+
+
 def _emit(obj) -> None:
-    print(json.dumps(_finite(obj), ensure_ascii=False, allow_nan=False), flush=True)
+    print(to_json(obj), flush=True)
 
 
 def cmd_list(args) -> None:

@@ -268,6 +268,9 @@ class _Trainer(ModelWithCRFLoss):
         return {"loss": logs["loss_val"], "accuracy": logs["val_accuracy"]}
 
 
+KERAS_CODE = (MaskedMean, build, _Trainer)   # what the page's "Keras code" view shows, read from this file
+
+
 def encode(vocab: Vocab, utterances: list[str], max_words: int | None = None) -> list[list[int]]:
     """Word ids per utterance; an utterance with no words becomes [unk] so it still has a slot."""
     return [vocab.encode(tokenize(u)[:max_words]) or [vocab.unk_id] for u in utterances]

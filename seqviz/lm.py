@@ -396,6 +396,9 @@ def build(params: dict, vocabs: dict[str, Vocab]) -> LanguageModel:
     return model
 
 
+KERAS_CODE = (Projection, LanguageModel, build)   # what the page's "Keras code" view shows, read from this file
+
+
 def optimizer(params: dict) -> LazyAdam:
     return LazyAdam(params["learning_rate"])
 

@@ -302,6 +302,9 @@ def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
     return tf.keras.Model([src, tgt_in], outputs, name=f"seq2seq_{mode}")
 
 
+KERAS_CODE = (LuongAttention, _layers, _encode, _decoder_input, _decode, build)   # the page's "Keras code"
+
+
 @dataclass
 class Inference:
     """Encoder and one-step decoder built from the trained model's layers (keras-io lstm_seq2seq style)."""

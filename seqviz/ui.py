@@ -434,3 +434,44 @@ def model_details(bundle: store.Bundle) -> None:
         rows = store.layers(bundle.model)
         st.markdown(f"**Architecture** ({bundle.model.count_params():,} parameters)")
         table(rows)
+        st.download_button(
+            "Export as a TensorFlow SavedModel (.zip)", key=f"export:{bundle.arch}:{bundle.name}",
+            data=lambda: export_zip(bundle.arch, bundle.name), file_name=f"{bundle.arch}-{bundle.name}.zip",
+            mime="application/zip", on_click="ignore", icon=":material/download:",
+            help="Runs with TensorFlow alone: tf.saved_model.load(folder).signatures['serving_default'] takes raw "
+                 "text (or features) and tokenises inside the graph. Built when you click (a few seconds); "
+                 "its README.md says how to call it. Same as python -m seqviz export.")
+    keras_code(bundle)
+
+
+def export_zip(arch: str, name: str) -> bytes:
+    from seqviz import export
+    return export.zip_bytes(arch, name)
+
+
+def keras_code(bundle: store.Bundle) -> None:
+    """The code that builds the chosen model, read from the architecture module's own source (not a copy),
+    beside the settings it was built with. Folded away and built only while open."""
+    mod = archs.get(bundle.arch).module()
+    box = st.expander("Keras code: how this model is built", key=f"code:{bundle.arch}", on_change="rerun")
+    if not box.open:
+        return
+    import inspect
+    with box:
+        st.caption(f"From `{mod.__name__}` ({mod.__file__.rsplit('/', 1)[-1]}), as this app runs it: "
+                   f"`build(params, vocabs)` is what the store calls to rebuild `{bundle.name}` before it "
+                   "loads the weights; `params` are the settings on the right.")
+        code, settings = st.columns([3, 1])
+        code.code("\n\n\n".join(inspect.getsource(obj).rstrip() for obj in mod.KERAS_CODE), language="python")
+        table({"params[...]": list(bundle.params), "value": [str(v) for v in bundle.params.values()]}, settings)
+        table({"vocabulary": list(bundle.vocabs), "size": [len(v) for v in bundle.vocabs.values()]}, settings)
+
+
+def download_result(result: dict, bundle: store.Bundle, what: str = "result") -> None:
+    """The whole result as the CLI prints it (JSON): every figure above draws from it. Tables carry their own
+    CSV download (the toolbar over each table), charts their PNG (the camera over each chart)."""
+    from seqviz.cli import to_json
+    st.download_button(f"Download the {what} (JSON)", data=to_json(result), key=f"json:{bundle.arch}:{what}",
+                       file_name=f"{bundle.arch}-{bundle.name}-{what.replace(' ', '-')}.json",
+                       mime="application/json", on_click="ignore", icon=":material/download:",
+                       help="the numbers behind every figure on this page, as python -m seqviz predict prints them")

@@ -57,4 +57,5 @@ right.plotly_chart(figures.bars(ticks, att, title="Attention weight per word (su
                                 highlight=int(att.argmax()), muted=r["unknown"],
                                 value_range=(0, max(0.05, float(att.max()) * 1.1))),
                    width="stretch")
+ui.download_result(r, bundle)
 ui.model_details(bundle)

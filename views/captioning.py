@@ -180,4 +180,5 @@ if "ablate1_exact_1" in m:
                f"{m['val_exact_1']:.2f} / {m['val_exact_2']:.2f}; branch 1 zeroed {m['ablate1_exact_1']:.2f} / "
                f"{m['ablate1_exact_2']:.2f}; branch 2 zeroed {m['ablate2_exact_1']:.2f} / {m['ablate2_exact_2']:.2f}. "
                "Each head reads both LSTM states, so zeroing either branch can hurt either head.")
+ui.download_result(r, bundle)
 ui.model_details(bundle)

@@ -96,4 +96,5 @@ ui.wide_chart(figures.crf_lattice(em, tr, marg, pinned.cumulative, pinned.backpo
                                   best.path, None, pinned.path, color="marginal",
                                   title="Best path (red) and the pinned path (orange)"),
               key="dialogue-acts:pinned-lattice", min_width=240 + 55 * len(steps))
+ui.download_result(r, bundle)
 ui.model_details(bundle)

@@ -62,6 +62,7 @@ else:
         if any(w in lm.SPECIALS for w in words):
             st.caption("Grey bars: `<unk>` (any word outside the vocabulary) and `<eos>` (the end of a "
                        "document); generation never picks them.")
+        ui.download_result(r, bundle)
 
 # ---------------------------------------------------------------------------------------------
 # The race

@@ -44,7 +44,7 @@ def _on_task_change():
 
 def _inside(mode: str, r: dict, task: str, beam: int) -> None:
     """One decoder's beams, beam tree, per-step top-k, alignment and exposure-bias table."""
-    sep = "" if task == "piglatin" else " "
+    sep = seq2seq.joiner(task)
     ui.table({"beam": [sep.join(b["tokens"]) or "(empty)" for b in r["beams"]],
               "log-prob": [round(b["logprob"], 3) for b in r["beams"]],
               "finished": [b["finished"] for b in r["beams"]]})
@@ -148,7 +148,7 @@ column = dict(zip(bundles, cols))
 for mode, (_, r) in results.items():
     with column[mode]:
         st.subheader(mode)
-        sep = "" if task == "piglatin" else " "
+        sep = seq2seq.joiner(task)
         st.markdown(("✅ " if r["correct"] else "❌ ") + f"**{ui.md(sep.join(r['output']) or '(empty)')}**")
         if not r["correct"]:
             st.caption(ui.md(f"expected: {sep.join(r['gold'])}"))
@@ -186,6 +186,7 @@ for tab, (mode, (bundle, r)) in zip(tabs, results.items()):
         pinning = ui.predict_async(bundle, text, beam=beam, prefix=" ".join(r["output"][:at - 1] + [token]),
                                    exposure=False)
         pinned_line = st.empty()
+        ui.download_result(r, bundle)
         ui.model_details(bundle)
         with views:
             _inside(mode, r, task, beam)
@@ -196,7 +197,7 @@ for tab, (mode, (bundle, r)) in zip(tabs, results.items()):
                 ui.error(e)
             continue
         b0 = pinned["beams"][0]
-        sep = "" if task == "piglatin" else " "      # joined like the main output
+        sep = seq2seq.joiner(task)      # joined like the main output
         pinned_line.markdown(ui.md(f"pinned decode: {sep.join(pinned['output']) or '(empty)'}") +
                              f" · log-prob {b0['logprob']:.3f} (unpinned best {r['beams'][0]['logprob']:.3f})")
 
