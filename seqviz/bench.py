@@ -530,10 +530,40 @@ def first_visit(quick: bool = False) -> dict:
     return out
 
 
+def export_defaults(quick: bool = False) -> dict:
+    """Each shipped default exported as a SavedModel by `python -m seqviz export` in a fresh process (wall
+    clock, TensorFlow's import included: what a user waits), with the export's own seconds (load, trace, save)
+    and its size. `--quick`: one model per architecture."""
+    import json
+    import os
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from seqviz import archs
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for a in archs.ARCHS.values():
+            for name in a.shipped[:1] if quick else a.shipped:
+                t0 = time.perf_counter()
+                done = subprocess.run([sys.executable, "-m", "seqviz", "export", a.id, "--model", name, "--out",
+                                       str(Path(tmp) / f"{a.id}-{name}")], capture_output=True, text=True,
+                                      env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                wall = time.perf_counter() - t0
+                if done.returncode:
+                    raise SeqvizError(f"export of {a.id}/{name} failed: {done.stderr.strip()[-300:]}")
+                r = json.loads(done.stdout.strip().splitlines()[-1])
+                rows[f"{a.id}/{name}"] = {"wall_s": round(wall, 2), "export_s": r["seconds"],
+                                          "mb": round(r["bytes"] / 1e6, 2)}
+                _say(f"{a.id}/{name}: {wall:.1f} s wall ({r['seconds']:.1f} s export), {r['bytes'] / 1e6:.1f} MB")
+    return {"models": rows, "max_wall_s": max(r["wall_s"] for r in rows.values()),
+            "max_export_s": max(r["export_s"] for r in rows.values())}
+
+
 BENCHES = {"attention-single-pass": attention_single_pass, "dialogue-memory": dialogue_memory,
            "train-defaults": train_defaults, "captioning-decode": captioning_decode,
            "cold-start": cold_start, "interaction": interaction, "sampled-softmax": sampled_softmax,
-           "train-watched": train_watched, "first-visit": first_visit}
+           "train-watched": train_watched, "first-visit": first_visit, "export": export_defaults}
 
 
 def run(name: str, quick: bool = False) -> dict:
