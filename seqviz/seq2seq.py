@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Callable
 
 import numpy as np
@@ -315,8 +315,15 @@ class Inference:
     mode: str
     depth: int
     signatures: tuple         # the TensorSpecs of the encoder's and the step's inputs: each is traced once
-    search: decoding.Search   # three greedy or beam searches over `step` at a time, in one graph
     search_step: Callable     # `step` as the search calls it: (tokens, state, t) -> (log-probs, state, alignment)
+    vocab_size: int           # target tokens
+
+    @cached_property
+    def search(self) -> decoding.Search:
+        """Three greedy or beam searches over `search_step` at a time, in one graph; traced on first use (an
+        evaluation after training and an export never need it)."""
+        return decoding.compile_search(self.search_step, [self.signatures[0]], self.vocab_size, runs=3,
+                                       init=lambda inputs: self.encoder(inputs[0], training=False))
 
 
 @store.once_per_model
@@ -346,9 +353,7 @@ def inference(model: tf.keras.Model, params: dict) -> Inference:
         if mode == "attention":                                   # keep each step's alignment (B, S)
             extra, rest = rest[0], rest[1:]
         return tf.math.log(tf.maximum(probs, 1e-30)), [enc, src, h_enc] + list(rest), extra
-    search = decoding.compile_search(search_step, [signatures[0]], layers["probs"].units, runs=3,
-                                     init=lambda inputs: encoder(inputs[0], training=False))
-    return Inference(encoder, step, mode, depth, signatures, search, search_step)
+    return Inference(encoder, step, mode, depth, signatures, search_step, layers["probs"].units)
 
 
 def start_state(inf: Inference, src: np.ndarray) -> list[np.ndarray]:
