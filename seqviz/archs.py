@@ -45,7 +45,7 @@ ARCHS: dict[str, Arch] = {a.id: a for a in [
          "examples) and then got it in one pass (20 min).",
          "seqviz.attention", "views/attention.py",
          {"val_accuracy": "held-out accuracy", "val_cue_attention": "attention mass on cue words",
-          "train_seconds": "training time (s)"}),
+          "train_seconds": "training time (s)"}, shipped=("default", "default-seed")),
     Arch("dialogue-acts", "Dialogue acts (BiLSTM-CRF)",
          "A hierarchical BiLSTM-CRF tags every utterance of a dialogue; see the CRF's Viterbi path through "
          "the tag lattice, its transitions and marginals, and where it overrules a per-utterance guess.",

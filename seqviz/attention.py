@@ -68,7 +68,10 @@ PARAMS = [
           label="label noise"),
     Param("embed_dim", 32, 4, 256, "word embedding size"),
     Param("units", 32, 4, 256, "LSTM units per direction"),
-    Param("attn_dim", 32, 1, 256, "attention hidden size A"),
+    Param("score", "additive", help="the attention score: additive = tanh(x·W + b)·u (a learned context vector u, "
+          "W of A columns); seed = the Stack Overflow user's own layer, tanh(x·w + b_t) with one bias per position "
+          "(bounded to [-1, 1]; inputs padded to max_len)", choices=("additive", "seed")),
+    Param("attn_dim", 32, 1, 256, "attention hidden size A (additive score only)"),
     Param("epochs", 6, 1, 50, "passes over the training data"),
     Param("batch_size", 64, 8, 1024, "sentences per step"),
     Param("learning_rate", 0.005, 1e-5, 0.1, "Adam step size"),
@@ -77,6 +80,7 @@ PARAMS = [
     SEED,
 ]
 QUICK = {"n_train": 1000, "epochs": 3}      # the sidebar's Quick preset (the rest as PARAMS)
+DEFAULTS = {"default": {}, "default-seed": {"score": "seed"}}   # the shipped models: the same run, both scores
 PREDICT_PARAMS: list[Param] = []
 MAX_LABELS = 1000          # an upload's labels: at most this many, and beyond 20 at most one per 5 rows
 MAX_CHARS = 2000            # a typed or CLI text longer than this is refused, not silently cut
@@ -176,18 +180,76 @@ class Attention(tf.keras.layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
+@tf.keras.utils.register_keras_serializable(package="seqviz")
+class SeedAttention(tf.keras.layers.Layer):
+    """The Stack Overflow user's attention layer (the "seed" score), as they wrote it for Keras:
+
+        eij = tanh(x·W + b)       W (D,): one score per step; b (step_dim,): one bias per POSITION
+        a   = exp(eij) × mask;    a /= Σ_t a + ε  (Keras' epsilon)
+        context = Σ_t x_t a_t
+
+    so inputs must be padded to `step_dim` (the training max_len). The score is bounded to [-1, 1], so no word
+    can get more than e² ≈ 7.4 times the weight of another: the ratio the page's comparison shows. One change:
+    with `return_attention` the weights come out as (B, T), not (B, T, 1), like the additive layer's."""
+
+    def __init__(self, step_dim: int, W_regularizer=None, b_regularizer=None, W_constraint=None, b_constraint=None,
+                 bias: bool = True, return_attention: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self.step_dim, self.bias, self.return_attention = step_dim, bias, return_attention
+        self.W_regularizer = tf.keras.regularizers.get(W_regularizer)
+        self.b_regularizer = tf.keras.regularizers.get(b_regularizer)
+        self.W_constraint = tf.keras.constraints.get(W_constraint)
+        self.b_constraint = tf.keras.constraints.get(b_constraint)
+
+    def build(self, input_shape):
+        self.features_dim = int(input_shape[-1])
+        self.W = self.add_weight(name="W", shape=(self.features_dim,), initializer="glorot_uniform",
+                                 regularizer=self.W_regularizer, constraint=self.W_constraint)
+        if self.bias:
+            self.b = self.add_weight(name="b", shape=(self.step_dim,), initializer="zeros",
+                                     regularizer=self.b_regularizer, constraint=self.b_constraint)
+        super().build(input_shape)
+
+    def call(self, x, mask=None):
+        eij = tf.reshape(tf.matmul(tf.reshape(x, (-1, self.features_dim)), tf.reshape(self.W, (-1, 1))),
+                         (-1, self.step_dim))                                          # (B, T)
+        if self.bias:
+            eij += self.b
+        a = tf.exp(tf.tanh(eij))
+        if mask is not None:
+            a *= tf.cast(mask, a.dtype)
+        a /= tf.reduce_sum(a, axis=1, keepdims=True) + tf.keras.backend.epsilon()
+        context = tf.reduce_sum(x * a[..., None], axis=1)                             # (B, D)
+        return [context, a] if self.return_attention else context
+
+    def compute_mask(self, inputs, mask=None):
+        return [None, None] if self.return_attention else None
+
+    def get_config(self):
+        s = tf.keras.utils.serialize_keras_object
+        return {**super().get_config(), "step_dim": self.step_dim, "bias": self.bias,
+                "return_attention": self.return_attention,
+                "W_regularizer": s(self.W_regularizer), "b_regularizer": s(self.b_regularizer),
+                "W_constraint": s(self.W_constraint), "b_constraint": s(self.b_constraint)}
+
+
 def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
-    words = tf.keras.Input(shape=(None,), dtype="int32", name="words")
+    seed = params["score"] == "seed"
+    words = tf.keras.Input(shape=(params["max_len"] if seed else None,), dtype="int32", name="words")
     x = tf.keras.layers.Embedding(len(vocabs["words"]), params["embed_dim"], mask_zero=True,
                                   name="embedding")(words)
     x = tf.keras.layers.Bidirectional(tf.keras.layers.LSTM(params["units"], return_sequences=True),
                                       name="bilstm")(x)
-    context, weights = Attention(params["attn_dim"], name="attention")(x)
+    if seed:   # the user's layer: inputs padded to max_len, one bias per position
+        context, weights = SeedAttention(params["max_len"], return_attention=True, name="attention")(x)
+    else:
+        context, weights = Attention(params["attn_dim"], name="attention")(x)
     probs = tf.keras.layers.Dense(len(vocabs["labels"]), activation="softmax", name="probs")(context)
     return tf.keras.Model(words, [probs, weights], name="attention_classifier")
 
 
-KERAS_CODE = (Attention, build)   # what the page's "Keras code" view shows, read from this file
+KERAS_CODE = (Attention, SeedAttention, build)   # what the page's "Keras code" view shows, read from this file
 
 
 def memory(params: dict, data: TextData | None = None) -> list[budget.Term]:
@@ -211,10 +273,10 @@ def memory(params: dict, data: TextData | None = None) -> list[budget.Term]:
             budget.Term("the encoded sentences", 3 * n * t * 4, {"sentences": n, "max_len": t}, "data")]
 
 
-def encode(vocab: Vocab, texts: list[str], max_len: int) -> np.ndarray:
-    """(N, T) int32 ids, right-padded with 0 to the longest sentence (at most max_len)."""
+def encode(vocab: Vocab, texts: list[str], max_len: int, pad_to: int | None = None) -> np.ndarray:
+    """(N, T) int32 ids, right-padded with 0 to the longest sentence (at most max_len), or to `pad_to`."""
     seqs = [vocab.encode(tokenize(t))[:max_len] for t in texts]
-    out = np.zeros((len(seqs), max(1, max(map(len, seqs)))), dtype=np.int32)
+    out = np.zeros((len(seqs), pad_to or max(1, max(map(len, seqs)))), dtype=np.int32)
     for i, s in enumerate(seqs):
         out[i, :len(s)] = s
     return out
@@ -228,7 +290,7 @@ def fit(params: dict, data: TextData | None, callbacks=()):
     vocab = Vocab.build((tokenize(data.texts[i]) for i in train_idx), max_size=params["max_vocab"])
     labels = Vocab(sorted(set(data.labels)), specials=())
     vocabs = {"words": vocab, "labels": labels}
-    x = encode(vocab, data.texts, params["max_len"])
+    x = encode(vocab, data.texts, params["max_len"], pad_to=_width(params))
     y = np.array(labels.encode(data.labels), dtype=np.int32)
 
     phase("building the model")
@@ -247,6 +309,11 @@ def fit(params: dict, data: TextData | None, callbacks=()):
     if data.cues is not None:
         metrics["val_cue_attention"] = cue_mass(att, [data.cues[i] for i in val_idx], params["max_len"])
     return model, vocabs, metrics
+
+
+def _width(params: dict) -> int | None:
+    """The seed score's layer has one bias per position: its inputs are padded to max_len. None: any length."""
+    return params["max_len"] if params["score"] == "seed" else None
 
 
 def cue_mass(attention: np.ndarray, cues: list[list[bool]], max_len: int) -> float:
@@ -269,15 +336,20 @@ def predict(bundle, text: str) -> dict:
     tokens = tokenize(text)
     if not tokens:
         raise SeqvizError("The text has no words (only punctuation, symbols or spaces); type a sentence.")
+    width = _width(bundle.params)
+    if width is not None and len(tokens) > width:
+        raise SeqvizError(f"The text has {len(tokens)} words; this model (the seed score: one bias per position) "
+                          f"reads at most {width}. Shorten it, or train a model with a larger max_len.")
     known = [t in vocab for t in tokens]
     if not any(known):
         sample = ", ".join(vocab.tokens[2:8])
         raise SeqvizError(f"None of the words are in the model's vocabulary of {len(vocab):,} words "
                           f"(it knows e.g. {sample}); type text like the training data.")
     # one trace for any sentence length (else the first sentence of each new length retraces: ~1.5 s)
-    probs, att = store.forward(bundle.model, np.array([vocab.encode(tokens)], dtype=np.int32),
-                               tf.TensorSpec((None, None), tf.int32))
-    probs, att = probs.numpy()[0], att.numpy()[0]
+    ids = np.zeros((1, width or len(tokens)), np.int32)
+    ids[0, :len(tokens)] = vocab.encode(tokens)
+    probs, att = store.forward(bundle.model, ids, tf.TensorSpec((None, width), tf.int32))
+    probs, att = probs.numpy()[0], att.numpy()[0, :len(tokens)]
     return {"tokens": tokens, "attention": [float(a) for a in att], "unknown": [not k for k in known],
             "label": labels.tokens[int(probs.argmax())],
             "probs": {lab: float(p) for lab, p in zip(labels.tokens, probs)}}
@@ -289,12 +361,19 @@ def serving(bundle):
     vocab, labels = bundle.vocabs["words"], bundle.vocabs["labels"]
     ids_of = export.table(vocab)
 
+    width = _width(bundle.params)
+
     @tf.function(input_signature=[tf.TensorSpec([], tf.string, name="text")])
     def serve(text):
         tokens = export.tokenize(text)                                      # (T,)
-        probs, att = bundle.model(ids_of.lookup(tokens)[None], training=False)
+        if width is not None:   # the seed score: the first max_len words, padded to max_len
+            tokens = tokens[:width]
+        ids = ids_of.lookup(tokens)[None]
+        if width is not None:
+            ids = tf.pad(ids, [[0, 0], [0, width - tf.size(tokens)]])
+        probs, att = bundle.model(ids, training=False)
         return {"tokens": tokens, "unknown": tf.equal(ids_of.lookup(tokens), vocab.unk_id),
-                "attention": att[0], "probs": probs[0], "labels": tf.constant(labels.tokens),
+                "attention": att[0, :tf.size(tokens)], "probs": probs[0], "labels": tf.constant(labels.tokens),
                 "label": export.words(labels, tf.argmax(probs[0], output_type=tf.int32))}
 
     return export.Serving(serve, {"text": "a string: the sentence to classify"},

@@ -94,13 +94,15 @@ def _repair(arch_dir: Path) -> None:
 
 
 def list_models(arch: str) -> list[str]:
-    """Model names of `arch`, the shipped defaults first ("default", "default-<mode>"), then newest first."""
+    """Model names of `arch`: the shipped defaults first, in the registry's order ("default" first), then the
+    others newest first."""
     arch_dir = root() / archs.get(arch).id
     if not arch_dir.is_dir():
         return []
     _repair(arch_dir)
     entries = [p for p in arch_dir.iterdir() if not p.name.startswith(".") and (p / "config.json").is_file()]
-    entries.sort(key=lambda p: (not is_default(p.name, arch), -p.stat().st_mtime))
+    order = {name: i for i, name in enumerate(shipped(arch))}        # the shipped ones in the registry's order
+    entries.sort(key=lambda p: (p.name not in order, order.get(p.name, 0), -p.stat().st_mtime))
     return [p.name for p in entries]
 
 
@@ -183,20 +185,21 @@ def load(arch: str, name: str = DEFAULT) -> Bundle:
         raise SeqvizError(f"No {arch} model named {name!r}; available: {', '.join(have) or 'none (train one)'}.")
     try:
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        _check_params(arch, name, config["params"])
+        params = _check_params(arch, name, config["params"])     # an older entry's missing knobs: their defaults
         vocabs = {p.stem[len("vocab_"):]: Vocab.load(p) for p in sorted(path.glob("vocab_*.json"))}
-        model = archs.get(arch).module().build(config["params"], vocabs)
+        model = archs.get(arch).module().build(params, vocabs)
         model.load_weights(str(path / WEIGHTS))
         metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise SeqvizError(f"The store entry {arch}/{name} is damaged ({type(e).__name__}: {e}); "
                           "retrain it or pick another model.") from None
-    return Bundle(arch, name, config["params"], model, vocabs, metrics, config.get("data", {}))
+    return Bundle(arch, name, params, model, vocabs, metrics, config.get("data", {}))
 
 
-def _check_params(arch: str, name: str, params: dict) -> None:
+def _check_params(arch: str, name: str, params: dict) -> dict:
     """A config.json is data, not trusted: its settings must be within the knobs' ranges before anything is
-    built from them (an edited `units: 1000000000` would otherwise allocate until the machine gives out)."""
+    built from them (an edited `units: 1000000000` would otherwise allocate until the machine gives out).
+    Returns them resolved: a knob added since the entry was saved takes its default."""
     from seqviz.params import resolve
     if not isinstance(params, dict):
         raise TypeError("its settings are not a JSON object")
@@ -208,6 +211,7 @@ def _check_params(arch: str, name: str, params: dict) -> None:
                           "retrain it or pick another model.") from None
     budget.check(lambda ps: mod.memory(ps), full, training=False,       # its weights alone, within the budget
                  what=f"The store entry {arch}/{name}'s weights")
+    return full
 
 
 _BUILDING = threading.RLock()   # re-entrant: a build may ask for another memoised build

@@ -10,6 +10,7 @@ import pytest
 import streamlit
 
 from seqviz import archs
+from seqviz.params import resolve
 from tests.app.conftest import ROOT
 from tests.app.helpers import open_page
 
@@ -54,7 +55,8 @@ def test_every_page_offers_its_result_its_model_and_its_code(downloads, page, ar
     assert "def build(params: dict, vocabs: dict[str, Vocab])" in code.value
     assert inspect.getsource(mod.build).rstrip() in code.value                  # the module's own source
     (settings,) = [d.value for d in at.dataframe if list(d.value.columns) == ["params[...]", "value"]]
-    params = json.loads((ROOT / "models" / arch / model / "config.json").read_text())["params"]
+    saved = json.loads((ROOT / "models" / arch / model / "config.json").read_text())["params"]
+    params = resolve(mod.PARAMS, saved)                        # a knob added since: its default
     assert dict(zip(settings["params[...]"], settings["value"])) == {k: str(v) for k, v in params.items()}
 
 

@@ -96,9 +96,10 @@ def test_user_text_is_escaped_for_markdown_and_plotly():
 
 
 def test_every_shipped_model_is_in_the_registry_and_committed():
-    from seqviz import archs, seq2seq, store
+    from seqviz import archs, attention, seq2seq, store
     root = Path(__file__).resolve().parents[2] / "models"
     assert tuple(seq2seq.DEFAULTS) == archs.get("seq2seq").shipped     # one list of names, checked against the other
+    assert tuple(attention.DEFAULTS) == archs.get("attention").shipped
     for a in archs.ARCHS.values():
         for name in store.shipped(a.id):
             assert (root / a.id / name / "config.json").is_file(), f"{a.id}/{name} is not committed"

@@ -75,12 +75,13 @@ def test_the_graph_tokenizer_on_random_text():
     assert [[t.decode() for t in row] for row in got.to_list()] == [tokenize(t) for t in texts]
 
 
-def test_attention_export_equals_predict(store_with_defaults, tmp_path):
+@pytest.mark.parametrize("model", ["default", "default-seed"])   # the seed score pads to max_len in the graph
+def test_attention_export_equals_predict(store_with_defaults, tmp_path, model):
     from seqviz import attention
     texts = [attention.EXAMPLE, "The STORM and the rain, again!", "my zzneighbour's quxlaptop crashed at the server",
              "the guitar"]
-    got = run_export(tmp_path, "attention", "default", [{"text": t} for t in texts])
-    bundle = store.load("attention")
+    got = run_export(tmp_path, "attention", model, [{"text": t} for t in texts])
+    bundle = store.load("attention", model)
     for text, g in zip(texts, got):
         want = attention.predict(bundle, text)
         assert g["tokens"] == want["tokens"] and g["unknown"] == want["unknown"] and g["label"] == want["label"]
