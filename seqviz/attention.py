@@ -385,6 +385,19 @@ def serving(bundle):
                           {"text": repr(EXAMPLE)}, [ids_of])
 
 
+def diff(a, ra: dict, b, rb: dict) -> dict:
+    """Two models on one text (seqviz.compare): the attention per word, a minus b (both tokenise alike, so the
+    words line up), which model puts more mass on each word, the mass that moved (half the L1 distance: 0 = the
+    same weights, 1 = no overlap) and the shared labels' probabilities, a minus b."""
+    from seqviz.compare import shared
+    att = [x - y for x, y in zip(ra["attention"], rb["attention"])]
+    labels = shared(list(ra["probs"]), list(rb["probs"]))
+    return {"same_label": ra["label"] == rb["label"], "attention_a_minus_b": att,
+            "more_mass": ["a" if d > 1e-3 else "b" if d < -1e-3 else "same" for d in att],
+            "mass_moved": 0.5 * sum(abs(d) for d in att), "labels": labels,
+            "probs_a_minus_b": {k: ra["probs"][k] - rb["probs"][k] for k in labels["shared"]}}
+
+
 def two_pass(model: tf.keras.Model, batch_size: int = 256):
     """The user's first way, kept for the benchmark: predict the labels, then run an intermediate model
     up to the BiLSTM and redo the attention maths in numpy from the layer's weights.

@@ -577,7 +577,8 @@ def serving(bundle):
         return out
 
     return export.Serving(serve, {"features": f"(N, {dim}) float32: one image's features per row"},
-                          {"caption_1": f"(N,) string: {HEADS[0]}, greedy", "caption_2": f"(N,) string: {HEADS[1]}, greedy"},
+                          {"caption_1": f"(N,) string: {HEADS[0]}, greedy",
+                           "caption_2": f"(N,) string: {HEADS[1]}, greedy"},
                           {"features": 'np.load("features.npy").astype("float32")  # shape (N, D)'}, [])
 
 

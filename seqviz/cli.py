@@ -86,13 +86,21 @@ def cmd_predict(args) -> None:
     raw = read_path(args.file) if args.file is not None else None   # measured before any model is loaded
     default = getattr(mod, "default_model", lambda options: store.DEFAULT)(options)  # seq2seq: one per mode
     bundle = store.load(args.arch, args.model or default)
-    if raw is not None:
-        if hasattr(mod, "predict_file"):
-            _emit(mod.predict_file(bundle, raw, Path(args.file).name, **options))
-            return
+    if raw is not None and not hasattr(mod, "predict_file"):
         from seqviz.uploads import decode_text
-        args.text = decode_text(raw, Path(args.file).name)
-    _emit(mod.predict(bundle, args.text, **options))
+        args.text, raw = decode_text(raw, Path(args.file).name), None
+
+    def run(b):
+        if raw is not None:
+            return mod.predict_file(b, raw, Path(args.file).name, **options)
+        return mod.predict(b, args.text, **options)
+    if args.compare:
+        from seqviz import compare
+        if args.arch == "seq2seq":   # one model per mode: compare any two, whatever their modes
+            options.pop("mode", None)
+        _emit(compare.run(bundle, store.load(args.arch, args.compare), run))
+    else:
+        _emit(run(bundle))
 
 
 def cmd_export(args) -> None:
@@ -124,6 +132,7 @@ def main(argv=None) -> int:
     p.add_argument("--text")
     p.add_argument("--file")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--compare", metavar="NAME", help='a second model of the arch: prints {"a", "b", "diff"}')
     p.set_defaults(fn=cmd_predict)
     e = sub.add_parser("export", help="write a model as a TensorFlow SavedModel that runs without seqviz")
     e.add_argument("arch")

@@ -114,6 +114,12 @@ PARAMS = [
           help="start the CRF's transitions at the training tags' bigram log-probabilities, "
                "or at tf2crf's default (orthogonal random)"),
     Param("max_vocab", 10_000, 50, 100_000, "most frequent words kept; the rest become <unk>"),
+    Param("head", "crf", choices=("crf", "softmax"),
+          help="crf = a CRF over the utterances' tags (Viterbi); softmax = the same network with a per-utterance "
+               "softmax instead (the CRF's transitions fixed at zero): what the CRF buys"),
+    Param("pooling", "mean", choices=("mean", "last", "max"),
+          help="one vector per utterance from its words' BiLSTM states: their mean, the state at the last real "
+               "word (the paper's reference code) or their element-wise max"),
     SEED,
 ]
 QUICK = {"n_dialogues": 150, "epochs": 2}   # the sidebar's Quick preset (the rest as PARAMS)
@@ -190,20 +196,35 @@ def read_upload(raw: bytes, filename: str = "upload.csv") -> Dialogues:
 # The model
 # ---------------------------------------------------------------------------------------------
 @tf.keras.utils.register_keras_serializable(package="seqviz")
-class MaskedMean(tf.keras.layers.Layer):
-    """Mean over the real (unmasked) time steps; an all-padding row gives zeros, not 0/0 = NaN
-    (a NaN there would poison the gradients even though the CRF ignores that utterance)."""
+@tf.keras.utils.register_keras_serializable(package="seqviz")
+class MaskedPool(tf.keras.layers.Layer):
+    """One vector per utterance from its words' BiLSTM states (B, W, D) -> (B, D), over the real (unmasked)
+    words only: their `mean`, their element-wise `max`, or the state at the `last` real word (what the
+    paper's reference code takes). An all-padding row gives zeros, not NaN or -inf (either would poison the
+    gradients even though the CRF ignores that utterance)."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, how: str = "mean", **kwargs):
         super().__init__(**kwargs)
+        self.how = how
         self.supports_masking = True
 
     def call(self, x, mask=None):
-        m = tf.ones_like(x[..., :1]) if mask is None else tf.cast(mask, x.dtype)[..., None]
-        return tf.reduce_sum(x * m, axis=1) / tf.maximum(tf.reduce_sum(m, axis=1), 1.0)
+        m = tf.ones_like(x[..., 0], tf.bool) if mask is None else mask                # (B, W)
+        n = tf.reduce_sum(tf.cast(m, tf.int32), axis=1)                                # real words per row
+        if self.how == "max":
+            top = tf.reduce_max(tf.where(m[..., None], x, x.dtype.min), axis=1)
+            return tf.where((n > 0)[:, None], top, tf.zeros_like(top))
+        if self.how == "last":   # right-padded: the last real word is at n - 1
+            last = tf.gather(x, tf.maximum(n - 1, 0), axis=1, batch_dims=1)
+            return tf.where((n > 0)[:, None], last, tf.zeros_like(last))
+        w = tf.cast(m, x.dtype)[..., None]
+        return tf.reduce_sum(x * w, axis=1) / tf.maximum(tf.reduce_sum(w, axis=1), 1.0)
 
     def compute_mask(self, inputs, mask=None):
         return None
+
+    def get_config(self):
+        return {**super().get_config(), "how": self.how}
 
 
 def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
@@ -212,14 +233,21 @@ def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
     x = tf.keras.layers.Embedding(len(vocabs["words"]), params["embed_dim"], mask_zero=True,
                                   name="word_embedding")(words)
     x = _bilstm(params["word_units"], "word_bilstm")(x)
-    encoder = tf.keras.Model(words, MaskedMean(name="mean_over_words")(x), name="utterance_encoder")  # (b, 2h)
+    pooled = MaskedPool(params["pooling"], name=f"{params['pooling']}_over_words")(x)                     # (b, 2h)
+    encoder = tf.keras.Model(words, pooled, name="utterance_encoder")
 
     dialogue = tf.keras.Input(shape=(None, None), dtype="int32", name="dialogue")       # (B, U, W)
     utterances = tf.keras.layers.TimeDistributed(encoder, name="encode_utterances")(dialogue)
     real = tf.keras.layers.Lambda(lambda d: tf.reduce_any(d != 0, axis=-1), name="real_utterances")(dialogue)
     h = _bilstm(params["context_units"], "context")(utterances, mask=real)
     emissions = tf.keras.layers.Dense(len(vocabs["tags"]), name="emissions")(h)         # mask flows on
-    return tf.keras.Model(dialogue, CRF(dtype="float32", name="crf")(emissions), name="hblstm_crf")
+    # head=softmax: the CRF with its transitions fixed at zero IS a per-utterance softmax. With no transition
+    # scores log Z factorises over the utterances, so the CRF loss is the sum of per-utterance cross-entropies,
+    # its Viterbi path the per-utterance argmax and its marginals the per-utterance softmax: the same network
+    # and the same code paths, minus what the CRF adds.
+    head = (CRF(dtype="float32", name="crf") if params["head"] == "crf" else
+            CRF(dtype="float32", name="crf", chain_initializer="zeros", trainable=False))
+    return tf.keras.Model(dialogue, head(emissions), name="hblstm_crf" if params["head"] == "crf" else "hblstm_softmax")
 
 
 def _bilstm(units: int, name: str) -> tf.keras.layers.Bidirectional:
@@ -270,7 +298,7 @@ class _Trainer(ModelWithCRFLoss):
         return {"loss": logs["loss_val"], "accuracy": logs["val_accuracy"]}
 
 
-KERAS_CODE = (MaskedMean, build, _Trainer)   # what the page's "Keras code" view shows, read from this file
+KERAS_CODE = (MaskedPool, build, _Trainer)   # what the page's "Keras code" view shows, read from this file
 
 
 def encode(vocab: Vocab, utterances: list[str], max_words: int | None = None) -> list[list[int]]:
@@ -333,7 +361,7 @@ def bigram_log_probs(tag_ids: list[list[int]], k: int, alpha: float = 0.1) -> np
 def train_on_ids(params: dict, vocabs: dict[str, Vocab], ids, tag_ids, callbacks=()):
     """Build, initialise the transitions, and fit on bucketed windows. Returns (base model, History)."""
     base = build(params, vocabs)
-    if params["transition_init"] == "bigram":
+    if params["transition_init"] == "bigram" and params["head"] == "crf":
         base.get_layer("crf").transitions.assign(bigram_log_probs(tag_ids, len(vocabs["tags"])))
     trainer = _Trainer(base)
     trainer.compile(tf.keras.optimizers.Adam(params["learning_rate"]))
@@ -457,6 +485,15 @@ def predict(bundle, text: str) -> dict:
             "path": best.path, "path_score": best.score,
             "marginals": crf.marginals(em, tr).tolist(), "emissions": em.tolist(), "transitions": tr.tolist(),
             "unknown_utterances": [i for i, u in enumerate(unknown) if u]}
+
+
+def diff(a, ra: dict, b, rb: dict) -> dict:
+    """Two models on one dialogue (seqviz.compare): the utterances whose tags differ, the share that agree,
+    and the label sets (what only one model knows is never compared)."""
+    from seqviz.compare import shared
+    differs = [i for i, (x, y) in enumerate(zip(ra["tags"], rb["tags"])) if x != y]
+    return {"differs": differs, "agreement": 1 - len(differs) / len(ra["tags"]),
+            "labels": shared(ra["labels"], rb["labels"]), "heads": [a.params["head"], b.params["head"]]}
 
 
 def serving(bundle):

@@ -148,7 +148,7 @@ def bars(labels: Sequence[str], values: Sequence[float], title: str = "", value_
 def crf_lattice(emissions: np.ndarray, transitions: np.ndarray, marginals: np.ndarray, cumulative: np.ndarray,
                 backpointers: np.ndarray, tags: Sequence[str], steps: Sequence[str], best_path: Sequence[int],
                 greedy_path: Sequence[int] | None = None, alt_path: Sequence[int] | None = None,
-                color: str = "emission", title: str = "Viterbi lattice") -> go.Figure:
+                color: str = "emission", title: str = "Viterbi lattice", alt_name: str = "pinned path") -> go.Figure:
     """The CRF's tag lattice: steps (x) by tags (y), one node per (step, tag) coloured by its emission
     score or its marginal probability; the Viterbi path solid, the per-step argmax of the emissions
     (greedy) dashed, an alternative (e.g. pinned) path dotted. Hovering a node shows its emission, the
@@ -171,7 +171,7 @@ def crf_lattice(emissions: np.ndarray, transitions: np.ndarray, marginals: np.nd
     data = []
     for path, name, style in [(best_path, "Viterbi path", dict(color="#d62728", width=4)),
                               (greedy_path, "per-utterance argmax", dict(color="#8c8c8c", width=2, dash="dash")),
-                              (alt_path, "pinned path", dict(color="#ff7f0e", width=3, dash="dot"))]:
+                              (alt_path, escape(alt_name), dict(color="#ff7f0e", width=3, dash="dot"))]:
         if path is not None:
             data.append(dict(type="scatter", x=list(range(len(path))), y=[int(j) for j in path], mode="lines",
                              name=name, line=style, hoverinfo="skip"))
@@ -283,6 +283,28 @@ def grouped_bars(labels: Sequence[str], series: dict[str, Sequence[float]], titl
     return _figure(data, title=_text(title), barmode="group", height=320, legend=_LEGEND_TOP,
                    xaxis=dict(**_ticks(labels)),
                    yaxis=dict(title=_text(value_name), range=list(value_range) if value_range else None))
+
+
+def difference(labels: Sequence[str], a: Sequence[float], b: Sequence[float], names: tuple[str, str] = ("a", "b"),
+               title: str = "", value_name: str = "a − b") -> go.Figure:
+    """One bar per label: a − b, coloured by the model that gives the label more (a above zero, b below), the
+    two values in the hover. For two models' attention over the same words, or their probabilities."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    d = a - b
+    colors = {"a": "#1f77b4", "b": "#ff7f0e"}
+    data = []
+    for side, keep in (("a", d > 0), ("b", d <= 0)):
+        idx = np.flatnonzero(keep)
+        data.append(dict(type="bar", x=idx.tolist(), y=d[idx].tolist(), marker=dict(color=colors[side]),
+                         name=f"more in {escape(str(names[0 if side == 'a' else 1]))}",
+                         text=[f"{v:+.2f}" for v in d[idx]], textposition="auto",
+                         hovertext=[f"{escape(str(labels[i]))}<br>{escape(str(names[0]))}: {a[i]:.4f}<br>"
+                                    f"{escape(str(names[1]))}: {b[i]:.4f}<br>difference: {d[i]:+.4f}" for i in idx],
+                         hoverinfo="text"))
+    top = max(0.05, float(np.abs(d).max()) * 1.15) if len(d) else 1.0
+    return _figure(data, title=_text(title), height=340, legend=_LEGEND_TOP, bargap=0.2,
+                   xaxis=dict(**_ticks(labels), range=[-0.5, len(labels) - 0.5]),
+                   yaxis=dict(title=_text(value_name), range=[-top, top], zeroline=True))
 
 
 def lines(series: dict[str, tuple[Sequence[float], Sequence[float]]], title: str = "", x_title: str = "",

@@ -59,6 +59,13 @@ PARAMS = [
     Param("task", "digits", help="what to learn: digits -> words, sorting digits, or Pig Latin", choices=TASKS),
     Param("mode", "attention", help="how the decoder is fed (see the page)", choices=MODES),
     Param("depth", 1, 1, 4, "stacked LSTM layers in the encoder and in the decoder"),
+    Param("encoder_depth", 0, 0, 4, "stacked LSTM layers in the encoder; 0 = depth",
+          label="encoder layers (0 = depth)"),
+    Param("decoder_depth", 0, 0, 4, "stacked LSTM layers in the decoder; 0 = depth",
+          label="decoder layers (0 = depth)"),
+    Param("attention", "luong", choices=("luong", "bahdanau"),
+          help="attention mode's score: luong = s_t W h_j (general); bahdanau = v · tanh(W_s s_t + W_h h_j), "
+               "the additive score of AttentionSeq2Seq", label="attention score"),
     Param("teacher_force", True, help="train on the gold previous word (off: on the model's own previous word)"),
     Param("min_len", 1, 1, 20, "shortest training input (tokens; letters for Pig Latin)"),
     Param("max_len", 10, 2, 20, "longest training input; also the longest input the model accepts",
@@ -200,11 +207,14 @@ class LuongAttention(tf.keras.layers.Layer):
         self.combine.build((None, None, 2 * h))
         super().build(input_shape)
 
+    def score(self, dec, enc):
+        """(B, t, H) decoder states, (B, S, H) encoder states -> (B, t, S): s_t W h_j."""
+        return tf.matmul(tf.tensordot(dec, self.W, 1), enc, transpose_b=True)
+
     def call(self, inputs, mask=None):
         dec, enc, src = inputs                     # dec (B, t, H), or (B, H) for one step (no time axis)
         one_step = dec.shape.rank == 2
-        query = tf.matmul(dec, self.W)[:, None] if one_step else tf.tensordot(dec, self.W, 1)   # (B, t, H)
-        scores = tf.matmul(query, enc, transpose_b=True)                             # (B, t, S)
+        scores = self.score(dec[:, None] if one_step else dec, enc)                   # (B, t, S)
         real = tf.not_equal(src, 0)[:, None, :]                                      # (B, 1, S)
         weights = tf.nn.softmax(tf.where(real, scores, -1e9), axis=-1)               # padding gets 0
         context = tf.matmul(weights, enc)                                            # (B, t, H)
@@ -219,19 +229,56 @@ class LuongAttention(tf.keras.layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
+@tf.keras.utils.register_keras_serializable(package="seqviz")
+class BahdanauAttention(LuongAttention):
+    """The additive score of AttentionSeq2Seq (Bahdanau et al. 2015): score(s_t, h_j) = v · tanh(W_s s_t + W_h h_j),
+    everything else as `LuongAttention` (the same place in the decoder, the same mask and output), so the two
+    differ in the score alone. (Bahdanau's decoder attends from its previous state and feeds the context into
+    the LSTM; here both scores attend from the current one, which keeps the teacher-forced pass parallel.)"""
+
+    def build(self, input_shape):
+        h = int(input_shape[0][-1])
+        self.W_s = self.add_weight(name="W_s", shape=(h, self.units), initializer="glorot_uniform")
+        self.W_h = self.add_weight(name="W_h", shape=(h, self.units), initializer="glorot_uniform")
+        self.v = self.add_weight(name="v", shape=(self.units,), initializer="glorot_uniform")
+        self.combine = tf.keras.layers.Dense(self.units, activation="tanh", name="combine")
+        self.combine.build((None, None, 2 * h))
+        tf.keras.layers.Layer.build(self, input_shape)
+
+    def score(self, dec, enc):
+        q = tf.tensordot(dec, self.W_s, 1)[:, :, None, :]                          # (B, t, 1, A)
+        k = tf.tensordot(enc, self.W_h, 1)[:, None, :, :]                          # (B, 1, S, A)
+        return tf.tensordot(tf.tanh(q + k), self.v, 1)                             # (B, t, S)
+
+
+def _depths(params: dict) -> tuple[int, int]:
+    """(encoder layers, decoder layers): `encoder_depth` / `decoder_depth` where set (farizrahman4u's
+    depth=(4, 5)), else `depth` for both."""
+    return params["encoder_depth"] or params["depth"], params["decoder_depth"] or params["depth"]
+
+
+def _start_states(enc_states: list, decoder_depth: int) -> list:
+    """The decoder's start state, [h, c] per decoder layer, from the encoder's final [h, c] per layer: layer i
+    starts where encoder layer i ended, and a decoder deeper than the encoder starts its extra layers where the
+    encoder's top layer ended."""
+    pairs = [enc_states[i:i + 2] for i in range(0, len(enc_states), 2)]
+    return [t for i in range(decoder_depth) for t in pairs[min(i, len(pairs) - 1)]]
+
+
 def _layers(params: dict, vocabs: dict[str, Vocab]) -> dict:
     """Every layer, created once and keyed by its name; the training and inference models call the same objects."""
     L = tf.keras.layers
-    units, depth = params["units"], params["depth"]
+    units, (enc_depth, dec_depth) = params["units"], _depths(params)
     layers = {"src_embed": L.Embedding(len(vocabs["source"]), params["embed_dim"], mask_zero=True, name="src_embed"),
               "tgt_embed": L.Embedding(len(vocabs["target"]), params["embed_dim"], name="tgt_embed"),
               "probs": L.Dense(len(vocabs["target"]), activation="softmax", name="probs")}
-    for i in range(depth):
-        for side in ("encoder", "decoder"):
+    for side, depth in (("encoder", enc_depth), ("decoder", dec_depth)):
+        for i in range(depth):
             layers[f"{side}_lstm_{i}"] = L.LSTM(units, return_sequences=True, return_state=True,
                                                 name=f"{side}_lstm_{i}")
     if params["mode"] == "attention":
-        layers["attention"] = LuongAttention(units, name="attention")
+        kind = LuongAttention if params["attention"] == "luong" else BahdanauAttention
+        layers["attention"] = kind(units, name="attention")
     return layers
 
 
@@ -278,13 +325,13 @@ def _decode(layers: dict, depth: int, mode: str, x, enc, src, states, one_step: 
 
 def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
     """The training model: [source (B, S), decoder input (B, T)] -> probs (B, T, V) [, alignment (B, T, S)]."""
-    mode, depth = params["mode"], params["depth"]
+    mode, (enc_depth, depth) = params["mode"], _depths(params)        # depth: the decoder's, from here on
     t_len = max_target_len(params["task"], params["max_len"]) + 1
     layers = _layers(params, vocabs)
     src = tf.keras.Input((params["max_len"],), dtype="int32", name="source")
     tgt_in = tf.keras.Input((t_len,), dtype="int32", name="decoder_input")
-    enc, h_enc, enc_states = _encode(layers, depth, src)
-    init = None if mode == "basic" else enc_states
+    enc, h_enc, enc_states = _encode(layers, enc_depth, src)
+    init = None if mode == "basic" else _start_states(enc_states, depth)
     if mode == "basic" or params["teacher_force"]:      # all steps at once: the gold previous words
         x = _decoder_input(layers, mode, tgt_in, h_enc, t_len)
         probs, weights, _ = _decode(layers, depth, mode, x, enc, src, init)
@@ -302,7 +349,8 @@ def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
     return tf.keras.Model([src, tgt_in], outputs, name=f"seq2seq_{mode}")
 
 
-KERAS_CODE = (LuongAttention, _layers, _encode, _decoder_input, _decode, build)   # the page's "Keras code"
+KERAS_CODE = (LuongAttention, BahdanauAttention, _depths, _start_states, _layers, _encode, _decoder_input, _decode,
+              build)   # the page's "Keras code"
 
 
 @dataclass
@@ -328,10 +376,11 @@ class Inference:
 
 @store.once_per_model
 def inference(model: tf.keras.Model, params: dict) -> Inference:
-    mode, depth, units = params["mode"], params["depth"], params["units"]
+    mode, (enc_depth, depth), units = params["mode"], _depths(params), params["units"]
     layers = {layer.name: layer for layer in model.layers}   # the trained objects, by name
     src = tf.keras.Input((None,), dtype="int32")
-    enc, h_enc, enc_states = _encode(layers, depth, src)
+    enc, h_enc, enc_states = _encode(layers, enc_depth, src)
+    enc_states = _start_states(enc_states, depth)            # [h, c] per decoder layer
     if mode == "basic":                                    # its decoder starts from zero states
         enc_states = [tf.zeros_like(s) for s in enc_states]
     encoder = tf.keras.Model(src, [enc, src, h_enc] + enc_states, name="encoder")
@@ -420,17 +469,20 @@ def memory(params: dict, data=None) -> list[budget.Term]:
     vocabs = vocabularies(params["task"])
     vs, vt = len(vocabs["source"]), len(vocabs["target"])
     e, h, depth, b = params["embed_dim"], params["units"], params["depth"], params["batch_size"]
+    extra = sum(_depths(params)) - 2                     # stacked layers beyond each side's first
     s, t = params["max_len"], max_target_len(params["task"], params["max_len"]) + 1
+    additive = params["mode"] == "attention" and params["attention"] == "bahdanau"    # + (B, T, S, H) tanh
     dec_in = {"basic": h, "feedback": e, "peek": e + h, "attention": e}[params["mode"]]
     w = (vs + vt) * e + budget.lstm_weights(e, h) + budget.lstm_weights(dec_in, h) + \
-        2 * (depth - 1) * budget.lstm_weights(h, h) + (2 * h + 1) * vt + 2 * h * h
+        extra * budget.lstm_weights(h, h) + (2 * h + 1) * vt + 2 * h * h
     lstms = budget.lstm_activations(b, s, h, e) + budget.lstm_activations(b, t, h, dec_in) + \
-        2 * (depth - 1) * budget.lstm_activations(b, (s + t) / 2, h, h)
+        extra * budget.lstm_activations(b, (s + t) / 2, h, h)
     return [budget.weights(w, {"units": h, "depth": depth}),
             budget.Term("one batch through the encoder and decoder LSTMs", lstms,
                         {"batch_size": b, "units": h, "depth": depth, "max_len": s}),
             budget.Term("one batch's attention scores and output probabilities",
-                        3 * b * t * (s + vt + 2 * h) * budget.FLOAT, {"batch_size": b, "max_len": s}),
+                        3 * b * t * (s + vt + 2 * h + (s * h if additive else 0)) * budget.FLOAT,
+                        {"batch_size": b, "max_len": s}),
             budget.Term("the training pairs", params["n_train"] * (s + 2 * t) * 70, {"n_train": params["n_train"]},
                         "data")]
 
@@ -552,6 +604,13 @@ def predict(bundle, text: str, mode: str = "auto", beam: int = 3, top_k: int = 5
         "free_running": tv.decode(seen[1][0].tokens) if exposure else None,
         "prefix": pinned,
     }
+
+
+def diff(a, ra: dict, b, rb: dict) -> dict:
+    """Two models on one input (seqviz.compare; the page compares the modes side by side itself): the same
+    greedy/beam output or not, each one right or not, each best beam's log-probability."""
+    return {"same_output": ra["output"] == rb["output"], "correct": [ra["correct"], rb["correct"]],
+            "modes": [ra["mode"], rb["mode"]], "logprob": [ra["beams"][0]["logprob"], rb["beams"][0]["logprob"]]}
 
 
 def serving(bundle):

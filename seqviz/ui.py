@@ -258,10 +258,11 @@ def knob(p: Param, key: str):
                            step=float(p.default) / 5 or 0.05, format="%g")
 
 
-def model_sidebar(arch_id: str, data_help: str = "", upload_types: tuple[str, ...] | None = ("csv",)
-                  ) -> store.Bundle | None:
-    """Sidebar: pick a model (default first), train a new one (on generated data or, when `upload_types`
-    is not None, on an uploaded file of those types). Returns the loaded chosen model."""
+def model_sidebar(arch_id: str, data_help: str = "", upload_types: tuple[str, ...] | None = ("csv",),
+                  compare: bool = False) -> store.Bundle | None:
+    """Sidebar: pick a model (default first), with `compare` a second one to compare it with (see `compared`),
+    train a new one (on generated data or, when `upload_types` is not None, on an uploaded file of those
+    types). Returns the loaded chosen model."""
     arch = archs.get(arch_id)
     pick_key = f"{arch_id}:model"
     with st.sidebar:
@@ -278,12 +279,59 @@ def model_sidebar(arch_id: str, data_help: str = "", upload_types: tuple[str, ..
                             "run-… = trained here (shared by everyone using this app)") if names else None
         if name:
             share("model", name)
+        if compare and name:
+            _compare_picker(arch_id, [n for n in names if n != name])
         train_panel(arch_id, data_help, upload_types)
     if not name:
         return None
     try:
         return load_model(arch_id, name)
     except SeqvizError as e:  # includes a damaged store entry
+        error(e)
+    return None
+
+
+NO_COMPARE = "(none)"
+
+
+def _compare_picker(arch_id: str, others: list[str]) -> None:
+    """"Compare with": any other model of the architecture, or none; mirrored in the URL as compare=NAME."""
+    key = f"{arch_id}:compare"
+    wanted = query_value(key, "compare", NO_COMPARE)
+    if wanted not in others:
+        if wanted != NO_COMPARE and st.query_params.get("compare") == wanted:
+            st.warning(md(f"No other model named {wanted!r} to compare with."))
+        st.session_state[key] = NO_COMPARE
+    name = st.selectbox("Compare with", [NO_COMPARE] + others, key=key,
+                        help="a second model of this architecture: its figures beside the first's, on the same "
+                             "input, and what differs")
+    if name == NO_COMPARE:
+        if "compare" in st.query_params:
+            del st.query_params["compare"]
+    else:
+        share("compare", name)
+
+
+def compared(bundle: store.Bundle) -> store.Bundle | None:
+    """The model picked in the sidebar's "Compare with", loaded; None when none is (or it cannot be loaded:
+    the page says why)."""
+    name = st.session_state.get(f"{bundle.arch}:compare", NO_COMPARE)
+    if name in (NO_COMPARE, bundle.name):
+        return None
+    try:
+        return load_model(bundle.arch, name)
+    except SeqvizError as e:
+        error(e)
+    return None
+
+
+def compare(bundle: store.Bundle, other: store.Bundle, text: str, **options) -> dict | None:
+    """`seqviz.compare.run` of the two models on `text` (each prediction memoised, as `predict`): {"a", "b",
+    "diff"}, or None after showing the error (an input the compared model cannot read)."""
+    from seqviz import compare as cmp
+    try:
+        return cmp.run(bundle, other, lambda b: predict(b, text, **options))
+    except SeqvizError as e:
         error(e)
     return None
 

@@ -38,12 +38,16 @@ def test_parse_reads_speakers_and_refuses_bad_dialogues():
             da.parse(text)
 
 
-def test_masked_mean_ignores_padding_and_never_divides_by_zero():
-    x = tf.constant(np.arange(24, dtype=np.float32).reshape(2, 3, 4))
-    mask = tf.constant([[True, True, False], [False, False, False]])
-    out = da.MaskedMean()(x, mask=mask).numpy()
-    np.testing.assert_allclose(out[0], x.numpy()[0, :2].mean(0))
+@pytest.mark.parametrize("how, want", [("mean", lambda real: real.mean(0)), ("max", lambda real: real.max(0)),
+                                       ("last", lambda real: real[-1])])
+def test_masked_pooling_reads_only_the_real_words_and_gives_zeros_for_none(how, want):
+    x = tf.constant(np.random.default_rng(0).normal(size=(3, 4, 5)).astype(np.float32))
+    mask = tf.constant([[True, True, False, False], [False, False, False, False], [True] * 4])
+    out = da.MaskedPool(how)(x, mask=mask).numpy()
+    np.testing.assert_allclose(out[0], want(x.numpy()[0, :2]), rtol=1e-6)
     np.testing.assert_array_equal(out[1], 0.0)
+    np.testing.assert_allclose(out[2], want(x.numpy()[2]), rtol=1e-6)
+    assert da.MaskedPool.from_config(da.MaskedPool(how).get_config()).how == how
 
 
 def test_batches_are_bucketed_windows_padded_only_to_their_own_size():
@@ -173,3 +177,39 @@ def test_bucketed_scoring_bounds_padding_and_equals_one_dialogue_at_a_time(defau
         ((em1, tr1),) = da.scores(default_bundle.model, [dialogue])
         np.testing.assert_allclose(em, em1, atol=1e-5)
         np.testing.assert_array_equal(tr, tr1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Variants: head=softmax (what the CRF buys) and pooling=mean|last|max
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("variant", [{"head": "softmax"}, {"pooling": "last"}, {"pooling": "max"}],
+                         ids=["softmax", "last", "max"])
+def test_each_variant_trains_saves_reloads_bit_exact_and_predicts(tmp_store, variant):
+    p = training.plan("dialogue-acts", {**TINY, **variant}, name="variant")
+    bundle = training.train(p)
+    loaded = store.load("dialogue-acts", "variant")
+    assert {k: loaded.params[k] for k in variant} == variant
+    for a, b in zip(bundle.model.get_weights(), loaded.model.get_weights()):
+        assert np.array_equal(a, b)
+    r = da.predict(loaded, da.EXAMPLE)
+    assert r == da.predict(bundle, da.EXAMPLE) and len(r["tags"]) == len(r["utterances"])
+    pooling = variant.get("pooling", "mean")
+    assert loaded.model.get_layer("encode_utterances").layer.get_layer(f"{pooling}_over_words").how == pooling
+    if variant.get("head") == "softmax":   # a CRF without transitions: the per-utterance softmax, exactly
+        em = np.array(r["emissions"])
+        assert np.all(np.array(r["transitions"]) == 0) and r["tags"] == r["greedy_tags"]
+        softmax = np.exp(em - em.max(1, keepdims=True))
+        np.testing.assert_allclose(r["marginals"], softmax / softmax.sum(1, keepdims=True), atol=1e-6)
+        assert not loaded.model.get_layer("crf").trainable_weights
+
+
+def test_the_softmax_head_loss_is_the_per_utterance_cross_entropy():
+    """tf2crf's CRF loss with the transitions at zero = the summed per-utterance softmax cross-entropy."""
+    from tensorflow_addons.text.crf import crf_log_likelihood
+    rng = np.random.default_rng(0)
+    em = rng.normal(size=(2, 5, 4)).astype(np.float32)
+    tags, lengths = rng.integers(0, 4, size=(2, 5)), np.array([5, 3])
+    nll = -crf_log_likelihood(em, tags, lengths, tf.zeros((4, 4)))[0].numpy()
+    ce = [sum(-(em[b, t, tags[b, t]] - np.log(np.exp(em[b, t]).sum())) for t in range(n))
+          for b, n in enumerate(lengths)]
+    np.testing.assert_allclose(nll, ce, rtol=1e-5)

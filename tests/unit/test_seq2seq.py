@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from seqviz import seq2seq, store
 from seqviz.errors import SeqvizError
@@ -283,3 +284,57 @@ def test_predict_equals_the_step_by_step_reference(defaults):
                 assert np.allclose(r["attention"], alignment, atol=1e-5)
             g = reference.greedy(seq2seq.step_fn(inf), seq2seq.start_state(inf, src), start, end, 11)
             assert r["free_running"] == tv.decode(g.tokens), (mode, text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Variants: attention=bahdanau, encoder_depth / decoder_depth
+# ---------------------------------------------------------------------------------------------
+def test_bahdanau_score_equals_its_formula_in_numpy():
+    """score(s_t, h_j) = v · tanh(W_s s_t + W_h h_j); padded source tokens get weight 0."""
+    tf.keras.utils.set_random_seed(2)
+    layer = seq2seq.BahdanauAttention(6)
+    dec, enc = tf.random.normal((2, 3, 5)), tf.random.normal((2, 4, 5))
+    src = tf.constant([[3, 4, 5, 0], [3, 4, 5, 6]])
+    out, weights = layer([dec, enc, src])
+    Ws, Wh, v = layer.W_s.numpy(), layer.W_h.numpy(), layer.v.numpy()
+    scores = np.tanh((dec.numpy() @ Ws)[:, :, None, :] + (enc.numpy() @ Wh)[:, None, :, :]) @ v   # (B, t, S)
+    scores = np.where(src.numpy()[:, None, :] != 0, scores, -np.inf)
+    want = np.exp(scores - scores.max(-1, keepdims=True))
+    want /= want.sum(-1, keepdims=True)
+    assert np.abs(weights.numpy() - want).max() < 1e-5 and out.shape == (2, 3, 6)
+    one, w1 = layer([dec[:, 0], enc, src])                      # one decoder step: no time axis
+    assert np.abs(w1.numpy() - want[:, 0]).max() < 1e-5 and one.shape == (2, 6)
+
+
+def test_a_decoder_deeper_than_its_encoder_starts_its_extra_layers_from_the_top_encoder_layer():
+    enc = ["h0", "c0", "h1", "c1"]
+    assert seq2seq._start_states(enc, 2) == enc
+    assert seq2seq._start_states(enc, 3) == enc + ["h1", "c1"]
+    assert seq2seq._start_states(enc, 1) == ["h0", "c0"]
+    assert seq2seq._depths({"depth": 2, "encoder_depth": 0, "decoder_depth": 3}) == (2, 3)
+
+
+@pytest.mark.parametrize("overrides", [
+    {"mode": "attention", "attention": "bahdanau"},
+    {"mode": "peek", "encoder_depth": 1, "decoder_depth": 2},
+    {"mode": "attention", "encoder_depth": 2, "decoder_depth": 1, "teacher_force": False},
+], ids=["bahdanau", "deeper-decoder", "deeper-encoder-free-running"])
+def test_each_variant_trains_saves_reloads_bit_exact_and_predicts(tmp_store, overrides):
+    from seqviz import training
+    p = training.plan("seq2seq", {**TINY, "epochs": 1, **overrides}, name="variant")
+    b = training.train(p)
+    loaded = store.load("seq2seq", "variant")
+    assert {k: loaded.params[k] for k in overrides} == overrides
+    for x, y in zip(b.model.get_weights(), loaded.model.get_weights()):
+        assert np.array_equal(x, y)
+    enc, dec = seq2seq._depths(loaded.params)
+    names = {layer.name for layer in loaded.model.layers}
+    assert {f"encoder_lstm_{i}" for i in range(enc)} | {f"decoder_lstm_{i}" for i in range(dec)} <= names
+    assert f"encoder_lstm_{enc}" not in names and f"decoder_lstm_{dec}" not in names
+    kind = seq2seq.BahdanauAttention if overrides.get("attention") == "bahdanau" else seq2seq.LuongAttention
+    if overrides["mode"] == "attention":
+        assert type(loaded.model.get_layer("attention")) is kind
+    r = seq2seq.predict(loaded, "3 1 4", beam=2)
+    assert r == seq2seq.predict(b, "3 1 4", beam=2) and len(r["beams"]) == 2
+    if overrides["mode"] == "attention":
+        np.testing.assert_allclose(np.sum(r["attention"], axis=1), 1.0, rtol=1e-5)
