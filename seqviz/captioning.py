@@ -558,6 +558,16 @@ def _compiled(model, params, vocabs) -> _Compiled:
     return _Compiled(tf.function(greedy, input_signature=[x_spec, x_spec]), decode)
 
 
+def diff(a, ra: dict, b, rb: dict) -> dict:
+    """Two models on one scene (seqviz.compare): per head, whether the best captions and the greedy ones are
+    the same, and each caption's log-probability. For a file of N rows, one such diff per row."""
+    if "rows" in ra:
+        return {"rows": [diff(a, x, b, y) for x, y in zip(ra["rows"], rb["rows"])]}
+    return {"same_captions": [x == y for x, y in zip(ra["captions"], rb["captions"])],
+            "same_greedy": [x == y for x, y in zip(ra["greedy"], rb["greedy"])],
+            "logprob": {"a": ra["logprob"], "b": rb["logprob"]}}
+
+
 def serving(bundle):
     """The export's signature (seqviz.export): image features (N, D) -> both heads' lock-step greedy captions
     (the same graph as the page's greedy decode), one string per row and head."""

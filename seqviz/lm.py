@@ -687,7 +687,36 @@ def predict(bundle, text: str, n_words: int = 20, temperature: float = 0.8, top_
         probs, h, c = step(np.array([[i]], dtype=np.int32), h, c)            # one step from the state
         probs = probs.numpy()
     return {"prompt": tokens, "unknown": unknown, "continuation": " ".join(words), "tokens": words,
-            "token_probs": word_probs, "next_word": next_word}
+            "token_probs": word_probs, "next_word": next_word,
+            "prompt_perplexity": prompt_perplexity(model, ids, vocab.unk_id)}
+
+
+def prompt_perplexity(model: LanguageModel, ids: list[int], unk: int) -> float | None:
+    """How well the model predicts the prompt itself: exp of the mean -log P(w_t | w_<t) (full softmax) over the
+    prompt's words after the first (the first has no context), unknown words skipped as targets. None when no
+    word is left to score."""
+    targets = [t for t in range(1, len(ids)) if ids[t] != unk]
+    if not targets:
+        return None
+    log_probs = tf.nn.log_softmax(model(np.array([ids], np.int32))[0]).numpy()            # (T, V)
+    return float(np.exp(-np.mean([log_probs[t - 1, ids[t]] for t in targets])))
+
+
+def diff(a, ra: dict, b, rb: dict) -> dict:
+    """Two models on one prompt (seqviz.compare): the perplexity of each on the prompt, and for every word in
+    either model's top 10 its probability under each (None where that model's vocabulary lacks the word)."""
+    def probs(bundle, result):
+        vocab = bundle.vocabs["words"]
+        zeros = np.zeros((1, bundle.model.lstm.units), np.float32)
+        p = next_word_fn(bundle.model)(np.array([vocab.encode(result["prompt"])], np.int32), zeros, zeros)[0].numpy()
+        return lambda w: float(p[vocab.index[w]]) if w in vocab.index else None
+    pa, pb = probs(a, ra), probs(b, rb)
+    words = list(dict.fromkeys([*ra["next_word"], *rb["next_word"]]))
+    shared_vocab = len(set(a.vocabs["words"].tokens) & set(b.vocabs["words"].tokens))
+    return {"perplexity": {"a": ra["prompt_perplexity"], "b": rb["prompt_perplexity"]},
+            "next_word": {w: {"a": pa(w), "b": pb(w)} for w in words},
+            "shared_top": [w for w in ra["next_word"] if w in rb["next_word"]],
+            "vocabulary": {"a": len(a.vocabs["words"]), "b": len(b.vocabs["words"]), "shared": shared_vocab}}
 
 
 def serving(bundle, k: int = 10):

@@ -19,7 +19,7 @@ st.markdown("Two encoder-decoder branches read the same image features (a vector
             "row per (scene, step) for *both* captions: the two branches always get equal batch sizes, the "
             "mistake (47 samples for one branch, 4 for the other) that stopped the original Keras model.")
 
-bundle = ui.model_sidebar("captioning", upload_types=None)
+bundle = ui.model_sidebar("captioning", upload_types=None, compare=True)
 if bundle is None:
     st.info("No model in the store yet: train one from the sidebar.")
     st.stop()
@@ -49,13 +49,14 @@ source = st.radio("Input", list(SOURCES), format_func=SOURCES.get, horizontal=Tr
 ui.share("source", source)
 
 try:
-    scene, filename = None, None
+    scene, filename, asked = None, None, None     # asked: the sample or description (a compared model's input)
     if source == "sample":
         choice("captioning:scene", "scene", samples, 1)
         i = st.selectbox("Sample scene", samples, key="captioning:scene",
                          format_func=lambda j: f"{j}. " + " ".join(captioning.english(captioning.SAMPLES[j - 1])))
         ui.share("scene", i)
-        x, scene = captioning.text_features(bundle, f"sample {i}")
+        asked = f"sample {i}"
+        x, scene = captioning.text_features(bundle, asked)
         st.download_button(f"Download sample {i} as .npy (shape ({dim},), float32)", npy(x),
                            file_name=f"scene-{i}.npy", mime="application/octet-stream")
         x = x[None]
@@ -64,6 +65,7 @@ try:
             st.session_state["captioning:text"] = st.session_state["captioning:text"]
         text = ui.text_input("Scene: a count (1-4), a colour, a shape and a position per group",
                              key="captioning:text", default="three green stars at the top", height=68)
+        asked = text
         x, scene = captioning.text_features(bundle, text)
         x = x[None]
     else:
@@ -180,5 +182,38 @@ if "ablate1_exact_1" in m:
                f"{m['val_exact_1']:.2f} / {m['val_exact_2']:.2f}; branch 1 zeroed {m['ablate1_exact_1']:.2f} / "
                f"{m['ablate1_exact_2']:.2f}; branch 2 zeroed {m['ablate2_exact_1']:.2f} / {m['ablate2_exact_2']:.2f}. "
                "Each head reads both LSTM states, so zeroing either branch can hurt either head.")
-ui.download_result(r, bundle)
+
+other = ui.compared(bundle)
+both = None
+if other is not None:
+    def _decode_other(b):   # the same scene in the compared model's own feature space (its D, its projection)
+        if asked is not None:
+            return captioning.decode(b, captioning.text_features(b, asked)[0], beam=beam, top_k=5)
+        if b.params["feature_dim"] != dim:
+            raise SeqvizError(f"it reads {b.params['feature_dim']}-d features and this file's rows are {dim}-d.")
+        return captioning.decode(b, x[row], beam=beam, top_k=5)
+    from seqviz import compare
+    try:
+        both = compare.run(bundle, other, lambda b: r if b is bundle else _decode_other(b))
+    except SeqvizError as e:
+        ui.error(e)
+if both is not None:
+    rb, d = both["b"], both["diff"]
+    a_name, b_name = bundle.name, other.name
+    same = sum(d["same_captions"])
+    st.subheader(f"Compared with {ui.md(b_name)}: {same} of 2 captions the same")
+    for k in (0, 1):
+        st.markdown(f"**{captioning.HEADS[k]}**")
+        cols = st.columns(2)
+        for col, name, res in ((cols[0], a_name, r), (cols[1], b_name, rb)):
+            steps = res["steps"][k]
+            ok = "" if truth is None else (" ✓" if res["captions"][k] == truth[k] else " ✗")
+            col.markdown(f"{ui.md(name)}: *{ui.md(res['captions'][k]) or '(empty)'}*{ok} · "
+                         f"P = {np.exp(res['logprob'][k]):.3f}")
+            col.plotly_chart(figures.bars([f"{i + 1}. {s['word']}" for i, s in enumerate(steps)],
+                                          [s["prob"] for s in steps], title=f"{name}: P(each word it chose)"),
+                             width="stretch", key=f"captioning:compare:{k}:{name}")
+    ui.download_result(both, bundle, "comparison")
+else:
+    ui.download_result(r, bundle)
 ui.model_details(bundle)

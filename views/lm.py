@@ -18,7 +18,7 @@ st.markdown("An LSTM reads text word by word and predicts the next word over a v
             "the docstrings of Python's standard library.")
 
 bundle = ui.model_sidebar("lm", data_help="Plain text (.txt, UTF-8, ≤ 5 MB, at least 500 words); blank lines "
-                          "separate documents.", upload_types=("txt",))
+                          "separate documents.", upload_types=("txt",), compare=True)
 
 # ---------------------------------------------------------------------------------------------
 # Generation
@@ -62,7 +62,32 @@ else:
         if any(w in lm.SPECIALS for w in words):
             st.caption("Grey bars: `<unk>` (any word outside the vocabulary) and `<eos>` (the end of a "
                        "document); generation never picks them.")
-        ui.download_result(r, bundle)
+        other = ui.compared(bundle)
+        both = ui.compare(bundle, other, prompt, **options) if other is not None else None
+        if both is not None:
+            d, a_name, b_name = both["diff"], bundle.name, other.name
+            ppl = d["perplexity"]
+            st.subheader(f"Compared with {ui.md(b_name)}")
+            rb = both["b"]
+            st.markdown(f"**{ui.md(b_name)}**: {ui.md(' '.join(rb['prompt']))} *{ui.md(rb['continuation'])}*")
+            fmt = lambda v: "— (no word to score)" if v is None else f"{v:.1f}"  # noqa: E731
+            st.caption(ui.md(f"Perplexity on the prompt itself (each word after the first, given the words before "
+                             f"it; lower = less surprised): {a_name} {fmt(ppl['a'])}, {b_name} {fmt(ppl['b'])}. "
+                             f"Vocabularies: {d['vocabulary']['a']:,} and {d['vocabulary']['b']:,} words, "
+                             f"{d['vocabulary']['shared']:,} shared."))
+            words = list(d["next_word"])
+            missing = [w for w in words if None in d["next_word"][w].values()]
+            series = {name: [d["next_word"][w][side] or 0.0 for w in words]
+                      for name, side in ((a_name, "a"), (b_name, "b"))}
+            top = max(max(v) for v in series.values())
+            st.plotly_chart(figures.grouped_bars([w + (" (?)" if w in missing else "") for w in words], series,
+                                                 title="Next word after the prompt: either model's top 10, under both",
+                                                 value_range=(0, top * 1.15)), width="stretch")
+            if missing:
+                st.caption("(?) not in one model's vocabulary (drawn as 0 there): " + ui.md(", ".join(missing)))
+            ui.download_result(both, bundle, "comparison")
+        else:
+            ui.download_result(r, bundle)
 
 # ---------------------------------------------------------------------------------------------
 # The race

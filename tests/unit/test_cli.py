@@ -80,3 +80,34 @@ def test_module_entry_point_is_quiet_on_bad_input(store_with_defaults):
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr.strip().splitlines() == ["error: The text has no words (only punctuation, symbols or spaces); "
                                              "type a sentence."]
+
+
+def test_predict_compare_prints_both_results_and_what_differs(store_with_defaults, capsys):
+    text = "no pizza but the concert was great"
+    code, out, err = run(capsys, "predict", "attention", "--text", text, "--compare", "default-seed")
+    assert code == 0, err
+    r = json.loads(out)
+    assert set(r) == {"a", "b", "diff"}
+    code, alone, _ = run(capsys, "predict", "attention", "--text", text)   # a is what predict alone prints
+    assert r["a"] == json.loads(alone)
+    d = r["diff"]
+    assert d["attention_a_minus_b"] == pytest.approx([x - y for x, y in zip(r["a"]["attention"], r["b"]["attention"])])
+    assert d["same_label"] == (r["a"]["label"] == r["b"]["label"]) and d["labels"]["only_a"] == []
+
+
+def test_predict_compare_works_across_seq2seq_modes_and_for_a_file(store_with_defaults, capsys, tmp_path):
+    code, out, err = run(capsys, "predict", "seq2seq", "--text", "4 7 1", "--compare", "default-basic")
+    assert code == 0, err
+    d = json.loads(out)["diff"]
+    assert d["modes"] == ["attention", "basic"] and d["correct"][0] is True
+    f = tmp_path / "d.txt"
+    f.write_text("A: do you like jazz\nB: yeah\nA: bye", encoding="utf-8")
+    code, out, err = run(capsys, "predict", "dialogue-acts", "--file", str(f), "--compare", "default")
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["a"] == r["b"] and r["diff"]["differs"] == [] and r["diff"]["agreement"] == 1.0
+
+
+def test_predict_compare_with_a_missing_model_exits_2(store_with_defaults, capsys):
+    code, out, err = run(capsys, "predict", "attention", "--text", "hi there", "--compare", "nope")
+    assert code == 2 and out == "" and "No attention model named 'nope'" in err

@@ -407,3 +407,17 @@ def test_keep_top_k_keeps_what_a_stable_sort_keeps():
         expected = logp.copy()
         expected[np.argsort(-expected, kind="stable")[k:]] = -np.inf
         assert np.array_equal(lm.keep_top_k(logp, k), expected)
+
+
+def test_prompt_perplexity_is_the_models_surprise_at_each_word_after_the_first(default_bundle):
+    b = default_bundle
+    vocab, model = b.vocabs["words"], b.model
+    r = lm.predict(b, "return the value of the zzqx file", n_words=0)
+    ids = vocab.encode(lm.tokenize("return the value of the zzqx file"))
+    logits = model(np.array([ids], np.int32))[0].numpy().astype(np.float64)
+    logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    scored = [t for t in range(1, len(ids)) if ids[t] != vocab.unk_id]         # "zzqx" is skipped as a target
+    assert len(scored) == len(ids) - 2
+    want = np.exp(-np.mean([logp[t - 1, ids[t]] for t in scored]))
+    assert r["prompt_perplexity"] == pytest.approx(want, rel=1e-4)
+    assert lm.predict(b, "return", n_words=0)["prompt_perplexity"] is None     # one word: nothing to score
