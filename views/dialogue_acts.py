@@ -118,9 +118,10 @@ if both is not None:
         st.info("A **softmax** head is this network with the CRF's transitions fixed at zero: each utterance is "
                 "tagged by its own emissions alone, which the dialogue-level BiLSTM has already made context-aware. "
                 "Rows that differ are where the CRF's transitions (what usually follows what) change the decision. "
-                "On the generated dialogues both reach 100% held out, the ambiguous replies included: there the "
-                "BiLSTM carries the context. The CRF-trained network leaves more of it to the transitions (its own "
-                "per-utterance argmax gets 85%).")
+                "Trained as the shipped default, both reach 100% on held-out generated dialogues: there the BiLSTM "
+                "carries the context (the CRF-trained network leaves more of it to the transitions: its own "
+                "per-utterance argmax gets 85%). With less to learn from (the Quick preset: 150 dialogues, 2 "
+                "epochs) the CRF is ahead: 70% and 63% against 56% and 47% (seeds 0 and 1).")
     if rb["labels"] == labels:   # one lattice: model a's scores, both paths
         ui.wide_chart(figures.crf_lattice(em, tr, marg, best.cumulative, best.backpointers, labels, steps,
                                           best.path, None, rb["path"], color="marginal", alt_name=f"{b_name} path",
