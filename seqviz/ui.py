@@ -325,12 +325,16 @@ def compared(bundle: store.Bundle) -> store.Bundle | None:
     return None
 
 
-def compare(bundle: store.Bundle, other: store.Bundle, text: str, **options) -> dict | None:
-    """`seqviz.compare.run` of the two models on `text` (each prediction memoised, as `predict`): {"a", "b",
-    "diff"}, or None after showing the error (an input the compared model cannot read)."""
-    from seqviz import compare as cmp
+def comparison(bundle: store.Bundle, text: str, run=None, **options) -> tuple[store.Bundle, dict] | None:
+    """The sidebar's compared model and `seqviz.compare.run` of the two on `text`: (that model, {"a", "b",
+    "diff"}); each prediction memoised as `predict` (or `run(model)` where given). None when nothing is
+    compared, or after showing the error (e.g. an input the compared model cannot read)."""
+    from seqviz import compare
+    other = compared(bundle)
+    if other is None:
+        return None
     try:
-        return cmp.run(bundle, other, lambda b: predict(b, text, **options))
+        return other, compare.run(bundle, other, run or (lambda b: predict(b, text, **options)))
     except SeqvizError as e:
         error(e)
     return None

@@ -59,9 +59,9 @@ right.plotly_chart(figures.bars(ticks, att, title="Attention weight per word (su
                                 value_range=(0, max(0.05, float(att.max()) * 1.1))),
                    width="stretch")
 
-other = ui.compared(bundle)
-both = ui.compare(bundle, other, text) if other is not None else None
-if both is not None:
+compared = ui.comparison(bundle, text)
+if compared is not None:
+    other, both = compared
     rb, d = both["b"], both["diff"]
     a_name, b_name = bundle.name, other.name
     st.subheader(f"Compared with {ui.md(b_name)}")
@@ -95,7 +95,5 @@ if both is not None:
                                                                 b_name: [rb["probs"][k] for k in labels["shared"]]},
                                              title="Class probabilities of the two models (shared labels)"),
                         width="stretch")
-    ui.download_result(both, bundle, "comparison")
-else:
-    ui.download_result(r, bundle)
+ui.download_result(both if compared else r, bundle, "comparison" if compared else "result")
 ui.model_details(bundle)

@@ -183,21 +183,19 @@ if "ablate1_exact_1" in m:
                f"{m['ablate1_exact_2']:.2f}; branch 2 zeroed {m['ablate2_exact_1']:.2f} / {m['ablate2_exact_2']:.2f}. "
                "Each head reads both LSTM states, so zeroing either branch can hurt either head.")
 
-other = ui.compared(bundle)
-both = None
-if other is not None:
-    def _decode_other(b):   # the same scene in the compared model's own feature space (its D, its projection)
-        if asked is not None:
-            return captioning.decode(b, captioning.text_features(b, asked)[0], beam=beam, top_k=5)
-        if b.params["feature_dim"] != dim:
-            raise SeqvizError(f"it reads {b.params['feature_dim']}-d features and this file's rows are {dim}-d.")
-        return captioning.decode(b, x[row], beam=beam, top_k=5)
-    from seqviz import compare
-    try:
-        both = compare.run(bundle, other, lambda b: r if b is bundle else _decode_other(b))
-    except SeqvizError as e:
-        ui.error(e)
-if both is not None:
+def _decode(b):   # model a: the decode above; b: the same scene in its own feature space (its D, its projection)
+    if b is bundle:
+        return r
+    if asked is not None:
+        return captioning.decode(b, captioning.text_features(b, asked)[0], beam=beam, top_k=5)
+    if b.params["feature_dim"] != dim:
+        raise SeqvizError(f"it reads {b.params['feature_dim']}-d features and this file's rows are {dim}-d.")
+    return captioning.decode(b, x[row], beam=beam, top_k=5)
+
+
+compared = ui.comparison(bundle, "", run=_decode)
+if compared is not None:
+    other, both = compared
     rb, d = both["b"], both["diff"]
     a_name, b_name = bundle.name, other.name
     same = sum(d["same_captions"])
@@ -213,7 +211,5 @@ if both is not None:
             col.plotly_chart(figures.bars([f"{i + 1}. {s['word']}" for i, s in enumerate(steps)],
                                           [s["prob"] for s in steps], title=f"{name}: P(each word it chose)"),
                              width="stretch", key=f"captioning:compare:{k}:{name}")
-    ui.download_result(both, bundle, "comparison")
-else:
-    ui.download_result(r, bundle)
+ui.download_result(both if compared else r, bundle, "comparison" if compared else "result")
 ui.model_details(bundle)

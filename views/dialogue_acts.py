@@ -98,9 +98,9 @@ ui.wide_chart(figures.crf_lattice(em, tr, marg, pinned.cumulative, pinned.backpo
                                   title="Best path (red) and the pinned path (orange)"),
               key="dialogue-acts:pinned-lattice", min_width=240 + 55 * len(steps))
 
-other = ui.compared(bundle)
-both = ui.compare(bundle, other, text) if other is not None else None
-if both is not None:
+compared = ui.comparison(bundle, text)
+if compared is not None:
+    other, both = compared
     rb, d = both["b"], both["diff"]
     a_name, b_name = bundle.name, other.name
     st.subheader(f"Compared with {ui.md(b_name)}: {len(d['differs'])} of {len(steps)} tags differ")
@@ -134,7 +134,5 @@ if both is not None:
                       f"{', '.join(only['only_a']) or 'none'}; only in {b_name}: "
                       f"{', '.join(only['only_b']) or 'none'}), so their paths are not drawn on one lattice; the "
                       "table compares the tags."))
-    ui.download_result(both, bundle, "comparison")
-else:
-    ui.download_result(r, bundle)
+ui.download_result(both if compared else r, bundle, "comparison" if compared else "result")
 ui.model_details(bundle)

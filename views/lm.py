@@ -62,9 +62,9 @@ else:
         if any(w in lm.SPECIALS for w in words):
             st.caption("Grey bars: `<unk>` (any word outside the vocabulary) and `<eos>` (the end of a "
                        "document); generation never picks them.")
-        other = ui.compared(bundle)
-        both = ui.compare(bundle, other, prompt, **options) if other is not None else None
-        if both is not None:
+        compared = ui.comparison(bundle, prompt, **options)
+        if compared is not None:
+            other, both = compared
             d, a_name, b_name = both["diff"], bundle.name, other.name
             ppl = d["perplexity"]
             st.subheader(f"Compared with {ui.md(b_name)}")
@@ -85,9 +85,7 @@ else:
                                                  value_range=(0, top * 1.15)), width="stretch")
             if missing:
                 st.caption("(?) not in one model's vocabulary (drawn as 0 there): " + ui.md(", ".join(missing)))
-            ui.download_result(both, bundle, "comparison")
-        else:
-            ui.download_result(r, bundle)
+        ui.download_result(both if compared else r, bundle, "comparison" if compared else "result")
 
 # ---------------------------------------------------------------------------------------------
 # The race

@@ -18,3 +18,17 @@ def repo_root(monkeypatch):
     before = _store_snapshot()
     yield ROOT
     assert _store_snapshot() == before, "a page test wrote into the repo's models/ store"
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """Every st.download_button call of a run: label -> its `data` (bytes, a string or a deferred callable)."""
+    import streamlit
+    seen = {}
+    real = streamlit.download_button
+
+    def spy(label, data, *args, **kwargs):
+        seen[label] = data
+        return real(label, data, *args, **kwargs)
+    monkeypatch.setattr(streamlit, "download_button", spy)
+    return seen

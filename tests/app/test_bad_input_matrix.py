@@ -250,7 +250,7 @@ def test_list_shows_every_entry_when_some_are_damaged_and_prints_valid_json(stor
     assert cli.main(["list"]) == 0
     out = _strict_json(capsys.readouterr().out)
     models = {m["name"]: m for a in out["archs"] if a["arch"] == "attention" for m in a["models"]}
-    assert set(models) == {"default", "as-list", "as-string", "malformed", "with-nan"}
+    assert set(models) == {"default", "default-seed", "as-list", "as-string", "malformed", "with-nan"}
     assert models["default"]["metrics"]["val_accuracy"] > 0.9
     for name in ("as-list", "as-string", "malformed"):
         assert "damaged" in models[name]["error"], models[name]

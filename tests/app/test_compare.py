@@ -4,7 +4,6 @@ import json
 import shutil
 
 import pytest
-import streamlit
 
 from seqviz import training
 from tests.app.conftest import ROOT
@@ -36,18 +35,6 @@ def two_model_store(tmp_path_factory):
 def store(two_model_store, monkeypatch, repo_root):
     monkeypatch.setenv("SEQVIZ_MODELS", str(two_model_store))   # after the autouse fixture cleared it
     return two_model_store
-
-
-@pytest.fixture
-def downloads(monkeypatch):
-    seen = {}
-    real = streamlit.download_button
-
-    def spy(label, data, *args, **kwargs):
-        seen[label] = data
-        return real(label, data, *args, **kwargs)
-    monkeypatch.setattr(streamlit, "download_button", spy)
-    return seen
 
 
 def _comparison(downloads) -> dict:

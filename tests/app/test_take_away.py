@@ -7,7 +7,6 @@ import json
 import zipfile
 
 import pytest
-import streamlit
 
 from seqviz import archs
 from seqviz.params import resolve
@@ -21,19 +20,6 @@ PAGES = [  # (page, arch, model shown, keys the result JSON must have)
     ("views/captioning.py", "captioning", "default", {"captions", "steps", "beams"}),
     ("views/lm.py", "lm", "default", {"continuation", "next_word"}),
 ]
-
-
-@pytest.fixture
-def downloads(monkeypatch):
-    """Every st.download_button call of a run: label -> its `data` (bytes, a string or a deferred callable)."""
-    seen = {}
-    real = streamlit.download_button
-
-    def spy(label, data, *args, **kwargs):
-        seen[label] = data
-        return real(label, data, *args, **kwargs)
-    monkeypatch.setattr(streamlit, "download_button", spy)
-    return seen
 
 
 @pytest.mark.parametrize("page, arch, model, keys", PAGES, ids=[p[1] for p in PAGES])

@@ -5,7 +5,7 @@ import json
 import zipfile
 from pathlib import Path
 
-from tests.e2e.helpers import EXCEPTION, main, rerun, settle
+from tests.e2e.helpers import EXCEPTION, main, settle
 
 
 def test_take_the_result_the_model_and_the_code_away(server, page, shots):
@@ -19,16 +19,17 @@ def test_take_the_result_the_model_and_the_code_away(server, page, shots):
     assert got.value.suggested_filename == "dialogue-acts-default-result.json"
     assert len(result["tags"]) == len(result["utterances"]) > 1 and len(result["transitions"]) == len(result["labels"])
 
-    rerun(page, lambda: main(page).get_by_text("Model default: settings, metrics").click())
+    main(page).get_by_text("Model default: settings, metrics").click()       # opening it reruns the page
     export = main(page).get_by_role("button", name="Export as a TensorFlow SavedModel (.zip)")
-    expect(export).to_be_visible()
+    expect(export).to_be_visible(timeout=180_000)
+    settle(page)
     with page.expect_download(timeout=180_000) as got:      # the export is built now, on the server (seconds)
         export.click()
     assert got.value.suggested_filename == "dialogue-acts-default.zip"
     names = zipfile.ZipFile(io.BytesIO(Path(got.value.path()).read_bytes())).namelist()
     assert {"default/saved_model.pb", "default/README.md", "default/config.json"} <= set(names)
 
-    rerun(page, lambda: main(page).get_by_text("Keras code: how this model is built").click())
-    expect(main(page).get_by_text("def build(params: dict, vocabs: dict[str, Vocab])")).to_be_visible()
+    main(page).get_by_text("Keras code: how this model is built").click()
+    expect(main(page).get_by_text("def build(params: dict, vocabs: dict[str, Vocab])")).to_be_visible(timeout=180_000)
     assert page.locator(EXCEPTION).count() == 0
     page.screenshot(path=str(shots / "take-away.png"), full_page=True)
