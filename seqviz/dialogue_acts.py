@@ -136,6 +136,7 @@ class Dialogues:
     tags: list[list[str]]
     speakers: list[list[str]] | None = None
     ambiguous: list[list[bool]] | None = None   # generated data: is the utterance one of AMBIGUOUS
+    split: list[str] | None = None              # per dialogue: train, val or test (an upload's own split)
 
 
 def make_toy(n: int, max_utterances: int = 24, seed: int = 0) -> Dialogues:
@@ -170,10 +171,14 @@ def make_toy(n: int, max_utterances: int = 24, seed: int = 0) -> Dialogues:
     return out
 
 
+SPLITS = ("train", "val", "test")
+
+
 def read_upload(raw: bytes, filename: str = "upload.csv") -> Dialogues:
-    """A CSV with columns conversation_id, utterance, act[, speaker] (e.g. a Switchboard DA export),
-    rows in dialogue order."""
-    df = read_csv(raw, filename, ["conversation_id", "utterance", "act"], ["speaker"])
+    """A CSV with columns conversation_id, utterance, act[, speaker][, split] (e.g. a Switchboard DA export),
+    rows in dialogue order. `split` (train, val or test; one value per conversation) reproduces a standard
+    split: the model trains on `train` and reports its metrics on `test` (and on `val` where there is one)."""
+    df = read_csv(raw, filename, ["conversation_id", "utterance", "act"], ["speaker", "split"])
     empty_act = df.index[df.act == ""]
     if len(empty_act):
         raise SeqvizError(f"{filename}: {len(empty_act)} rows have an empty act (first: data row "
@@ -189,7 +194,29 @@ def read_upload(raw: bytes, filename: str = "upload.csv") -> Dialogues:
                           "(one is held out to measure accuracy).")
     spk = "speaker" in df.columns
     return Dialogues([g.utterance.tolist() for _, g in groups], [g.act.tolist() for _, g in groups],
-                     [g.speaker.tolist() for _, g in groups] if spk else None)
+                     [g.speaker.tolist() for _, g in groups] if spk else None,
+                     split=_splits(df, groups, filename) if "split" in df.columns else None)
+
+
+def _splits(df, groups, filename: str) -> list[str]:
+    """The split of every conversation, checked: known values, one per conversation, a train and a test."""
+    split = df.split.str.lower()
+    bad = df.index[~split.isin(SPLITS)]
+    if len(bad):
+        raise SeqvizError(f"{filename}: data row {bad[0] + 1} has split {df.split[bad[0]]!r}; the split column takes "
+                          f"{', '.join(SPLITS)} (one per conversation).")
+    out = []
+    for cid, g in groups:
+        values = sorted(set(split[g.index]))
+        if len(values) > 1:
+            raise SeqvizError(f"{filename}: conversation {cid!r} is split across {' and '.join(values)}; a "
+                              "conversation belongs to one split (its utterances are tagged in context).")
+        out.append(values[0])
+    for need in ("train", "test"):
+        if need not in out:
+            raise SeqvizError(f"{filename}: no conversation is in the {need} split; with a split column the model "
+                              f"trains on train and reports on test, so both need at least one conversation.")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -375,7 +402,13 @@ def train_on_ids(params: dict, vocabs: dict[str, Vocab], ids, tag_ids, callbacks
 def fit(params: dict, data: Dialogues | None, callbacks=()):
     if data is None:
         data = make_toy(int(params["n_dialogues"] / 0.85), params["max_utterances"], params["seed"])
-    train_idx, val_idx = holdout(len(data.utterances), params["seed"])
+    if data.split is not None:   # the file's own split: train on train; report on test (and on val, if any)
+        train_idx = [i for i, s in enumerate(data.split) if s == "train"]
+        test_idx = [i for i, s in enumerate(data.split) if s == "test"]
+        val_idx = [i for i, s in enumerate(data.split) if s == "val"] or test_idx
+    else:
+        train_idx, val_idx = holdout(len(data.utterances), params["seed"])
+        test_idx = None
     phase("building vocabularies")
     vocab = Vocab.build((tokenize(u) for i in train_idx for u in data.utterances[i]), max_size=params["max_vocab"])
     tags = Vocab(sorted({t for d in data.tags for t in d}), specials=())
@@ -388,6 +421,10 @@ def fit(params: dict, data: Dialogues | None, callbacks=()):
                               callbacks)
     metrics = evaluate(base, [ids[i] for i in val_idx], [tag_ids[i] for i in val_idx],
                        [data.ambiguous[i] for i in val_idx] if data.ambiguous else None)
+    if test_idx is not None:
+        test = evaluate(base, [ids[i] for i in test_idx], [tag_ids[i] for i in test_idx])
+        metrics.update({"test_" + k[len("val_"):]: v for k, v in test.items()}, n_test_dialogues=len(test_idx),
+                       split="the file's own (train / val / test)")
     metrics.update(n_train_dialogues=len(train_idx), n_val_dialogues=len(val_idx), vocab_size=len(vocab),
                    history={k: [float(v) for v in vals] for k, vals in hist.history.items()})
     return base, vocabs, metrics

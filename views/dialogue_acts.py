@@ -16,7 +16,8 @@ st.markdown("Each utterance is read word by word by a BiLSTM and pooled into a v
             "backchannel after a statement: context decides.")
 
 bundle = ui.model_sidebar("dialogue-acts", data_help="CSV with columns conversation_id, utterance, act "
-                          "(optional speaker), one row per utterance in dialogue order; UTF-8, ≤ 5 MB.",
+                          "(optional: speaker; split = train, val or test per conversation, to train on train and "
+                          "report on test), one row per utterance in dialogue order; UTF-8, ≤ 5 MB.",
                           compare=True)
 if bundle is None:
     st.info("No model in the store yet: train one from the sidebar.")

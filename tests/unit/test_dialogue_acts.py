@@ -213,3 +213,53 @@ def test_the_softmax_head_loss_is_the_per_utterance_cross_entropy():
     ce = [sum(-(em[b, t, tags[b, t]] - np.log(np.exp(em[b, t]).sum())) for t in range(n))
           for b, n in enumerate(lengths)]
     np.testing.assert_allclose(nll, ce, rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# An upload's own split (train / val / test)
+# ---------------------------------------------------------------------------------------------
+def _split_csv(splits: list[str], extra_test_word: str = "") -> bytes:
+    """Generated dialogues as a CSV with a split column: conversation c gets splits[c % len(splits)]."""
+    d = da.make_toy(40, max_utterances=10, seed=5)
+    rows = ["conversation_id,utterance,act,speaker,split"]
+    for c, (utts, tags, spk) in enumerate(zip(d.utterances, d.tags, d.speakers)):
+        split = splits[c % len(splits)]
+        rows += [f"conv{c},{u}{' ' + extra_test_word if split == 'test' else ''},{t},{s},{split}"
+                 for u, t, s in zip(utts, tags, spk)]
+    return "\n".join(rows).encode()
+
+
+def test_a_split_column_trains_on_train_and_reports_on_test(tmp_store):
+    raw = _split_csv(["train", "train", "val", "test"], extra_test_word="zebra")
+    data = da.read_upload(raw, "swda.csv")
+    assert data.split.count("test") == 10 and data.split.count("val") == 10 and data.split.count("train") == 20
+    bundle = training.train(training.plan("dialogue-acts", TINY, raw, "swda.csv", "split"))
+    m = bundle.metrics
+    assert m["n_train_dialogues"] == 20 and m["n_val_dialogues"] == 10 and m["n_test_dialogues"] == 10
+    assert 0 <= m["test_accuracy"] <= 1 and 0 <= m["test_greedy_accuracy"] <= 1 and "val_accuracy" in m
+    assert "zebra" not in bundle.vocabs["words"]          # a word only the test conversations have: never seen
+
+
+def test_without_a_val_split_the_test_split_is_the_held_out_set(tmp_store):
+    bundle = training.train(training.plan("dialogue-acts", TINY, _split_csv(["train", "train", "test"]), "s.csv",
+                                          "no-val"))
+    m = bundle.metrics
+    assert m["n_val_dialogues"] == m["n_test_dialogues"] == 13 and m["val_accuracy"] == m["test_accuracy"]
+
+
+@pytest.mark.parametrize("splits, words", [
+    (["train", "dev"], "has split 'dev'; the split column takes train, val, test"),
+    (["train", "val"], "no conversation is in the test split"),
+    (["test"], "no conversation is in the train split"),
+])
+def test_bad_splits_are_refused_with_one_sentence(splits, words):
+    with pytest.raises(SeqvizError) as e:
+        da.read_upload(_split_csv(splits), "swda.csv")
+    assert words in str(e.value) and str(e.value).startswith("swda.csv")
+
+
+def test_a_conversation_split_across_two_splits_is_refused():
+    rows = ["conversation_id,utterance,act,split", "c1,hi,greeting,train", "c1,bye,goodbye,test",
+            "c2,hi,greeting,test", "c2,bye,goodbye,test"]
+    with pytest.raises(SeqvizError, match="conversation 'c1' is split across test and train"):
+        da.read_upload("\n".join(rows).encode(), "s.csv")
