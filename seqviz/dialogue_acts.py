@@ -117,6 +117,8 @@ PARAMS = [
     Param("head", "crf", choices=("crf", "softmax"),
           help="crf = a CRF over the utterances' tags (Viterbi); softmax = the same network with a per-utterance "
                "softmax instead (the CRF's transitions fixed at zero): what the CRF buys"),
+    Param("use_speaker", False, help="add a learned speaker-change embedding to every utterance's vector (who "
+          "speaks next decides many acts); needs speakers: an upload's speaker column, 'A:' prefixes when typed"),
     Param("pooling", "mean", choices=("mean", "last", "max"),
           help="one vector per utterance from its words' BiLSTM states: their mean, the state at the last real "
                "word (the paper's reference code) or their element-wise max"),
@@ -127,6 +129,7 @@ PREDICT_PARAMS: list[Param] = []
 MAX_UTTERANCES = 1000   # a pasted dialogue longer than this is refused
 MAX_CHARS = 50_000
 MAX_TAGS = 1000         # an upload's tags: at most this many, and beyond 20 at most one per 5 utterances
+SPEAKER_DIM = 8         # use_speaker: the size of the speaker-change embedding
 _SPEAKER = re.compile(r"^\s*([A-Za-z][\w .'-]{0,19}):(?!//)\s*(.*)$")  # "A: hi", not "http://..."
 
 
@@ -264,8 +267,15 @@ def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
     encoder = tf.keras.Model(words, pooled, name="utterance_encoder")
 
     dialogue = tf.keras.Input(shape=(None, None), dtype="int32", name="dialogue")       # (B, U, W)
-    utterances = tf.keras.layers.TimeDistributed(encoder, name="encode_utterances")(dialogue)
-    real = tf.keras.layers.Lambda(lambda d: tf.reduce_any(d != 0, axis=-1), name="real_utterances")(dialogue)
+    words_in = dialogue
+    if params["use_speaker"]:   # column 0 of every utterance row is its turn flag (see `turns`), the words follow
+        flags = tf.keras.layers.Lambda(lambda d: d[:, :, 0], name="turn_flags")(dialogue)            # (B, U)
+        words_in = tf.keras.layers.Lambda(lambda d: d[:, :, 1:], name="words")(dialogue)             # (B, U, W)
+    utterances = tf.keras.layers.TimeDistributed(encoder, name="encode_utterances")(words_in)
+    real = tf.keras.layers.Lambda(lambda d: tf.reduce_any(d != 0, axis=-1), name="real_utterances")(words_in)
+    if params["use_speaker"]:   # + a learned vector for "the speaker changed" / "the same speaker goes on"
+        change = tf.keras.layers.Embedding(3, SPEAKER_DIM, name="speaker_change")(flags)            # (B, U, 8)
+        utterances = tf.keras.layers.Concatenate(name="with_speaker")([utterances, change])
     h = _bilstm(params["context_units"], "context")(utterances, mask=real)
     emissions = tf.keras.layers.Dense(len(vocabs["tags"]), name="emissions")(h)         # mask flows on
     # head=softmax: the CRF with its transitions fixed at zero IS a per-utterance softmax. With no transition
@@ -328,9 +338,18 @@ class _Trainer(ModelWithCRFLoss):
 KERAS_CODE = (MaskedPool, build, _Trainer)   # what the page's "Keras code" view shows, read from this file
 
 
-def encode(vocab: Vocab, utterances: list[str], max_words: int | None = None) -> list[list[int]]:
-    """Word ids per utterance; an utterance with no words becomes [unk] so it still has a slot."""
-    return [vocab.encode(tokenize(u)[:max_words]) or [vocab.unk_id] for u in utterances]
+def encode(vocab: Vocab, utterances: list[str], max_words: int | None = None,
+           speakers: list[str] | None = None) -> list[list[int]]:
+    """Word ids per utterance; an utterance with no words becomes [unk] so it still has a slot. With
+    `speakers` (a use_speaker model), each row starts with the utterance's turn flag."""
+    ids = [vocab.encode(tokenize(u)[:max_words]) or [vocab.unk_id] for u in utterances]
+    return ids if speakers is None else [[flag] + row for flag, row in zip(turns(speakers), ids)]
+
+
+def turns(speakers: list[str]) -> list[int]:
+    """Per utterance: 2 where the speaker differs from the previous utterance's, else 1 (the first utterance,
+    the same speaker going on, or a speaker not known); 0 is left for padding."""
+    return [2 if i and s and speakers[i - 1] and s != speakers[i - 1] else 1 for i, s in enumerate(speakers)]
 
 
 def pad(dialogues: list[list[list[int]]]) -> np.ndarray:
@@ -413,7 +432,11 @@ def fit(params: dict, data: Dialogues | None, callbacks=()):
     vocab = Vocab.build((tokenize(u) for i in train_idx for u in data.utterances[i]), max_size=params["max_vocab"])
     tags = Vocab(sorted({t for d in data.tags for t in d}), specials=())
     vocabs = {"words": vocab, "tags": tags}
-    ids = [encode(vocab, d, params["max_words"]) for d in data.utterances]
+    if params["use_speaker"] and not data.speakers:
+        raise SeqvizError("use_speaker needs to know who says each utterance: add a speaker column to the file "
+                          "(or train without use_speaker).")
+    speakers = data.speakers if params["use_speaker"] else [None] * len(data.utterances)
+    ids = [encode(vocab, d, params["max_words"], s) for d, s in zip(data.utterances, speakers)]
     tag_ids = [tags.encode(t) for t in data.tags]
 
     phase("building the model")
@@ -510,8 +533,10 @@ def predict(bundle, text: str) -> dict:
     """Viterbi tags, per-utterance argmax, marginals, emissions and transitions for one dialogue."""
     vocab, tags = bundle.vocabs["words"], bundle.vocabs["tags"]
     speakers, utterances = parse(text)
-    ids = encode(vocab, utterances, bundle.params["max_words"])   # as in training: long utterances are cut
-    unknown = [all(i == vocab.unk_id for i in u) for u in ids]
+    use_speaker = bundle.params["use_speaker"]
+    ids = encode(vocab, utterances, bundle.params["max_words"],        # as in training: long utterances are cut
+                 speakers if use_speaker else None)
+    unknown = [all(i == vocab.unk_id for i in u[use_speaker:]) for u in ids]
     if all(unknown):
         raise SeqvizError(f"None of the words are in the model's vocabulary of {len(vocab):,} words "
                           f"(it knows e.g. {', '.join(vocab.tokens[2:8])}); type a dialogue like the training data.")
@@ -539,21 +564,31 @@ def serving(bundle):
     from seqviz import export
     vocab, tags = bundle.vocabs["words"], bundle.vocabs["tags"]
     ids_of = export.table(vocab)
+    use_speaker = bundle.params["use_speaker"]
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="utterances")])
-    def serve(utterances):
+    def serve(utterances, speakers=None):
         words = export.tokenize(utterances)[:, :bundle.params["max_words"]]         # (U, None): cut as in training
         ids = export.pad_ragged(ids_of.lookup(words))                               # (U, W)
         empty = tf.equal(words.row_lengths(), 0)[:, None] & tf.equal(tf.range(tf.shape(ids)[1]), 0)[None]
         ids = tf.where(empty, vocab.unk_id, ids)                 # a wordless utterance reads <unk>, as `encode`
+        if speakers is not None:                                 # each row starts with its turn flag, as `turns`
+            prev = tf.concat([[""], speakers[:-1]], 0)
+            changed = (tf.range(tf.size(speakers)) > 0) & (speakers != "") & (prev != "") & (speakers != prev)
+            ids = tf.concat([tf.where(changed, 2, 1)[:, None], ids], 1)
         path, emissions, _, transitions = bundle.model(ids[None], training=False)
         return {"tags": export.words(tags, path[0]), "emissions": emissions[0], "transitions": transitions,
                 "labels": tf.constant(tags.tokens)}
 
-    return export.Serving(serve, {"utterances": "(U,) string: the dialogue, one utterance per element, without "
-                                                "speaker prefixes"},
+    spec = [tf.TensorSpec([None], tf.string, name="utterances")]
+    inputs = {"utterances": "(U,) string: the dialogue, one utterance per element, without speaker prefixes"}
+    example = {"utterances": repr(parse(EXAMPLE)[1][:4])}
+    if use_speaker:
+        spec.append(tf.TensorSpec([None], tf.string, name="speakers"))
+        inputs["speakers"] = "(U,) string: who says each utterance (the model reads where the speaker changes)"
+        example["speakers"] = repr(parse(EXAMPLE)[0][:4])
+    return export.Serving(tf.function(serve, input_signature=spec), inputs,
                           {"tags": "(U,) string: the CRF's Viterbi tag of each utterance",
                            "emissions": "(U, K) float: the per-utterance tag scores (the CRF's unary potentials)",
                            "transitions": "(K, K) float: the CRF's tag-to-tag scores, from row to column",
                            "labels": "(K,) string: the tag set, in the order of the emission columns"},
-                          {"utterances": repr(parse(EXAMPLE)[1][:4])}, [ids_of])
+                          example, [ids_of])

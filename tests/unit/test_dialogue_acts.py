@@ -263,3 +263,35 @@ def test_a_conversation_split_across_two_splits_is_refused():
             "c2,hi,greeting,test", "c2,bye,goodbye,test"]
     with pytest.raises(SeqvizError, match="conversation 'c1' is split across test and train"):
         da.read_upload("\n".join(rows).encode(), "s.csv")
+
+
+# ---------------------------------------------------------------------------------------------
+# use_speaker: a learned speaker-change embedding per utterance
+# ---------------------------------------------------------------------------------------------
+def test_turn_flags_mark_where_the_speaker_changes():
+    assert da.turns(["A", "B", "B", "A", "", "A"]) == [1, 2, 1, 2, 1, 1]     # unknown speakers: no change
+    assert da.encode(Vocab(["hi", "yeah"]), ["hi", "yeah"], speakers=["A", "B"]) == [[1, 2], [2, 3]]
+
+
+def test_use_speaker_trains_saves_reloads_bit_exact_and_reads_the_speakers(tmp_store):
+    bundle = training.train(training.plan("dialogue-acts", {**TINY, "use_speaker": True}, name="spk"))
+    loaded = store.load("dialogue-acts", "spk")
+    assert loaded.params["use_speaker"] is True
+    assert loaded.model.get_layer("speaker_change").get_weights()[0].shape == (3, da.SPEAKER_DIM)
+    for a, b in zip(bundle.model.get_weights(), loaded.model.get_weights()):
+        assert np.array_equal(a, b)
+    text = "A: did you see the game\nB: yeah\nA: the game was great\nB: yeah"
+    r = da.predict(loaded, text)
+    assert r == da.predict(bundle, text) and len(r["tags"]) == 4
+    # the same words with other speakers are another input: the emissions move
+    other = da.predict(loaded, text.replace("B: yeah\nA:", "A: yeah\nA:"))
+    assert not np.allclose(r["emissions"], other["emissions"])
+
+
+def test_use_speaker_without_speakers_is_refused(tmp_store):
+    rows = ["conversation_id,utterance,act"] + [f"c{i},hi there,greeting" for i in range(12)] + \
+        [f"c{i},bye,goodbye" for i in range(12)]
+    p = training.plan("dialogue-acts", {**TINY, "use_speaker": True}, "\n".join(rows).encode(), "nospk.csv", "x")
+    with pytest.raises(SeqvizError, match="use_speaker needs to know who says each utterance"):
+        training.train(p)
+    assert not store.exists("dialogue-acts", "x")

@@ -90,6 +90,20 @@ def test_attention_export_equals_predict(store_with_defaults, tmp_path, model):
     assert any(any(g["unknown"]) for g in got)                     # unknown words were part of it
 
 
+def test_a_use_speaker_export_takes_the_speakers_too(store_with_defaults, tmp_path):
+    from seqviz import dialogue_acts, training
+    tiny = {"n_dialogues": 40, "max_utterances": 12, "embed_dim": 8, "word_units": 8, "context_units": 8,
+            "epochs": 1, "batch_size": 8, "use_speaker": True}
+    training.train(training.plan("dialogue-acts", tiny, name="spk"))
+    texts = ["A: did you see the game\nB: yeah\nA: the game was great\nB: yeah", "A: hi\nA: okay\nB: bye"]
+    calls = [dict(zip(("speakers", "utterances"), dialogue_acts.parse(t))) for t in texts]
+    got = run_export(tmp_path, "dialogue-acts", "spk", calls)
+    bundle = store.load("dialogue-acts", "spk")
+    for text, g in zip(texts, got):
+        want = dialogue_acts.predict(bundle, text)
+        assert g["tags"] == want["tags"] and close(g["emissions"], want["emissions"])
+
+
 def test_dialogue_acts_export_equals_predict(store_with_defaults, tmp_path):
     from seqviz import dialogue_acts
     dialogues = [dialogue_acts.EXAMPLE, "hi there\ndo you like zzjazz\nyeah\nokay\nbye now",
