@@ -647,5 +647,6 @@ def serving(bundle):
                "output": "string: the decode written out", "finished": "bool: the decode ended with </s>"}
     if p["mode"] == "attention":
         outputs["alignment"] = "(T+1, S) float: attention over the source at each step (the last row: </s>)"
-    return export.Serving(serve, {"text": f"a string: the source, as typed on the page (e.g. {EXAMPLES[p['task']]!r})"},
+    return export.Serving(serve, {"text": f"a string: the source, as typed on the page (e.g. {EXAMPLES[p['task']]!r}); "
+                                          f"its first {p['max_len']} tokens are read"},
                           outputs, {"text": repr(EXAMPLES[p["task"]])}, [ids_of])

@@ -10,6 +10,16 @@ ROOT = Path(__file__).resolve().parent.parent
 TINY = {"n_train": 200, "epochs": 1, "embed_dim": 8, "units": 8, "attn_dim": 8, "batch_size": 32}
 
 
+
+def npy_header(header: str, data: bytes = b"") -> bytes:
+    """A .npy file with the given header dict text (v1.0: magic, version, length, header padded to 64), then `data`."""
+    text = header + " " * (-(10 + len(header) + 1) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text.encode("latin-1") + data
+
+
+# A header declaring 409,600,000,000 float32 (1.49 TiB), followed by 16 bytes: nothing may be allocated from it.
+FORGED_NPY = npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (409600000000,), }", b"\0" * 16)
+
 @pytest.fixture
 def tmp_store(tmp_path, monkeypatch):
     """An empty model store in a temp dir (the repo's models/ is never written by tests)."""

@@ -14,6 +14,7 @@ import pytest
 from seqviz import cli, training
 from seqviz.errors import SeqvizError
 from tests.app.helpers import open_page
+from tests.conftest import FORGED_NPY, npy_header
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -204,19 +205,13 @@ def _npy(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _npy_header(header: str, data: bytes = b"") -> bytes:
-    """A .npy file with the given header dict text (v1.0: magic, version, length, header padded to 64)."""
-    text = header + " " * (-(10 + len(header) + 1) % 64) + "\n"
-    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text.encode("latin-1") + data
-
-
 DIM = 4096
 FILE_CASES = [  # (argv with FILE for the written file, its bytes, words of the one stderr line)
     (["predict", "captioning", "--file", "FILE"], _npy(np.full(DIM, 1e300)), ["float32's range"]),
     (["predict", "captioning", "--file", "FILE"],
-     _npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (print(1),), }"), ["header could not be read"]),
+     npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (print(1),), }"), ["header could not be read"]),
     (["predict", "captioning", "--file", "FILE"],
-     _npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (409600000000,), }", b"\0" * 16),
+     FORGED_NPY,
      ["truncated or damaged", "1,638,400,000,000 bytes of data", "16 bytes follow"]),
 ]
 

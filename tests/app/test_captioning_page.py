@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from seqviz import captioning as cap
 from seqviz.archs import ARCHS
 from tests.app.helpers import open_page
+from tests.conftest import FORGED_NPY
 
 ROOT = Path(__file__).resolve().parents[2]
 METRICS = json.loads((ROOT / "models" / "captioning" / "default" / "metrics.json").read_text())
@@ -140,19 +141,12 @@ def test_uploading_n_rows_shows_a_table_and_looks_into_the_chosen_row():
     assert [s.value for s in at.subheader][1] == "Row 3 of three\\.npy"
 
 
-def _forged_header() -> bytes:
-    """A .npy header declaring 1.49 TiB of float32, followed by 16 bytes."""
-    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (409600000000,), }"
-    text = header + " " * (-(10 + len(header) + 1) % 64) + "\n"
-    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text.encode("latin-1") + b"\0" * 16
-
-
 @pytest.mark.parametrize("raw, words", [
     (_npy(np.zeros(100, np.float32)), "its feature vectors have 100 values, but this model reads 4096-d"),
     (_npy(np.array(["a", "b"])), "holds <U1 values (text)"),
     (_npy(np.full(D, np.nan, np.float32)), "4096 NaN or infinite value(s)"),
     (b"not numpy at all", "is not a .npy file"),
-    (_forged_header(), "truncated or damaged"),     # 409,600,000,000 float32 declared: nothing is allocated
+    (FORGED_NPY, "truncated or damaged"),     # 409,600,000,000 float32 declared: nothing is allocated
 ], ids=["wrong-dimension", "strings", "nan", "not-npy", "forged-huge-shape"])
 def test_a_bad_upload_shows_an_error_then_a_good_one_works(raw, words):
     at = _page(source="upload")

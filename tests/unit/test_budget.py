@@ -13,6 +13,7 @@ import pytest
 from seqviz import archs, budget, store, training, uploads
 from seqviz.errors import SeqvizError
 from seqviz.params import resolve
+from tests.conftest import FORGED_NPY
 
 ROOT = Path(__file__).resolve().parents[2]
 LM_MAXIMA = {"vocab_size": 100_000, "embed_dim": 1024, "units": 1024, "seq_len": 200, "batch_size": 1024,
@@ -32,13 +33,6 @@ print(json.dumps({"runs": out, "peak": resource.getrusage(resource.RUSAGE_SELF).
 """
 
 
-def _forged_npy() -> bytes:
-    """A header declaring 409,600,000,000 float32 (1.49 TiB), followed by 16 bytes."""
-    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (409600000000,), }"
-    text = header + " " * (-(10 + len(header) + 1) % 64) + "\n"
-    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text.encode("latin-1") + b"\0" * 16
-
-
 def _labels_csv(n_rows: int, n_labels: int) -> bytes:
     return ("text,label\n" + "".join(f"words of row {i},label{i % n_labels}\n" for i in range(n_rows))).encode()
 
@@ -47,7 +41,7 @@ def test_the_four_escapes_are_refused_with_one_line_and_the_process_stays_small(
     """The four inputs that took 2.9 GB, 1.49 TiB, 10.7 GB and 5.4 GB: exit 2, one line, and the whole process
     (TensorFlow imported, a model loaded) peaks far under the 4 GB budget."""
     npy, csv = tmp_path / "forged.npy", tmp_path / "labels.csv"
-    npy.write_bytes(_forged_npy())
+    npy.write_bytes(FORGED_NPY)
     csv.write_bytes(_labels_csv(20_000, 20_000))      # ~0.5 MB: under the 5 MB upload limit
     assert csv.stat().st_size < uploads.MAX_BYTES
     lm_sets = [a for k, v in LM_MAXIMA.items() for a in ("--set", f"{k}={v}")]
