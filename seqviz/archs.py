@@ -9,8 +9,9 @@ Each architecture module provides:
   fit(params, data, callbacks) -> (model, vocabs, metrics)
   build(params, vocabs) -> tf.keras.Model          used by the store to rebuild before loading weights
   predict(bundle, text, **options) -> dict         JSON-ready, the CLI's `predict` output
-and optionally: predict_file(bundle, raw, filename, **options) (the CLI's --file), check_params(params)
-(constraints between knobs, raised before training starts), DEFAULTS {store name: knob overrides} where
+and optionally: predict_file(bundle, raw, filename, **options) (the CLI's --file), check_params(params, data)
+-> params (constraints between knobs, and the user's data against them, raised before training starts; the
+settings the run trains with), DEFAULTS {store name: knob overrides} where
 an arch ships several defaults, default_model(options) -> the CLI's --model default.
 """
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 from seqviz.errors import SeqvizError
 
@@ -337,11 +338,15 @@ WATCHED = {"attention": {"epochs": 3, "n_train": 2000},
            "lm": {"epochs": 1, "vocab_size": 2000}}
 
 
-def sidebar_train(page, name: str, knobs: dict[str, str]):
-    """In a page open in Chromium: open the sidebar's Train form, set `knobs` ({label: value}) and the
-    model's name, press Train. Returns the sidebar. (The browser tests use it too.)"""
+def sidebar_train(page, name: str, knobs: dict[str, str], upload=None):
+    """In a page open in Chromium: open the sidebar's Train form, attach the file `upload` (a path) if given,
+    set `knobs` ({label: value}) and the model's name, press Train. Returns the sidebar. (The browser tests
+    use it too.)"""
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_text("Train a model", exact=True).click()
+    if upload is not None:
+        sidebar.locator("input[type='file']").set_input_files(str(upload))
+        sidebar.get_by_text(Path(upload).name).wait_for(timeout=60_000)
     for label, value in knobs.items():
         box = sidebar.get_by_role("spinbutton", name=label, exact=True)
         box.fill(value)
@@ -560,10 +565,79 @@ def export_defaults(quick: bool = False) -> dict:
             "max_export_s": max(r["export_s"] for r in rows.values())}
 
 
+def addition_pairs(n: int, seed: int = 0, digits: int = 3) -> list[tuple[str, str]]:
+    """keras-io's addition data (examples/nlp/addition_rnn.py): n distinct questions "a+b" -> "a+b's sum", each
+    number drawn as keras-io draws it (1-`digits` random digits), a pair and its swap counted once. Unpadded and
+    not reversed (keras-io's two tricks for its RepeatVector model): seqviz masks padding."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    number = lambda: int("".join(rng.choice(list("0123456789"), rng.integers(1, digits + 1))))  # noqa: E731
+    seen, out = set(), []
+    while len(out) < n:
+        a, b = number(), number()
+        if (key := (min(a, b), max(a, b))) not in seen:
+            seen.add(key)
+            out.append((f"{a}+{b}", str(a + b)))
+    return out
+
+
+ADDITION = {"tokens": "char", "decay": True}   # the addition bench's knobs (the rest: seq2seq's defaults)
+
+
+def seq2seq_addition(quick: bool = False) -> dict:
+    """keras-io's addition task (50k pairs; --quick 5k) written as a CSV and read through the upload path
+    (`read_upload`, `check_params`, `fit`) with tokens=char, in attention and in basic mode: held-out exact
+    match after every epoch (free-running greedy decodes of the held-out pairs), the first epoch at >= 99% and
+    the seconds it took (training only; the per-epoch evaluation's time is left out). SEQVIZ_BENCH_MODES
+    (e.g. "basic") runs some of the modes."""
+    import csv
+    import io
+    import os
+    n = 5000 if quick else 50_000
+    buf = io.StringIO()
+    csv.writer(buf).writerows([("source", "target"), *addition_pairs(n)])
+    raw = buf.getvalue().encode()
+    _say(f"addition pairs: {n:,} ({len(raw) / 1e6:.2f} MB CSV)")
+    out = {"pairs": n, "csv_mb": round(len(raw) / 1e6, 2), "knobs": ADDITION}
+    for mode in [m for m in os.environ.get("SEQVIZ_BENCH_MODES", "attention,basic").split(",") if m]:
+        out[mode] = _addition_run(raw, mode, 4 if quick else {"attention": 20}.get(mode, 30))
+    return out
+
+
+def _addition_run(raw: bytes, mode: str, epochs: int) -> dict:
+    import tensorflow as tf
+
+    from seqviz import seq2seq
+    from seqviz.params import resolve
+    data = seq2seq.read_upload(raw, "addition.csv")
+    params = seq2seq.check_params(resolve(seq2seq.PARAMS, {**ADDITION, "mode": mode, "epochs": epochs}), data)
+    train, val = seq2seq._split_pairs(params, data)
+    vocabs = seq2seq.vocabularies(seq2seq.FILE, train)      # what fit builds from the same rows
+    curve, clock = [], {"train": 0.0}
+
+    class Held(tf.keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            clock["t0"] = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            clock["train"] += time.perf_counter() - clock["t0"]
+            exact = seq2seq.evaluate(self.model, params, vocabs, val)["exact"]
+            curve.append({"epoch": epoch + 1, "exact": round(exact, 4), "train_s": round(clock["train"], 1)})
+            _say(f"{mode} epoch {epoch + 1}: held-out exact {exact:.4f} ({clock['train']:.0f} s training)")
+
+    tf.keras.utils.set_random_seed(0)
+    _, _, metrics = seq2seq.fit(params, data, [Held()])
+    first = next((c for c in curve if c["exact"] >= 0.99), None)
+    return {"epochs": epochs, "final_exact": metrics["val_exact"], "n_val": metrics["n_val"],
+            "epochs_to_99": first and first["epoch"], "seconds_to_99": first and first["train_s"],
+            "train_s": curve[-1]["train_s"], "curve": curve}
+
+
 BENCHES = {"attention-single-pass": attention_single_pass, "dialogue-memory": dialogue_memory,
            "train-defaults": train_defaults, "captioning-decode": captioning_decode,
            "cold-start": cold_start, "interaction": interaction, "sampled-softmax": sampled_softmax,
-           "train-watched": train_watched, "first-visit": first_visit, "export": export_defaults}
+           "train-watched": train_watched, "first-visit": first_visit, "export": export_defaults,
+           "seq2seq-addition": seq2seq_addition}
 
 
 def run(name: str, quick: bool = False) -> dict:

@@ -79,11 +79,12 @@ def plan(arch: str, overrides: dict | None = None, upload: bytes | None = None,
     models, and only those very names can be (re)trained, with `overwrite`."""
     mod = archs.get(arch).module()
     params = resolve(mod.PARAMS, overrides)
-    if hasattr(mod, "check_params"):   # constraints between knobs (e.g. seq2seq's min_len <= max_len)
-        mod.check_params(params)
     data, info = None, {"source": "generated"}
     if upload is not None:
         data = mod.read_upload(upload, filename)
+    if hasattr(mod, "check_params"):   # knob constraints (seq2seq's min_len <= max_len), the data's rows against them
+        params = mod.check_params(params, data)
+    if upload is not None:
         info = {"source": "upload", "filename": filename, "sha1": hashlib.sha1(upload).hexdigest(),
                 "bytes": len(upload)}
     budget.check(lambda ps: mod.memory(ps, data), params, mod.PARAMS)   # before any work, on the real data

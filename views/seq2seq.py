@@ -13,19 +13,52 @@ st.markdown("One encoder-decoder, four ways to feed its decoder. **basic**: the 
             "below). Long inputs are where they differ: one vector holds only so much.")
 with st.sidebar:
     st.header("Seq2seq: four decoders")
-    st.caption("Train a model of any task and mode (the knobs); it joins the pickers below when done.")
-    ui.train_panel("seq2seq", upload_types=None)
+    st.caption("Train a model of any task and mode (the knobs), or on your own pairs (a CSV); it joins the "
+               "pickers below when done.")
+    ui.train_panel("seq2seq", upload_types=("csv",),
+                   data_help="A CSV with columns source,target (UTF-8, header), one pair per row, e.g. 12+345,357. "
+                             "Set tokens = char to read every character (spaces too) as a token, word to split on "
+                             "spaces; sources and targets of at most 'longest input' tokens.")
+
+GENERATED = {"digits": "digits → words", "sort": "sort digits", "piglatin": "Pig Latin"}
 
 
 def _configs() -> dict[str, dict]:
-    """Every seq2seq store entry's training parameters (shipped defaults first); damaged entries left out."""
+    """Every seq2seq store entry's config.json (shipped defaults first); damaged entries left out."""
     out = {}
     for name in store.list_models("seq2seq"):
         try:
-            out[name] = (store.read_json("seq2seq", name, "config") or {}).get("params", {})
+            config = store.read_json("seq2seq", name, "config") or {}
         except SeqvizError:
             continue
+        if isinstance(config.get("params"), dict):
+            out[name] = config
     return out
+
+
+def _task_of(config: dict) -> str:
+    """A model's entry in the task picker: its generated task, or "file:<sha1>" for the pairs it was trained on
+    (every model of one file, whatever its mode, under one entry)."""
+    task = config["params"].get("task")
+    return task if task != seq2seq.FILE else f"file:{(config.get('data') or {}).get('sha1', '')[:10]}"
+
+
+def _task_label(configs: dict, key: str) -> str:
+    if key in GENERATED:
+        return GENERATED[key]
+    return "your pairs: " + next(((c.get("data") or {}).get("filename", "?") for c in configs.values()
+                                  if _task_of(c) == key), "?")
+
+
+def _examples(configs: dict, key: str) -> list[list[str]]:
+    """Held-out [source, target] pairs of the task's first model (none for generated tasks)."""
+    for name, c in configs.items():
+        if key not in GENERATED and _task_of(c) == key:
+            try:
+                return (store.read_json("seq2seq", name) or {}).get("examples") or []
+            except SeqvizError:
+                continue
+    return []
 
 
 def _pad(tokens: list, n: int) -> list:
@@ -38,13 +71,24 @@ def _clamp(key: str, most: int) -> None:
         st.session_state[key] = most
 
 
-def _on_task_change():
-    st.session_state["seq2seq:text"] = seq2seq.EXAMPLES[st.session_state["seq2seq:task"]]
+def _on_task_change(configs: dict):
+    key = st.session_state["seq2seq:task"]
+    held = _examples(configs, key)
+    st.session_state["seq2seq:text"] = seq2seq.EXAMPLES[key] if key in GENERATED else (held[0][0] if held else "")
 
 
-def _inside(mode: str, r: dict, task: str, beam: int) -> None:
+def _on_example():
+    st.session_state["seq2seq:text"] = st.session_state["seq2seq:example"]
+
+
+def _shown(token: str) -> str:
+    """A token as a widget shows it: a space (a char-level model's) as ␣."""
+    return "␣" if token == " " else token
+
+
+def _inside(mode: str, r: dict, params: dict, beam: int) -> None:
     """One decoder's beams, beam tree, per-step top-k, alignment and exposure-bias table."""
-    sep = seq2seq.joiner(task)
+    sep = seq2seq.joiner(params)
     ui.table({"beam": [sep.join(b["tokens"]) or "(empty)" for b in r["beams"]],
               "log-prob": [round(b["logprob"], 3) for b in r["beams"]],
               "finished": [b["finished"] for b in r["beams"]]})
@@ -61,13 +105,14 @@ def _inside(mode: str, r: dict, task: str, beam: int) -> None:
         ui.share("step", step)
         top = r["steps"][step - 1]
         chosen = (r["output"] + [seq2seq.END])[step - 1]
-        st.plotly_chart(figures.bars(list(top), list(top.values()), highlight=list(top).index(chosen)
+        st.plotly_chart(figures.bars([_shown(t) for t in top], list(top.values()), highlight=list(top).index(chosen)
                                      if chosen in top else None,
-                                     title=f"Step {step}: top {len(top)} next tokens (chosen: {chosen})"),
+                                     title=f"Step {step}: top {len(top)} next tokens (chosen: {_shown(chosen)})"),
                         width="stretch", key=f"topk:{mode}")
     if r["attention"] is not None:
         att = np.array(r["attention"])
-        st.plotly_chart(figures.heatmap(att, r["source"], (r["output"] + [seq2seq.END])[:len(att)],
+        st.plotly_chart(figures.heatmap(att, [_shown(t) for t in r["source"]],
+                                        [_shown(t) for t in (r["output"] + [seq2seq.END])[:len(att)]],
                                         title="Attention alignment: each output token (row) over the input "
                                               "tokens (columns); rows sum to 1",
                                         colorscale="Reds", zmin=0, zmax=1, x_title="input",
@@ -75,6 +120,9 @@ def _inside(mode: str, r: dict, task: str, beam: int) -> None:
                         width="stretch", key=f"att:{mode}")
     st.markdown("**Exposure bias**: the same input decoded *teacher-forced* (each step is given the gold "
                 "previous token) and *free-running* (each step reads its own previous output).")
+    if r["teacher_forced"] is None:
+        st.caption("It needs the expected output: pick a held-out pair above, or type the expected output.")
+        return
     n = max(len(r["teacher_forced"]), len(r["free_running"]), len(r["gold"]) + 1)
     forced, free = _pad(r["teacher_forced"], n), _pad(r["free_running"], n)
     split = next((i for i in range(n) if forced[i] != free[i]), None)
@@ -86,12 +134,20 @@ def _inside(mode: str, r: dict, task: str, beam: int) -> None:
                "outputs, which teacher forcing never showed it.")
 
 
+configs = _configs()
+done = st.session_state.pop("seq2seq:model:select", None)   # a model just trained here: pick it (and its task)
+tasks = list(GENERATED) + list(dict.fromkeys(_task_of(c) for c in configs.values()
+                                             if c["params"].get("task") == seq2seq.FILE))
+if done in configs and _task_of(configs[done]) != ui.query_value("seq2seq:task", "task", "digits"):
+    st.session_state["seq2seq:task"] = _task_of(configs[done])
+    _on_task_change(configs)
 c1, c2, c3 = st.columns([1, 2, 1])
-if ui.query_value("seq2seq:task", "task", "digits") not in seq2seq.TASKS:
+if ui.query_value("seq2seq:task", "task", "digits") not in tasks:
     st.session_state["seq2seq:task"] = "digits"
-task = c1.selectbox("Task", seq2seq.TASKS, key="seq2seq:task", on_change=_on_task_change,
-                    format_func={"digits": "digits → words", "sort": "sort digits", "piglatin": "Pig Latin"}.get)
+task = c1.selectbox("Task", tasks, key="seq2seq:task", on_change=_on_task_change, args=(configs,),
+                    format_func=lambda key: _task_label(configs, key))
 ui.share("task", task)
+mine = task not in GENERATED
 if "seq2seq:modes" not in st.session_state:  # seeded once from the URL, like every other widget
     asked = [m for m in st.query_params.get("modes", ",".join(seq2seq.MODES)).split(",") if m in seq2seq.MODES]
     st.session_state["seq2seq:modes"] = asked or list(seq2seq.MODES)
@@ -101,18 +157,34 @@ modes = [m for m in seq2seq.MODES if m in chosen]   # always shown in the same o
 ui.query_number("seq2seq:beam", "beam", 3, 1, 20)
 beam = c3.slider("Beam width", 1, 20, key="seq2seq:beam", help="1 = greedy")
 ui.share("beam", beam)
-text = ui.text_input("Input (digits like 4 7 1, or one word for Pig Latin)", key="seq2seq:text",
-                     default=seq2seq.EXAMPLES[task], height=68)
+examples = dict(map(tuple, _examples(configs, task)))
+if not mine:
+    text = ui.text_input("Input (digits like 4 7 1, or one word for Pig Latin)", key="seq2seq:text",
+                         default=seq2seq.EXAMPLES[task], height=68)
+    expected = ""
+else:
+    if st.session_state.get("seq2seq:example") not in examples:
+        st.session_state.pop("seq2seq:example", None)
+    st.selectbox("A held-out pair (never trained on)", list(examples), key="seq2seq:example", index=None,
+                 placeholder="pick one to decode it", on_change=_on_example)
+    i1, i2 = st.columns(2)
+    with i1:
+        text = ui.text_input("Input (a source like your pairs')", key="seq2seq:text",
+                             default=next(iter(examples), ""), height=68)
+    if st.session_state.get("seq2seq:text-was", text) != text:   # a new input: its own expected output, if known
+        st.session_state["seq2seq:expected"] = examples.get(text.strip(), "")
+    st.session_state["seq2seq:text-was"] = text
+    with i2:
+        expected = ui.text_input("Expected output (optional: marks the decode right or wrong)", query="expected",
+                                 key="seq2seq:expected", default=examples.get(text.strip(), ""), height=68)
 if not modes:
     st.info("Choose at least one mode.")
     st.stop()
 
 # one model per mode: the shipped default (or the newest trained one) of this task, or the user's pick
 bundles, missing = {}, []
-done = st.session_state.pop("seq2seq:model:select", None)   # a model just trained here: pick it
-configs = _configs()
 for mode in modes:
-    names = [name for name, p in configs.items() if p.get("task") == task and p.get("mode") == mode]
+    names = [name for name, c in configs.items() if _task_of(c) == task and c["params"].get("mode") == mode]
     key = f"seq2seq:model:{mode}"
     if done in names:
         st.session_state[key] = done
@@ -122,7 +194,10 @@ for mode in modes:
     if ui.query_value(key, f"model_{mode}", names[0]) not in names:   # seeded from the URL once
         st.session_state[key] = names[0]
     bundles[mode] = names
-if missing:
+if missing and mine:
+    st.info(ui.md(f"No model of {_task_label(configs, task)} in mode {', '.join(missing)} yet: train one from the "
+                  f"sidebar on the same file (mode = {missing[0]})."))
+elif missing:
     st.info(ui.md(f"No {task} model in mode {', '.join(missing)} yet: train one from the sidebar "
                   f"(task = {task}, mode = {missing[0]})."))
 
@@ -136,7 +211,8 @@ for col, (mode, names) in zip(cols, bundles.items()):
     except SeqvizError as e:
         errors[mode] = str(e)
 # the four decoders run side by side, each in its own thread
-decodes = {mode: ui.predict_async(bundle, text, beam=beam) for mode, bundle in loaded.items()}
+decodes = {mode: ui.predict_async(bundle, text, beam=beam, **({"expected": expected} if mine else {}))
+           for mode, bundle in loaded.items()}
 for mode, future in decodes.items():
     try:
         results[mode] = (loaded[mode], future.result())
@@ -145,13 +221,17 @@ for mode, future in decodes.items():
 for message in dict.fromkeys(errors.values()):   # the same bad input is reported once, not per mode
     st.error(ui.md(message))
 column = dict(zip(bundles, cols))
-for mode, (_, r) in results.items():
+for mode, (bundle, r) in results.items():
     with column[mode]:
         st.subheader(mode)
-        sep = seq2seq.joiner(task)
-        st.markdown(("✅ " if r["correct"] else "❌ ") + f"**{ui.md(sep.join(r['output']) or '(empty)')}**")
-        if not r["correct"]:
+        sep = seq2seq.joiner(bundle.params)
+        mark = {True: "✅ ", False: "❌ ", None: ""}[r["correct"]]
+        st.markdown(mark + f"**{ui.md(r['text'] or '(empty)')}**")
+        if r["correct"] is False:
             st.caption(ui.md(f"expected: {sep.join(r['gold'])}"))
+        if any(r["unknown"]):
+            st.caption(ui.md("not among the training sources' tokens (read as unknown): " +
+                             ", ".join(repr(t) for t, u in zip(r["source"], r["unknown"]) if u)))
         st.caption(f"log-prob {r['beams'][0]['logprob']:.3f} · {len(r['beams'])} beams below")
 if not results:
     st.stop()
@@ -180,16 +260,17 @@ for tab, (mode, (bundle, r)) in zip(tabs, results.items()):
         if st.session_state.get(f"{tok_key}:at", at) != at:               # another step: its second choice
             st.session_state[tok_key] = runner_up if runner_up in targets else targets[0]
         st.session_state[f"{tok_key}:at"] = at
-        token = p2.selectbox("Token", targets, key=tok_key, help="pre-set to the decoder's second choice there")
+        token = p2.selectbox("Token", targets, key=tok_key, help="pre-set to the decoder's second choice there",
+                             format_func=_shown)
         ui.share("pin_at", at)
         ui.share("pin", token)
-        pinning = ui.predict_async(bundle, text, beam=beam, prefix=" ".join(r["output"][:at - 1] + [token]),
-                                   exposure=False)
+        pinning = ui.predict_async(bundle, text, beam=beam, prefix=r["output"][:at - 1] + [token], exposure=False,
+                                   **({"expected": expected} if mine else {}))
         pinned_line = st.empty()
         ui.download_result(r, bundle)
         ui.model_details(bundle)
         with views:
-            _inside(mode, r, task, beam)
+            _inside(mode, r, bundle.params, beam)
         try:
             pinned = pinning.result()
         except SeqvizError as e:
@@ -197,26 +278,29 @@ for tab, (mode, (bundle, r)) in zip(tabs, results.items()):
                 ui.error(e)
             continue
         b0 = pinned["beams"][0]
-        sep = seq2seq.joiner(task)      # joined like the main output
-        pinned_line.markdown(ui.md(f"pinned decode: {sep.join(pinned['output']) or '(empty)'}") +
+        pinned_line.markdown(ui.md(f"pinned decode: {pinned['text'] or '(empty)'}") +
                              f" · log-prob {b0['logprob']:.3f} (unpinned best {r['beams'][0]['logprob']:.3f})")
 
-st.subheader(f"Held-out accuracy of every {task} model")
+st.subheader(f"Held-out accuracy of every model of {_task_label(configs, task)}" if mine else
+             f"Held-out accuracy of every {task} model")
 rows = []
-for name in [name for name, p in configs.items() if p.get("task") == task]:
+for name in [name for name, c in configs.items() if _task_of(c) == task]:
     try:
         m = store.read_json("seq2seq", name)
     except SeqvizError:
         continue
     if not m:
         continue
-    rows.append({"model": name, "mode": configs[name]["mode"], "depth": configs[name].get("depth"),
-                 "exact (all)": m.get("val_exact"),
-                 f"exact @ {m.get('len_short')}": m.get("exact_short"),
-                 f"token acc @ {m.get('len_short')}": m.get("token_accuracy_short"),
-                 f"exact @ {m.get('len_long')}": m.get("exact_long"),
-                 f"token acc @ {m.get('len_long')}": m.get("token_accuracy_long"),
-                 "train s": m.get("train_seconds")})
-st.caption("Free-running greedy decodes of inputs never seen in training, at a short and at the longest "
-           "training length (@ n = input tokens).")
+    p = configs[name]["params"]
+    row = {"model": name, "mode": p["mode"], "depth": p.get("depth"), "exact (all)": m.get("val_exact"),
+           "token acc (all)": m.get("val_token_accuracy")}
+    if not mine:
+        row.update({f"exact @ {m.get('len_short')}": m.get("exact_short"),
+                    f"token acc @ {m.get('len_short')}": m.get("token_accuracy_short"),
+                    f"exact @ {m.get('len_long')}": m.get("exact_long"),
+                    f"token acc @ {m.get('len_long')}": m.get("token_accuracy_long")})
+    rows.append({**row, "held out": m.get("n_val"), "train s": m.get("train_seconds")})
+st.caption("Free-running greedy decodes of pairs never seen in training" +
+           (": the rows of your file held out from training (their sources not among the training ones)."
+            if mine else ", at a short and at the longest training length (@ n = input tokens)."))
 ui.table(rows)

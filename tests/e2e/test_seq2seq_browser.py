@@ -1,7 +1,7 @@
 """The seq2seq page in Chromium: four modes side by side, typed input, the attention tab, a shared URL."""
 from urllib.parse import parse_qs, urlparse
 
-from tests.e2e.helpers import CHART, EXCEPTION, expect_nav, main, settle, submit_text
+from tests.e2e.helpers import CHART, EXCEPTION, expect_nav, main, settle, start_training, submit_text
 
 
 def expect_modes(page, modes, correct_text=None):
@@ -52,3 +52,36 @@ def test_seq2seq_shared_url_reproduces_the_view(server, page, shots):
     expect_modes(page, ["attention"], "nine eight seven")
     expect(main(page).get_by_role("heading", name="basic", exact=True)).to_have_count(0)
     page.screenshot(path=str(shots / "seq2seq-shared.png"), full_page=True)
+
+
+def test_upload_your_own_pairs_train_and_decode_with_the_model(server, page, store_copy, tmp_path, shots):
+    """A user's CSV of source,target pairs uploaded in the sidebar's Train form: the model trains, the page
+    switches its task to the file, and decodes with it (held-out pairs in the picker, words joined by spaces)."""
+    import json
+
+    from playwright.sync_api import expect
+
+    import numpy as np
+    rng = np.random.default_rng(0)
+    words = "le chat chien noir blanc petit grand mange dort".split()
+    rows = sorted({" ".join(rng.choice(words, rng.integers(1, 4))) for _ in range(300)})
+    path = tmp_path / "pairs.csv"
+    path.write_text("source,target\n" + "".join(f"{r},{' '.join(reversed(r.split()))}\n" for r in rows))
+
+    page.goto(server + "/seq2seq?modes=attention")
+    settle(page)
+    sidebar = start_training(page, "e2e-pairs", {"epochs (passes over the data)": "2", "LSTM units": "16",
+                                                 "longest input (tokens)": "3"}, upload=path)
+    expect(sidebar.get_by_text("Trained e2e-pairs")).to_be_visible(timeout=300_000)
+    settle(page)
+    config = json.loads((store_copy / "seq2seq" / "e2e-pairs" / "config.json").read_text())
+    assert config["params"]["task"] == "file" and config["data"]["filename"] == "pairs.csv"
+    expect(main(page).get_by_text("your pairs: pairs.csv").first).to_be_visible(timeout=60_000)
+    expect(main(page).get_by_role("heading", name="attention", exact=True)).to_be_visible(timeout=60_000)
+    source = main(page).locator("textarea").first.input_value()
+    assert source and set(source.split()) <= set(words)                  # a held-out source of the file
+    page.locator(CHART).first.wait_for(state="visible", timeout=60_000)
+    submit_text(page, "le chat noir")
+    expect(main(page).get_by_text("Held-out accuracy of every model of your pairs: pairs.csv")).to_be_visible()
+    assert page.locator(EXCEPTION).count() == 0
+    page.screenshot(path=str(shots / "seq2seq-pairs.png"), full_page=True)

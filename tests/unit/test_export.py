@@ -126,7 +126,7 @@ def test_seq2seq_export_equals_a_greedy_predict(store_with_defaults, tmp_path, m
     from seqviz import seq2seq
     got = run_export(tmp_path, "seq2seq", model, [{"text": t} for t in texts])
     bundle = store.load("seq2seq", model)
-    sep = seq2seq.joiner(bundle.params["task"])
+    sep = seq2seq.joiner(bundle.params)
     for text, g in zip(texts, got):
         want = seq2seq.predict(bundle, text, beam=1, exposure=False)
         assert g["source"] == want["source"] and not any(g["unknown"])

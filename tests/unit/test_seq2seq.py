@@ -222,11 +222,12 @@ def test_bad_inputs_get_clear_errors(defaults, text, options, words):
 
 def test_piglatin_input_is_one_word_of_letters():
     vocab = seq2seq.vocabularies("piglatin")["source"]
-    assert seq2seq.parse_source("String", "piglatin", 10, vocab) == list("string")
+    params = resolve(seq2seq.PARAMS, {"task": "piglatin"})
+    assert seq2seq.parse_source("String", params, vocab) == list("string")
     with pytest.raises(SeqvizError, match="one word"):
-        seq2seq.parse_source("two words", "piglatin", 10, vocab)
+        seq2seq.parse_source("two words", params, vocab)
     with pytest.raises(SeqvizError, match="'3'"):
-        seq2seq.parse_source("abc3", "piglatin", 10, vocab)
+        seq2seq.parse_source("abc3", params, vocab)
 
 
 def _cli(*args, env=None):
