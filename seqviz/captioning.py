@@ -64,8 +64,8 @@ from seqviz import budget, decoding, store
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param
 from seqviz.training import holdout, phase
-from seqviz.uploads import check_size
-from seqviz.vocab import PAD, UNK, Vocab
+from seqviz.uploads import check_size, read_csv
+from seqviz.vocab import PAD, UNK, Vocab, tokenize
 
 # ---------------------------------------------------------------------------------------------
 # Scenes and their two captions
@@ -85,6 +85,11 @@ FR_COLOUR = {"red": ("rouge", "rouge"), "green": ("vert", "verte"), "blue": ("bl
 FR_COUNT = {2: "deux", 3: "trois", 4: "quatre"}
 FR_WHERE = {"left": "à gauche", "right": "à droite", "top": "en haut", "bottom": "en bas", "centre": "au centre"}
 HEADS = ("caption 1 (English sentence)", "caption 2 (French label)")
+
+
+def heads(bundle) -> list[str]:
+    """What the two heads write: the generated scenes' English sentence and French label, or your captions."""
+    return list(HEADS) if bundle.data.get("source") != "upload" else ["caption 1", "caption 2"]
 PROJECTION_SEED = 20_240_501
 MAX_ROWS = 64               # rows of an uploaded .npy decoded at once
 
@@ -186,10 +191,86 @@ def _training_scenes(n_scenes: int, max_objects: int, seed: int) -> frozenset:
     return frozenset(scenes[i] for i in split(scenes, seed)[0])
 
 
-def read_upload(raw: bytes, filename: str = "upload"):
-    raise SeqvizError("The captioning model trains on generated scenes only (their features are computed "
-                      "from the objects, so the captions are known); set the number of scenes, objects and "
-                      "noise with the knobs instead of uploading a file.")
+# ---------------------------------------------------------------------------------------------
+# Your own data: image features (.npy, N x D) and a captions CSV (row, caption_1, caption_2)
+# ---------------------------------------------------------------------------------------------
+FILES = {"features": "your image features: a .npy of shape (N, D), one image per row (the CSV's row column "
+                     "indexes it)"}
+
+
+@dataclass
+class UserData:
+    """A user's two files, checked: every caption pair with the feature row of its image."""
+    features: np.ndarray            # (N, D) float32: one row per image
+    rows: np.ndarray                # (M,) int: caption pair i describes image rows[i]
+    captions: tuple                 # (caption 1 words per pair, caption 2 words per pair)
+    filename: str = "captions.csv"
+
+
+def read_upload(raw: bytes, filename: str = "captions.csv", features: tuple | None = None) -> UserData:
+    """Captions (a CSV with columns row,caption_1,caption_2; `row` indexes the features) and `features`
+    (filename, raw .npy of shape (N, D)), read with `allow_pickle=False`. Each caption is read as lower-cased
+    words (`seqviz.vocab.tokenize`)."""
+    if features is None:
+        raise SeqvizError(f"Training on your own captions needs two files: {filename} (columns row,caption_1,"
+                          "caption_2) and your image features, a .npy of shape (N, D) (CLI: --features).")
+    fname, fraw = features
+    x = read_features(fraw, fname, None, max_rows=None)
+    if x.ndim != 2 or len(x) < 2:
+        raise SeqvizError(f"{fname} has shape {x.shape}; training needs (N, D): one feature vector per image, "
+                          "at least 2 images.")
+    df = read_csv(raw, filename, ["row", "caption_1", "caption_2"])
+    rows = np.zeros(len(df), np.int64)
+    for i, cell in enumerate(df.row):
+        if not cell.isascii() or not cell.isdigit():
+            raise SeqvizError(f"{filename}: data row {i + 1} has row {cell!r}; the row column takes the index "
+                              f"(0, 1, 2, ...) of an image's feature vector in {fname}.")
+        rows[i] = int(cell)
+    out = np.flatnonzero(rows >= len(x))
+    if len(out):
+        raise SeqvizError(f"{filename}: data row {out[0] + 1} points at feature row {rows[out[0]]}, but {fname} has "
+                          f"{len(x):,} rows (0-{len(x) - 1}); {len(out):,} rows point beyond it.")
+    captions = []
+    for k in (1, 2):
+        words = [tokenize(c) for c in df[f"caption_{k}"]]
+        empty = [i for i, w in enumerate(words) if not w]
+        if empty:
+            raise SeqvizError(f"{filename}: data row {empty[0] + 1} has an empty caption_{k} ({len(empty):,} rows "
+                              "do); every row needs both captions, with words.")
+        captions.append(words)
+    images = len(np.unique(rows))
+    if len(df) < 20 or images < 2:
+        raise SeqvizError(f"{filename} has {len(df)} caption pairs of {images} image{'s' * (images != 1)}; at least "
+                          "20 pairs of 2 images are needed (some images are held out to measure the model).")
+    return UserData(x, rows, tuple(captions), filename)
+
+
+def check_params(params: dict, data: UserData | None = None) -> dict:
+    """The settings a run trains with: with your files, feature_dim is their D, and each caption input length
+    (max_len1, max_len2; 0 = the longest caption + 1 for <s>) is checked against the longest caption."""
+    if data is None:
+        return params
+    d = data.features.shape[1]
+    if not 8 <= d <= 8192:
+        raise SeqvizError(f"The features have D = {d} values per image; the model takes 8 to 8192.")
+    params = {**params, "feature_dim": d}
+    for k, caps in ((1, data.captions[0]), (2, data.captions[1])):
+        longest = int(np.argmax([len(c) for c in caps]))
+        need = len(caps[longest]) + 1
+        if need > 64 or (params[f"max_len{k}"] and need > params[f"max_len{k}"]):
+            limit = params[f"max_len{k}"] or 64
+            raise SeqvizError(f"{data.filename}: data row {longest + 1}'s caption_{k} has {need - 1} words, which "
+                              f"needs max_len{k} >= {need} (the words plus <s>); it is {limit}"
+                              + (" at most: shorten the caption." if need > 64 else f". Raise max_len{k} (or 0)."))
+        params[f"max_len{k}"] = params[f"max_len{k}"] or need
+    return params
+
+
+def split_images(rows: np.ndarray, seed: int) -> tuple[list[int], list[int]]:
+    """(training, held-out) caption-pair indices: 15% of the images (seeded) held out, with all their pairs."""
+    images = np.unique(rows)
+    held = set(images[holdout(len(images), seed)[1]].tolist())
+    return [i for i, r in enumerate(rows) if r not in held], [i for i, r in enumerate(rows) if r in held]
 
 
 PARAMS = [
@@ -236,6 +317,8 @@ def memory(params: dict, data=None) -> list[budget.Term]:
     n, d, i, e, h, b = (params[k] for k in ("n_scenes", "feature_dim", "image_units", "embed_dim", "units",
                                              "batch_size"))
     lengths, v = input_lengths(params), 64          # the generated captions' vocabularies are smaller than 64
+    if data is not None:                            # your files: a feature row copied per caption pair
+        n, v = len(data.rows), max(len({w for c in caps for w in c}) for caps in data.captions) + 4
     w = 2 * (d + 1) * i + 2 * v * e + 2 * budget.lstm_weights(i + e, h) + 2 * (2 * h + 1) * v
     return [budget.weights(w, {"feature_dim": d, "image_units": i}),
             budget.Term("one batch's features", 2 * 3 * b * d * budget.FLOAT, {"batch_size": b, "feature_dim": d}),
@@ -394,17 +477,21 @@ def train_on(params: dict, vocabs: dict[str, Vocab], features: np.ndarray, capti
     return model, hist
 
 
-def fit(params: dict, data=None, callbacks=()):
-    if data is not None:  # the training service only passes data that read_upload accepted: none here
-        raise SeqvizError("The captioning model trains on generated scenes only.")
-    data = make_data(params["n_scenes"], params["max_objects"], params["feature_dim"], params["noise"],
-                     params["seed"])
-    train_idx, val_idx = split(data.scenes, params["seed"])
-    if len(train_idx) < 10 or not val_idx:
-        raise SeqvizError(f"{params['n_scenes']} scenes give {len(train_idx)} training and {len(val_idx)} held-out "
-                          "scenes; generate more scenes.")
-    train = (data.features[train_idx], *([caps[i] for i in train_idx] for caps in data.captions))
-    val = (data.features[val_idx], *([caps[i] for i in val_idx] for caps in data.captions))
+def fit(params: dict, data: UserData | None = None, callbacks=()):
+    params = check_params(params, data)
+    if data is None:
+        data = make_data(params["n_scenes"], params["max_objects"], params["feature_dim"], params["noise"],
+                         params["seed"])
+        images = np.arange(len(data.scenes))          # one caption pair per scene
+        train_idx, val_idx = split(data.scenes, params["seed"])
+        if len(train_idx) < 10 or not val_idx:
+            raise SeqvizError(f"{params['n_scenes']} scenes give {len(train_idx)} training and {len(val_idx)} "
+                              "held-out scenes; generate more scenes.")
+    else:                                             # your pairs: held out by image
+        images = data.rows
+        train_idx, val_idx = split_images(images, params["seed"])
+    train = (data.features[images[train_idx]], *([caps[i] for i in train_idx] for caps in data.captions))
+    val = (data.features[images[val_idx]], *([caps[i] for i in val_idx] for caps in data.captions))
     phase("building vocabularies and the model")
     vocabs = vocabularies(*train[1:])
     model, hist = train_on(params, vocabs, *train, val, callbacks)
@@ -587,8 +674,8 @@ def serving(bundle):
         return out
 
     return export.Serving(serve, {"features": f"(N, {dim}) float32: one image's features per row"},
-                          {"caption_1": f"(N,) string: {HEADS[0]}, greedy",
-                           "caption_2": f"(N,) string: {HEADS[1]}, greedy"},
+                          {"caption_1": f"(N,) string: {heads(bundle)[0]}, greedy",
+                           "caption_2": f"(N,) string: {heads(bundle)[1]}, greedy"},
                           {"features": 'np.load("features.npy").astype("float32")  # shape (N, D)'}, [])
 
 
@@ -668,8 +755,9 @@ def score(bundle, features: np.ndarray, captions: Sequence[str], ablate: str = "
 NPY_MAGIC = b"\x93NUMPY"
 
 
-def read_features(raw: bytes, filename: str, dim: int) -> np.ndarray:
-    """A user's .npy of shape (D,) or (N, D), checked, as float32 of that shape."""
+def read_features(raw: bytes, filename: str, dim: int | None, max_rows: int | None = MAX_ROWS) -> np.ndarray:
+    """A user's .npy of shape (D,) or (N, D), checked (D = `dim` unless None, N <= `max_rows` unless None), as
+    float32 of that shape."""
     check_size(raw, filename)
     if not raw.startswith(NPY_MAGIC):
         raise SeqvizError(f"{filename} is not a .npy file (it lacks the NumPy header); save the features with "
@@ -704,11 +792,11 @@ def read_features(raw: bytes, filename: str, dim: int) -> np.ndarray:
     if arr.ndim not in (1, 2):
         raise SeqvizError(f"{filename} has shape {arr.shape} ({arr.ndim} dimensions); expected (D,) for one "
                           f"scene or (N, D) for N scenes, with D = {dim}.")
-    if arr.shape[-1] != dim:
+    if dim is not None and arr.shape[-1] != dim:
         raise SeqvizError(f"{filename} has shape {arr.shape}: its feature vectors have {arr.shape[-1]} values, "
                           f"but this model reads {dim}-d features (its feature_dim).")
-    if arr.ndim == 2 and not 1 <= len(arr) <= MAX_ROWS:
-        raise SeqvizError(f"{filename} has {len(arr)} rows; upload 1 to {MAX_ROWS} feature vectors at a time.")
+    if arr.ndim == 2 and not 1 <= len(arr) <= (max_rows or len(arr) or 1):
+        raise SeqvizError(f"{filename} has {len(arr)} rows; upload 1 to {max_rows} feature vectors at a time.")
     with np.errstate(over="ignore", invalid="ignore"):
         out = arr.astype(np.float32)      # checked after the cast: 1e300 is finite as float64, inf as float32
     bad = ~np.isfinite(out)
@@ -792,6 +880,9 @@ def text_features(bundle, text: str) -> tuple[np.ndarray, tuple]:
     (a sample with its fixed noise draw, a description without noise); refused if the model never saw
     scenes with that many groups."""
     p = bundle.params
+    if bundle.data.get("source") == "upload":
+        raise SeqvizError(f"Model {bundle.name!r} was trained on your own image features: caption a .npy of "
+                          f"{p['feature_dim']}-d feature vectors (CLI: --file), not a generated scene.")
     index, scene = scene_from_text(text)
     if len(scene) > p["max_objects"]:
         raise SeqvizError(f"The scene has {len(scene)} groups of objects, but model {bundle.name!r} was trained on "
@@ -806,7 +897,7 @@ def predict(bundle, text: str, beam: int = 3, top_k: int = 5, ablate: str = "non
     """Caption a sample scene ("sample 2") or a described one ("2 red circles left")."""
     x, scene = text_features(bundle, text)
     return {"scene": " ".join(english(scene)), "truth": [" ".join(english(scene)), " ".join(french(scene))],
-            "seen_in_training": seen_in_training(bundle.params, scene), "heads": list(HEADS), "ablate": ablate,
+            "seen_in_training": seen_in_training(bundle.params, scene), "heads": heads(bundle), "ablate": ablate,
             **decode(bundle, x, beam, top_k, ablate)}
 
 
@@ -815,5 +906,5 @@ def predict_file(bundle, raw: bytes, filename: str = "features.npy", beam: int =
     """A .npy of shape (D,) -> one result {captions, steps, ...}; of shape (N, D) -> {"rows": [N results]}."""
     x = read_features(raw, filename, bundle.params["feature_dim"])
     if x.ndim == 1:
-        return {"heads": list(HEADS), "ablate": ablate, **decode(bundle, x, beam, top_k, ablate)}
-    return {"heads": list(HEADS), "ablate": ablate, "rows": [decode(bundle, row, beam, top_k, ablate) for row in x]}
+        return {"heads": heads(bundle), "ablate": ablate, **decode(bundle, x, beam, top_k, ablate)}
+    return {"heads": heads(bundle), "ablate": ablate, "rows": [decode(bundle, row, beam, top_k, ablate) for row in x]}

@@ -64,8 +64,9 @@ def cmd_list(args) -> None:
 def cmd_train(args) -> None:
     from seqviz import training
     raw = read_path(args.data) if args.data else None
+    files = {"features": (Path(args.features).name, read_path(args.features))} if args.features else {}
     p = training.plan(args.arch, parse_sets(args.set), raw, Path(args.data).name if args.data else "upload",
-                      args.name, overwrite=args.overwrite)
+                      args.name, overwrite=args.overwrite, files=files)
 
     def show(e):
         if e["type"] == "epoch":
@@ -122,6 +123,8 @@ def main(argv=None) -> int:
     t.add_argument("arch")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     t.add_argument("--data", help="your own data file (see the arch's page for the format)")
+    t.add_argument("--features", help="captioning: your image features, a .npy of shape (N, D), with --data "
+                   "captions.csv (columns row,caption_1,caption_2)")
     t.add_argument("--name", help="store name (default: run-<hash of the settings>)")
     t.add_argument("--overwrite", action="store_true", help="replace a model of that name (also: regenerate a "
                    "shipped default under its own name)")

@@ -59,6 +59,8 @@ class Plan:
     name: str = ""
     upload: bytes | None = field(default=None, repr=False)   # the raw file (a worker process re-reads it)
     filename: str = "upload"
+    files: dict = field(default_factory=dict, repr=False)    # a second file an arch reads with the upload:
+    #                                                          {key: (filename, raw)}, e.g. captioning's features
 
     @property
     def key(self) -> str:
@@ -73,22 +75,34 @@ class Plan:
 
 
 def plan(arch: str, overrides: dict | None = None, upload: bytes | None = None,
-         filename: str = "upload", name: str | None = None, overwrite: bool = False) -> Plan:
+         filename: str = "upload", name: str | None = None, overwrite: bool = False,
+         files: dict | None = None) -> Plan:
     """Validate everything a training run needs before any work starts (bad input fails here). A name
     that is taken is refused unless `overwrite`; names starting with "default" belong to the shipped
-    models, and only those very names can be (re)trained, with `overwrite`."""
+    models, and only those very names can be (re)trained, with `overwrite`. `files` ({key: (filename, raw)})
+    are the second files an architecture reads with the upload (its FILES, e.g. captioning's features)."""
     mod = archs.get(arch).module()
     params = resolve(mod.PARAMS, overrides)
+    files = {k: v for k, v in (files or {}).items() if v is not None}
+    takes = getattr(mod, "FILES", {})
+    for key in files:
+        if key not in takes:
+            raise SeqvizError(f"The {arch} model takes no {key} file" +
+                              (f"; it takes {', '.join(takes)}." if takes else "."))
+        if upload is None:
+            raise SeqvizError(f"The {key} file goes with your data file: give both (CLI: --data and --{key}).")
     data, info = None, {"source": "generated"}
     if upload is not None:
-        data = mod.read_upload(upload, filename)
+        data = mod.read_upload(upload, filename, **files)
     if hasattr(mod, "check_params"):   # knob constraints (seq2seq's min_len <= max_len), the data's rows against them
         params = mod.check_params(params, data)
     if upload is not None:
         info = {"source": "upload", "filename": filename, "sha1": hashlib.sha1(upload).hexdigest(),
                 "bytes": len(upload)}
+        for key, (fname, raw) in files.items():
+            info[key] = {"filename": fname, "sha1": hashlib.sha1(raw).hexdigest(), "bytes": len(raw)}
     budget.check(lambda ps: mod.memory(ps, data), params, mod.PARAMS)   # before any work, on the real data
-    p = Plan(arch, params, data, info, upload=upload, filename=filename)
+    p = Plan(arch, params, data, info, upload=upload, filename=filename, files=files)
     p.name = store.check_name(name) if name else f"run-{p.key}"
     if p.name.startswith(store.DEFAULT) and not (overwrite and store.is_default(p.name, arch)):
         raise SeqvizError(f"Names starting with 'default' belong to the shipped models; choose another name "
@@ -232,7 +246,9 @@ def serve_one(job_in, events_out) -> int:
     os.environ["SEQVIZ_MODELS"] = msg["store"]
     try:
         upload = Path(msg["upload"]).read_bytes() if msg["upload"] else None
-        p = plan(msg["arch"], msg["params"], upload, msg["filename"], msg["name"], overwrite=True)  # checked
+        files = {k: (fname, Path(path).read_bytes()) for k, (path, fname) in msg.get("files", {}).items()}
+        p = plan(msg["arch"], msg["params"], upload, msg["filename"], msg["name"], overwrite=True,
+                 files=files)   # checked again
         bundle = train(p, send, cancel)
         send({"type": "done", "train_seconds": bundle.metrics["train_seconds"]})
     except Cancelled:
@@ -289,6 +305,13 @@ class _Worker:
                 f.close()
             except OSError:
                 pass
+
+
+def _temp(raw: bytes) -> str:
+    """A file for the worker process to read `raw` from (deleted when the job ends)."""
+    with tempfile.NamedTemporaryFile(delete=False, suffix=".upload") as f:
+        f.write(raw)
+    return f.name
 
 
 _spare: _Worker | None = None
@@ -369,7 +392,7 @@ class Job:
             self.records.setdefault(e["key"], []).append(e["value"])
 
     def _run(self) -> None:
-        upload = None
+        upload, files = None, {}
         try:
             with _one_at_a_time:  # 2 cores gain nothing from two fits at once
                 self.waiting = False
@@ -380,11 +403,11 @@ class Job:
                 if self._cancel.is_set():             # cancelled while the worker was being taken
                     raise Cancelled("cancelled before it started")
                 if self.plan.upload is not None:
-                    with tempfile.NamedTemporaryFile(delete=False, suffix=".upload") as f:
-                        f.write(self.plan.upload)
-                    upload = f.name
+                    upload = _temp(self.plan.upload)
+                files = {k: (_temp(raw), fname) for k, (fname, raw) in self.plan.files.items()}
                 w.send(json.dumps({"arch": self.plan.arch, "params": self.plan.params, "name": self.plan.name,
-                                   "upload": upload, "filename": self.plan.filename, "store": str(store.root())}))
+                                   "upload": upload, "filename": self.plan.filename, "files": files,
+                                   "store": str(store.root())}))
                 end = None
                 for e in w.events():
                     if e["type"] in ("done", "cancelled", "failed"):
@@ -414,8 +437,9 @@ class Job:
             self.finished = time.time()
             if self._worker is not None:
                 self._worker.close()
-            if upload:
-                os.unlink(upload)
+            for path in [upload] + [path for path, _ in files.values()]:
+                if path:
+                    os.unlink(path)
             with _lock:
                 if _running.get(self.key) is self:
                     del _running[self.key]

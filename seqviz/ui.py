@@ -259,10 +259,10 @@ def knob(p: Param, key: str):
 
 
 def model_sidebar(arch_id: str, data_help: str = "", upload_types: tuple[str, ...] | None = ("csv",),
-                  compare: bool = False) -> store.Bundle | None:
+                  compare: bool = False, files: dict | None = None) -> store.Bundle | None:
     """Sidebar: pick a model (default first), with `compare` a second one to compare it with (see `compared`),
     train a new one (on generated data or, when `upload_types` is not None, on an uploaded file of those
-    types). Returns the loaded chosen model."""
+    types, with the second files `files` asks for: {key: (label, types)}). Returns the loaded chosen model."""
     arch = archs.get(arch_id)
     pick_key = f"{arch_id}:model"
     with st.sidebar:
@@ -281,7 +281,7 @@ def model_sidebar(arch_id: str, data_help: str = "", upload_types: tuple[str, ..
             share("model", name)
         if compare and name:
             _compare_picker(arch_id, [n for n in names if n != name])
-        train_panel(arch_id, data_help, upload_types)
+        train_panel(arch_id, data_help, upload_types, files)
     if not name:
         return None
     try:
@@ -340,7 +340,8 @@ def comparison(bundle: store.Bundle, text: str, run=None, **options) -> tuple[st
     return None
 
 
-def train_panel(arch_id: str, data_help: str = "", upload_types: tuple[str, ...] | None = ("csv",)) -> None:
+def train_panel(arch_id: str, data_help: str = "", upload_types: tuple[str, ...] | None = ("csv",),
+                files: dict | None = None) -> None:
     """The Train form, or the running job's live progress (call inside `st.sidebar`), and the other training
     runs of this architecture on the server (a reload or a second tab sees them too). When a job ends, the
     trained model's name is left in session_state[f"{arch_id}:model:select"] for the picker to select."""
@@ -354,10 +355,10 @@ def train_panel(arch_id: str, data_help: str = "", upload_types: tuple[str, ...]
     else:
         if training.running(arch_id):
             _others_panel(arch_id)
-        _train_form(arch_id, data_help, upload_types)
+        _train_form(arch_id, data_help, upload_types, files or {})
 
 
-def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | None) -> None:
+def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | None, files: dict) -> None:
     """Folded away and built only while open: its dozen knobs would cost every rerun of the page ~5 ms."""
     mod = archs.get(arch_id).module()
     box = st.expander("Train a model", expanded=False, key=f"{arch_id}:train-open", on_change="rerun")
@@ -379,6 +380,8 @@ def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | No
         if upload_types is not None:
             upload = st.file_uploader("Your own data (optional)", type=list(upload_types),
                                       key=f"{arch_id}:upload", help=data_help or None)
+        second = {key: st.file_uploader(label, type=list(types), key=f"{arch_id}:upload:{key}")
+                  for key, (label, types) in files.items()}      # read with the upload (captioning's features)
         est = training.estimate_seconds(arch_id, values)
         if est is not None:
             st.caption(f"Estimated training time: ~{_seconds(est)} on this machine (the shipped default's time, "
@@ -389,7 +392,8 @@ def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | No
         if go:
             try:
                 raw = upload.getvalue() if upload is not None else None
-                p = training.plan(arch_id, values, raw, upload.name if upload else "upload", name.strip() or None)
+                p = training.plan(arch_id, values, raw, upload.name if upload else "upload", name.strip() or None,
+                                  files={k: (f.name, f.getvalue()) for k, f in second.items() if f is not None})
             except SeqvizError as e:
                 error(e)
                 return

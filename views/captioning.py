@@ -19,11 +19,17 @@ st.markdown("Two encoder-decoder branches read the same image features (a vector
             "row per (scene, step) for *both* captions: the two branches always get equal batch sizes, the "
             "mistake (47 samples for one branch, 4 for the other) that stopped the original Keras model.")
 
-bundle = ui.model_sidebar("captioning", upload_types=None, compare=True)
+bundle = ui.model_sidebar(
+    "captioning", compare=True, upload_types=("csv",),
+    files={"features": ("Your image features (.npy, N × D)", ("npy",))},
+    data_help="Two files: a CSV with columns row,caption_1,caption_2 (row = the image's row in the features) and, "
+              "below it, your image features as a .npy of shape (N, D) (numpy.save of a float array).")
 if bundle is None:
     st.info("No model in the store yet: train one from the sidebar.")
     st.stop()
 params, dim = bundle.params, bundle.params["feature_dim"]
+HEADS = captioning.heads(bundle)
+mine = bundle.data.get("source") == "upload"     # trained on your features: no generated scenes to offer
 
 
 def choice(key: str, query: str, options: list, default):
@@ -43,8 +49,13 @@ def npy(array: np.ndarray) -> bytes:
 
 
 SOURCES = {"sample": "Sample scene", "describe": "Describe a scene", "upload": "Upload .npy features"}
+if mine:
+    SOURCES = {"upload": SOURCES["upload"]}
+    st.caption(ui.md(f"Model {bundle.name} was trained on your files ({bundle.data.get('filename')} and "
+                     f"{(bundle.data.get('features') or {}).get('filename')}): caption your own {dim}-d feature "
+                     "vectors."))
 samples = list(range(1, len(captioning.SAMPLES) + 1))  # 1-based, as in the URL (?scene=2) and the CLI
-choice("captioning:source", "source", list(SOURCES), "sample")
+choice("captioning:source", "source", list(SOURCES), next(iter(SOURCES)) if mine else "sample")
 source = st.radio("Input", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="captioning:source")
 ui.share("source", source)
 
@@ -69,13 +80,15 @@ try:
         x, scene = captioning.text_features(bundle, text)
         x = x[None]
     else:
-        every = np.stack([captioning.sample_features(j - 1, dim, params["noise"]) for j in samples])
-        st.download_button(f"Download all {len(samples)} samples as one .npy (shape {every.shape}) to see the format",
-                           npy(every), file_name="scenes.npy", mime="application/octet-stream")
+        if not mine:
+            every = np.stack([captioning.sample_features(j - 1, dim, params["noise"]) for j in samples])
+            st.download_button(f"Download all {len(samples)} samples as one .npy (shape {every.shape}) to see the "
+                               "format", npy(every), file_name="scenes.npy", mime="application/octet-stream")
         upload = st.file_uploader(f"Image features: a .npy of shape ({dim},) or (N, {dim}), N ≤ "
                                   f"{captioning.MAX_ROWS}", type=["npy"], key="captioning:upload")
         if upload is None:
-            st.info("Upload a .npy file of feature vectors (numpy.save of a float array), or download a sample above.")
+            st.info("Upload a .npy file of feature vectors (numpy.save of a float array)" +
+                    ("." if mine else ", or download a sample above."))
             st.stop()
         filename = upload.name
         x = captioning.read_features(upload.getvalue(), filename, dim)
@@ -105,8 +118,8 @@ if len(x) > 1:
     st.subheader(f"{ui.md(filename)}: {len(x)} scenes")
     if not all(agree):
         st.caption(f"⚠ marks the {len(agree) - sum(agree)} row(s) whose two heads describe different scenes.")
-    st.dataframe(pd.DataFrame({captioning.HEADS[0]: caps[0], "P(caption 1)": [p[0] for p in p_caps],
-                               captioning.HEADS[1]: caps[1], "P(caption 2)": [p[1] for p in p_caps],
+    st.dataframe(pd.DataFrame({HEADS[0]: caps[0], "P(caption 1)": [p[0] for p in p_caps],
+                               HEADS[1]: caps[1], "P(caption 2)": [p[1] for p in p_caps],
                                "heads agree": ["✓" if a else "⚠ no" for a in agree]},
                               index=pd.RangeIndex(1, len(x) + 1, name="row")),
                  width="stretch", height=min(38 + 35 * len(x), 560),
@@ -135,7 +148,7 @@ for k in (0, 1):
     steps = r["steps"][k]
     mark = "" if truth is None else (" ✓" if r["captions"][k] == truth[k] else f" ✗ (true: {ui.md(truth[k])})")
     shown = ui.md(r["captions"][k]) or "*(empty: the head ended at once)*"
-    st.markdown(f"**{captioning.HEADS[k]}**: {shown}{mark} · P(caption) = "
+    st.markdown(f"**{HEADS[k]}**: {shown}{mark} · P(caption) = "
                 f"{np.exp(r['logprob'][k]):.3f}")
     ui.wide_chart(figures.topk_steps([[a["word"] for a in s["top"]] for s in steps],
                                      [[a["prob"] for a in s["top"]] for s in steps],
@@ -169,7 +182,7 @@ def _changed(full: str, cut: str) -> str:
 st.dataframe(pd.DataFrame({"both branches": r["captions"], ABLATE[ablate]: cut["captions"],
                            "same": ["✓" if a == b else "✗" for a, b in zip(r["captions"], cut["captions"])],
                            "changed words": [_changed(a, b) for a, b in zip(r["captions"], cut["captions"])]},
-                          index=list(captioning.HEADS)), width="stretch")
+                          index=list(HEADS)), width="stretch")
 for k in (0, 1):
     words = r["captions"][k].split() + [captioning.END]
     st.plotly_chart(figures.grouped_bars([f"{i + 1}. {w}" for i, w in enumerate(words)],
@@ -201,7 +214,7 @@ if compared is not None:
     same = sum(d["same_captions"])
     st.subheader(f"Compared with {ui.md(b_name)}: {same} of 2 captions the same")
     for k in (0, 1):
-        st.markdown(f"**{captioning.HEADS[k]}**")
+        st.markdown(f"**{HEADS[k]}**")
         cols = st.columns(2)
         for col, name, res in ((cols[0], a_name, r), (cols[1], b_name, rb)):
             steps = res["steps"][k]

@@ -182,7 +182,8 @@ UPLOAD_CASES = [  # (arch, bytes, filename, words)
     ("attention", _csv("text,label\n" + "hello world,a\n" * 20), "one.csv", ["single label"]),
     ("attention", b"text,label\n" + b"a" * (6 * 2**20), "huge.csv", ["MB"]),
     ("dialogue-acts", _csv("id,text\n1,hello\n"), "cols.csv", ["conversation_id", "utterance", "act"]),
-    ("seq2seq", _csv("a,b\n1,2\n"), "pairs.csv", ["generated tasks only"]),
+    ("seq2seq", _csv("a,b\n1,2\n"), "pairs.csv", ["pairs.csv", "source, target"]),
+    ("captioning", _csv("row,caption_1,caption_2\n0,a,b\n"), "caps.csv", ["needs two files", "features"]),
     ("dialogue-acts", _csv("conversation_id,utterance,act\n"), "header.csv", ["no data rows"]),
     ("attention", _csv("text,label\r\n"), "header.csv", ["no data rows"]),
 ]

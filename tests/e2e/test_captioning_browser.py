@@ -91,8 +91,8 @@ def test_captioning_shared_url_reproduces_the_view(server, page, shots):
 
 
 def test_train_a_tiny_captioner_from_the_sidebar_then_caption_with_it(server, page, shots, store_copy):
-    """The sidebar has no training-data uploader here (generated scenes only); a 16-d model trains, is
-    picked, and the page captions (and offers 16-d samples) with it."""
+    """The sidebar's form takes your two files (captions CSV, features .npy) or generates scenes; a 16-d model
+    of generated scenes trains, is picked, and the page captions (and offers 16-d samples) with it."""
     from playwright.sync_api import expect
 
     page.goto(server + "/captioning")
@@ -104,7 +104,7 @@ def test_train_a_tiny_captioner_from_the_sidebar_then_caption_with_it(server, pa
         box = sidebar.get_by_role("spinbutton", name=label, exact=True)
         box.fill(value)
         box.press("Tab")
-    expect(sidebar.locator("input[type='file']")).to_have_count(0)     # the form is open: no uploader in it
+    expect(sidebar.locator("input[type='file']")).to_have_count(2)     # the form is open: captions and features
     name = sidebar.get_by_role("textbox", name="Name (optional)")
     name.fill("e2e-cap")
     name.press("Tab")

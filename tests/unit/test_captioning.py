@@ -168,8 +168,8 @@ def test_the_users_shapes_build_and_train_one_epoch():
         cap.train_on({**params, "max_len1": 30}, vocabs, features, *caps)
 
 
-def test_a_training_upload_is_refused_with_a_sentence(tmp_store):
-    with pytest.raises(SeqvizError, match="generated scenes only"):
+def test_a_training_upload_without_its_features_is_refused_with_a_sentence(tmp_store):
+    with pytest.raises(SeqvizError, match="needs two files"):
         training.plan("captioning", {}, b"anything", "mine.npy")
 
 
