@@ -61,10 +61,13 @@ def cmd_list(args) -> None:
     _emit({"archs": out})
 
 
+SECOND_FILES = ("features", "vectors")   # the files an arch reads with --data (its module's FILES)
+
+
 def cmd_train(args) -> None:
     from seqviz import training
     raw = read_path(args.data) if args.data else None
-    files = {"features": (Path(args.features).name, read_path(args.features))} if args.features else {}
+    files = {k: (Path(path).name, read_path(path)) for k in SECOND_FILES if (path := getattr(args, k))}
     p = training.plan(args.arch, parse_sets(args.set), raw, Path(args.data).name if args.data else "upload",
                       args.name, overwrite=args.overwrite, files=files)
 
@@ -125,6 +128,8 @@ def main(argv=None) -> int:
     t.add_argument("--data", help="your own data file (see the arch's page for the format)")
     t.add_argument("--features", help="captioning: your image features, a .npy of shape (N, D), with --data "
                    "captions.csv (columns row,caption_1,caption_2)")
+    t.add_argument("--vectors", help="dialogue-acts: word vectors (GloVe text format) to start the embeddings "
+                   "from, with --data (freeze them with --set freeze_vectors=true)")
     t.add_argument("--name", help="store name (default: run-<hash of the settings>)")
     t.add_argument("--overwrite", action="store_true", help="replace a model of that name (also: regenerate a "
                    "shipped default under its own name)")

@@ -41,7 +41,7 @@ from seqviz import budget, crf, store
 from seqviz.errors import SeqvizError
 from seqviz.training import holdout, phase
 from seqviz.params import SEED, Param
-from seqviz.uploads import check_labels, read_csv
+from seqviz.uploads import check_labels, decode_text, read_csv
 from seqviz.vocab import Vocab, tokenize
 
 # ---------------------------------------------------------------------------------------------
@@ -122,6 +122,9 @@ PARAMS = [
     Param("pooling", "mean", choices=("mean", "last", "max"),
           help="one vector per utterance from its words' BiLSTM states: their mean, the state at the last real "
                "word (the paper's reference code) or their element-wise max"),
+    Param("freeze_vectors", False, label="keep the word vectors fixed",
+          help="with your word-vector file: keep the embeddings at its vectors (Keras' trainable=False) instead of "
+               "fine-tuning them"),
     SEED,
 ]
 QUICK = {"n_dialogues": 150, "epochs": 2}   # the sidebar's Quick preset (the rest as PARAMS)
@@ -140,6 +143,90 @@ class Dialogues:
     speakers: list[list[str]] | None = None
     ambiguous: list[list[bool]] | None = None   # generated data: is the utterance one of AMBIGUOUS
     split: list[str] | None = None              # per dialogue: train, val or test (an upload's own split)
+    vectors: "WordVectors | None" = None        # the user's word vectors, to initialise the embeddings
+    filename: str = "upload.csv"
+
+
+@dataclass
+class WordVectors:
+    """A word-vector text file (GloVe / word2vec text format), read: its words and their vectors (N, D)."""
+    words: list[str]
+    matrix: np.ndarray
+    filename: str = "vectors.txt"
+
+    def lookup(self, vocab: Vocab, seed: int) -> tuple[np.ndarray, float]:
+        """The embedding matrix (len(vocab), D) to start from: each vocabulary word's vector where the file has
+        it, else a random one of the same scale (seeded); padding 0. And the share of the words found."""
+        index = {w: i for i, w in enumerate(self.words)}
+        rng = np.random.default_rng(seed)
+        out = rng.normal(0, float(self.matrix.std()) or 0.1, (len(vocab), self.matrix.shape[1])).astype(np.float32)
+        out[0] = 0.0
+        real = [t for t in vocab.tokens if t not in vocab.specials]
+        found = [t for t in real if t in index]
+        for t in found:
+            out[vocab.index[t]] = self.matrix[index[t]]
+        return out, len(found) / max(1, len(real))
+
+
+FILES = {"vectors": "word vectors to start the embeddings from: a text file, `word v1 ... vD` per line (GloVe, or "
+                    "word2vec's text format)"}
+
+
+def read_vectors(raw: bytes, filename: str) -> WordVectors:
+    """`word v1 ... vD` per line (a word2vec header line "N D" is skipped); every line the same D, numbers
+    finite; the first of a repeated word kept. Words are lower-cased, as `tokenize` reads utterances."""
+    lines = decode_text(raw, filename).splitlines()
+    if lines and re.fullmatch(r"\s*\d+\s+\d+\s*", lines[0]):
+        lines = lines[1:]
+    words, rows, dim = [], [], None
+    for n, line in enumerate(lines, 1):
+        parts = line.rstrip().split(" ")
+        if not line.strip():
+            continue
+        if len(parts) < 2:
+            raise SeqvizError(f"{filename} line {n} has a word and no numbers; every line is `word v1 ... vD`.")
+        if dim is None:
+            dim, first = len(parts) - 1, n
+        elif len(parts) - 1 != dim:
+            raise SeqvizError(f"{filename} line {n} has {len(parts) - 1} numbers after its word; line {first} has "
+                              f"{dim}: every line needs the same D (`word v1 ... vD`).")
+        try:
+            row = np.array(parts[1:], np.float32)
+        except ValueError:
+            bad = next(v for v in parts[1:] if not _is_number(v))
+            raise SeqvizError(f"{filename} line {n}: {bad[:20]!r} is not a number.") from None
+        if not np.isfinite(row).all():
+            raise SeqvizError(f"{filename} line {n} holds a NaN or infinite value.")
+        words.append(parts[0].lower())
+        rows.append(row)
+    if not words:
+        raise SeqvizError(f"{filename} has no vectors (`word v1 ... vD` per line).")
+    if not 4 <= dim <= 300:
+        raise SeqvizError(f"{filename}'s vectors have D = {dim} numbers; the word embedding takes 4 to 300.")
+    seen: dict[str, int] = {}
+    for i, w in enumerate(words):
+        seen.setdefault(w, i)
+    keep = sorted(seen.values())
+    return WordVectors([words[i] for i in keep], np.stack([rows[i] for i in keep]), filename)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def check_params(params: dict, data: Dialogues | None = None) -> dict:
+    """The settings a run trains with: with a word-vector file, embed_dim is its D."""
+    vectors = data.vectors if data is not None else None
+    if vectors is None:
+        if params["freeze_vectors"]:
+            raise SeqvizError("freeze_vectors keeps your word vectors fixed: give a word-vector file with your data "
+                              "(CLI: --vectors vectors.txt), or train without it.")
+        return params
+    return {**params, "embed_dim": int(vectors.matrix.shape[1])}
 
 
 def make_toy(n: int, max_utterances: int = 24, seed: int = 0) -> Dialogues:
@@ -177,10 +264,11 @@ def make_toy(n: int, max_utterances: int = 24, seed: int = 0) -> Dialogues:
 SPLITS = ("train", "val", "test")
 
 
-def read_upload(raw: bytes, filename: str = "upload.csv") -> Dialogues:
+def read_upload(raw: bytes, filename: str = "upload.csv", vectors: tuple | None = None) -> Dialogues:
     """A CSV with columns conversation_id, utterance, act[, speaker][, split] (e.g. a Switchboard DA export),
     rows in dialogue order. `split` (train, val or test; one value per conversation) reproduces a standard
-    split: the model trains on `train` and reports its metrics on `test` (and on `val` where there is one)."""
+    split: the model trains on `train` and reports its metrics on `test` (and on `val` where there is one).
+    `vectors` (filename, raw): a word-vector file to start the word embeddings from (`read_vectors`)."""
     df = read_csv(raw, filename, ["conversation_id", "utterance", "act"], ["speaker", "split"])
     empty_act = df.index[df.act == ""]
     if len(empty_act):
@@ -198,7 +286,8 @@ def read_upload(raw: bytes, filename: str = "upload.csv") -> Dialogues:
     spk = "speaker" in df.columns
     return Dialogues([g.utterance.tolist() for _, g in groups], [g.act.tolist() for _, g in groups],
                      [g.speaker.tolist() for _, g in groups] if spk else None,
-                     split=_splits(df, groups, filename) if "split" in df.columns else None)
+                     split=_splits(df, groups, filename) if "split" in df.columns else None,
+                     vectors=read_vectors(vectors[1], vectors[0]) if vectors else None, filename=filename)
 
 
 def _splits(df, groups, filename: str) -> list[str]:
@@ -261,7 +350,7 @@ def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
     """The functional base model: words (B, U, W) -> tf2crf outputs [tags, emissions, lengths, transitions]."""
     words = tf.keras.Input(shape=(None,), dtype="int32", name="utterance")
     x = tf.keras.layers.Embedding(len(vocabs["words"]), params["embed_dim"], mask_zero=True,
-                                  name="word_embedding")(words)
+                                  trainable=not params["freeze_vectors"], name="word_embedding")(words)
     x = _bilstm(params["word_units"], "word_bilstm")(x)
     pooled = MaskedPool(params["pooling"], name=f"{params['pooling']}_over_words")(x)                     # (b, 2h)
     encoder = tf.keras.Model(words, pooled, name="utterance_encoder")
@@ -404,9 +493,12 @@ def bigram_log_probs(tag_ids: list[list[int]], k: int, alpha: float = 0.1) -> np
     return np.log(counts / counts.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def train_on_ids(params: dict, vocabs: dict[str, Vocab], ids, tag_ids, callbacks=()):
-    """Build, initialise the transitions, and fit on bucketed windows. Returns (base model, History)."""
+def train_on_ids(params: dict, vocabs: dict[str, Vocab], ids, tag_ids, callbacks=(), embedding=None):
+    """Build, initialise the transitions (and the word embeddings from `embedding` (V, E), the user's vectors),
+    and fit on bucketed windows. Returns (base model, History)."""
     base = build(params, vocabs)
+    if embedding is not None:    # Keras' Embedding(weights=[embedding_matrix]): the layer sits in the encoder
+        base.get_layer("encode_utterances").layer.get_layer("word_embedding").set_weights([embedding])
     if params["transition_init"] == "bigram" and params["head"] == "crf":
         base.get_layer("crf").transitions.assign(bigram_log_probs(tag_ids, len(vocabs["tags"])))
     trainer = _Trainer(base)
@@ -419,6 +511,7 @@ def train_on_ids(params: dict, vocabs: dict[str, Vocab], ids, tag_ids, callbacks
 
 
 def fit(params: dict, data: Dialogues | None, callbacks=()):
+    params = check_params(params, data)
     if data is None:
         data = make_toy(int(params["n_dialogues"] / 0.85), params["max_utterances"], params["seed"])
     if data.split is not None:   # the file's own split: train on train; report on test (and on val, if any)
@@ -439,15 +532,18 @@ def fit(params: dict, data: Dialogues | None, callbacks=()):
     ids = [encode(vocab, d, params["max_words"], s) for d, s in zip(data.utterances, speakers)]
     tag_ids = [tags.encode(t) for t in data.tags]
 
+    embedding, found = data.vectors.lookup(vocab, params["seed"]) if data.vectors else (None, None)
     phase("building the model")
     base, hist = train_on_ids(params, vocabs, [ids[i] for i in train_idx], [tag_ids[i] for i in train_idx],
-                              callbacks)
+                              callbacks, embedding)
     metrics = evaluate(base, [ids[i] for i in val_idx], [tag_ids[i] for i in val_idx],
                        [data.ambiguous[i] for i in val_idx] if data.ambiguous else None)
     if test_idx is not None:
         test = evaluate(base, [ids[i] for i in test_idx], [tag_ids[i] for i in test_idx])
         metrics.update({"test_" + k[len("val_"):]: v for k, v in test.items()}, n_test_dialogues=len(test_idx),
                        split="the file's own (train / val / test)")
+    if found is not None:
+        metrics.update(vectors_found=found, vectors_dim=int(embedding.shape[1]))
     metrics.update(n_train_dialogues=len(train_idx), n_val_dialogues=len(val_idx), vocab_size=len(vocab),
                    history={k: [float(v) for v in vals] for k, vals in hist.history.items()})
     return base, vocabs, metrics

@@ -17,8 +17,10 @@ st.markdown("Each utterance is read word by word by a BiLSTM and pooled into a v
 
 bundle = ui.model_sidebar("dialogue-acts", data_help="CSV with columns conversation_id, utterance, act "
                           "(optional: speaker; split = train, val or test per conversation, to train on train and "
-                          "report on test), one row per utterance in dialogue order; UTF-8, ≤ 5 MB.",
-                          compare=True)
+                          "report on test), one row per utterance in dialogue order; UTF-8, ≤ 5 MB. With it, "
+                          "optionally, word vectors to start the embeddings from.",
+                          compare=True, files={"vectors": ("Word vectors (optional, with your CSV): `word v1 … vD` "
+                                                           "per line, GloVe text format", ("txt", "vec"))})
 if bundle is None:
     st.info("No model in the store yet: train one from the sidebar.")
     st.stop()

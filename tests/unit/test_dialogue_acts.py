@@ -295,3 +295,73 @@ def test_use_speaker_without_speakers_is_refused(tmp_store):
     with pytest.raises(SeqvizError, match="use_speaker needs to know who says each utterance"):
         training.train(p)
     assert not store.exists("dialogue-acts", "x")
+
+
+# ---------------------------------------------------------------------------------------------
+# Word vectors: the embeddings started from the user's GloVe-format file, frozen or fine-tuned
+# ---------------------------------------------------------------------------------------------
+def _vectors_files(dim: int = 8, missing: int = 5):
+    """A toy corpus as a CSV and a GloVe-format file with a random vector for all but `missing` of its words."""
+    d = da.make_toy(60, 12, 0)
+    csv = "conversation_id,utterance,act\n" + "".join(
+        f'{i},"{u}",{t}\n' for i, (us, ts) in enumerate(zip(d.utterances, d.tags)) for u, t in zip(us, ts))
+    words = sorted({w for us in d.utterances for u in us for w in da.tokenize(u)})
+    rng = np.random.default_rng(0)
+    vectors = {w: rng.normal(size=dim).round(4) for w in words[:-missing]}
+    text = f"{len(vectors)} {dim}\n" + "".join(f"{w.upper() if i == 0 else w} {' '.join(map(str, v))}\n"
+                                               for i, (w, v) in enumerate(vectors.items()))   # word2vec header
+    return csv.encode(), text.encode(), vectors, words
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_word_vectors_start_the_embeddings_frozen_or_fine_tuned(tmp_store, freeze):
+    csv, text, vectors, words = _vectors_files()
+    knobs = {"epochs": 1, "word_units": 8, "context_units": 8, "embed_dim": 32, "freeze_vectors": freeze}
+    bundle = training.train(training.plan("dialogue-acts", knobs, csv, "d.csv", "vec",
+                                          files={"vectors": ("glove.txt", text)}))
+    assert bundle.params["embed_dim"] == 8                                   # the file's D, not the knob's 32
+    vocab = bundle.vocabs["words"]
+    in_vocab = [w for w in vectors if w in vocab]
+    assert bundle.metrics["vectors_found"] == pytest.approx(len(in_vocab) / (len(vocab) - 2))
+    for model in (bundle.model, store.load("dialogue-acts", "vec").model):    # the trained and the reloaded
+        emb = model.get_layer("encode_utterances").layer.get_layer("word_embedding").get_weights()[0]
+        moved = max(np.abs(emb[vocab.index[w]] - vectors[w]).max() for w in in_vocab)
+        assert (moved < 1e-6) if freeze else (moved > 1e-3), moved           # kept exactly, or fine-tuned
+    assert da.predict(bundle, "A: is it raining\nB: yeah")["tags"]
+
+
+@pytest.mark.parametrize("text, words", [
+    ("a 1 2 3 4\nb 1 2 3\n", ["glove.txt line 2 has 3 numbers", "line 1 has 4", "same D"]),
+    ("a 1 2 3 4\nb 1 2 x 4\n", ["glove.txt line 2", "'x' is not a number"]),
+    ("a 1 2 nan 4\n", ["line 1", "NaN"]),
+    ("a 1 2\n", ["D = 2", "4 to 300"]),
+    ("lonely\n", ["line 1 has a word and no numbers"]),
+])
+def test_a_bad_vector_file_gets_one_sentence(tmp_store, text, words):
+    csv, *_ = _vectors_files()
+    with pytest.raises(SeqvizError) as e:
+        training.plan("dialogue-acts", {}, csv, "d.csv", files={"vectors": ("glove.txt", text.encode())})
+    for w in words:
+        assert w in str(e.value), str(e.value)
+
+
+def test_freeze_vectors_without_a_vector_file_is_refused(tmp_store):
+    csv, *_ = _vectors_files()
+    with pytest.raises(SeqvizError, match="give a word-vector file"):
+        training.plan("dialogue-acts", {"freeze_vectors": True}, csv, "d.csv")
+
+
+def test_cli_takes_a_vector_file_and_exits_2_on_a_bad_one(tmp_store, tmp_path, capsys):
+    csv, text, *_ = _vectors_files()
+    (tmp_path / "d.csv").write_bytes(csv)
+    (tmp_path / "glove.txt").write_bytes(text)
+    (tmp_path / "bad.txt").write_text("a 1 2 3 4\nb 1 2\n")
+    base = ["train", "dialogue-acts", "--data", str(tmp_path / "d.csv"), "--set", "epochs=1", "--set", "word_units=8",
+            "--set", "context_units=8"]
+    assert cli.main(base + ["--vectors", str(tmp_path / "glove.txt"), "--name", "v"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["params"]["embed_dim"] == 8 and summary["data"]["vectors"]["filename"] == "glove.txt"
+    assert summary["metrics"]["vectors_found"] > 0.9
+    assert cli.main(base + ["--vectors", str(tmp_path / "bad.txt"), "--name", "bad"]) == 2
+    assert "bad.txt line 2 has 2 numbers" in capsys.readouterr().err
+    assert not (tmp_store / "dialogue-acts" / "bad").exists()
