@@ -119,6 +119,87 @@ def dialogue_memory(quick: bool = False) -> dict:
             "seconds": round(seconds, 1)}
 
 
+def swda_csv(path, quick: bool = False, seed: int = 0) -> dict:
+    """Write a generated corpus with the Switchboard DA corpus' shape as a user's CSV (conversation_id, utterance,
+    act, speaker): 1,155 conversations (--quick: 116), ~221k utterances (~191 per conversation), 42 tags following
+    a Markov chain with Zipf-like frequencies, utterances of log-normal length (median ~6 words, up to 80) over a
+    Zipfian vocabulary of 20k words, speakers alternating in turns. Returns its shape."""
+    import csv
+
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    n_conv, n_tags, n_words = (116 if quick else 1155), 42, 20_000
+    weights = 1.0 / np.arange(1, n_tags + 1) ** 1.1                         # a few acts dominate, as in SwDA
+    chain = rng.dirichlet(np.full(n_tags, 0.3), size=n_tags) * 0.5 + weights / weights.sum() * 0.5
+    zipf = 1.0 / np.arange(1, n_words + 1)
+    zipf /= zipf.sum()
+    vocab = np.array([f"w{i}" for i in range(n_words)])
+    utts = 0
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["conversation_id", "utterance", "act", "speaker"])
+        for c in range(n_conv):
+            n = max(20, int(rng.normal(191, 60)))
+            lengths = np.clip(rng.lognormal(1.8, 0.8, size=n).astype(int), 1, 80)
+            words = vocab[rng.choice(n_words, size=int(lengths.sum()), p=zipf)]
+            tag, speaker, start = int(rng.integers(n_tags)), "A", 0
+            for length in lengths:
+                out.writerow([f"sw{c:04d}", " ".join(words[start:start + length]), f"t{tag}", speaker])
+                start += length
+                tag = int(rng.choice(n_tags, p=chain[tag]))
+                speaker = speaker if rng.random() < 0.3 else ("B" if speaker == "A" else "A")
+            utts += n
+    return {"conversations": n_conv, "utterances": utts, "tags": n_tags}
+
+
+_SWDA_RUN = """
+import json, resource, sys, time
+from seqviz import training
+from seqviz.uploads import read_path
+times = {}
+def on(e):
+    if e["type"] == "begin": times["fit"] = time.perf_counter()
+    if e["type"] == "epoch": times["epoch"] = time.perf_counter()
+t0 = time.perf_counter()
+p = training.plan("dialogue-acts", {"epochs": 1}, read_path(sys.argv[1]), "swda.csv", "swda")
+read = time.perf_counter() - t0
+bundle = training.train(p, on_event=on)
+print(json.dumps({"read_s": read, "epoch_s": times["epoch"] - times["fit"], "train_s": bundle.metrics["train_seconds"],
+                  "test_accuracy": bundle.metrics["val_accuracy"], "n_train": bundle.metrics["n_train_dialogues"],
+                  "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+"""
+
+
+def dialogue_swda(quick: bool = False) -> dict:
+    """A Switchboard-shaped corpus (`swda_csv`) written as a CSV and trained through the same path as a user's
+    file (the CLI's `read_path`, `training.plan`, `training.train`), one epoch at the default settings, in a
+    fresh process: the CSV's size, that process's peak RSS, the epoch's seconds and utterances per second."""
+    import json
+    import os
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "swda.csv"
+        shape = swda_csv(path, quick)
+        mb = path.stat().st_size / 1e6
+        _say(f"corpus: {shape['conversations']:,} conversations, {shape['utterances']:,} utterances, "
+             f"{shape['tags']} tags: {mb:.1f} MB CSV")
+        here = str(Path(__file__).resolve().parent.parent)
+        env = {**os.environ, "SEQVIZ_MODELS": str(Path(tmp) / "models"), "PYTHONPATH": here,
+               "TF_CPP_MIN_LOG_LEVEL": "3"}
+        done = subprocess.run([sys.executable, "-c", _SWDA_RUN, str(path)], capture_output=True, text=True, env=env)
+        if done.returncode != 0:
+            raise SeqvizError(f"the training process failed: {done.stderr.strip()[-500:]}")
+        r = json.loads(done.stdout.strip().splitlines()[-1])
+    n_train = r["n_train"] / shape["conversations"] * shape["utterances"]       # utterances trained on, about
+    out = {**shape, "csv_mb": round(mb, 1), "peak_rss_gb": round(r["peak_rss_gb"], 2),
+           "read_s": round(r["read_s"], 1), "epoch_s": round(r["epoch_s"], 1), "train_s": r["train_s"],
+           "utterances_per_s": round(n_train / r["epoch_s"]), "held_out_accuracy": round(r["test_accuracy"], 3)}
+    _say(f"read {out['read_s']} s; one epoch {out['epoch_s']} s ({out['utterances_per_s']:,} utterances/s); "
+         f"whole run {out['train_s']} s; peak RSS {out['peak_rss_gb']} GB")
+    return out
+
+
 def sampled_softmax(quick: bool = False, sizes: tuple[int, ...] | None = None, hidden: int = 256,
                     num_sampled: int = 512, warmup: int | None = None, timed: int | None = None) -> dict:
     """Seconds per training step of the LSTM language model (seqviz.lm) with the full softmax and with
@@ -637,7 +718,7 @@ BENCHES = {"attention-single-pass": attention_single_pass, "dialogue-memory": di
            "train-defaults": train_defaults, "captioning-decode": captioning_decode,
            "cold-start": cold_start, "interaction": interaction, "sampled-softmax": sampled_softmax,
            "train-watched": train_watched, "first-visit": first_visit, "export": export_defaults,
-           "seq2seq-addition": seq2seq_addition}
+           "seq2seq-addition": seq2seq_addition, "dialogue-swda": dialogue_swda}
 
 
 def run(name: str, quick: bool = False) -> dict:

@@ -79,6 +79,22 @@ def need(terms: list[Term], training: bool = True) -> float:
     return RUNTIME + held + max(step, scoring)
 
 
+READ_COST = 12   # bytes held per byte of a CSV or text file once read (Python strings; measured 11x on SwDA's shape)
+
+
+def check_read(files: list[tuple[str, int, float]]) -> None:
+    """Refuse files whose reading alone would go over the budget, before they are parsed: (filename, bytes,
+    bytes held per byte once read) each; a CSV or text file holds ~READ_COST times its size, a .npy ~3 times."""
+    budget = limit()
+    held = RUNTIME + sum(size * factor for _, size, factor in files)
+    if held <= budget:
+        return
+    name, size, factor = max(files, key=lambda f: f[1] * f[2])
+    raise SeqvizError(f"{name} is {_gb(size)}; reading it holds about {_gb(size * factor)} of memory ({factor:g}× its "
+                      f"size), over the {_gb(budget)} budget ({ENV}) with the rest of the run: split the file or "
+                      f"train on part of it, or raise {ENV} if the machine has the memory.")
+
+
 def _gb(b: float) -> str:
     return f"{b / 1e9:.1f} GB" if b >= 0.95e9 else f"{b / 1e6:,.0f} MB"
 

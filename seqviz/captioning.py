@@ -194,6 +194,7 @@ def _training_scenes(n_scenes: int, max_objects: int, seed: int) -> frozenset:
 # ---------------------------------------------------------------------------------------------
 # Your own data: image features (.npy, N x D) and a captions CSV (row, caption_1, caption_2)
 # ---------------------------------------------------------------------------------------------
+READ_COST = {"upload": 12, "features": 3}     # bytes held per byte read (seqviz.budget.check_read)
 FILES = {"features": "your image features: a .npy of shape (N, D), one image per row (the CSV's row column "
                      "indexes it)"}
 

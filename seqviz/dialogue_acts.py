@@ -168,6 +168,7 @@ class WordVectors:
         return out, len(found) / max(1, len(real))
 
 
+READ_COST = {"upload": 12, "vectors": 4}      # bytes held per byte read (seqviz.budget.check_read)
 FILES = {"vectors": "word vectors to start the embeddings from: a text file, `word v1 ... vD` per line (GloVe, or "
                     "word2vec's text format)"}
 

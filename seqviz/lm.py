@@ -185,7 +185,7 @@ def zipf_ids(n_types: int, n_tokens: int, seed: int = 0) -> np.ndarray:
 
 
 def read_upload(raw: bytes, filename: str = "upload.txt") -> Corpus:
-    """A user's plain-text file (UTF-8, <= 5 MB): split into documents at blank lines."""
+    """A user's plain-text file (UTF-8, within the file limit): split into documents at blank lines."""
     text = decode_text(raw, filename)
     paragraphs = [tokenize(p) for p in text.replace("\r\n", "\n").split("\n\n")]
     docs = [p for p in paragraphs if p]

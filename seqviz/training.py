@@ -92,7 +92,10 @@ def plan(arch: str, overrides: dict | None = None, upload: bytes | None = None,
         if upload is None:
             raise SeqvizError(f"The {key} file goes with your data file: give both (CLI: --data and --{key}).")
     data, info = None, {"source": "generated"}
-    if upload is not None:
+    if upload is not None:   # what reading the files will hold, before they are parsed (a 1 GB CSV would not fit)
+        cost = getattr(mod, "READ_COST", {})
+        budget.check_read([(filename, len(upload), cost.get("upload", budget.READ_COST))] +
+                          [(fname, len(raw), cost.get(k, budget.READ_COST)) for k, (fname, raw) in files.items()])
         data = mod.read_upload(upload, filename, **files)
     if hasattr(mod, "check_params"):   # knob constraints (seq2seq's min_len <= max_len), the data's rows against them
         params = mod.check_params(params, data)
@@ -245,6 +248,8 @@ def serve_one(job_in, events_out) -> int:
 
     os.environ["SEQVIZ_MODELS"] = msg["store"]
     try:
+        if msg["upload"]:
+            send({"type": "phase", "phase": f"reading {msg['filename']}"})
         upload = Path(msg["upload"]).read_bytes() if msg["upload"] else None
         files = {k: (fname, Path(path).read_bytes()) for k, (path, fname) in msg.get("files", {}).items()}
         p = plan(msg["arch"], msg["params"], upload, msg["filename"], msg["name"], overwrite=True,

@@ -392,8 +392,9 @@ def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | No
         if go:
             try:
                 raw = upload.getvalue() if upload is not None else None
-                p = training.plan(arch_id, values, raw, upload.name if upload else "upload", name.strip() or None,
-                                  files={k: (f.name, f.getvalue()) for k, f in second.items() if f is not None})
+                with st.spinner(f"Checking {upload.name}…" if upload is not None else "Checking the settings…"):
+                    p = training.plan(arch_id, values, raw, upload.name if upload else "upload", name.strip() or None,
+                                      files={k: (f.name, f.getvalue()) for k, f in second.items() if f is not None})
             except SeqvizError as e:
                 error(e)
                 return

@@ -6,14 +6,33 @@ import io
 
 from seqviz.errors import SeqvizError
 
-MAX_BYTES = 5 * 2**20  # also Streamlit's server.maxUploadSize (in .streamlit/config.toml)
+MAX_FILE_MB = 1024      # any file read (the CLI's --data, --file, ...); SEQVIZ_MAX_FILE_MB sets another
+MAX_UPLOAD_MB = 200     # a browser upload: Streamlit's server.maxUploadSize (in .streamlit/config.toml)
 
 
-def read_path(path: str, max_bytes: int = MAX_BYTES) -> bytes:
+def file_limit() -> int:
+    """The largest file read, in bytes: SEQVIZ_MAX_FILE_MB (default 1024), read at call time."""
+    import os
+    raw = os.environ.get("SEQVIZ_MAX_FILE_MB", str(MAX_FILE_MB))
+    try:
+        mb = float(raw)
+    except ValueError:
+        mb = float("nan")
+    if not mb > 0:
+        raise SeqvizError(f"SEQVIZ_MAX_FILE_MB must be a number of megabytes, like 1024; it is {raw!r}.")
+    return int(mb * 2**20)
+
+
+def _limit(limit: int | None) -> int:
+    return file_limit() if limit is None else limit
+
+
+def read_path(path: str, limit: int | None = None) -> bytes:
     """A local file's bytes, measured before they are read: a regular file by its size on disk; anything else
     (a pipe, a device such as /dev/zero, stdin) by reading at most max_bytes + 1 bytes."""
     import os
     import stat
+    max_bytes = _limit(limit)
     name = os.path.basename(path) or path
     try:
         with open(path, "rb") as f:
@@ -41,7 +60,8 @@ def check_labels(n_labels: int, n_rows: int, filename: str, what: str, maximum: 
                           f"{what}s or add rows.")
 
 
-def check_size(raw: bytes, filename: str, max_bytes: int = MAX_BYTES) -> bytes:
+def check_size(raw: bytes, filename: str, limit: int | None = None) -> bytes:
+    max_bytes = _limit(limit)
     if len(raw) > max_bytes:
         raise SeqvizError(f"{filename} is {len(raw) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:g} MB.")
     if not raw.strip():
@@ -49,7 +69,7 @@ def check_size(raw: bytes, filename: str, max_bytes: int = MAX_BYTES) -> bytes:
     return raw
 
 
-def decode_text(raw: bytes, filename: str, max_bytes: int = MAX_BYTES) -> str:
+def decode_text(raw: bytes, filename: str, max_bytes: int | None = None) -> str:
     check_size(raw, filename, max_bytes)
     if b"\x00" in raw[:4096]:
         raise SeqvizError(f"{filename} looks like a binary file, not text; upload UTF-8 text.")
@@ -61,7 +81,7 @@ def decode_text(raw: bytes, filename: str, max_bytes: int = MAX_BYTES) -> str:
 
 
 def read_csv(raw: bytes, filename: str, required: list[str], optional: list[str] = (),
-             max_bytes: int = MAX_BYTES):
+             max_bytes: int | None = None):
     """A DataFrame of str columns named exactly `required` (+ any `optional` present), header matched
     case- and space-insensitively; cells stripped, empty cells as ''."""
     import pandas as pd

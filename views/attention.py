@@ -13,7 +13,7 @@ st.markdown("A BiLSTM reads the sentence; an attention layer scores every word, 
             "sentences hide one or two *cue words* (e.g. *concert*, *pizza*) among filler words, and "
             "sometimes a negated cue of another class (*no pizza*) that the model must ignore.")
 
-bundle = ui.model_sidebar("attention", data_help="CSV with columns text,label (UTF-8, ≤ 5 MB, ≥ 2 labels).",
+bundle = ui.model_sidebar("attention", data_help="CSV with columns text,label (UTF-8, ≤ 200 MB, ≥ 2 labels).",
                           compare=True)
 if bundle is None:
     st.info("No model in the store yet: train one from the sidebar.")

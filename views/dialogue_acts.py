@@ -17,7 +17,7 @@ st.markdown("Each utterance is read word by word by a BiLSTM and pooled into a v
 
 bundle = ui.model_sidebar("dialogue-acts", data_help="CSV with columns conversation_id, utterance, act "
                           "(optional: speaker; split = train, val or test per conversation, to train on train and "
-                          "report on test), one row per utterance in dialogue order; UTF-8, ≤ 5 MB. With it, "
+                          "report on test), one row per utterance in dialogue order; UTF-8, ≤ 200 MB. With it, "
                           "optionally, word vectors to start the embeddings from.",
                           compare=True, files={"vectors": ("Word vectors (optional, with your CSV): `word v1 … vD` "
                                                            "per line, GloVe text format", ("txt", "vec"))})

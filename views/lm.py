@@ -17,7 +17,7 @@ st.markdown("An LSTM reads text word by word and predicts the next word over a v
             "softmax over the same **W** and **b**: one set of weights, no copy. The default model read "
             "the docstrings of Python's standard library.")
 
-bundle = ui.model_sidebar("lm", data_help="Plain text (.txt, UTF-8, ≤ 5 MB, at least 500 words); blank lines "
+bundle = ui.model_sidebar("lm", data_help="Plain text (.txt, UTF-8, ≤ 200 MB, at least 500 words); blank lines "
                           "separate documents.", upload_types=("txt",), compare=True)
 
 # ---------------------------------------------------------------------------------------------

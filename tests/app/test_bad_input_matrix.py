@@ -191,7 +191,8 @@ UPLOAD_CASES = [  # (arch, bytes, filename, words)
 
 @pytest.mark.parametrize("arch, raw, filename, words", UPLOAD_CASES,
                          ids=[f"{a}-{f}" for a, _, f, _ in UPLOAD_CASES])
-def test_bad_training_uploads_are_refused_before_any_work(arch, raw, filename, words):
+def test_bad_training_uploads_are_refused_before_any_work(arch, raw, filename, words, monkeypatch):
+    monkeypatch.setenv("SEQVIZ_MAX_FILE_MB", "5")     # huge.csv: over it
     with pytest.raises(SeqvizError) as e:
         training.plan(arch, {}, raw, filename)
     message = str(e.value)

@@ -42,8 +42,8 @@ def test_the_four_escapes_are_refused_with_one_line_and_the_process_stays_small(
     (TensorFlow imported, a model loaded) peaks far under the 4 GB budget."""
     npy, csv = tmp_path / "forged.npy", tmp_path / "labels.csv"
     npy.write_bytes(FORGED_NPY)
-    csv.write_bytes(_labels_csv(20_000, 20_000))      # ~0.5 MB: under the 5 MB upload limit
-    assert csv.stat().st_size < uploads.MAX_BYTES
+    csv.write_bytes(_labels_csv(20_000, 20_000))      # ~0.5 MB: under the file limit
+    assert csv.stat().st_size < 5 * 2**20
     lm_sets = [a for k, v in LM_MAXIMA.items() for a in ("--set", f"{k}={v}")]
     cases = [  # (argv, words of the one line)
         (["predict", "attention", "--file", "/dev/zero"], ["larger than the 5 MB limit"]),
@@ -52,7 +52,7 @@ def test_the_four_escapes_are_refused_with_one_line_and_the_process_stays_small(
         (["train", "attention", "--data", str(csv), "--name", "labels"], ["20,000 distinct labels"]),
     ]
     env = {**os.environ, "SEQVIZ_MODELS": str(tmp_path / "models"), "SEQVIZ_MEMORY_GB": "4",
-           "PYTHONPATH": str(ROOT)}
+           "SEQVIZ_MAX_FILE_MB": "5", "PYTHONPATH": str(ROOT)}     # /dev/zero: read up to the limit + 1 byte
     (tmp_path / "models").mkdir()
     for entry in (ROOT / "models").glob("*/default"):          # the defaults these predictions load
         import shutil
@@ -72,10 +72,13 @@ def test_the_four_escapes_are_refused_with_one_line_and_the_process_stays_small(
     assert not any((tmp_path / "models").glob("*/maxima")) and not any((tmp_path / "models").glob("*/labels"))
 
 
-def test_a_file_is_measured_before_it_is_read(tmp_path):
+def test_a_file_is_measured_before_it_is_read(tmp_path, monkeypatch):
     big = tmp_path / "big.txt"
     with open(big, "wb") as f:                 # a sparse 3 GB file: its size says no before a byte is read
         f.truncate(3 * 2**30)
+    with pytest.raises(SeqvizError, match=r"big.txt is 3072.0 MB; the limit is 1024 MB"):
+        uploads.read_path(str(big))            # the documented default: 1 GiB
+    monkeypatch.setenv("SEQVIZ_MAX_FILE_MB", "5")
     with pytest.raises(SeqvizError, match=r"big.txt is 3072.0 MB; the limit is 5 MB"):
         uploads.read_path(str(big))
     with pytest.raises(SeqvizError, match="larger than the 5 MB limit"):
@@ -209,3 +212,17 @@ def test_the_estimate_is_within_a_factor_of_two_of_the_measured_peak(arch, over,
     r = json.loads(done.stdout.strip().splitlines()[-1])
     assert r["est"] > 1.3e9, r                     # the settings' own terms are most of it, not the runtime
     assert 0.5 <= r["est"] / r["peak"] <= 2.0, f"estimate {r['est'] / 1e9:.2f} GB, peak {r['peak'] / 1e9:.2f} GB"
+
+
+def test_a_file_whose_reading_would_not_fit_is_refused_before_it_is_parsed(tmp_store, monkeypatch):
+    """A CSV holds ~12x its size once read into Python strings: under a 1 GB budget a 30 MB file is refused with
+    that sentence (nothing parsed), and SEQVIZ_MAX_FILE_MB must be a number."""
+    monkeypatch.setenv("SEQVIZ_MEMORY_GB", "1")
+    raw = b"conversation_id,utterance,act\n" + b"1,hello there,x\n" * (30 * 2**20 // 16)
+    with pytest.raises(SeqvizError) as e:
+        training.plan("dialogue-acts", {}, raw, "big.csv")
+    assert all(w in str(e.value) for w in ["big.csv is 31 MB", "reading it holds about", "12× its size",
+                                            "SEQVIZ_MEMORY_GB"]), str(e.value)
+    monkeypatch.setenv("SEQVIZ_MAX_FILE_MB", "lots")
+    with pytest.raises(SeqvizError, match="SEQVIZ_MAX_FILE_MB must be a number of megabytes"):
+        uploads.read_path("/dev/null")

@@ -11,7 +11,6 @@ from seqviz import captioning as cap
 from seqviz import cli, store, training
 from seqviz.errors import SeqvizError
 from seqviz.params import resolve
-from seqviz.uploads import MAX_BYTES
 from seqviz.vocab import Vocab
 from tests import reference_decoding as reference
 
@@ -395,7 +394,7 @@ BAD_FILES = {
     "a pickle": (__import__("pickle").dumps(GOOD), "is not a .npy file"),
     "truncated": (npy(GOOD)[:5000], "could not be read as .npy"),
     "empty": (b"", "is empty"),
-    "over the cap": (b"\x93NUMPY" + b"\0" * MAX_BYTES, "the limit is 5 MB"),
+    "over the cap": (b"\x93NUMPY" + b"\0" * 5 * 2**20, "the limit is 5 MB"),     # with SEQVIZ_MAX_FILE_MB=5
     "too many rows": (npy(np.zeros((65, D), np.float32)), "has 65 rows; upload 1 to 64"),
     "no rows": (npy(np.zeros((0, D), np.float32)), "has 0 rows"),
     "complex": (npy(np.zeros(D, np.complex64)), "complex numbers"),
@@ -403,7 +402,8 @@ BAD_FILES = {
 
 
 @pytest.mark.parametrize("name", list(BAD_FILES))
-def test_bad_npy_files_are_refused_with_a_sentence(name):
+def test_bad_npy_files_are_refused_with_a_sentence(name, monkeypatch):
+    monkeypatch.setenv("SEQVIZ_MAX_FILE_MB", "5")
     raw, words = BAD_FILES[name]
     with pytest.raises(SeqvizError) as e:
         cap.read_features(raw, "f.npy", D)
@@ -460,7 +460,9 @@ def test_cli_predict_text_names_a_sample_or_describes_a_scene(store_with_default
 
 @pytest.mark.parametrize("name", ["wrong dimension", "strings", "NaN", "object array", "3-D", "not .npy",
                                   "over the cap"])
-def test_cli_refuses_bad_npy_files_with_exit_2_and_one_line(store_with_defaults, capsys, tmp_path, name):
+def test_cli_refuses_bad_npy_files_with_exit_2_and_one_line(store_with_defaults, capsys, tmp_path, name,
+                                                            monkeypatch):
+    monkeypatch.setenv("SEQVIZ_MAX_FILE_MB", "5")
     raw, words = BAD_FILES[name]
     f = tmp_path / "bad.npy"
     f.write_bytes(raw)

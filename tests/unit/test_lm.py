@@ -187,7 +187,8 @@ def test_read_upload_splits_a_text_file_into_documents():
     (b"only a few words here", "at least 500 words"),
     (b"x" * (6 * 2**20), "limit is 5 MB"),
 ])
-def test_read_upload_refuses_bad_files_with_a_sentence(raw, words):
+def test_read_upload_refuses_bad_files_with_a_sentence(raw, words, monkeypatch):
+    monkeypatch.setenv("SEQVIZ_MAX_FILE_MB", "5")
     with pytest.raises(SeqvizError, match=words):
         lm.read_upload(raw, "bad.txt")
 
