@@ -1,25 +1,19 @@
 """AppTest of the captioning page with a model trained on the user's own files: it offers only what such a model
 can caption (uploaded feature rows), says what it was trained on, and names its heads plainly."""
-import shutil
-
 import pytest
 
 from seqviz import training
-from tests.app.conftest import ROOT
-from tests.app.helpers import open_page
+from tests.app.helpers import open_page, trained_store
 from tests.unit.test_captioning_files import user_files
 
 
 @pytest.fixture(scope="module")
 def files_store(tmp_path_factory):
-    path = tmp_path_factory.mktemp("capfiles") / "models"
-    shutil.copytree(ROOT / "models" / "captioning", path / "captioning")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SEQVIZ_MODELS", str(path))
-        csv, feats, _ = user_files(100, 16)
-        training.train(training.plan("captioning", {"epochs": 1, "units": 8}, csv, "caps.csv", "mine",
-                                     files={"features": ("feats.npy", feats)}))
-    return path
+    """The shipped captioning model and "mine", trained on generated scenes written as the user's two files."""
+    csv, feats, _ = user_files(100, 16)
+    return trained_store(tmp_path_factory, ["captioning"], lambda: training.train(
+        training.plan("captioning", {"epochs": 1, "units": 8}, csv, "caps.csv", "mine",
+                      files={"features": ("feats.npy", feats)})))
 
 
 @pytest.fixture(autouse=True)

@@ -2,13 +2,11 @@
 generated tasks, held-out pairs fill the input and the expected output, unknown characters are named, and
 both modes trained on the file decode side by side."""
 import hashlib
-import shutil
 
 import pytest
 
 from seqviz import seq2seq, training
-from tests.app.conftest import ROOT
-from tests.app.helpers import open_page
+from tests.app.helpers import open_page, trained_store
 from tests.unit.test_seq2seq_pairs import CHAR, shift, shift_csv
 
 TEXT = "seq2seq:text"
@@ -17,14 +15,11 @@ TEXT = "seq2seq:text"
 @pytest.fixture(scope="module")
 def pairs_store(tmp_path_factory):
     """The shipped models and two models of shift.csv: attention ("shift") and basic ("shift-basic")."""
-    path = tmp_path_factory.mktemp("pairs") / "models"
-    shutil.copytree(ROOT / "models" / "seq2seq", path / "seq2seq")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SEQVIZ_MODELS", str(path))
+    def train():
         training.train(training.plan("seq2seq", CHAR, shift_csv(), "shift.csv", "shift"))
         training.train(training.plan("seq2seq", {**CHAR, "mode": "basic", "epochs": 1}, shift_csv(), "shift.csv",
                                      "shift-basic"))
-    return path
+    return trained_store(tmp_path_factory, ["seq2seq"], train)
 
 
 @pytest.fixture(autouse=True)
