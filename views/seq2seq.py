@@ -138,6 +138,9 @@ configs = _configs()
 done = st.session_state.pop("seq2seq:model:select", None)   # a model just trained here: pick it (and its task)
 tasks = list(GENERATED) + list(dict.fromkeys(_task_of(c) for c in configs.values()
                                              if c["params"].get("task") == seq2seq.FILE))
+if "seq2seq:task" not in st.session_state and "task" not in st.query_params:   # a link naming a model: its task
+    named = [st.query_params.get(f"model_{m}") for m in seq2seq.MODES]
+    st.session_state["seq2seq:task"] = next((_task_of(configs[n]) for n in named if n in configs), "digits")
 if done in configs and _task_of(configs[done]) != ui.query_value("seq2seq:task", "task", "digits"):
     st.session_state["seq2seq:task"] = _task_of(configs[done])
     _on_task_change(configs)

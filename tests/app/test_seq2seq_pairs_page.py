@@ -88,3 +88,10 @@ def test_a_model_just_trained_on_a_file_switches_the_page_to_it():
     assert at.selectbox(key="seq2seq:task").value == TASK
     assert at.selectbox(key="seq2seq:model:attention").value == "shift"
     assert not at.exception
+
+
+def test_a_link_naming_a_model_of_your_pairs_opens_its_task():
+    at = open_page("views/seq2seq.py", model_attention="shift", text="abc", modes="attention")
+    assert at.selectbox(key="seq2seq:task").value == TASK
+    assert _columns(at)["attention"].startswith("**")
+    assert at.query_params["task"] == [TASK]
