@@ -426,8 +426,8 @@ def sidebar_train(page, name: str, knobs: dict[str, str], upload=None):
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_text("Train a model", exact=True).click()
     if upload is not None:
-        sidebar.locator("input[type='file']").set_input_files(str(upload))
-        sidebar.get_by_text(Path(upload).name).wait_for(timeout=60_000)
+        sidebar.locator("input[type='file']").first.set_input_files(str(upload), timeout=120_000)
+        sidebar.get_by_text(Path(upload).name).wait_for(timeout=120_000)
     for label, value in knobs.items():
         box = sidebar.get_by_role("spinbutton", name=label, exact=True)
         box.fill(value)
