@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from seqviz import budget, store
+from seqviz import budget, replay, store
 from seqviz.errors import SeqvizError
 from seqviz.training import holdout, phase
 from seqviz.params import SEED, Param
@@ -297,6 +297,7 @@ def fit(params: dict, data: TextData | None, callbacks=()):
     model = build(params, vocabs)
     model.compile(tf.keras.optimizers.Adam(params["learning_rate"]),
                   loss=["sparse_categorical_crossentropy", None], metrics=[["accuracy"], []])
+    replay.watch(model, vocabs)
     hist = model.fit(x[train_idx], y[train_idx], validation_data=(x[val_idx], y[val_idx]),
                      epochs=params["epochs"], batch_size=params["batch_size"],
                      callbacks=list(callbacks), verbose=0)
@@ -353,6 +354,47 @@ def predict(bundle, text: str) -> dict:
     return {"tokens": tokens, "attention": [float(a) for a in att], "unknown": [not k for k in known],
             "label": labels.tokens[int(probs.argmax())],
             "probs": {lab: float(p) for lab, p in zip(labels.tokens, probs)}}
+
+
+# ---------------------------------------------------------------------------------------------
+# Replay (seqviz.replay): the prediction on one probe sentence, epoch by epoch
+# ---------------------------------------------------------------------------------------------
+CUE_WORDS = frozenset(w for words in CUES.values() for w in words)
+
+
+def probe(params: dict, data: TextData | None) -> dict:
+    """The replay's input: the page's example, or your first held-out text (its first max_len words)."""
+    if data is None:
+        return {"text": EXAMPLE}
+    text = data.texts[holdout(len(data.texts), params["seed"])[1][0]]
+    return {"text": " ".join(tokenize(text)[:params["max_len"]])[:MAX_CHARS]}
+
+
+def snapshot(bundle, text: str) -> dict:
+    """One epoch of a replay: the whole prediction (tokens, attention weights, label, class probabilities)."""
+    return predict(bundle, text)
+
+
+def story(rep: dict) -> dict:
+    """What changed over a replay: per epoch, the final label's probability, the largest attention weight and
+    (sentences with cue words) the attention mass on them; in words, when the label changed and settled."""
+    snaps = rep["snapshots"]
+    final = snaps[-1]["label"]
+    lines = {f"P({final})": [s["probs"].get(final) for s in snaps],
+             "largest attention weight": [max(s["attention"]) for s in snaps]}
+    if any(t in CUE_WORDS for t in snaps[0]["tokens"]):
+        lines["attention mass on cue words"] = [sum(a for t, a in zip(s["tokens"], s["attention"]) if t in CUE_WORDS)
+                                                for s in snaps]
+    events = [f"Epoch {b['epoch']}: the label turns from {a['label']} to {b['label']}."
+              for a, b in zip(snaps, snaps[1:]) if a["label"] != b["label"]]
+    since = replay.first_stable([s["label"] for s in snaps])
+    if since is not None:
+        events.append(f"From epoch {snaps[since]['epoch']} on the label is {final}.")
+    top = [s["tokens"][int(np.argmax(s["attention"]))] for s in snaps]
+    since = replay.first_stable(top)
+    if since is not None and since > 0:
+        events.append(f"From epoch {snaps[since]['epoch']} on the attention peaks on {top[-1]!r}.")
+    return {"lines": lines, "events": events}
 
 
 def serving(bundle):

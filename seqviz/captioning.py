@@ -60,7 +60,7 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from seqviz import budget, decoding, store
+from seqviz import budget, decoding, replay, store
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param
 from seqviz.training import holdout, phase
@@ -472,6 +472,7 @@ def train_on(params: dict, vocabs: dict[str, Vocab], features: np.ndarray, capti
     model = build(params, vocabs)
     model.compile(tf.keras.optimizers.Adam(params["learning_rate"]),
                   loss=["sparse_categorical_crossentropy"] * 2, weighted_metrics=[["accuracy"], ["accuracy"]])
+    replay.watch(model, vocabs)
     hist = model.fit(pairs(features, captions1, captions2, params["seed"]),
                      validation_data=pairs(*val, None) if val is not None else None,
                      epochs=params["epochs"], callbacks=list(callbacks), verbose=0, shuffle=False)
@@ -900,6 +901,51 @@ def predict(bundle, text: str, beam: int = 3, top_k: int = 5, ablate: str = "non
     return {"scene": " ".join(english(scene)), "truth": [" ".join(english(scene)), " ".join(french(scene))],
             "seen_in_training": seen_in_training(bundle.params, scene), "heads": heads(bundle), "ablate": ablate,
             **decode(bundle, x, beam, top_k, ablate)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Replay (seqviz.replay): both heads' greedy captions of one probe image, epoch by epoch
+# ---------------------------------------------------------------------------------------------
+def probe(params: dict, data: UserData | None) -> dict:
+    """The replay's input: the page's sample scene, or the features of your first held-out image."""
+    if data is None:
+        return {"text": EXAMPLE}
+    row = data.rows[split_images(data.rows, params["seed"])[1][0]]
+    return {"features": data.features[row].astype(float).tolist()}
+
+
+def snapshot(bundle, text: str | None = None, features=None) -> dict:
+    """One epoch of a replay: both heads' greedy captions with each step's top 5 (a scene as text, or a feature
+    vector of the model's D), and the scene's true captions where it is a generated one."""
+    if features is not None:
+        x = np.asarray(features, dtype=np.float32)
+        if x.shape != (bundle.params["feature_dim"],) or not np.isfinite(x).all():
+            raise SeqvizError(f"The probe's features must be {bundle.params['feature_dim']} finite numbers.")
+        truth = None
+    else:
+        x, scene = text_features(bundle, text)
+        truth = [" ".join(english(scene)), " ".join(french(scene))]
+    r = decode(bundle, x, beam=1, top_k=5)
+    return {"heads": heads(bundle), "captions": r["captions"], "steps": r["steps"], "truth": truth}
+
+
+def story(rep: dict) -> dict:
+    """What changed over a replay: per epoch and head, the mean probability of the chosen words; in words, each
+    head's new captions and (a generated scene) the first epoch each was right."""
+    snaps = rep["snapshots"]
+    names = snaps[-1]["heads"]
+    lines = {f"{name}: mean probability of its words": [float(np.mean([w["prob"] for w in s["steps"][h]]))
+                                                         if s["steps"][h] else 0.0 for s in snaps]
+             for h, name in enumerate(names)}
+    events = []
+    for h, name in enumerate(names):
+        events += [f"Epoch {b['epoch']}, {name}: {b['captions'][h]!r}" for a, b in zip(snaps, snaps[1:])
+                   if a["captions"][h] != b["captions"][h]]
+        truth = snaps[-1]["truth"]
+        if truth:
+            right = [s["epoch"] for s in snaps if s["captions"][h] == truth[h]]
+            events.append(f"{name}: first right at epoch {right[0]}." if right else f"{name}: not right at any epoch.")
+    return {"lines": lines, "events": events}
 
 
 def predict_file(bundle, raw: bytes, filename: str = "features.npy", beam: int = 3, top_k: int = 5,

@@ -1,4 +1,4 @@
-"""`python -m seqviz list|train|predict|export|bench`: the same code as the pages, JSON on stdout.
+"""`python -m seqviz list|train|predict|replay|export|bench`: the same code as the pages, JSON on stdout.
 
 Bad input exits 2 with one line on stderr; no traceback.
 """
@@ -68,8 +68,9 @@ def cmd_train(args) -> None:
     from seqviz import training
     raw = read_path(args.data) if args.data else None
     files = {k: (Path(path).name, read_path(path)) for k in SECOND_FILES if (path := getattr(args, k))}
+    probe = _probe(args)
     p = training.plan(args.arch, parse_sets(args.set), raw, Path(args.data).name if args.data else "upload",
-                      args.name, overwrite=args.overwrite, files=files)
+                      args.name, overwrite=args.overwrite, files=files, probe=probe, strict_probe=probe is not None)
 
     def show(e):
         if e["type"] == "epoch":
@@ -79,7 +80,43 @@ def cmd_train(args) -> None:
     bundle = training.train(p, on_event=show)
     _emit({"arch": p.arch, "name": bundle.name, "path": str(store.root() / p.arch / bundle.name),
            "params": p.params, "data": p.data_info,
-           "metrics": {k: v for k, v in bundle.metrics.items() if k != "history"}})
+           "metrics": {k: v for k, v in bundle.metrics.items() if k != "history"},
+           "replay": None if bundle.replay is None else {"snapshots": len(bundle.replay["snapshots"]),
+                                                        **({"note": bundle.replay["note"]} if "note" in bundle.replay
+                                                           else {})}})
+
+
+def _probe(args) -> dict | None:
+    """--probe TEXT or --probe-file FILE (a text file; for captioning a .npy of one feature vector) as the
+    replay's probe, or None (the architecture's own example)."""
+    if args.probe is not None and args.probe_file is not None:
+        raise SeqvizError("Give --probe or --probe-file, not both.")
+    if args.probe_file is None:
+        return None if args.probe is None else {"text": args.probe}
+    raw = read_path(args.probe_file)
+    name = Path(args.probe_file).name
+    if args.arch == "captioning" and name.lower().endswith(".npy"):
+        from seqviz.captioning import read_features
+        x = read_features(raw, name, None, max_rows=1)
+        if x.ndim != 1:
+            raise SeqvizError(f"{name}: the probe is one image: a .npy of shape (D,), not {x.shape}.")
+        return {"features": x.astype(float).tolist()}
+    from seqviz.uploads import decode_text
+    return {"text": decode_text(raw, name)}
+
+
+def cmd_replay(args) -> None:
+    """A stored model's replay: {"probe", "snapshots": [{"epoch": 0, ...}, ...]}."""
+    from seqviz import replay
+    name = store.check_name(args.model)
+    if not store.exists(args.arch, name):
+        have = store.list_models(args.arch)
+        raise SeqvizError(f"No {args.arch} model named {name!r}; available: {', '.join(have) or 'none'}.")
+    rep = replay.read(args.arch, name)
+    if rep is None:
+        raise SeqvizError(f"Model {args.arch}/{name} has no replay (trained before replays were recorded); "
+                          f"retrain it: python -m seqviz train {args.arch} --name {name} --overwrite.")
+    _emit(rep)
 
 
 def cmd_predict(args) -> None:
@@ -130,6 +167,10 @@ def main(argv=None) -> int:
                    "captions.csv (columns row,caption_1,caption_2)")
     t.add_argument("--vectors", help="dialogue-acts: word vectors (GloVe text format) to start the embeddings "
                    "from, with --data (freeze them with --set freeze_vectors=true)")
+    t.add_argument("--probe", metavar="TEXT", help="the input the replay follows epoch by epoch (default: the "
+                   "arch's example, or your data's first held-out example)")
+    t.add_argument("--probe-file", metavar="FILE", help="the probe from a file (captioning: a .npy of one "
+                   "feature vector)")
     t.add_argument("--name", help="store name (default: run-<hash of the settings>)")
     t.add_argument("--overwrite", action="store_true", help="replace a model of that name (also: regenerate a "
                    "shipped default under its own name)")
@@ -142,6 +183,10 @@ def main(argv=None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--compare", metavar="NAME", help='a second model of the arch: prints {"a", "b", "diff"}')
     p.set_defaults(fn=cmd_predict)
+    r = sub.add_parser("replay", help="what a stored model did on its probe input, epoch by epoch (JSON)")
+    r.add_argument("arch")
+    r.add_argument("--model", default=store.DEFAULT)
+    r.set_defaults(fn=cmd_replay)
     e = sub.add_parser("export", help="write a model as a TensorFlow SavedModel that runs without seqviz")
     e.add_argument("arch")
     e.add_argument("--model", default=store.DEFAULT)

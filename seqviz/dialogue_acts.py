@@ -37,7 +37,7 @@ with warnings.catch_warnings():  # tensorflow-addons (imported by tf2crf) announ
     warnings.simplefilter("ignore", UserWarning)
     from tf2crf import CRF, ModelWithCRFLoss
 
-from seqviz import budget, crf, store
+from seqviz import budget, crf, replay, store
 from seqviz.errors import SeqvizError
 from seqviz.training import holdout, phase
 from seqviz.params import SEED, Param
@@ -507,6 +507,7 @@ def train_on_ids(params: dict, vocabs: dict[str, Vocab], ids, tag_ids, callbacks
     train_ds, _ = batches(ids, tag_ids, params, params["seed"])
     # No validation_data: tracing tf2crf's test step costs seconds; the held-out dialogues are decoded
     # whole, once, at the end (the numbers that matter: Viterbi vs per-utterance argmax).
+    replay.watch(base, vocabs)        # predict reads the base model, not the CRF-loss wrapper
     hist = trainer.fit(train_ds.prefetch(2), epochs=params["epochs"], callbacks=list(callbacks), verbose=0)
     return base, hist
 
@@ -653,6 +654,52 @@ def diff(a, ra: dict, b, rb: dict) -> dict:
     differs = [i for i, (x, y) in enumerate(zip(ra["tags"], rb["tags"])) if x != y]
     return {"differs": differs, "agreement": 1 - len(differs) / len(ra["tags"]),
             "labels": shared(ra["labels"], rb["labels"]), "heads": [a.params["head"], b.params["head"]]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Replay (seqviz.replay): the CRF on one probe dialogue, epoch by epoch
+# ---------------------------------------------------------------------------------------------
+PROBE_UTTERANCES = 30     # your data's probe: the first held-out dialogue, cut to this many utterances
+
+
+def probe(params: dict, data: Dialogues | None) -> dict:
+    """The replay's input: the page's example dialogue, or your first held-out (test) dialogue."""
+    if data is None:
+        return {"text": EXAMPLE}
+    if data.split is not None:
+        i = next(i for i, s in enumerate(data.split) if s == "test")
+    else:
+        i = holdout(len(data.utterances), params["seed"])[1][0]
+    who = data.speakers[i] if data.speakers else [""] * len(data.utterances[i])
+    lines = [f"{w}: {u}" if w else u for w, u in zip(who, data.utterances[i]) if tokenize(u)][:PROBE_UTTERANCES]
+    return {"text": "\n".join(" ".join(line.split()) for line in lines)}
+
+
+def snapshot(bundle, text: str) -> dict:
+    """One epoch of a replay: the whole prediction (emissions, transitions, Viterbi path, per-utterance argmax,
+    marginals)."""
+    return predict(bundle, text)
+
+
+def story(rep: dict) -> dict:
+    """What changed over a replay: per epoch, the share of tags already equal to the final Viterbi path and how
+    many utterances the CRF overrules (its tag is not the utterance's own argmax); in words, the tags that
+    flipped at each epoch and when the path settled."""
+    snaps = rep["snapshots"]
+    final = snaps[-1]["tags"]
+    lines = {"tags as in the final path": [float(np.mean([a == b for a, b in zip(s["tags"], final)])) for s in snaps],
+             "utterances the CRF overrules": [sum(a != b for a, b in zip(s["tags"], s["greedy_tags"])) for s in snaps]}
+    events = []
+    for a, b in zip(snaps, snaps[1:]):
+        flips = [i for i, (x, y) in enumerate(zip(a["tags"], b["tags"])) if x != y]
+        if flips:
+            shown = "; ".join(f"{i + 1} ({b['utterances'][i][:24]!r}) {a['tags'][i]} → {b['tags'][i]}" for i in flips[:4])
+            events.append(f"Epoch {b['epoch']}: {len(flips)} tag{'s' * (len(flips) > 1)} flip: {shown}"
+                          + (" …" if len(flips) > 4 else "") + ".")
+    since = replay.first_stable([s["tags"] for s in snaps])
+    if since is not None:
+        events.append(f"From epoch {snaps[since]['epoch']} on the Viterbi path is the final one.")
+    return {"lines": lines, "events": events}
 
 
 def serving(bundle):

@@ -273,6 +273,24 @@ def topk_steps(words: Sequence[Sequence[str]], probs: Sequence[Sequence[float]],
                    yaxis=dict(title=_text("rank"), autorange="reversed", **_ticks([str(r + 1) for r in range(k)])))
 
 
+def word_rows(rows: dict[str, tuple[Sequence[str], Sequence[float]]], title: str = "") -> go.Figure:
+    """Several decodes as rows of cells (e.g. a captioner's two heads): each cell one chosen word and its
+    probability, coloured by the probability (0 to 1); rows may differ in length."""
+    names = list(rows)
+    width = max((len(w) for w, _ in rows.values()), default=0) or 1
+    z = np.full((len(names), width), np.nan)
+    text = [[""] * width for _ in names]
+    for r, (words, probs) in enumerate(rows.values()):
+        for t, (w, p) in enumerate(zip(words, probs)):
+            z[r, t], text[r][t] = p, f"{escape(str(w))}<br>{p:.2f}"
+    trace = dict(type="heatmap", z=z, x=list(range(width)), y=list(range(len(names))), colorscale=_scale("Blues"),
+                 zmin=0, zmax=1, text=text, texttemplate="%{text}", textfont=dict(size=13), hoverinfo="text",
+                 hovertext=text, colorbar=dict(title=_text("P")), xgap=2, ygap=2)
+    return _figure([trace], title=_text(title), height=110 + 60 * len(names),
+                   xaxis=dict(title=_text("step"), **_ticks([str(t + 1) for t in range(width)])),
+                   yaxis=dict(autorange="reversed", **_ticks(names)))
+
+
 def grouped_bars(labels: Sequence[str], series: dict[str, Sequence[float]], title: str = "",
                  value_name: str = "probability", value_range: tuple[float, float] | None = (0, 1)) -> go.Figure:
     """Several series of bars side by side per label (e.g. a word's probability with and without a branch)."""
@@ -341,3 +359,45 @@ def scene(groups: Sequence[tuple], title: str = "The scene") -> go.Figure:
     return _figure(data, title=_text(title), showlegend=False, height=300,
                    xaxis=frame, yaxis={**frame, "scaleanchor": "x"},
                    shapes=[dict(type="rect", x0=0, y0=0, x1=1, y1=1, line=dict(color="#999"))])
+
+
+def animated(figures: Sequence[go.Figure], names: Sequence[str], titles: Sequence[str] | None = None,
+             start: int | None = None, frame_ms: int = 800) -> go.Figure:
+    """One view at successive moments (a replay's epochs) as one figure with Plotly animation frames: a slider
+    and a play button step through them in the browser, with no round trip to the server per frame. Each
+    moment is a figure built by the view's own builder (same traces in the same order); its traces and its
+    axes' ticks go into the frame, `titles` (else its own title) above it. Shown first: `start` (default the
+    last moment); play runs from the first."""
+    if not figures or len(figures) != len(names):
+        raise ValueError("animated: one name per figure, at least one figure")
+    start = len(figures) - 1 if start is None else start
+    titles = ([_text(t) for t in titles] if titles is not None       # the figures' own: escaped already
+              else [dict(text=f.layout.title.text or "") for f in figures])
+    frames = []
+    for fig, name, title in zip(figures, names, titles):
+        layout = {"title": title}
+        for axis in ("xaxis", "yaxis"):
+            ax = fig.layout[axis]
+            layout[axis] = _clean({k: ax[k] for k in ("tickvals", "ticktext", "range", "tickmode")
+                                   if ax[k] is not None})
+        frames.append(dict(name=str(name), data=[t.to_plotly_json() for t in fig.data], layout=layout))
+    base = figures[start]
+    play = dict(frame=dict(duration=frame_ms, redraw=True), transition=dict(duration=0), fromcurrent=False,
+                mode="immediate")
+    stop = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0), mode="immediate")
+    controls = dict(
+        updatemenus=[dict(type="buttons", direction="left", showactive=False, x=0, y=0, xanchor="left",
+                          yanchor="top", pad=dict(t=60, r=10),
+                          buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
+                                   dict(label="❚❚ Pause", method="animate", args=[[None], stop])])],
+        sliders=[dict(active=start, x=0.22, len=0.78, y=0, yanchor="top", pad=dict(t=50),
+                      currentvalue=dict(visible=False),
+                      steps=[dict(label=escape(str(n)), method="animate",
+                                  args=[[str(n)], dict(frame=dict(duration=0, redraw=True), mode="immediate",
+                                                       transition=dict(duration=0))]) for n in names])])
+    out = go.Figure(dict(data=[t.to_plotly_json() for t in base.data],
+                         layout={**base.layout.to_plotly_json(), "title": titles[start],
+                                 "height": max(f.layout.height or 300 for f in figures) + 110,
+                                 "margin": dict(l=10, r=10, t=50, b=120), **controls},
+                         frames=frames), _validate=False)
+    return out

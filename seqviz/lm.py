@@ -58,7 +58,7 @@ with warnings.catch_warnings():  # tensorflow-addons announces its end of life o
     warnings.simplefilter("ignore", UserWarning)
     from tensorflow_addons.optimizers import LazyAdam
 
-from seqviz import budget, store
+from seqviz import budget, replay, store
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param
 from seqviz.training import phase, record
@@ -548,6 +548,7 @@ def fit(params: dict, data: Corpus | None, callbacks=()):
     # else the process runs (and without the numpy adapter, which took ~8 s to tear down after fit)
     train = (tf.data.Dataset.from_tensor_slices((x, y))
              .shuffle(len(x), seed=params["seed"], reshuffle_each_iteration=True).batch(params["batch_size"]))
+    replay.watch(model, vocabs)
     hist = model.fit(train, epochs=params["epochs"], callbacks=[tracer, *callbacks],
                      validation_data=tf.data.Dataset.from_tensor_slices((xv, yv)).batch(val_batch(params)), verbose=0)
 
@@ -666,9 +667,9 @@ def next_word_fn(model: LanguageModel):
 
 
 def predict(bundle, text: str, n_words: int = 20, temperature: float = 0.8, top_k: int = 40,
-            seed: int = 0) -> dict:
+            seed: int = 0, n_next: int = 10) -> dict:
     """Continue the prompt word by word (never <pad>, <unk> or <eos>) and give the model's full-softmax
-    distribution of the next word after the prompt."""
+    distribution of the next word after the prompt (its `n_next` most likely words)."""
     vocab, model = bundle.vocabs["words"], bundle.model
     tokens, ids, unknown = prompt_ids(vocab, text)
     banned = [vocab.index[s] for s in SPECIALS]
@@ -677,7 +678,7 @@ def predict(bundle, text: str, n_words: int = 20, temperature: float = 0.8, top_
     zeros = np.zeros((1, model.lstm.units), np.float32)                      # the LSTM's own initial state
     probs, h, c = step(np.array([ids], dtype=np.int32), zeros, zeros)        # (V,) after the prompt
     probs = probs.numpy()
-    top = np.argsort(-probs, kind="stable")[:10]
+    top = np.argsort(-probs, kind="stable")[:n_next]
     next_word = {vocab.tokens[i]: float(probs[i]) for i in top}
     words, word_probs = [], []
     for _ in range(n_words):
@@ -689,6 +690,40 @@ def predict(bundle, text: str, n_words: int = 20, temperature: float = 0.8, top_
     return {"prompt": tokens, "unknown": unknown, "continuation": " ".join(words), "tokens": words,
             "token_probs": word_probs, "next_word": next_word,
             "prompt_perplexity": prompt_perplexity(model, ids, vocab.unk_id)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Replay (seqviz.replay): the next word after one probe prompt, epoch by epoch
+# ---------------------------------------------------------------------------------------------
+def probe(params: dict, data: Corpus | None) -> dict:
+    """The replay's prompt: the page's example on the docstrings, else the first words of the first held-out
+    document (a Zipfian corpus' words, or your text's)."""
+    if data is None and params["corpus"] == "python":
+        return {"text": EXAMPLE}
+    _, held = split(corpus_for(params, data), params["seed"])
+    return {"text": " ".join(held[0][:6])}
+
+
+def snapshot(bundle, text: str) -> dict:
+    """One epoch of a replay: the 20 likeliest next words after the prompt and a greedy continuation."""
+    r = predict(bundle, text, n_words=12, temperature=0.0, n_next=20)
+    return {k: r[k] for k in ("prompt", "unknown", "next_word", "continuation", "tokens", "token_probs",
+                              "prompt_perplexity")}
+
+
+def story(rep: dict) -> dict:
+    """What changed over a replay: per epoch, the probability of the final likeliest next word and the prompt's
+    own perplexity; in words, each new likeliest next word and greedy continuation."""
+    snaps = rep["snapshots"]
+    best = [max(s["next_word"], key=s["next_word"].get) for s in snaps]
+    lines = {f"P({best[-1]} | prompt)": [s["next_word"].get(best[-1], 0.0) for s in snaps]}
+    if all(s["prompt_perplexity"] is not None for s in snaps):
+        lines["prompt perplexity"] = [s["prompt_perplexity"] for s in snaps]
+    events = [f"Epoch {b['epoch']}: the likeliest next word becomes {w!r}." for a, b, w, v in
+              zip(snaps, snaps[1:], best[1:], best) if w != v]
+    events += [f"Epoch {b['epoch']}: continues {b['continuation']!r}." for a, b in zip(snaps, snaps[1:])
+               if a["continuation"] != b["continuation"]][-3:]
+    return {"lines": lines, "events": events}
 
 
 def prompt_perplexity(model: LanguageModel, ids: list[int], unk: int) -> float | None:

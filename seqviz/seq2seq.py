@@ -45,7 +45,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from seqviz import budget, decoding, store
+from seqviz import budget, decoding, replay, store
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param
 from seqviz.training import holdout, phase
@@ -625,6 +625,7 @@ def fit(params: dict, data=None, callbacks=()):
         steps = params["epochs"] * -(-len(pairs) // params["batch_size"])
         rate = tf.keras.optimizers.schedules.CosineDecay(rate, steps)
     model.compile(tf.keras.optimizers.Adam(rate, clipnorm=5.0), loss=losses)
+    replay.watch(model, vocabs)
     hist = model.fit([src, tgt_in], tgt_out, sample_weight=(tgt_out != 0).astype("float32"),
                      epochs=params["epochs"], batch_size=params["batch_size"], callbacks=list(callbacks),
                      verbose=0)
@@ -742,6 +743,48 @@ def predict(bundle, text: str, mode: str = "auto", beam: int = 3, top_k: int = 5
         "free_running": tv.decode(seen[1][0].tokens) if exposure else None,
         "prefix": pinned,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Replay (seqviz.replay): the greedy decode of one probe source, epoch by epoch
+# ---------------------------------------------------------------------------------------------
+def probe(params: dict, data: Pairs | None) -> dict:
+    """The replay's input: the task's example, or your first held-out pair (its target as the expected output)."""
+    if params["task"] != FILE:          # the example, cut to what the model reads
+        text = EXAMPLES[params["task"]]
+        tokens = list(text) if params["task"] == "piglatin" else text.split()
+        return {"text": joiner(params).join(tokens[:params["max_len"]])}
+    train, val = _split_pairs(params, data)
+    source, tgt = (val or train)[0]
+    return {"text": joiner(params).join(source), "expected": joiner(params).join(tgt)}
+
+
+def snapshot(bundle, text: str, expected: str = "") -> dict:
+    """One epoch of a replay: the greedy decode, its per-step top 5, the alignment (attention mode), right or not."""
+    r = predict(bundle, text, beam=1, top_k=5, expected=expected, exposure=False)
+    return {k: r[k] for k in ("mode", "source", "output", "text", "gold", "correct", "finished", "steps",
+                              "attention", "unknown")}
+
+
+def story(rep: dict) -> dict:
+    """What changed over a replay: per epoch, the mean probability of the chosen tokens and (the gold output
+    known) the share of positions already right; in words, each new decode and the first epoch it was right."""
+    snaps = rep["snapshots"]
+    lines = {"mean probability of the chosen tokens": [
+        float(np.mean([max(step.values()) for step in s["steps"]])) if s["steps"] else 0.0 for s in snaps]}
+    gold = snaps[-1]["gold"]
+    if gold:
+        lines["positions right"] = [float(np.mean([i < len(s["output"]) and s["output"][i] == g
+                                                   for i, g in enumerate(gold)])) for s in snaps]
+    events = [f"Epoch {b['epoch']}: decodes {b['text']!r}" + (" (right)" if b["correct"] else "")
+              for a, b in zip(snaps, snaps[1:]) if a["output"] != b["output"]]
+    right = [s["epoch"] for s in snaps if s["correct"]]
+    if gold:
+        events.append(f"First right at epoch {right[0]}." if right else "Not right at any epoch.")
+    since = replay.first_stable([s["output"] for s in snaps])
+    if since is not None:
+        events.append(f"From epoch {snaps[since]['epoch']} on the decode stays {snaps[-1]['text']!r}.")
+    return {"lines": lines, "events": events}
 
 
 def diff(a, ra: dict, b, rb: dict) -> dict:

@@ -1,4 +1,5 @@
-"""The model store: `models/<arch>/<name>/` = config.json + model.weights.h5 + vocab_*.json + metrics.json.
+"""The model store: `models/<arch>/<name>/` = config.json + model.weights.h5 + vocab_*.json + metrics.json
+(+ replay.json, seqviz.replay).
 
 Loading REBUILDS the model with the architecture's own `build(params, vocabs)` and then loads the
 weights: nothing is unpickled and no code or model structure is ever read from a file.
@@ -41,6 +42,7 @@ class Bundle:
     vocabs: dict[str, Vocab]
     metrics: dict = field(default_factory=dict)
     data: dict = field(default_factory=lambda: {"source": "generated"})
+    replay: dict | None = None      # what seqviz.replay recorded while it trained (saved as replay.json)
 
 
 _SHIPPED = Path(__file__).resolve().parent.parent / "models"
@@ -154,6 +156,8 @@ def save(bundle: Bundle) -> Path:
         for key, vocab in bundle.vocabs.items():
             vocab.save(tmp / f"vocab_{key}.json")
         _write_json(tmp / "metrics.json", bundle.metrics)
+        if bundle.replay is not None:
+            _write_json(tmp / "replay.json", bundle.replay, indent=None)
         _write_json(tmp / "config.json", config)  # last: an entry without config.json is not an entry
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
@@ -172,8 +176,8 @@ def save(bundle: Bundle) -> Path:
     return target
 
 
-def _write_json(path: Path, obj: dict) -> None:
-    path.write_text(json.dumps(obj, indent=1, ensure_ascii=False), encoding="utf-8")
+def _write_json(path: Path, obj: dict, indent: int | None = 1) -> None:
+    path.write_text(json.dumps(obj, indent=indent, ensure_ascii=False), encoding="utf-8")
 
 
 def load(arch: str, name: str = DEFAULT) -> Bundle:

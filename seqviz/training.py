@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from seqviz import archs, budget, store
+from seqviz import archs, budget, replay, store
 from seqviz.errors import SeqvizError
 from seqviz.params import resolve
 
@@ -61,6 +61,8 @@ class Plan:
     filename: str = "upload"
     files: dict = field(default_factory=dict, repr=False)    # a second file an arch reads with the upload:
     #                                                          {key: (filename, raw)}, e.g. captioning's features
+    probe: dict | None = None     # the input the replay follows (None: the arch's own example; seqviz.replay)
+    strict_probe: bool = False    # True (the CLI's --probe): a probe the model cannot read stops the run
 
     @property
     def key(self) -> str:
@@ -76,11 +78,12 @@ class Plan:
 
 def plan(arch: str, overrides: dict | None = None, upload: bytes | None = None,
          filename: str = "upload", name: str | None = None, overwrite: bool = False,
-         files: dict | None = None) -> Plan:
+         files: dict | None = None, probe: dict | None = None, strict_probe: bool = False) -> Plan:
     """Validate everything a training run needs before any work starts (bad input fails here). A name
     that is taken is refused unless `overwrite`; names starting with "default" belong to the shipped
     models, and only those very names can be (re)trained, with `overwrite`. `files` ({key: (filename, raw)})
-    are the second files an architecture reads with the upload (its FILES, e.g. captioning's features)."""
+    are the second files an architecture reads with the upload (its FILES, e.g. captioning's features). `probe`:
+    the input the replay follows (the page's input; the CLI's --probe, `strict_probe`), see seqviz.replay."""
     mod = archs.get(arch).module()
     params = resolve(mod.PARAMS, overrides)
     files = {k: v for k, v in (files or {}).items() if v is not None}
@@ -105,7 +108,8 @@ def plan(arch: str, overrides: dict | None = None, upload: bytes | None = None,
         for key, (fname, raw) in files.items():
             info[key] = {"filename": fname, "sha1": hashlib.sha1(raw).hexdigest(), "bytes": len(raw)}
     budget.check(lambda ps: mod.memory(ps, data), params, mod.PARAMS)   # before any work, on the real data
-    p = Plan(arch, params, data, info, upload=upload, filename=filename, files=files)
+    p = Plan(arch, params, data, info, upload=upload, filename=filename, files=files,
+             probe=replay.check_probe(probe) if probe is not None else None, strict_probe=strict_probe)
     p.name = store.check_name(name) if name else f"run-{p.key}"
     if p.name.startswith(store.DEFAULT) and not (overwrite and store.is_default(p.name, arch)):
         raise SeqvizError(f"Names starting with 'default' belong to the shipped models; choose another name "
@@ -194,24 +198,36 @@ def _callback(on_event: Callable[[dict], None] | None, cancel: threading.Event |
 
 
 def train(p: Plan, on_event: Callable[[dict], None] | None = None,
-          cancel: threading.Event | None = None) -> store.Bundle:
-    """Seed, fit, measure, save, in this thread. Raises Cancelled (and saves nothing) if `cancel` gets set."""
+          cancel: threading.Event | None = None, snapshots: bool = True) -> store.Bundle:
+    """Seed, fit, measure, save, in this thread. Raises Cancelled (and saves nothing) if `cancel` gets set.
+    With `snapshots` the model is saved with its replay (seqviz.replay; off only to measure what it costs)."""
     import tensorflow as tf
     _sink.fn = on_event
     try:
         tf.keras.utils.set_random_seed(p.params["seed"])  # python, numpy and tf: same plan, same model
         t0 = time.perf_counter()
         phase("generating data" if p.data is None else "preparing your data")
-        model, vocabs, metrics = archs.get(p.arch).module().fit(p.params, p.data, [_callback(on_event, cancel)])
+        mod = archs.get(p.arch).module()
+        callbacks = [_callback(on_event, cancel)]
+        if snapshots:
+            probes = [p.probe] if p.probe else []
+            if not (p.probe and p.strict_probe):
+                probes.append(replay.default_probe(mod, p.params, p.data))
+            rec = replay.recorder(mod, p.arch, p.params, p.data_info, probes, p.strict_probe and bool(p.probe),
+                                  lambda snap: record("replay", snap))
+            callbacks.insert(0, rec)
+        model, vocabs, metrics = mod.fit(p.params, p.data, callbacks)
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"training of {p.arch} {p.name} was cancelled; nothing was saved")
         metrics["train_seconds"] = round(time.perf_counter() - t0, 2)
         phase("saving")
-        bundle = store.Bundle(p.arch, p.name, p.params, model, vocabs, metrics, p.data_info)
+        bundle = store.Bundle(p.arch, p.name, p.params, model, vocabs, metrics, p.data_info,
+                              rec.replay if snapshots else None)
         store.save(bundle)
         return bundle
     finally:
         _sink.fn = None
+        replay.unwatch()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,7 +269,7 @@ def serve_one(job_in, events_out) -> int:
         upload = Path(msg["upload"]).read_bytes() if msg["upload"] else None
         files = {k: (fname, Path(path).read_bytes()) for k, (path, fname) in msg.get("files", {}).items()}
         p = plan(msg["arch"], msg["params"], upload, msg["filename"], msg["name"], overwrite=True,
-                 files=files)   # checked again
+                 files=files, probe=msg.get("probe"))   # checked again
         bundle = train(p, send, cancel)
         send({"type": "done", "train_seconds": bundle.metrics["train_seconds"]})
     except Cancelled:
@@ -412,6 +428,7 @@ class Job:
                 files = {k: (_temp(raw), fname) for k, (fname, raw) in self.plan.files.items()}
                 w.send(json.dumps({"arch": self.plan.arch, "params": self.plan.params, "name": self.plan.name,
                                    "upload": upload, "filename": self.plan.filename, "files": files,
+                                   "probe": self.plan.probe,
                                    "store": str(store.root())}))
                 end = None
                 for e in w.events():

@@ -259,10 +259,12 @@ def knob(p: Param, key: str):
 
 
 def model_sidebar(arch_id: str, data_help: str = "", upload_types: tuple[str, ...] | None = ("csv",),
-                  compare: bool = False, files: dict | None = None) -> store.Bundle | None:
+                  compare: bool = False, files: dict | None = None, probe=None, frame=None) -> store.Bundle | None:
     """Sidebar: pick a model (default first), with `compare` a second one to compare it with (see `compared`),
     train a new one (on generated data or, when `upload_types` is not None, on an uploaded file of those
-    types, with the second files `files` asks for: {key: (label, types)}). Returns the loaded chosen model."""
+    types, with the second files `files` asks for: {key: (label, types)}). `probe()` gives the page's current
+    input when Train is pressed (the replay follows it); `frame(snapshot)` draws one epoch of a replay, shown
+    live while a model trains. Returns the loaded chosen model."""
     arch = archs.get(arch_id)
     pick_key = f"{arch_id}:model"
     with st.sidebar:
@@ -281,7 +283,7 @@ def model_sidebar(arch_id: str, data_help: str = "", upload_types: tuple[str, ..
             share("model", name)
         if compare and name:
             _compare_picker(arch_id, [n for n in names if n != name])
-        train_panel(arch_id, data_help, upload_types, files)
+        train_panel(arch_id, data_help, upload_types, files, probe, frame)
     if not name:
         return None
     try:
@@ -341,7 +343,7 @@ def comparison(bundle: store.Bundle, text: str, run=None, **options) -> tuple[st
 
 
 def train_panel(arch_id: str, data_help: str = "", upload_types: tuple[str, ...] | None = ("csv",),
-                files: dict | None = None) -> None:
+                files: dict | None = None, probe=None, frame=None) -> None:
     """The Train form, or the running job's live progress (call inside `st.sidebar`), and the other training
     runs of this architecture on the server (a reload or a second tab sees them too). When a job ends, the
     trained model's name is left in session_state[f"{arch_id}:model:select"] for the picker to select."""
@@ -351,14 +353,23 @@ def train_panel(arch_id: str, data_help: str = "", upload_types: tuple[str, ...]
     job = training.get(st.session_state.get(f"{arch_id}:job", ""))
     training.prestart()   # a spare worker imports TensorFlow meanwhile: a Train press then starts at once
     if job is not None:
-        _job_panel(arch_id, job.id)
+        _job_panel(arch_id, job.id, frame)
     else:
         if training.running(arch_id):
             _others_panel(arch_id)
-        _train_form(arch_id, data_help, upload_types, files or {})
+        _train_form(arch_id, data_help, upload_types, files or {}, probe)
 
 
-def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | None, files: dict) -> None:
+def _page_probe(probe) -> dict | None:
+    """The page's current input as the replay's probe, or None (the model's own example) when it has none."""
+    from seqviz import replay
+    try:
+        return replay.check_probe(probe()) if probe is not None else None
+    except SeqvizError:
+        return None
+
+
+def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | None, files: dict, probe) -> None:
     """Folded away and built only while open: its dozen knobs would cost every rerun of the page ~5 ms."""
     mod = archs.get(arch_id).module()
     box = st.expander("Train a model", expanded=False, key=f"{arch_id}:train-open", on_change="rerun")
@@ -394,7 +405,8 @@ def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | No
                 raw = upload.getvalue() if upload is not None else None
                 with st.spinner(f"Checking {upload.name}…" if upload is not None else "Checking the settings…"):
                     p = training.plan(arch_id, values, raw, upload.name if upload else "upload", name.strip() or None,
-                                      files={k: (f.name, f.getvalue()) for k, f in second.items() if f is not None})
+                                      files={k: (f.name, f.getvalue()) for k, f in second.items() if f is not None},
+                                      probe=_page_probe(probe))
             except SeqvizError as e:
                 error(e)
                 return
@@ -430,7 +442,7 @@ def job_status(job: training.Job) -> str:
     return f"{job.progress:.0%} · " + " · ".join(parts)
 
 
-def _job_panel(arch_id: str, job_id: str) -> None:
+def _job_panel(arch_id: str, job_id: str, frame=None) -> None:
     @st.fragment(run_every=POLL_SECONDS)
     def panel():
         job = training.get(job_id)
@@ -442,6 +454,12 @@ def _job_panel(arch_id: str, job_id: str) -> None:
             history = {k: [e[k] for e in job.epochs] for k in (job.epochs[0] if job.epochs else {})}
             st.plotly_chart(figures.loss_curve(history, job.batch_loss, job.steps, title="Live training curve"),
                             width="stretch")
+        snaps = job.records.get("replay")
+        if snaps and frame is not None:     # the probe's main figure after the latest epoch (0 = untrained)
+            st.plotly_chart(frame(snaps[-1]), width="stretch", key=f"live:{job_id}:{snaps[-1]['epoch']}")
+            st.caption(f"Your input after epoch {snaps[-1]['epoch']} of {job.total_epochs}"
+                       + (" (the untrained model)" if snaps[-1]["epoch"] == 0 else "")
+                       + "; the model's replay will step through every epoch.")
         if job.running:
             st.button("Cancelling…" if job.cancelling else "Cancel", key=f"cancel:{job_id}", width="stretch",
                       on_click=job.cancel, disabled=job.cancelling)
@@ -499,6 +517,57 @@ def model_details(bundle: store.Bundle) -> None:
                  "text (or features) and tokenises inside the graph. Built when you click (a few seconds); "
                  "its README.md says how to call it. Same as python -m seqviz export.")
     keras_code(bundle)
+
+
+def replay_view(bundle: store.Bundle, frame) -> None:
+    """The model's replay (seqviz.replay), folded away and built only while open: `frame(snapshot)` (the page's
+    main figure for one epoch) at every epoch as one animated figure (a slider and a play button, stepped in
+    the browser), the architecture's `story` per epoch as lines, and what changed, in words."""
+    from seqviz import replay
+    box = st.expander("Replay: watch it learn, epoch by epoch", key=f"replay:{bundle.arch}:{bundle.name}",
+                      on_change="rerun")
+    if not box.open:
+        return
+    with box:
+        try:
+            rep = replay.read(bundle.arch, bundle.name)
+        except SeqvizError as e:
+            error(e)
+            return
+        if rep is None:
+            st.info(md(f"Model {bundle.name} has no replay: it was trained before replays were recorded. Train it "
+                       "again (the sidebar's Train form, or python -m seqviz train … --overwrite) and its replay "
+                       "follows your input through every epoch."))
+            return
+        snaps, probe = rep["snapshots"], rep["probe"]
+        shown = probe.get("text") if "text" in probe else f"an image's {len(probe.get('features', []))} features"
+        st.caption("What this model did on one input, its **probe**, before training (epoch 0) and after each of its "
+                   f"{snaps[-1]['epoch']} epochs. Probe: " + md(" / ".join(str(shown).splitlines())[:300])
+                   + (f" → expected {md(probe['expected'])}" if probe.get("expected") else "")
+                   + ". Press ▶ Play, or drag the slider.")
+        if rep.get("note"):
+            st.caption(md(rep["note"]))
+        titles = [_epoch_title(s) for s in snaps]
+        st.plotly_chart(figures.animated([frame(s) for s in snaps], [f"epoch {s['epoch']}" for s in snaps], titles),
+                        width="stretch", key=f"replay-fig:{bundle.arch}:{bundle.name}")
+        story = archs.get(bundle.arch).module().story(rep)
+        epochs = replay.epochs(rep)
+        left, right = st.columns([3, 2])
+        left.plotly_chart(figures.lines({k: (epochs, v) for k, v in story["lines"].items()},
+                                        title="The probe, epoch by epoch", x_title="epoch",
+                                        styles={k: {"mode": "lines+markers"} for k in story["lines"]}, height=320),
+                          width="stretch", key=f"replay-lines:{bundle.arch}:{bundle.name}")
+        right.markdown("**What changed**\n\n" + ("\n".join(f"- {md(e)}" for e in story["events"])
+                                                   or "Nothing: the same output at every epoch."))
+
+
+def _epoch_title(snap: dict) -> str:
+    """A replay frame's title: the epoch and its Keras metrics (loss first)."""
+    logs = snap.get("logs") or {}
+    if snap["epoch"] == 0:
+        return "Epoch 0: the untrained model"
+    keys = sorted(logs, key=lambda k: (k != "loss", k.startswith("val") is False, k))[:3]
+    return f"Epoch {snap['epoch']}: " + " · ".join(f"{k} {logs[k]:.3g}" for k in keys if logs[k] is not None)
 
 
 def export_zip(arch: str, name: str) -> bytes:

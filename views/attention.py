@@ -13,8 +13,17 @@ st.markdown("A BiLSTM reads the sentence; an attention layer scores every word, 
             "sentences hide one or two *cue words* (e.g. *concert*, *pizza*) among filler words, and "
             "sometimes a negated cue of another class (*no pizza*) that the model must ignore.")
 
+def attention_bars(r: dict, title: str = "Attention weight per word (sums to 1)"):
+    """The page's main figure, from a prediction or one epoch of a replay."""
+    ticks = [t + " (?)" if unk else t for t, unk in zip(r["tokens"], r["unknown"])]
+    att = np.array(r["attention"])
+    return figures.bars(ticks, att, title=title, value_name="weight", highlight=int(att.argmax()), muted=r["unknown"],
+                        value_range=(0, 1))
+
+
 bundle = ui.model_sidebar("attention", data_help="CSV with columns text,label (UTF-8, ≤ 200 MB, ≥ 2 labels).",
-                          compare=True)
+                          compare=True, probe=lambda: {"text": st.session_state.get("attention:text")},
+                          frame=lambda snap: attention_bars(snap, f"Attention ({snap['label']})"))
 if bundle is None:
     st.info("No model in the store yet: train one from the sidebar.")
     st.stop()
@@ -96,4 +105,5 @@ if compared is not None:
                                              title="Class probabilities of the two models (shared labels)"),
                         width="stretch")
 ui.download_result(both if compared else r, bundle, "comparison" if compared else "result")
+ui.replay_view(bundle, lambda snap: attention_bars(snap))
 ui.model_details(bundle)

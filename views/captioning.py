@@ -19,8 +19,26 @@ st.markdown("Two encoder-decoder branches read the same image features (a vector
             "row per (scene, step) for *both* captions: the two branches always get equal batch sizes, the "
             "mistake (47 samples for one branch, 4 for the other) that stopped the original Keras model.")
 
+def _probe() -> dict | None:
+    """The replay's probe when Train is pressed: the sample or described scene on the page (an upload: the model's
+    own example)."""
+    source = st.session_state.get("captioning:source")
+    if source == "sample":
+        return {"text": f"sample {st.session_state.get('captioning:scene', 1)}"}
+    return {"text": st.session_state.get("captioning:text")} if source == "describe" else None
+
+
+def captions_frame(r: dict):
+    """Both heads' greedy captions, word by word with their probabilities, from one epoch of a replay."""
+    rows = {f"{h.split(' (')[0]}: {c or '(empty)'}"[:48]: ([s["word"] for s in steps], [s["prob"] for s in steps])
+            for h, c, steps in zip(r["heads"], r["captions"], r["steps"])}
+    right = "" if not r.get("truth") else " · right: " + ", ".join(
+        "yes" if c == t else "no" for c, t in zip(r["captions"], r["truth"]))
+    return figures.word_rows(rows, title=f"Greedy captions, word by word{right}")
+
+
 bundle = ui.model_sidebar(
-    "captioning", compare=True, upload_types=("csv",),
+    "captioning", compare=True, upload_types=("csv",), probe=_probe, frame=captions_frame,
     files={"features": ("Your image features (.npy, N × D)", ("npy",))},
     data_help="Two files: a CSV with columns row,caption_1,caption_2 (row = the image's row in the features) and, "
               "below it, your image features as a .npy of shape (N, D) (numpy.save of a float array).")
@@ -225,4 +243,5 @@ if compared is not None:
                                           [s["prob"] for s in steps], title=f"{name}: P(each word it chose)"),
                              width="stretch", key=f"captioning:compare:{k}:{name}")
 ui.download_result(both if compared else r, bundle, "comparison" if compared else "result")
+ui.replay_view(bundle, captions_frame)
 ui.model_details(bundle)

@@ -15,12 +15,23 @@ st.markdown("Each utterance is read word by word by a BiLSTM and pooled into a v
             "guess. Short replies like *yeah*, *okay*, *right* are a yes-answer after a yes/no question and a "
             "backchannel after a statement: context decides.")
 
+def lattice(r: dict, title: str = "Viterbi path (red) and per-utterance argmax (dashed)"):
+    """The lattice coloured by marginals, from a prediction or one epoch of a replay."""
+    em, tr = np.array(r["emissions"]), np.array(r["transitions"])
+    best = crf.viterbi(em, tr)
+    steps = [f"{i + 1}. {u[:12]}{'…' if len(u) > 12 else ''}" for i, u in enumerate(r["utterances"])]
+    return figures.crf_lattice(em, tr, np.array(r["marginals"]), best.cumulative, best.backpointers, r["labels"],
+                               steps, best.path, em.argmax(1).tolist(), color="marginal", title=title)
+
+
 bundle = ui.model_sidebar("dialogue-acts", data_help="CSV with columns conversation_id, utterance, act "
                           "(optional: speaker; split = train, val or test per conversation, to train on train and "
                           "report on test), one row per utterance in dialogue order; UTF-8, ≤ 200 MB. With it, "
                           "optionally, word vectors to start the embeddings from.",
                           compare=True, files={"vectors": ("Word vectors (optional, with your CSV): `word v1 … vD` "
-                                                           "per line, GloVe text format", ("txt", "vec"))})
+                                                           "per line, GloVe text format", ("txt", "vec"))},
+                          probe=lambda: {"text": st.session_state.get("dialogue-acts:text")},
+                          frame=lambda snap: lattice(snap))
 if bundle is None:
     st.info("No model in the store yet: train one from the sidebar.")
     st.stop()
@@ -138,4 +149,5 @@ if compared is not None:
                       f"{', '.join(only['only_b']) or 'none'}), so their paths are not drawn on one lattice; the "
                       "table compares the tags."))
 ui.download_result(both if compared else r, bundle, "comparison" if compared else "result")
+ui.replay_view(bundle, lattice)
 ui.model_details(bundle)

@@ -17,8 +17,17 @@ st.markdown("An LSTM reads text word by word and predicts the next word over a v
             "softmax over the same **W** and **b**: one set of weights, no copy. The default model read "
             "the docstrings of Python's standard library.")
 
+def next_word_frame(r: dict):
+    """The next-word distribution after the prompt, from a prediction or one epoch of a replay."""
+    words, probs = list(r["next_word"]), list(r["next_word"].values())
+    return figures.bars(words, probs, title=f"Next word after {' '.join(r['prompt'])[-40:]!r} (top {len(words)}); "
+                                            f"greedy: {r['continuation'][:40]!r}",
+                        horizontal=True, muted=[w in lm.SPECIALS for w in words], value_range=(0, max(probs) * 1.15))
+
+
 bundle = ui.model_sidebar("lm", data_help="Plain text (.txt, UTF-8, ≤ 200 MB, at least 500 words); blank lines "
-                          "separate documents.", upload_types=("txt",), compare=True)
+                          "separate documents.", upload_types=("txt",), compare=True,
+                          probe=lambda: {"text": st.session_state.get("lm:text")}, frame=next_word_frame)
 
 # ---------------------------------------------------------------------------------------------
 # Generation
@@ -86,6 +95,7 @@ else:
             if missing:
                 st.caption("(?) not in one model's vocabulary (drawn as 0 there): " + ui.md(", ".join(missing)))
         ui.download_result(both if compared else r, bundle, "comparison" if compared else "result")
+    ui.replay_view(bundle, next_word_frame)
 
 # ---------------------------------------------------------------------------------------------
 # The race

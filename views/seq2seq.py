@@ -18,7 +18,10 @@ with st.sidebar:
     ui.train_panel("seq2seq", upload_types=("csv",),
                    data_help="A CSV with columns source,target (UTF-8, header), one pair per row, e.g. 12+345,357. "
                              "Set tokens = char to read every character (spaces too) as a token, word to split on "
-                             "spaces; sources and targets of at most 'longest input' tokens.")
+                             "spaces; sources and targets of at most 'longest input' tokens.",
+                   probe=lambda: {"text": st.session_state.get("seq2seq:text"),
+                                  "expected": st.session_state.get("seq2seq:expected") or ""},
+                   frame=lambda snap: decode_frame(snap))
 
 GENERATED = {"digits": "digits → words", "sort": "sort digits", "piglatin": "Pig Latin"}
 
@@ -84,6 +87,21 @@ def _on_example():
 def _shown(token: str) -> str:
     """A token as a widget shows it: a space (a char-level model's) as ␣."""
     return "␣" if token == " " else token
+
+
+def decode_frame(r: dict):
+    """One greedy decode as a figure, from one epoch of a replay: the alignment in attention mode, else each
+    step's top tokens."""
+    chosen = [_shown(t) for t in r["output"] + [seq2seq.END]][:len(r["steps"])]
+    verdict = {True: " (right)", False: " (wrong)", None: ""}[r["correct"]]
+    if r["attention"] is not None:
+        att = np.array(r["attention"])
+        return figures.heatmap(att, [_shown(t) for t in r["source"]], chosen[:len(att)], colorscale="Reds", zmin=0,
+                               zmax=1, title=f"Alignment of the decode {r['text']!r}{verdict}", x_title="input",
+                               y_title="output", value_name="weight")
+    return figures.topk_steps([[_shown(t) for t in step] for step in r["steps"]], [list(step.values()) for step in
+                                                                                  r["steps"]], chosen,
+                              title=f"Greedy decode {r['text']!r}{verdict}: top tokens per step")
 
 
 def _inside(mode: str, r: dict, params: dict, beam: int) -> None:
@@ -271,6 +289,7 @@ for tab, (mode, (bundle, r)) in zip(tabs, results.items()):
                                    **({"expected": expected} if mine else {}))
         pinned_line = st.empty()
         ui.download_result(r, bundle)
+        ui.replay_view(bundle, decode_frame)
         ui.model_details(bundle)
         with views:
             _inside(mode, r, bundle.params, beam)

@@ -1,0 +1,165 @@
+"""Replay: what a model does inside on one fixed input (the *probe*), before training and after every epoch.
+
+One mechanism for the five architectures: the training service adds `recorder(...)` to Keras' callbacks; at
+the start of training (epoch 0, the untrained model) and after every epoch it calls the architecture's own
+`snapshot(bundle, probe)`, a thin selection of its `predict` output (no second implementation of any maths),
+on the model being trained. An architecture's `fit` says which model `predict` reads, and with which
+vocabularies, by calling `watch(model, vocabs)` just before Keras' fit (dialogue acts trains a CRF wrapper
+around it; captioning a model it copies afterwards).
+
+A replay is saved with the model: `replay.json` = {"probe": {...}, "snapshots": [{"epoch": 0, "logs": {...},
+...}, ...]}, written by the store in the same atomic move as the rest of the entry (a cancelled run saves
+nothing). A probe is the keyword arguments of the architecture's `snapshot`: {"text": ...} everywhere,
+{"text", "expected"} for seq2seq, {"features": [...]} for a captioning model of your own image features.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any, Callable
+
+from seqviz import store
+from seqviz.errors import SeqvizError
+
+_watched = threading.local()
+DIGITS = 6        # significant digits a snapshot keeps: replay.json stays small, figures cannot tell
+
+
+def watch(model, vocabs: dict) -> None:
+    """Called by an architecture's `fit` right before Keras' fit: the model its `predict` reads, and the
+    vocabularies it reads with. The snapshots of a replay are taken from them."""
+    _watched.value = (model, vocabs)
+
+
+def unwatch() -> None:
+    _watched.value = None
+
+
+def compact(obj: Any) -> Any:
+    """JSON-ready and small: floats to DIGITS significant digits (NaN and infinities as None), numpy to lists."""
+    if isinstance(obj, bool) or obj is None or isinstance(obj, (int, str)):
+        return obj
+    if isinstance(obj, float):
+        return float(f"{obj:.{DIGITS}g}") if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): compact(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [compact(v) for v in obj]
+    if hasattr(obj, "tolist"):              # numpy arrays and scalars
+        return compact(obj.tolist())
+    return obj
+
+
+def default_probe(mod, params: dict, data) -> dict:
+    """The architecture's probe for a run: its own choice for your data (a held-out example), else its EXAMPLE."""
+    if hasattr(mod, "probe"):
+        return mod.probe(params, data)
+    return {"text": mod.EXAMPLE}
+
+
+def check_probe(probe) -> dict:
+    """A probe as the CLI or a page gives it: a dict of `snapshot` keyword arguments, text within limits."""
+    if not isinstance(probe, dict) or not probe:
+        raise SeqvizError("The probe must be an input for the model, e.g. --probe \"some text\".")
+    text = probe.get("text")
+    if text is not None and (not isinstance(text, str) or not text.strip()):
+        raise SeqvizError("The probe is empty; give the input the replay should follow (--probe TEXT).")
+    if isinstance(text, str) and len(text) > 50_000:
+        raise SeqvizError(f"The probe has {len(text):,} characters; the limit is 50,000.")
+    return probe
+
+
+def recorder(mod, arch: str, params: dict, data_info: dict, probes: list[dict], strict: bool,
+             send: Callable[[dict], None]):
+    """The Keras callback that takes the snapshots, following the first of `probes` the model can read (a page's
+    input may not suit a model of other data: the next is the architecture's own example, and the replay's
+    "note" says so). `strict` (the CLI's --probe): the run stops with the reason instead. When no probe can be
+    read the run goes on without a replay (`replay` is then None): a figure is never worth a lost training run."""
+    import tensorflow as tf
+
+    class Recorder(tf.keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.probe, self.note, self.snapshots, self.off = probes[0], None, [], False
+
+        def _take(self, epoch: int, logs: dict | None) -> None:
+            if self.off:
+                return
+            model, vocabs = getattr(_watched, "value", None) or (None, None)
+            if model is None:
+                raise RuntimeError(f"{arch}.fit did not call replay.watch(model, vocabs) before Keras' fit")
+            bundle = store.Bundle(arch, "(training)", params, model, vocabs, {}, data_info)
+            snap, errors = None, []
+            for probe in (probes if epoch == 0 else [self.probe]):
+                try:
+                    snap, self.probe = mod.snapshot(bundle, **probe), probe
+                    break
+                except SeqvizError as e:
+                    if strict or epoch:
+                        raise SeqvizError(f"The replay's probe cannot be read by this model: {e}") from None
+                    errors.append(str(e))
+            if snap is None:
+                self.off, self.note = True, f"no replay: no probe could be read ({'; '.join(errors)})"
+                return
+            if errors:
+                self.note = (f"The input given could not be read by this model ({errors[0]}); the replay follows "
+                             "the model's own example instead.")
+            snap = compact({"epoch": epoch, "logs": {k: float(v) for k, v in (logs or {}).items()}, **snap})
+            self.snapshots.append(snap)
+            send(snap)
+
+        def on_train_begin(self, logs=None):
+            self._take(0, None)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self._take(epoch + 1, logs)
+
+        @property
+        def replay(self) -> dict | None:
+            if self.off or not self.snapshots:
+                return None
+            out = {"probe": compact(self.probe), "snapshots": self.snapshots}
+            if self.note:
+                out["note"] = self.note
+            return out
+
+    return Recorder()
+
+
+def read(arch: str, name: str) -> dict | None:
+    """A stored model's replay, or None (a model trained before replays existed). A damaged file raises."""
+    rep = store.read_json(arch, name, "replay")
+    if rep is None:
+        return None
+    if not isinstance(rep, dict) or not isinstance(rep.get("snapshots"), list) or not rep["snapshots"] \
+            or not all(isinstance(s, dict) and isinstance(s.get("epoch"), int) for s in rep["snapshots"]):
+        raise SeqvizError(f"The store entry {arch}/{name} is damaged (replay.json is not a replay); retrain it.")
+    return rep
+
+
+def series(replay: dict, key: str) -> list:
+    """One field of every snapshot, in epoch order (None where a snapshot lacks it)."""
+    return [s.get(key) for s in replay["snapshots"]]
+
+
+def epochs(replay: dict) -> list[int]:
+    return [s["epoch"] for s in replay["snapshots"]]
+
+
+def logs(replay: dict) -> dict[str, list]:
+    """The Keras metrics of each epoch as series over the epochs (epoch 0 has none: None)."""
+    names = []
+    for s in replay["snapshots"]:
+        names += [k for k in s.get("logs", {}) if k not in names]
+    return {k: [s.get("logs", {}).get(k) for s in replay["snapshots"]] for k in names}
+
+
+def first_stable(values: list, final=None) -> int | None:
+    """The index from which `values` equal `final` (default: the last value) to the end; None if never."""
+    if not values:
+        return None
+    final = values[-1] if final is None else final
+    i = len(values)
+    while i > 0 and values[i - 1] == final:
+        i -= 1
+    return i if i < len(values) else None
