@@ -9,7 +9,11 @@ Each architecture module provides:
   fit(params, data, callbacks) -> (model, vocabs, metrics)
   build(params, vocabs) -> tf.keras.Model          used by the store to rebuild before loading weights
   predict(bundle, text, **options) -> dict         JSON-ready, the CLI's `predict` output
-and optionally: predict_file(bundle, raw, filename, **options) (the CLI's --file), check_params(params, data)
+  snapshot(bundle, **probe) -> dict                one epoch of a replay: a selection of its `predict` (seqviz.replay)
+  story(replay) -> {"lines", "events"}             what changed over a replay, as per-epoch series and sentences
+and its `fit` calls `replay.watch(model, vocabs)` before Keras' fit;
+and optionally: probe(params, data) -> the replay's default probe (else {"text": EXAMPLE}),
+predict_file(bundle, raw, filename, **options) (the CLI's --file), check_params(params, data)
 -> params (constraints between knobs, and the user's data against them, raised before training starts; the
 settings the run trains with), DEFAULTS {store name: knob overrides} where
 an arch ships several defaults, default_model(options) -> the CLI's --model default.

@@ -364,9 +364,7 @@ CUE_WORDS = frozenset(w for words in CUES.values() for w in words)
 
 def probe(params: dict, data: TextData | None) -> dict:
     """The replay's input: the page's example, or your first held-out text (its first max_len words)."""
-    if data is None:
-        return {"text": EXAMPLE}
-    text = data.texts[holdout(len(data.texts), params["seed"])[1][0]]
+    text = EXAMPLE if data is None else data.texts[holdout(len(data.texts), params["seed"])[1][0]]
     return {"text": " ".join(tokenize(text)[:params["max_len"]])[:MAX_CHARS]}
 
 

@@ -55,28 +55,65 @@ def _defaults(arch_list):
             yield arch, name, overrides
 
 
+class _temp_store:
+    """SEQVIZ_MODELS pointed at a throw-away store for the block."""
+
+    def __enter__(self):
+        import os
+        import tempfile
+        self.tmp = tempfile.TemporaryDirectory()
+        self.old, os.environ["SEQVIZ_MODELS"] = os.environ.get("SEQVIZ_MODELS"), self.tmp.name
+
+    def __exit__(self, *exc):
+        import os
+        if self.old is None:
+            del os.environ["SEQVIZ_MODELS"]
+        else:
+            os.environ["SEQVIZ_MODELS"] = self.old
+        self.tmp.cleanup()
+
+
 def train_defaults(quick: bool = False) -> dict:
     """Seconds for each architecture's default config to train (the same run as the sidebar's Train
     button with untouched knobs), into a throw-away store, with the metrics it reached."""
-    import os
-    import tempfile
     from seqviz import archs, training
     results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        old, os.environ["SEQVIZ_MODELS"] = os.environ.get("SEQVIZ_MODELS"), tmp
-        try:
-            for arch, name, overrides in _defaults(archs.ARCHS.values()):
-                bundle = training.train(training.plan(arch.id, overrides, name="bench"))
-                row = {"arch": arch.id, "model": name, "seconds": bundle.metrics["train_seconds"],
-                       **{k: bundle.metrics.get(k) for k in arch.headline if k != "train_seconds"}}
-                _say(" ".join(f"{k}={v}" for k, v in row.items()))
-                results.append(row)
-        finally:
-            if old is None:
-                del os.environ["SEQVIZ_MODELS"]
-            else:
-                os.environ["SEQVIZ_MODELS"] = old
+    with _temp_store():
+        for arch, name, overrides in _defaults(archs.ARCHS.values()):
+            bundle = training.train(training.plan(arch.id, overrides, name="bench"))
+            row = {"arch": arch.id, "model": name, "seconds": bundle.metrics["train_seconds"],
+                   **{k: bundle.metrics.get(k) for k in arch.headline if k != "train_seconds"}}
+            _say(" ".join(f"{k}={v}" for k, v in row.items()))
+            results.append(row)
     return {"results": results}
+
+
+def replay_overhead(quick: bool = False) -> dict:
+    """What recording a replay (seqviz.replay) costs a training run: every shipped default's config (--quick: the
+    first of each architecture) trained with the snapshots off and on, side by side (the order alternating from
+    one config to the next), each run's own train_seconds, ratio on / off; and the seconds the snapshots
+    themselves took in the run with them (replay_seconds), as a share of that run."""
+    import statistics
+    from seqviz import archs, training
+    configs = list(_defaults(archs.ARCHS.values()))
+    if quick:
+        configs = [c for i, c in enumerate(configs) if c[0] not in [a for a, _, _ in configs[:i]]]
+    rows = []
+    with _temp_store():
+        for i, (arch, name, overrides) in enumerate(configs):
+            seconds, share = {}, None
+            for snapshots in ((False, True) if i % 2 == 0 else (True, False)):
+                b = training.train(training.plan(arch.id, overrides, name="bench", overwrite=True),
+                                   snapshots=snapshots)
+                seconds[snapshots] = b.metrics["train_seconds"]
+                if snapshots:
+                    share = b.metrics["replay_seconds"] / b.metrics["train_seconds"]
+            row = {"arch": arch.id, "model": name, "off_s": seconds[False], "on_s": seconds[True],
+                   "ratio": round(seconds[True] / seconds[False], 3), "snapshot_share": round(share, 4)}
+            _say(" ".join(f"{k}={v}" for k, v in row.items()))
+            rows.append(row)
+    return {"results": rows, "median_ratio": statistics.median(r["ratio"] for r in rows),
+            "max_snapshot_share": max(r["snapshot_share"] for r in rows)}
 
 
 def dialogue_memory(quick: bool = False) -> dict:
@@ -718,7 +755,7 @@ BENCHES = {"attention-single-pass": attention_single_pass, "dialogue-memory": di
            "train-defaults": train_defaults, "captioning-decode": captioning_decode,
            "cold-start": cold_start, "interaction": interaction, "sampled-softmax": sampled_softmax,
            "train-watched": train_watched, "first-visit": first_visit, "export": export_defaults,
-           "seq2seq-addition": seq2seq_addition, "dialogue-swda": dialogue_swda}
+           "seq2seq-addition": seq2seq_addition, "dialogue-swda": dialogue_swda, "replay-overhead": replay_overhead}
 
 
 def run(name: str, quick: bool = False) -> dict:

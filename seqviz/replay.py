@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from typing import Any, Callable
 
 from seqviz import store
@@ -81,8 +82,16 @@ def recorder(mod, arch: str, params: dict, data_info: dict, probes: list[dict], 
         def __init__(self):
             super().__init__()
             self.probe, self.note, self.snapshots, self.off = probes[0], None, [], False
+            self.seconds = 0.0      # spent taking snapshots: what the replay costs the run
 
         def _take(self, epoch: int, logs: dict | None) -> None:
+            t0 = time.perf_counter()
+            try:
+                self._snapshot(epoch, logs)
+            finally:
+                self.seconds += time.perf_counter() - t0
+
+        def _snapshot(self, epoch: int, logs: dict | None) -> None:
             if self.off:
                 return
             model, vocabs = getattr(_watched, "value", None) or (None, None)

@@ -220,6 +220,8 @@ def train(p: Plan, on_event: Callable[[dict], None] | None = None,
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"training of {p.arch} {p.name} was cancelled; nothing was saved")
         metrics["train_seconds"] = round(time.perf_counter() - t0, 2)
+        if snapshots:
+            metrics["replay_seconds"] = round(rec.seconds, 2)      # of train_seconds, taking the snapshots
         phase("saving")
         bundle = store.Bundle(p.arch, p.name, p.params, model, vocabs, metrics, p.data_info,
                               rec.replay if snapshots else None)

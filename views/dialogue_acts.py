@@ -30,7 +30,8 @@ bundle = ui.model_sidebar("dialogue-acts", data_help="CSV with columns conversat
                           "optionally, word vectors to start the embeddings from.",
                           compare=True, files={"vectors": ("Word vectors (optional, with your CSV): `word v1 … vD` "
                                                            "per line, GloVe text format", ("txt", "vec"))},
-                          probe=lambda: {"text": st.session_state.get("dialogue-acts:text")},
+                          probe=lambda: {"text": "\n".join([ln for ln in st.session_state.get("dialogue-acts:text", "")
+                                                             .splitlines() if ln.strip()][:dialogue_acts.PROBE_UTTERANCES])},
                           frame=lambda snap: lattice(snap))
 if bundle is None:
     st.info("No model in the store yet: train one from the sidebar.")

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from seqviz import store
+from seqviz import replay, store
 from seqviz.errors import SeqvizError
 from tests.conftest import ROOT
 
@@ -29,7 +29,8 @@ CHILD = textwrap.dedent("""
 
     def save(version):
         model.get_layer("probs").bias.assign([float(version), 0.0])   # the version is in the weights too
-        store.save(store.Bundle("attention", "m", params, model, vocabs, {"version": version}))
+        store.save(store.Bundle("attention", "m", params, model, vocabs, {"version": version},
+                                replay={"probe": {"text": "a b"}, "snapshots": [{"epoch": 0, "version": version}]}))
 
     if first:
         save(1)
@@ -75,9 +76,11 @@ def _visible(store_dir) -> list[str]:
 
 
 def _version(bundle) -> int:
-    """The version in metrics.json, checked against the one written into the weights."""
+    """The version in metrics.json, checked against the ones written into the weights and the replay."""
     bias = float(bundle.model.get_layer("probs").bias.numpy()[0])
     assert bias == bundle.metrics["version"], (bias, bundle.metrics)
+    snaps = replay.read(bundle.arch, bundle.name)["snapshots"]
+    assert snaps == [{"epoch": 0, "version": bundle.metrics["version"]}], snaps
     return bundle.metrics["version"]
 
 

@@ -29,6 +29,9 @@ CASES = {
     "grouped_bars": lambda: figures.grouped_bars(["1. a", "2. b"], {"both": [0.9, 0.8], "cut": [0.5, 0.1]}),
     "scene": lambda: figures.scene([(2, "red", "circle", "left"), (1, "blue", "star", "top")]),
     "lines": lambda: figures.lines({"one": ([0, 1], [3.0, 2.0]), "empty": ([], [])}, "t", "x", "y", log_y=True),
+    "word_rows": lambda: figures.word_rows({"head 1": (["a", "<b>"], [0.5, 0.9]), "head 2": (["c"], [0.2])}, "w"),
+    "animated": lambda: figures.animated([figures.bars(["a", "b"], [0.1 * i, 0.5], title=f"t{i}") for i in range(3)],
+                                         ["epoch 0", "epoch 1", "epoch 2"], ["untrained", "one <1>", "two"]),
 }
 
 
@@ -81,3 +84,29 @@ def test_the_scene_draws_each_object_in_its_colour_shape_and_place():
     assert len(stars["x"]) == 3 and set(stars["y"]) == {0.84} and stars["marker"]["symbol"] == "star"
     assert stars["marker"]["color"] == "#2ca02c" and triangle["marker"]["symbol"] == "triangle-up"
     assert triangle["x"] == [0.22] and triangle["hovertext"] == ["1 red triangle, left"]
+
+
+def test_animated_steps_through_each_figure_in_the_browser():
+    figs = [figures.heatmap(np.full((1, n), 1 / n), [f"w{i}" for i in range(n)], ["attention"], title=f"t{n}")
+            for n in (2, 3, 4)]
+    fig = figures.animated(figs, ["epoch 0", "epoch 1", "epoch 2"], ["untrained", "after 1 <b>", "after 2"])
+    assert [f.name for f in fig.frames] == ["epoch 0", "epoch 1", "epoch 2"]
+    # each frame carries its own traces and tick labels; titles are escaped once
+    assert [len(f.data[0].z[0]) for f in fig.frames] == [2, 3, 4]
+    assert list(fig.frames[1].layout.xaxis.ticktext) == ["w0", "w1", "w2"]
+    assert fig.frames[1].layout.title.text == "after 1 &lt;b&gt;"
+    # shown first: the last moment, its slider step active; play starts from the first frame, one per 800 ms
+    assert len(fig.data[0].z[0]) == 4 and fig.layout.title.text == "after 2"
+    slider = fig.layout.sliders[0]
+    assert slider.active == 2 and [list(s.args[0]) for s in slider.steps] == [["epoch 0"], ["epoch 1"], ["epoch 2"]]
+    play = fig.layout.updatemenus[0].buttons[0]
+    assert play.args[0] is None and play.args[1]["fromcurrent"] is False and play.args[1]["frame"]["duration"] == 800
+    with pytest.raises(ValueError, match="one name per figure"):
+        figures.animated(figs, ["epoch 0"])
+
+
+def test_word_rows_show_each_decode_word_by_word():
+    fig = figures.word_rows({"head 1": (["a", "b"], [0.5, 0.9]), "head 2": (["c"], [0.2])})
+    z = fig.data[0].z
+    assert list(z[0]) == [0.5, 0.9] and z[1][0] == 0.2 and np.isnan(z[1][1])
+    assert fig.data[0].text[0][1] == "b<br>0.90" and list(fig.layout.yaxis.ticktext) == ["head 1", "head 2"]

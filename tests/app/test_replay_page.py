@@ -1,0 +1,117 @@
+"""AppTest: every page's replay view (seqviz.replay) over its shipped default, the figure drawn live in the sidebar
+while a model trains, and a model trained before replays."""
+import json
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from seqviz import replay, training
+from tests.app.helpers import ROOT, open_page
+
+PAGES = {"attention": ("views/attention.py", "default", {}),
+         "dialogue-acts": ("views/dialogue_acts.py", "default", {}),
+         "seq2seq": ("views/seq2seq.py", "default-attention", {"modes": "attention"}),
+         "captioning": ("views/captioning.py", "default", {}),
+         "lm": ("views/lm.py", "default", {})}
+
+
+def _charts(at) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+@pytest.mark.parametrize("arch", list(PAGES))
+def test_the_replay_view_animates_every_epoch_of_the_default(arch):
+    page, name, query = PAGES[arch]
+    rep = replay.read(arch, name)
+    assert rep is not None, f"the shipped {arch}/{name} carries no replay.json: regenerate the defaults"
+    at = AppTest.from_file(page, default_timeout=300)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.session_state[f"replay:{arch}:{name}"] = True                 # what opening the expander does
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    (fig,) = [f for f in _charts(at) if f.get("frames")]
+    epochs = [s["epoch"] for s in rep["snapshots"]]
+    assert epochs[0] == 0 and epochs == list(range(len(epochs)))
+    assert [f["name"] for f in fig["frames"]] == [f"epoch {e}" for e in epochs]
+    assert fig["frames"][0]["layout"]["title"]["text"] == "Epoch 0: the untrained model"
+    last = rep["snapshots"][-1]
+    assert fig["layout"]["title"]["text"].startswith(f"Epoch {last['epoch']}: loss ")
+    assert f"{last['logs']['loss']:.3g}" in fig["layout"]["title"]["text"]
+    assert fig["layout"]["sliders"][0]["active"] == len(epochs) - 1
+    assert fig["layout"]["updatemenus"][0]["buttons"][0]["label"] == "▶ Play"
+    # the story: one line per series over every epoch, and what changed in words
+    (lines,) = [f for f in _charts(at) if f["layout"].get("title", {}).get("text") == "The probe, epoch by epoch"]
+    assert lines["data"] and all(list(t["x"]) == epochs for t in lines["data"])
+    assert any(m.value.startswith("**What changed**") for m in at.markdown)
+    probe = rep["probe"].get("text", "")
+    assert any("Probe:" in c.value and probe.splitlines()[0][:20] in c.value.replace("\\", "") for c in at.caption)
+
+
+def test_the_replay_view_opens_only_when_asked():
+    at = open_page("views/attention.py")
+    assert not [f for f in _charts(at) if f.get("frames")]
+    assert any(e.label.startswith("Replay: watch it learn") for e in at.expander)
+
+
+def test_a_model_trained_before_replays_says_how_to_get_one(tmp_path, monkeypatch):
+    store = tmp_path / "models"
+    shutil.copytree(ROOT / "models" / "attention" / "default", store / "attention" / "old")
+    (store / "attention" / "old" / "replay.json").unlink()
+    monkeypatch.setenv("SEQVIZ_MODELS", str(store))
+    at = AppTest.from_file("views/attention.py", default_timeout=300)
+    at.query_params["model"] = "old"
+    at.session_state["replay:attention:old"] = True
+    at.run()
+    assert not at.exception and not at.error
+    assert any("has no replay" in i.value.replace("\\", "") for i in at.info)
+    assert not [f for f in _charts(at) if f.get("frames")]
+
+
+@pytest.mark.parametrize("arch", list(PAGES))
+def test_while_a_model_trains_the_sidebar_draws_the_probe_after_the_latest_epoch(arch):
+    """A job whose worker has reported two snapshots (epochs 0 and 1): the panel draws the latest one with the
+    page's own figure, beside the loss."""
+    page, name, query = PAGES[arch]
+    rep = replay.read(arch, name)
+    job = training.Job(training.Plan(arch, {"epochs": 3, "seed": 0}, name="live"))   # not started: a stand-in
+    job.batch_loss, job.steps = [2.0, 1.5], 1
+    job.records["replay"] = rep["snapshots"][:2]
+    training._jobs[job.id] = job
+    try:
+        at = AppTest.from_file(page, default_timeout=300)
+        for k, v in query.items():
+            at.query_params[k] = v
+        at.session_state[f"{arch}:job"] = job.id
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        captions = [c.value for c in at.sidebar.caption]
+        assert any(c.startswith("Your input after epoch 1 of 3") for c in captions), captions
+        charts = [json.loads(c.proto.spec) for c in at.sidebar.get("plotly_chart")]
+        assert len(charts) == 2 and charts[0]["layout"]["title"]["text"] == "Live training curve"
+    finally:
+        del training._jobs[job.id]
+
+
+def test_train_follows_the_input_on_the_page(tmp_path, monkeypatch):
+    """Pressing Train with a sentence typed: the new model's replay follows that sentence."""
+    store = tmp_path / "models"
+    shutil.copytree(ROOT / "models" / "attention", store / "attention")
+    monkeypatch.setenv("SEQVIZ_MODELS", str(store))
+    at = AppTest.from_file("views/attention.py", default_timeout=300).run()
+    at.text_area(key="attention:text").input("the striker scored a goal").run()
+    at.session_state["attention:train-open"] = True
+    at.run()
+    for k, v in {"n_train": 200, "epochs": 1, "units": 8, "embed_dim": 8, "attn_dim": 8}.items():
+        at.number_input(key=f"attention:knob:{k}").set_value(v)
+    at.text_input(key="attention:name").input("followed")
+    at.session_state["attention:train-open"] = True
+    next(b for b in at.button if b.label == "Train").click()
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    job = training.get(at.session_state["attention:job"])
+    assert job.wait(300) and job.status == "done", job.error
+    rep = replay.read("attention", "followed")
+    assert rep["probe"] == {"text": "the striker scored a goal"}
+    assert [s["tokens"] for s in rep["snapshots"]] == [["the", "striker", "scored", "a", "goal"]] * 2

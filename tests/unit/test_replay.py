@@ -1,0 +1,202 @@
+"""Replays (seqviz.replay): a model is saved with what it did on its probe input before training (epoch 0) and
+after every epoch, taken by one callback from each architecture's own `snapshot` (its `predict`)."""
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from seqviz import archs, cli, replay, store, training
+from seqviz.errors import SeqvizError
+
+TINY = {
+    "attention": {"n_train": 200, "epochs": 2, "embed_dim": 8, "units": 8, "attn_dim": 8, "batch_size": 32},
+    "dialogue-acts": {"n_dialogues": 40, "max_utterances": 12, "embed_dim": 8, "word_units": 8, "context_units": 8,
+                      "epochs": 2, "batch_size": 8},
+    "seq2seq": {"n_train": 300, "epochs": 2, "embed_dim": 8, "units": 16, "batch_size": 64, "max_len": 5,
+                "mode": "attention"},
+    "captioning": {"n_scenes": 60, "feature_dim": 16, "epochs": 2, "units": 8, "image_units": 8, "embed_dim": 8,
+                   "batch_size": 64},
+    "lm": {"vocab_size": 200, "num_sampled": 16, "embed_dim": 8, "units": 8, "seq_len": 10, "epochs": 2,
+           "batch_size": 64, "corpus": "zipf"},
+}
+
+
+def _same(snapshot: dict, taken: dict) -> bool:
+    """A snapshot computed now equals one a replay kept (its numbers to replay.DIGITS significant digits)."""
+    kept = {k: v for k, v in taken.items() if k not in ("epoch", "logs")}
+    return json.dumps(replay.compact(snapshot), sort_keys=True) == json.dumps(kept, sort_keys=True)
+
+
+@pytest.mark.parametrize("arch", list(TINY))
+def test_a_replay_starts_untrained_and_ends_at_what_predict_gives_the_saved_model(arch, tmp_store, monkeypatch):
+    initial, real_watch = {}, replay.watch
+
+    def spy(model, vocabs):   # called right before Keras' fit: the weights the replay's epoch 0 must show
+        initial["weights"] = [w.copy() for w in model.get_weights()]
+        real_watch(model, vocabs)
+    monkeypatch.setattr(replay, "watch", spy)
+    live = []
+    bundle = training.train(training.plan(arch, TINY[arch], name="tiny"),
+                            on_event=lambda e: live.append(e["value"]) if e.get("key") == "replay" else None)
+    mod = archs.get(arch).module()
+
+    rep = replay.read(arch, "tiny")
+    assert [s["epoch"] for s in rep["snapshots"]] == [0, 1, 2]
+    assert live == rep["snapshots"]                           # what the page drew live is what was saved
+    assert rep["probe"] == replay.default_probe(mod, bundle.params, None)
+    assert rep["snapshots"][0]["logs"] == {} and "loss" in rep["snapshots"][2]["logs"]
+    assert rep["snapshots"][2]["logs"]["loss"] == pytest.approx(bundle.metrics["history"]["loss"][1], rel=1e-5)
+
+    loaded = store.load(arch, "tiny")
+    assert _same(mod.snapshot(loaded, **rep["probe"]), rep["snapshots"][-1])   # the last: the saved model's
+    untrained = mod.build(loaded.params, loaded.vocabs)
+    untrained.set_weights(initial["weights"])
+    first = mod.snapshot(store.Bundle(arch, "untrained", loaded.params, untrained, loaded.vocabs), **rep["probe"])
+    assert _same(first, rep["snapshots"][0])                                     # epoch 0: the untrained model's
+    assert not _same(first, rep["snapshots"][-1])                                # and training changed it
+
+    story = mod.story(rep)                                    # what the page's lines and sentences are made of
+    assert story["lines"] and all(len(v) == 3 for v in story["lines"].values())
+    assert all(isinstance(e, str) for e in story["events"])
+
+
+def test_a_cancelled_run_saves_no_replay(tmp_store):
+    cancel = threading.Event()
+
+    def on_event(e):
+        if e["type"] == "batch":
+            cancel.set()
+    with pytest.raises(training.Cancelled):
+        training.train(training.plan("attention", TINY["attention"], name="gone"), on_event, cancel)
+    assert not (tmp_store / "attention" / "gone").exists()
+    assert [p.name for p in (tmp_store / "attention").iterdir() if p.name != ".lock"] == []
+
+
+def test_a_probe_the_model_cannot_read_stops_a_cli_run_but_a_page_falls_back_to_the_example(tmp_store):
+    tiny = {**TINY["attention"], "epochs": 1}
+    with pytest.raises(SeqvizError, match="The replay's probe cannot be read by this model: None of the words"):
+        training.train(training.plan("attention", tiny, name="strict", probe={"text": "qqq zzz"}, strict_probe=True))
+    assert not store.exists("attention", "strict")
+    training.train(training.plan("attention", tiny, name="page", probe={"text": "qqq zzz"}))
+    rep = replay.read("attention", "page")
+    assert rep["probe"] == {"text": archs.get("attention").module().EXAMPLE}
+    assert "could not be read by this model" in rep["note"] and len(rep["snapshots"]) == 2
+    # a probe the model reads is followed, whoever gives it
+    training.train(training.plan("attention", tiny, name="mine", probe={"text": "the striker scored a goal"}))
+    assert replay.read("attention", "mine")["snapshots"][1]["tokens"] == ["the", "striker", "scored", "a", "goal"]
+
+
+@pytest.mark.parametrize("probe, words", [({"text": "  "}, "The probe is empty"), ([], "must be an input"),
+                                          ({"text": "x" * 50_001}, "the limit is 50,000")])
+def test_bad_probes_are_refused_before_training(tmp_store, probe, words):
+    with pytest.raises(SeqvizError, match=words):
+        training.plan("attention", TINY["attention"], name="x", probe=probe)
+
+
+def test_your_data_is_probed_with_a_held_out_example():
+    """An upload's probe is its own first held-out example (the page's example may share no word with it)."""
+    from seqviz import attention, captioning, dialogue_acts, lm, seq2seq
+    from seqviz.params import resolve
+    texts = attention.make_toy(100, seed=3)
+    p = resolve(attention.PARAMS, {})
+    held = training.holdout(100, p["seed"])[1][0]
+    assert attention.probe(p, texts) == {"text": texts.texts[held]}
+    assert attention.probe(resolve(attention.PARAMS, {"max_len": 5}), None) == {"text": "yesterday my sister said no"}
+    pairs = seq2seq.read_upload(("source,target\n" + "".join(f"{i}+{i},{2 * i}\n" for i in range(40))).encode())
+    p = resolve(seq2seq.PARAMS, {"tokens": "char"})
+    p = seq2seq.check_params(p, pairs)
+    probe = seq2seq.probe(p, pairs)
+    a, b = probe["text"].split("+")
+    assert a == b and probe["expected"] == str(2 * int(a))
+    assert seq2seq.probe(resolve(seq2seq.PARAMS, {"max_len": 3}), None) == {"text": "6 9 7"}   # cut to max_len
+    assert seq2seq.probe(resolve(seq2seq.PARAMS, {"task": "piglatin", "max_len": 4}), None) == {"text": "stri"}
+    dialogues = dialogue_acts.make_toy(10, seed=1)
+    text = dialogue_acts.probe(resolve(dialogue_acts.PARAMS, {}), dialogues)["text"]
+    assert len(dialogue_acts.parse(text)[1]) >= 2
+    corpus = lm.read_upload(" ".join(f"word{i % 50}" for i in range(3000)).encode())
+    assert lm.probe(resolve(lm.PARAMS, {}), corpus)["text"].startswith("word")
+    assert lm.probe(resolve(lm.PARAMS, {}), None) == {"text": lm.EXAMPLE}
+    feats = np.arange(40, dtype=np.float32).reshape(10, 4)
+    data = captioning.UserData(feats, np.arange(10), ([["a"]] * 10, [["b"]] * 10))
+    p = resolve(captioning.PARAMS, {})
+    row = captioning.split_images(data.rows, p["seed"])[1][0]
+    assert captioning.probe(p, data) == {"features": feats[row].tolist()}
+    assert captioning.probe(p, None) == {"text": captioning.EXAMPLE}
+
+
+def test_stories_say_what_changed_and_when():
+    from seqviz import attention, seq2seq
+    snap = lambda e, label, att: {"epoch": e, "logs": {}, "tokens": ["no", "pizza", "concert"],  # noqa: E731
+                                  "attention": att, "unknown": [False] * 3, "label": label,
+                                  "probs": {"food": 0.5 if label == "food" else 0.2, "music": 0.8 if label == "music"
+                                            else 0.5}}
+    rep = {"probe": {"text": "no pizza concert"},
+           "snapshots": [snap(0, "food", [0.3, 0.4, 0.3]), snap(1, "music", [0.1, 0.2, 0.7]),
+                         snap(2, "music", [0.05, 0.05, 0.9])]}
+    story = attention.story(rep)
+    assert story["events"] == ["Epoch 1: the label turns from food to music.", "From epoch 1 on the label is music.",
+                               "From epoch 1 on the attention peaks on 'concert'."]
+    assert story["lines"]["attention mass on cue words"] == pytest.approx([0.7, 0.9, 0.95])
+    assert story["lines"]["P(music)"] == [0.5, 0.8, 0.8]
+
+    dec = lambda e, out, ok: {"epoch": e, "logs": {}, "source": ["1", "2"], "output": out,  # noqa: E731
+                              "text": " ".join(out), "gold": ["one", "two"], "correct": ok, "finished": True,
+                              "steps": [{"one": 0.6}, {"two": 0.5}], "attention": None, "unknown": [False] * 2}
+    story = seq2seq.story({"probe": {"text": "1 2"}, "snapshots": [dec(0, ["one"], False),
+                                                                    dec(1, ["one", "two"], True),
+                                                                    dec(2, ["one", "two"], True)]})
+    assert story["events"] == ["Epoch 1: decodes 'one two' (right)", "First right at epoch 1.",
+                               "From epoch 1 on the decode stays 'one two'."]
+    assert story["lines"]["positions right"] == [0.5, 1.0, 1.0]
+
+
+def test_replay_helpers():
+    assert replay.first_stable([1, 2, 2, 2]) == 1 and replay.first_stable([1, 2]) == 1
+    assert replay.first_stable([3, 3]) == 0 and replay.first_stable([]) is None
+    assert replay.compact({"a": np.float32(0.123456789), "b": [float("nan"), 1e-12], "c": np.arange(2)}) == \
+        {"a": 0.123457, "b": [None, 1e-12], "c": [0, 1]}
+
+
+def _cli(*argv):
+    return cli.main(list(argv))
+
+
+def test_cli_trains_with_a_probe_and_prints_the_replay(tmp_store, capsys, tmp_path):
+    sets = [a for k, v in {**TINY["attention"], "epochs": 1}.items() for a in ("--set", f"{k}={v}")]
+    assert _cli("train", "attention", *sets, "--probe", "the striker scored a goal", "--name", "p") == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["replay"] == {"snapshots": 2}
+    assert _cli("replay", "attention", "--model", "p") == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["probe"] == {"text": "the striker scored a goal"} and [s["epoch"] for s in rep["snapshots"]] == [0, 1]
+    assert rep == replay.read("attention", "p")
+    # --probe-file: the probe from a text file
+    probe = tmp_path / "probe.txt"
+    probe.write_text("a goal for the team\n", encoding="utf-8")
+    assert _cli("train", "attention", *sets, "--probe-file", str(probe), "--name", "q") == 0
+    capsys.readouterr()
+    assert replay.read("attention", "q")["probe"] == {"text": "a goal for the team\n"}
+
+
+def test_cli_replay_bad_input_exits_2_with_one_line(tmp_store, capsys):
+    store.save(store.Bundle("attention", "old", *_old_bundle()))             # a model saved before replays
+    for argv, words in [(("replay", "attention", "--model", "old"), "has no replay"),
+                        (("replay", "attention", "--model", "nope"), "No attention model named 'nope'"),
+                        (("replay", "nope", "--model", "x"), "Unknown architecture"),
+                        (("train", "attention", "--probe", "a", "--probe-file", "b"), "not both")]:
+        assert _cli(*argv) == 2
+        err = capsys.readouterr().err
+        assert words in err and len(err.strip().splitlines()) == 1, err
+    (tmp_store / "attention" / "old" / "replay.json").write_text('{"snapshots": 3}')
+    assert _cli("replay", "attention", "--model", "old") == 2
+    assert "replay.json is not a replay" in capsys.readouterr().err
+
+
+def _old_bundle():
+    from seqviz import attention
+    from seqviz.params import resolve
+    from seqviz.vocab import Vocab
+    params = resolve(attention.PARAMS, {"embed_dim": 4, "units": 4, "attn_dim": 4})
+    vocabs = {"words": Vocab(["a", "b"]), "labels": Vocab(["x", "y"], specials=())}
+    return params, attention.build(params, vocabs), vocabs, {}
