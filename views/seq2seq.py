@@ -11,6 +11,26 @@ st.markdown("One encoder-decoder, four ways to feed its decoder. **basic**: the 
             "previous word. **peek**: feedback plus the encoder's last state at every step. **attention**: "
             "feedback, and at every step the decoder looks back over *all* encoder states (the alignment "
             "below). Long inputs are where they differ: one vector holds only so much.")
+def _shown(token: str) -> str:
+    """A token as a widget shows it: a space (a char-level model's) as ␣."""
+    return "␣" if token == " " else token
+
+
+def decode_frame(r: dict):
+    """One greedy decode as a figure, from one epoch of a replay: the alignment in attention mode, else each
+    step's top tokens."""
+    chosen = [_shown(t) for t in r["output"] + [seq2seq.END]][:len(r["steps"])]
+    verdict = {True: " (right)", False: " (wrong)", None: ""}[r["correct"]]
+    if r["attention"] is not None:
+        att = np.array(r["attention"])
+        return figures.heatmap(att, [_shown(t) for t in r["source"]], chosen[:len(att)], colorscale="Reds", zmin=0,
+                               zmax=1, title=f"Alignment of the decode {r['text']!r}{verdict}", x_title="input",
+                               y_title="output", value_name="weight")
+    return figures.topk_steps([[_shown(t) for t in step] for step in r["steps"]], [list(step.values()) for step in
+                                                                                  r["steps"]], chosen,
+                              title=f"Greedy decode {r['text']!r}{verdict}: top tokens per step")
+
+
 with st.sidebar:
     st.header("Seq2seq: four decoders")
     st.caption("Train a model of any task and mode (the knobs), or on your own pairs (a CSV); it joins the "
@@ -21,7 +41,7 @@ with st.sidebar:
                              "spaces; sources and targets of at most 'longest input' tokens.",
                    probe=lambda: {"text": st.session_state.get("seq2seq:text"),
                                   "expected": st.session_state.get("seq2seq:expected") or ""},
-                   frame=lambda snap: decode_frame(snap))
+                   frame=decode_frame)
 
 GENERATED = {"digits": "digits → words", "sort": "sort digits", "piglatin": "Pig Latin"}
 
@@ -82,26 +102,6 @@ def _on_task_change(configs: dict):
 
 def _on_example():
     st.session_state["seq2seq:text"] = st.session_state["seq2seq:example"]
-
-
-def _shown(token: str) -> str:
-    """A token as a widget shows it: a space (a char-level model's) as ␣."""
-    return "␣" if token == " " else token
-
-
-def decode_frame(r: dict):
-    """One greedy decode as a figure, from one epoch of a replay: the alignment in attention mode, else each
-    step's top tokens."""
-    chosen = [_shown(t) for t in r["output"] + [seq2seq.END]][:len(r["steps"])]
-    verdict = {True: " (right)", False: " (wrong)", None: ""}[r["correct"]]
-    if r["attention"] is not None:
-        att = np.array(r["attention"])
-        return figures.heatmap(att, [_shown(t) for t in r["source"]], chosen[:len(att)], colorscale="Reds", zmin=0,
-                               zmax=1, title=f"Alignment of the decode {r['text']!r}{verdict}", x_title="input",
-                               y_title="output", value_name="weight")
-    return figures.topk_steps([[_shown(t) for t in step] for step in r["steps"]], [list(step.values()) for step in
-                                                                                  r["steps"]], chosen,
-                              title=f"Greedy decode {r['text']!r}{verdict}: top tokens per step")
 
 
 def _inside(mode: str, r: dict, params: dict, beam: int) -> None:
