@@ -43,9 +43,10 @@ time, keeping its state, which is where re-reading the whole partial caption eac
 
 The default model (`models/captioning/default`, seed 0, `python -m seqviz train captioning --name
 default`, 13-24 s on 2 shared cores) is scored on 162 held-out scenes whose object combination never
-occurs among its training scenes: exact match 1.00 for caption 1 and 0.97 for caption 2 (BLEU-1 1.00 and
-0.99); seeds 1 and 2 give 1.00 / 0.90 and 1.00 / 1.00. Zeroing one branch's features hurts BOTH heads,
-since each reads both LSTM states (branch 1 zeroed: 0.38 / 0.46; branch 2 zeroed: 0.41 / 0.27). Two groups
+occurs among its training scenes: exact match 0.98 for caption 1 and 0.94 for caption 2 (BLEU-1 1.00 and
+0.99; the first shipped model, trained with older code: 1.00 / 0.97); seeds 1 and 2 gave 1.00 / 0.90 and
+1.00 / 1.00. Zeroing one branch's features hurts BOTH heads, since each reads both LSTM states (branch 1
+zeroed: 0.16 / 0.33; branch 2 zeroed: 0.50 / 0.53). Two groups
 per scene is a harder task: `max_objects=2, n_scenes=3000, epochs=8` reaches 0.59 / 0.60 (BLEU-1 0.95 /
 0.93) in ~100 s.
 """

@@ -146,21 +146,8 @@ def read(arch: str, name: str) -> dict | None:
     return rep
 
 
-def series(replay: dict, key: str) -> list:
-    """One field of every snapshot, in epoch order (None where a snapshot lacks it)."""
-    return [s.get(key) for s in replay["snapshots"]]
-
-
 def epochs(replay: dict) -> list[int]:
     return [s["epoch"] for s in replay["snapshots"]]
-
-
-def logs(replay: dict) -> dict[str, list]:
-    """The Keras metrics of each epoch as series over the epochs (epoch 0 has none: None)."""
-    names = []
-    for s in replay["snapshots"]:
-        names += [k for k in s.get("logs", {}) if k not in names]
-    return {k: [s.get("logs", {}).get(k) for s in replay["snapshots"]] for k in names}
 
 
 def first_stable(values: list, final=None) -> int | None:

@@ -215,7 +215,7 @@ def train(p: Plan, on_event: Callable[[dict], None] | None = None,
                 probes.append(replay.default_probe(mod, p.params, p.data))
             rec = replay.recorder(mod, p.arch, p.params, p.data_info, probes, p.strict_probe and bool(p.probe),
                                   lambda snap: record("replay", snap))
-            callbacks.insert(0, rec)
+            callbacks.append(rec)       # after the progress callback: "begin" first, an epoch's event before its snapshot
         model, vocabs, metrics = mod.fit(p.params, p.data, callbacks)
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"training of {p.arch} {p.name} was cancelled; nothing was saved")

@@ -547,10 +547,15 @@ def replay_view(bundle: store.Bundle, frame) -> None:
                    + ". Press ▶ Play, or drag the slider.")
         if rep.get("note"):
             st.caption(md(rep["note"]))
-        titles = [_epoch_title(s) for s in snaps]
-        st.plotly_chart(figures.animated([frame(s) for s in snaps], [f"epoch {s['epoch']}" for s in snaps], titles),
-                        width="stretch", key=f"replay-fig:{bundle.arch}:{bundle.name}")
-        story = archs.get(bundle.arch).module().story(rep)
+        try:      # a replay.json edited by hand, or written by another version, must not crash the page
+            fig = figures.animated([frame(s) for s in snaps], [f"epoch {s['epoch']}" for s in snaps],
+                                   [_epoch_title(s) for s in snaps])
+            story = archs.get(bundle.arch).module().story(rep)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+            error(SeqvizError(f"The store entry {bundle.arch}/{bundle.name} has a damaged replay.json "
+                              f"({type(e).__name__}: {e}); retrain the model to record it again."))
+            return
+        st.plotly_chart(fig, width="stretch", key=f"replay-fig:{bundle.arch}:{bundle.name}")
         epochs = replay.epochs(rep)
         left, right = st.columns([3, 2])
         left.plotly_chart(figures.lines({k: (epochs, v) for k, v in story["lines"].items()},

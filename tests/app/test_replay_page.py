@@ -69,6 +69,20 @@ def test_a_model_trained_before_replays_says_how_to_get_one(tmp_path, monkeypatc
     assert not [f for f in _charts(at) if f.get("frames")]
 
 
+def test_a_damaged_replay_is_one_error_not_a_traceback(tmp_path, monkeypatch):
+    store = tmp_path / "models"
+    shutil.copytree(ROOT / "models" / "attention" / "default", store / "attention" / "odd")
+    (store / "attention" / "odd" / "replay.json").write_text('{"probe": {}, "snapshots": [{"epoch": 0}]}')
+    monkeypatch.setenv("SEQVIZ_MODELS", str(store))
+    at = AppTest.from_file("views/attention.py", default_timeout=300)
+    at.query_params["model"] = "odd"
+    at.session_state["replay:attention:odd"] = True
+    at.run()
+    assert not at.exception and len(at.error) == 1
+    assert "damaged replay.json" in at.error[0].value.replace("\\", "")
+    assert len(at.get("plotly_chart")) >= 3                      # the rest of the page is drawn
+
+
 @pytest.mark.parametrize("arch", list(PAGES))
 def test_while_a_model_trains_the_sidebar_draws_the_probe_after_the_latest_epoch(arch):
     """A job whose worker has reported two snapshots (epochs 0 and 1): the panel draws the latest one with the

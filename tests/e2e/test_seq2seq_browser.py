@@ -21,7 +21,7 @@ def test_seq2seq_page_modes_side_by_side_typed_input_and_alignment(server, page,
     page.goto(server + "/seq2seq")
     settle(page)
     expect_modes(page, ["basic", "feedback", "peek", "attention"],
-                 "six nine seven three four four one zero seven four")
+                 "two eight nine zero four eight one seven one four")
     expect(main(page).get_by_text("❌ ").first).to_be_visible()      # basic gets the long example wrong
     expect_nav(page)
     page.screenshot(path=str(shots / "seq2seq.png"), full_page=True)

@@ -176,7 +176,7 @@ def test_tiny_training_round_trips_through_the_store_without_optimizer_slots(tmp
     trained = training.train(training.plan("captioning", TINY, name="tiny"))
     entry = tmp_store / "captioning" / "tiny"
     assert sorted(p.name for p in entry.iterdir()) == ["config.json", "metrics.json", "model.weights.h5",
-                                                      "vocab_caption1.json", "vocab_caption2.json"]
+                                                      "replay.json", "vocab_caption1.json", "vocab_caption2.json"]
     loaded = store.load("captioning", "tiny")
     x = cap.scene_features(cap.SAMPLES, 16)
     p = [cap.pad([[2, 5, 6]] * len(x), n) for n in cap.input_lengths(loaded.params)]
@@ -334,9 +334,9 @@ def test_ablation_feeds_zeros_to_one_branch(default):
         for a, b in zip(cap.forward(default.model, x, *p, ablate=ablate), want):
             np.testing.assert_allclose(a, b, atol=1e-6)
     full = cap.decode(default, x[0])
-    cut = cap.decode(default, x[0], ablate="1")
+    cut = cap.decode(default, x[0], ablate="2")
     assert cut["captions"] != full["captions"]
-    assert min(cap.score(default, x[0], full["captions"], ablate="1")[0]) < 0.5   # the count word, here
+    assert min(cap.score(default, x[0], full["captions"], ablate="2")[0]) < 0.5   # the position word, here
 
 
 # ---------------------------------------------------------------------------------------------

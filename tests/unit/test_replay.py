@@ -108,7 +108,7 @@ def test_your_data_is_probed_with_a_held_out_example():
     probe = seq2seq.probe(p, pairs)
     a, b = probe["text"].split("+")
     assert a == b and probe["expected"] == str(2 * int(a))
-    assert seq2seq.probe(resolve(seq2seq.PARAMS, {"max_len": 3}), None) == {"text": "6 9 7"}   # cut to max_len
+    assert seq2seq.probe(resolve(seq2seq.PARAMS, {"max_len": 3}), None) == {"text": "2 8 9"}   # cut to max_len
     assert seq2seq.probe(resolve(seq2seq.PARAMS, {"task": "piglatin", "max_len": 4}), None) == {"text": "stri"}
     dialogues = dialogue_acts.make_toy(10, seed=1)
     text = dialogue_acts.probe(resolve(dialogue_acts.PARAMS, {}), dialogues)["text"]

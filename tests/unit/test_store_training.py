@@ -26,7 +26,7 @@ def test_store_round_trip_gives_identical_predictions(tmp_store):
     assert store.list_models("attention") == ["tiny"]
     entry = tmp_store / "attention" / "tiny"
     assert sorted(p.name for p in entry.iterdir()) == [
-        "config.json", "metrics.json", "model.weights.h5", "vocab_labels.json", "vocab_words.json"]
+        "config.json", "metrics.json", "model.weights.h5", "replay.json", "vocab_labels.json", "vocab_words.json"]
     config = json.loads((entry / "config.json").read_text())
     assert config["params"]["epochs"] == 1 and config["seed"] == 0 and config["versions"]["tensorflow"]
     loaded = store.load("attention", "tiny")
@@ -93,7 +93,9 @@ def test_training_emits_progress_events(tmp_store):
     phases = [e["phase"] for e in events if e["type"] == "phase"]
     assert phases == ["generating data", "building vocabularies", "building the model",
                       "building the graph (first batch)", "evaluating on held-out data", "saving"]
-    events = [e for e in events if e["type"] != "phase"]
+    records = [e for e in events if e["type"] == "record"]         # the replay's snapshots, epochs 0 to 2
+    assert [(e["key"], e["value"]["epoch"]) for e in records] == [("replay", 0), ("replay", 1), ("replay", 2)]
+    events = [e for e in events if e["type"] not in ("phase", "record")]
     kinds = [e["type"] for e in events]
     assert kinds[0] == "begin" and events[0]["epochs"] == 2 and events[0]["steps"] == 7  # ceil(200/32)
     assert kinds.count("epoch") == 2 and kinds.count("batch") == 14
