@@ -99,14 +99,18 @@ def recorder(mod, arch: str, params: dict, data_info: dict, probes: list[dict], 
                 raise RuntimeError(f"{arch}.fit did not call replay.watch(model, vocabs) before Keras' fit")
             bundle = store.Bundle(arch, "(training)", params, model, vocabs, {}, data_info)
             snap, errors = None, []
-            for probe in (probes if epoch == 0 else [self.probe]):
-                try:
-                    snap, self.probe = mod.snapshot(bundle, **probe), probe
-                    break
-                except SeqvizError as e:
-                    if strict or epoch:
-                        raise SeqvizError(f"The replay's probe cannot be read by this model: {e}") from None
-                    errors.append(str(e))
+            model._seqviz_eager = True     # store.forward calls it eagerly: a few calls cost less than a trace
+            try:
+                for probe in (probes if epoch == 0 else [self.probe]):
+                    try:
+                        snap, self.probe = mod.snapshot(bundle, **probe), probe
+                        break
+                    except SeqvizError as e:
+                        if strict or epoch:
+                            raise SeqvizError(f"The replay's probe cannot be read by this model: {e}") from None
+                        errors.append(str(e))
+            finally:
+                model._seqviz_eager = False
             if snap is None:
                 self.off, self.note = True, f"no replay: no probe could be read ({'; '.join(errors)})"
                 return

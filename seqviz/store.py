@@ -254,7 +254,11 @@ def forward(model, inputs, signature=None):
     """`model(inputs, training=False)`, traced once and reused: an eager call of a small Keras model costs
     ~15 ms of Python overhead per call, a traced one ~1 ms. Without a `signature` (the inputs' TensorSpecs,
     None for any size) shapes are relaxed after a retrace; a model called with ever-changing shapes (a
-    decoder step over beams of any width and sources of any length) should pass one, to trace only once."""
+    decoder step over beams of any width and sources of any length) should pass one, to trace only once. A model
+    marked `_seqviz_eager` (seqviz.replay, while it takes a snapshot of a model in training: a few calls, where a
+    trace would cost more than all of them) is called eagerly."""
+    if getattr(model, "_seqviz_eager", False):   # a replay's snapshot of a model in training: one call, not a trace
+        return model(inputs, training=False)
     return _forward(model, signature)(inputs)
 
 

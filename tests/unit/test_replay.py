@@ -22,10 +22,22 @@ TINY = {
 }
 
 
+def _close(a, b) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        return a is not None and b is not None and abs(a - b) <= 1e-5 + 1e-4 * abs(b)
+    return a == b
+
+
 def _same(snapshot: dict, taken: dict) -> bool:
-    """A snapshot computed now equals one a replay kept (its numbers to replay.DIGITS significant digits)."""
+    """A snapshot computed now equals one a replay kept: the same tokens, labels and decodes, the same numbers to
+    the digits a replay keeps (replay.DIGITS; a snapshot during training runs its model eagerly, the loaded model
+    through a traced graph: they may differ in the last float bits)."""
     kept = {k: v for k, v in taken.items() if k not in ("epoch", "logs")}
-    return json.dumps(replay.compact(snapshot), sort_keys=True) == json.dumps(kept, sort_keys=True)
+    return _close(replay.compact(snapshot), kept)
 
 
 @pytest.mark.parametrize("arch", list(TINY))
@@ -81,9 +93,6 @@ def test_a_probe_the_model_cannot_read_stops_a_cli_run_but_a_page_falls_back_to_
     rep = replay.read("attention", "page")
     assert rep["probe"] == {"text": archs.get("attention").module().EXAMPLE}
     assert "could not be read by this model" in rep["note"] and len(rep["snapshots"]) == 2
-    # a probe the model reads is followed, whoever gives it
-    training.train(training.plan("attention", tiny, name="mine", probe={"text": "the striker scored a goal"}))
-    assert replay.read("attention", "mine")["snapshots"][1]["tokens"] == ["the", "striker", "scored", "a", "goal"]
 
 
 @pytest.mark.parametrize("probe, words", [({"text": "  "}, "The probe is empty"), ([], "must be an input"),
@@ -162,20 +171,20 @@ def _cli(*argv):
 
 
 def test_cli_trains_with_a_probe_and_prints_the_replay(tmp_store, capsys, tmp_path):
+    import argparse
     sets = [a for k, v in {**TINY["attention"], "epochs": 1}.items() for a in ("--set", f"{k}={v}")]
-    assert _cli("train", "attention", *sets, "--probe", "the striker scored a goal", "--name", "p") == 0
+    probe = tmp_path / "probe.txt"
+    probe.write_text("the striker scored a goal\n", encoding="utf-8")
+    assert _cli("train", "attention", *sets, "--probe-file", str(probe), "--name", "p") == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["replay"] == {"snapshots": 2}
     assert _cli("replay", "attention", "--model", "p") == 0
     rep = json.loads(capsys.readouterr().out)
-    assert rep["probe"] == {"text": "the striker scored a goal"} and [s["epoch"] for s in rep["snapshots"]] == [0, 1]
+    assert rep["probe"] == {"text": "the striker scored a goal\n"} and [s["epoch"] for s in rep["snapshots"]] == [0, 1]
+    assert rep["snapshots"][1]["tokens"] == ["the", "striker", "scored", "a", "goal"]
     assert rep == replay.read("attention", "p")
-    # --probe-file: the probe from a text file
-    probe = tmp_path / "probe.txt"
-    probe.write_text("a goal for the team\n", encoding="utf-8")
-    assert _cli("train", "attention", *sets, "--probe-file", str(probe), "--name", "q") == 0
-    capsys.readouterr()
-    assert replay.read("attention", "q")["probe"] == {"text": "a goal for the team\n"}
+    args = argparse.Namespace(arch="attention", probe="a goal", probe_file=None)
+    assert cli._probe(args) == {"text": "a goal"}                        # --probe TEXT
 
 
 def test_cli_replay_bad_input_exits_2_with_one_line(tmp_store, capsys):
