@@ -709,8 +709,10 @@ def decode(bundle, features: np.ndarray, beam: int = 3, top_k: int = 5, ablate: 
     per-step top words and probabilities."""
     model, params, vocabs = bundle.model, bundle.params, bundle.vocabs
     decoding.check_width(beam)
-    ids, searches = _compiled(model, params, vocabs).decode(*_branches(features[None], ablate), np.int32(beam),
-                                                             np.int32(top_k))
+    graph = _compiled(model, params, vocabs).decode
+    if getattr(model, "_seqviz_eager", False):      # a replay's snapshot of a model in training: op by op, no trace
+        graph = graph.python_function
+    ids, searches = graph(*_branches(features[None], ablate), np.int32(beam), np.int32(top_k))
     greedy = [g[:max(1, int(np.count_nonzero(g)))] for g in (i.numpy()[0] for i in ids)]   # "<s> w1 .. wn"
     out = {"captions": [], "greedy": [], "beams": [], "steps": [], "logprob": []}
     for head in (1, 2):

@@ -19,6 +19,7 @@ the tests hold this one to it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable, Sequence
 
 import numpy as np
@@ -46,10 +47,16 @@ class Hypothesis:
 @dataclass
 class Search:
     """A step function compiled into `runs` beam searches from one input, side by side in one graph call
-    (each run its own width, length, prefix and top-k); traced once."""
-    fn: Callable
+    (each run its own width, length, prefix and top-k); traced once, on first use. `eager` is the same search
+    run op by op, without a trace (a replay's few calls on a model in training, seqviz.replay)."""
+    graph: Callable
     vocab_size: int
     runs: int
+    eager: Callable | None = None
+
+    @cached_property
+    def fn(self) -> Callable:
+        return self.graph.get_concrete_function()
 
 
 @dataclass
@@ -72,7 +79,7 @@ def compile_search(step: Step, input_spec: Sequence[tf.TensorSpec], vocab_size: 
     def search(inputs, start, end, runs):
         state = init(inputs) if init is not None else inputs
         return [search_graph(step, vocab_size, state, start, end, *r) for r in runs]
-    return Search(search.get_concrete_function(), vocab_size, runs)
+    return Search(search, vocab_size, runs, search.python_function)
 
 
 def search_graph(step: Step, vocab_size: int, state, start, end, width, max_len, prefix, top_k) -> dict:
@@ -139,8 +146,9 @@ def beam_search(search: Search, inputs: Sequence, start: int, end: int, width: i
 
 
 def beam_searches(search: Search, inputs: Sequence, start: int, end: int,
-                  runs: Sequence[Run]) -> list[list[Hypothesis]]:
-    """Up to `search.runs` beam searches from the same inputs in one call (they run side by side)."""
+                  runs: Sequence[Run], eager: bool = False) -> list[list[Hypothesis]]:
+    """Up to `search.runs` beam searches from the same inputs in one call (they run side by side); `eager`: op
+    by op, without tracing the graph."""
     if len(runs) > search.runs:
         raise ValueError(f"this search was compiled for {search.runs} runs at a time, not {len(runs)}")
     for r in runs:
@@ -149,7 +157,7 @@ def beam_searches(search: Search, inputs: Sequence, start: int, end: int,
     idle = Run(1, 0)                                                   # a run of no steps costs nothing
     args = [(np.int32(r.width), np.int32(r.max_len), np.asarray(r.prefix, np.int32).reshape(-1), np.int32(r.top_k))
             for r in list(runs) + [idle] * (search.runs - len(runs))]
-    outs = search.fn(list(inputs), np.int32(start), np.int32(end), args)
+    outs = (search.eager if eager else search.fn)(list(inputs), np.int32(start), np.int32(end), args)
     return [hypotheses(out, r.width) for out, r in zip(outs, runs)]
 
 

@@ -727,7 +727,8 @@ def predict(bundle, text: str, mode: str = "auto", beam: int = 3, top_k: int = 5
     runs = [decoding.Run(int(beam), t_len, tv.encode(pinned), int(top_k))]
     if exposure:
         runs += [decoding.Run(1, len(gold_ids), gold_ids, top_k=1), decoding.Run(1, t_len, top_k=1)]
-    beams, *seen = decoding.beam_searches(inf.search, src, start, end, runs)
+    beams, *seen = decoding.beam_searches(inf.search, src, start, end, runs,
+                                          eager=getattr(bundle.model, "_seqviz_eager", False))   # a replay's
     best = beams[0]
     words = lambda ids: [t for t in tv.decode(ids) if t != END]  # noqa: E731
     return {
