@@ -390,7 +390,7 @@ def animated(figures: Sequence[go.Figure], names: Sequence[str], titles: Sequenc
                           yanchor="top", pad=dict(t=60, r=10),
                           buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
                                    dict(label="❚❚ Pause", method="animate", args=[[None], stop])])],
-        sliders=[dict(active=start, x=0.22, len=0.78, y=0, yanchor="top", pad=dict(t=50),
+        sliders=[dict(active=start, x=0.22, len=0.76, y=0, yanchor="top", pad=dict(t=50, r=20),
                       currentvalue=dict(visible=False),
                       steps=[dict(label=escape(str(n)), method="animate",
                                   args=[[str(n)], dict(frame=dict(duration=0, redraw=True), mode="immediate",
