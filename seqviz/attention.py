@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from seqviz import budget, replay, store
+from seqviz import budget, nn, replay, store
 from seqviz.errors import SeqvizError
 from seqviz.training import holdout, phase
 from seqviz.params import SEED, Param
@@ -239,8 +239,7 @@ def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
     words = tf.keras.Input(shape=(params["max_len"] if seed else None,), dtype="int32", name="words")
     x = tf.keras.layers.Embedding(len(vocabs["words"]), params["embed_dim"], mask_zero=True,
                                   name="embedding")(words)
-    x = tf.keras.layers.Bidirectional(tf.keras.layers.LSTM(params["units"], return_sequences=True),
-                                      name="bilstm")(x)
+    x = nn.bilstm(params["units"], "bilstm", return_sequences=True)(x)
     if seed:   # the user's layer: inputs padded to max_len, one bias per position
         context, weights = SeedAttention(params["max_len"], return_attention=True, name="attention")(x)
     else:

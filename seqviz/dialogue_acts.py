@@ -37,7 +37,7 @@ with warnings.catch_warnings():  # tensorflow-addons (imported by tf2crf) announ
     warnings.simplefilter("ignore", UserWarning)
     from tf2crf import CRF, ModelWithCRFLoss
 
-from seqviz import budget, crf, replay, store
+from seqviz import budget, crf, nn, replay, store
 from seqviz.errors import SeqvizError
 from seqviz.training import holdout, phase
 from seqviz.params import SEED, Param
@@ -352,7 +352,7 @@ def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
     words = tf.keras.Input(shape=(None,), dtype="int32", name="utterance")
     x = tf.keras.layers.Embedding(len(vocabs["words"]), params["embed_dim"], mask_zero=True,
                                   trainable=not params["freeze_vectors"], name="word_embedding")(words)
-    x = _bilstm(params["word_units"], "word_bilstm")(x)
+    x = nn.bilstm(params["word_units"], "word_bilstm", return_sequences=True)(x)
     pooled = MaskedPool(params["pooling"], name=f"{params['pooling']}_over_words")(x)                     # (b, 2h)
     encoder = tf.keras.Model(words, pooled, name="utterance_encoder")
 
@@ -366,7 +366,7 @@ def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
     if params["use_speaker"]:   # + a learned vector for "the speaker changed" / "the same speaker goes on"
         change = tf.keras.layers.Embedding(3, SPEAKER_DIM, name="speaker_change")(flags)            # (B, U, 8)
         utterances = tf.keras.layers.Concatenate(name="with_speaker")([utterances, change])
-    h = _bilstm(params["context_units"], "context")(utterances, mask=real)
+    h = nn.bilstm(params["context_units"], "context", return_sequences=True)(utterances, mask=real)
     emissions = tf.keras.layers.Dense(len(vocabs["tags"]), name="emissions")(h)         # mask flows on
     # head=softmax: the CRF with its transitions fixed at zero IS a per-utterance softmax. With no transition
     # scores log Z factorises over the utterances, so the CRF loss is the sum of per-utterance cross-entropies,
@@ -376,18 +376,6 @@ def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
             CRF(dtype="float32", name="crf", chain_initializer="zeros", trainable=False))
     return tf.keras.Model(dialogue, head(emissions), name="hblstm_crf" if params["head"] == "crf" else "hblstm_softmax")
 
-
-def _bilstm(units: int, name: str) -> tf.keras.layers.Bidirectional:
-    """A BiLSTM that builds one graph per LSTM, not two: Keras 2.15 traces both a cuDNN-compatible and a generic
-    implementation (and their gradients) for Grappler to pick from at run time; on a CPU the generic one runs
-    anyway and it is the same maths. Set before the layer is first called (building the model calls it): the
-    model builds in ~1 s instead of ~7 s (so a page or an export loads it that much faster), the training graph
-    in ~5.7 s instead of ~11.7 s, the held-out evaluation in ~0.8 s instead of ~3.7 s. `_could_use_gpu_kernel`
-    is private to Keras 2.15 (pinned); set on both directions (the backward one is a copy made here)."""
-    layer = tf.keras.layers.Bidirectional(tf.keras.layers.LSTM(units, return_sequences=True), name=name)
-    layer.forward_layer._could_use_gpu_kernel = False
-    layer.backward_layer._could_use_gpu_kernel = False
-    return layer
 
 
 def memory(params: dict, data: Dialogues | None = None) -> list[budget.Term]:

@@ -58,7 +58,7 @@ with warnings.catch_warnings():  # tensorflow-addons announces its end of life o
     warnings.simplefilter("ignore", UserWarning)
     from tensorflow_addons.optimizers import LazyAdam
 
-from seqviz import budget, replay, store
+from seqviz import budget, nn, replay, store
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param
 from seqviz.training import phase, record
@@ -341,7 +341,7 @@ class LanguageModel(tf.keras.Model):
         self.num_sampled, self.softmax, self.seed = num_sampled, softmax, seed
         self.sampler = LogUniformSampler(vocab_size, num_sampled) if num_sampled < vocab_size else None
         self.embedding = tf.keras.layers.Embedding(vocab_size, embed_dim, name="embedding")
-        self.lstm = tf.keras.layers.LSTM(units, return_sequences=True, return_state=True, name="lstm")
+        self.lstm = nn.lstm(units, return_sequences=True, return_state=True, name="lstm")
         self.projection = Projection(vocab_size, name="projection")
         self.loss_tracker = tf.keras.metrics.Mean(name="loss")
 
