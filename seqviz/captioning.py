@@ -632,10 +632,12 @@ def _compiled(model, params, vocabs) -> _Compiled:
         return step
 
     x_spec, i32 = tf.TensorSpec((None, params["feature_dim"])), tf.TensorSpec([], tf.int32)
+    # no autograph: the loops are tf.while_loop already (transpiling the Python was half of the trace)
+    greedy_graph = tf.function(greedy, input_signature=[x_spec, x_spec], autograph=False)
 
-    @tf.function(input_signature=[x_spec, x_spec, i32, i32])
+    @tf.function(input_signature=[x_spec, x_spec, i32, i32], autograph=False)
     def decode(x1, x2, width, top_k):
-        ids = greedy(x1, x2)
+        ids = greedy_graph(x1, x2)       # one trace, shared with the held-out evaluation's greedy_batch
         images, zero = [layer["image_1"](x1), layer["image_2"](x2)], tf.zeros([1, params["units"]])
         searches = []
         for head in (1, 2):    # each head's beam, the other branch reading the other head's greedy caption
@@ -645,7 +647,7 @@ def _compiled(model, params, vocabs) -> _Compiled:
                                                   top_k))
         return ids, searches
 
-    return _Compiled(tf.function(greedy, input_signature=[x_spec, x_spec]), decode)
+    return _Compiled(greedy_graph, decode)
 
 
 def diff(a, ra: dict, b, rb: dict) -> dict:
@@ -710,8 +712,6 @@ def decode(bundle, features: np.ndarray, beam: int = 3, top_k: int = 5, ablate: 
     model, params, vocabs = bundle.model, bundle.params, bundle.vocabs
     decoding.check_width(beam)
     graph = _compiled(model, params, vocabs).decode
-    if getattr(model, "_seqviz_eager", False):      # a replay's snapshot of a model in training: op by op, no trace
-        graph = graph.python_function
     ids, searches = graph(*_branches(features[None], ablate), np.int32(beam), np.int32(top_k))
     greedy = [g[:max(1, int(np.count_nonzero(g)))] for g in (i.numpy()[0] for i in ids)]   # "<s> w1 .. wn"
     out = {"captions": [], "greedy": [], "beams": [], "steps": [], "logprob": []}

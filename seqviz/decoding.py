@@ -47,12 +47,10 @@ class Hypothesis:
 @dataclass
 class Search:
     """A step function compiled into `runs` beam searches from one input, side by side in one graph call
-    (each run its own width, length, prefix and top-k); traced once, on first use. `eager` is the same search
-    run op by op, without a trace (a replay's few calls on a model in training, seqviz.replay)."""
+    (each run its own width, length, prefix and top-k); traced once, on first use."""
     graph: Callable
     vocab_size: int
     runs: int
-    eager: Callable | None = None
 
     @cached_property
     def fn(self) -> Callable:
@@ -75,11 +73,13 @@ def compile_search(step: Step, input_spec: Sequence[tf.TensorSpec], vocab_size: 
     i32 = tf.TensorSpec([], tf.int32)
     run = (i32, i32, tf.TensorSpec([None], tf.int32), i32)            # width, max_len, prefix, top_k
 
-    @tf.function(input_signature=[list(input_spec), i32, i32, [run] * runs])
+    # no autograph: the search's loop and branches are tf.while_loop and tf.cond already, and transpiling the
+    # Python of the step and the layers it calls was half of the trace (seq2seq: 1.8 of 3.9 s)
+    @tf.function(input_signature=[list(input_spec), i32, i32, [run] * runs], autograph=False)
     def search(inputs, start, end, runs):
         state = init(inputs) if init is not None else inputs
         return [search_graph(step, vocab_size, state, start, end, *r) for r in runs]
-    return Search(search, vocab_size, runs, search.python_function)
+    return Search(search, vocab_size, runs)
 
 
 def search_graph(step: Step, vocab_size: int, state, start, end, width, max_len, prefix, top_k) -> dict:
@@ -146,9 +146,8 @@ def beam_search(search: Search, inputs: Sequence, start: int, end: int, width: i
 
 
 def beam_searches(search: Search, inputs: Sequence, start: int, end: int,
-                  runs: Sequence[Run], eager: bool = False) -> list[list[Hypothesis]]:
-    """Up to `search.runs` beam searches from the same inputs in one call (they run side by side); `eager`: op
-    by op, without tracing the graph."""
+                  runs: Sequence[Run]) -> list[list[Hypothesis]]:
+    """Up to `search.runs` beam searches from the same inputs in one call (they run side by side)."""
     if len(runs) > search.runs:
         raise ValueError(f"this search was compiled for {search.runs} runs at a time, not {len(runs)}")
     for r in runs:
@@ -157,7 +156,7 @@ def beam_searches(search: Search, inputs: Sequence, start: int, end: int,
     idle = Run(1, 0)                                                   # a run of no steps costs nothing
     args = [(np.int32(r.width), np.int32(r.max_len), np.asarray(r.prefix, np.int32).reshape(-1), np.int32(r.top_k))
             for r in list(runs) + [idle] * (search.runs - len(runs))]
-    outs = (search.eager if eager else search.fn)(list(inputs), np.int32(start), np.int32(end), args)
+    outs = search.fn(list(inputs), np.int32(start), np.int32(end), args)
     return [hypotheses(out, r.width) for out, r in zip(outs, runs)]
 
 

@@ -99,7 +99,9 @@ def recorder(mod, arch: str, params: dict, data_info: dict, probes: list[dict], 
                 raise RuntimeError(f"{arch}.fit did not call replay.watch(model, vocabs) before Keras' fit")
             bundle = store.Bundle(arch, "(training)", params, model, vocabs, {}, data_info)
             snap, errors = None, []
-            model._seqviz_eager = True     # store.forward calls it eagerly: a few calls cost less than a trace
+            # a snapshot of a model in training (thrown away once saved): seq2seq traces a one-search graph for
+            # it, not the page's three-search one
+            model._seqviz_snapshot = True
             try:
                 for probe in (probes if epoch == 0 else [self.probe]):
                     try:
@@ -110,7 +112,7 @@ def recorder(mod, arch: str, params: dict, data_info: dict, probes: list[dict], 
                             raise SeqvizError(f"The replay's probe cannot be read by this model: {e}") from None
                         errors.append(str(e))
             finally:
-                model._seqviz_eager = False
+                model._seqviz_snapshot = False
             if snap is None:
                 self.off, self.note = True, f"no replay: no probe could be read ({'; '.join(errors)})"
                 return

@@ -246,19 +246,15 @@ def _forward(model, signature):
     call = lambda x: model(x, training=False)  # noqa: E731
     # with a signature, keep the one concrete function: calling it directly skips the polymorphic
     # function's dispatch (~0.4 ms of a ~1.2 ms decoder step)
-    return (tf.function(call, input_signature=[signature]).get_concrete_function()
-            if signature is not None else tf.function(call, reduce_retracing=True))
+    return (tf.function(call, input_signature=[signature], autograph=False).get_concrete_function()
+            if signature is not None else tf.function(call, reduce_retracing=True, autograph=False))
 
 
 def forward(model, inputs, signature=None):
     """`model(inputs, training=False)`, traced once and reused: an eager call of a small Keras model costs
     ~15 ms of Python overhead per call, a traced one ~1 ms. Without a `signature` (the inputs' TensorSpecs,
     None for any size) shapes are relaxed after a retrace; a model called with ever-changing shapes (a
-    decoder step over beams of any width and sources of any length) should pass one, to trace only once. A model
-    marked `_seqviz_eager` (seqviz.replay, while it takes a snapshot of a model in training: a few calls, where a
-    trace would cost more than all of them) is called eagerly."""
-    if getattr(model, "_seqviz_eager", False):   # a replay's snapshot of a model in training: one call, not a trace
-        return model(inputs, training=False)
+    decoder step over beams of any width and sources of any length) should pass one, to trace only once."""
     return _forward(model, signature)(inputs)
 
 

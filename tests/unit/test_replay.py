@@ -34,8 +34,8 @@ def _close(a, b) -> bool:
 
 def _same(snapshot: dict, taken: dict) -> bool:
     """A snapshot computed now equals one a replay kept: the same tokens, labels and decodes, the same numbers to
-    the digits a replay keeps (replay.DIGITS; a snapshot during training runs its model eagerly, the loaded model
-    through a traced graph: they may differ in the last float bits)."""
+    the digits a replay keeps (replay.DIGITS; a snapshot during training may run its model eagerly or through
+    another graph than the loaded model's: they may differ in the last float bits)."""
     kept = {k: v for k, v in taken.items() if k not in ("epoch", "logs")}
     return _close(replay.compact(snapshot), kept)
 
