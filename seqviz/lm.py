@@ -58,10 +58,11 @@ with warnings.catch_warnings():  # tensorflow-addons announces its end of life o
     warnings.simplefilter("ignore", UserWarning)
     from tensorflow_addons.optimizers import LazyAdam
 
-from seqviz import budget, nn, replay, store
+from seqviz import budget, graphs, nn
+from seqviz.contract import Out
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param
-from seqviz.training import phase, record
+from seqviz.run import UNWATCHED, Run, phase, record
 from seqviz.uploads import decode_text
 from seqviz.vocab import PAD, UNK, Vocab
 
@@ -97,6 +98,15 @@ PREDICT_PARAMS = [
     Param("top_k", 40, 0, 100_000, "sample among the k most likely words (0 = all)"),
     Param("seed", 0, 0, 2**31 - 1, "sampling seed: the same prompt, settings and seed give the same text"),
 ]
+RESULT = {   # what predict returns (seqviz.contract): P prompt tokens, N generated words
+    "prompt": Out(list[str], ("P",), "the prompt's tokens"),
+    "unknown": Out(list[str], (), "the prompt's words outside the vocabulary (read as <unk>)"),
+    "continuation": Out(str, (), "the generated words, joined"),
+    "tokens": Out(list[str], ("N",), "the generated words"),
+    "token_probs": Out(list[float], ("N",), "each generated word's probability when it was drawn"),
+    "next_word": Out(dict[str, float], (), "the most likely next words after the prompt -> probability"),
+    "prompt_perplexity": Out(float | None, (), "the model's perplexity on the prompt (None: too short)"),
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -522,7 +532,7 @@ def saved_trace(metrics: dict) -> RaceTrace | None:
         return None
 
 
-def fit(params: dict, data: Corpus | None, callbacks=()):
+def fit(params: dict, data: Corpus | None, run: Run = UNWATCHED):
     corpus = corpus_for(params, data)
     train_docs, val_docs = split(corpus, params["seed"])
     phase("building the vocabulary and the training windows")
@@ -548,8 +558,7 @@ def fit(params: dict, data: Corpus | None, callbacks=()):
     # else the process runs (and without the numpy adapter, which took ~8 s to tear down after fit)
     train = (tf.data.Dataset.from_tensor_slices((x, y))
              .shuffle(len(x), seed=params["seed"], reshuffle_each_iteration=True).batch(params["batch_size"]))
-    replay.watch(model, vocabs)
-    hist = model.fit(train, epochs=params["epochs"], callbacks=[tracer, *callbacks],
+    model.fit(train, epochs=params["epochs"], callbacks=[tracer, *run.callbacks(model, vocabs)],
                      validation_data=tf.data.Dataset.from_tensor_slices((xv, yv)).batch(val_batch(params)), verbose=0)
 
     metrics = {
@@ -560,7 +569,6 @@ def fit(params: dict, data: Corpus | None, callbacks=()):
         "val_perplexity_per_epoch": [e["val_perplexity"] for e in trace.epochs],
         "vocab_size": len(vocab), "n_train_tokens": int(x.size), "n_val_tokens": int(yv.size),
         "corpus": corpus.source, "corpus_fingerprint": fingerprint(corpus),
-        "history": {k: [float(v) for v in hist.history[k]] for k in ("loss", "val_loss") if k in hist.history},
         "race_trace": trace.to_json(),   # the race page draws a finished race from here after a reload
     }
     return model, vocabs, metrics
@@ -652,7 +660,7 @@ def choose(probs: np.ndarray, temperature: float, top_k: int, rng: np.random.Gen
     return int(rng.choice(len(q), p=q / q.sum()))
 
 
-@store.once_per_model
+@graphs.once_per_model
 def next_word_fn(model: LanguageModel):
     """ids (1, T), state h, c (1, H) -> P(next word) (V,) after the last id, and the new h, c: the full
     softmax over the shared W, b. Traced once per model (an eager step costs ~8 ms, a traced one <1 ms)."""

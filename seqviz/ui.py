@@ -150,7 +150,7 @@ def _warm_steps():
 def warm_up() -> None:
     """Once per server process, in a background thread: import TensorFlow, load every page's shipped default
     and trace what its default view calls, so a page opened later finds it ready and a page opened meanwhile
-    waits for the same work instead of repeating it (the caches' and `store.once_per_model`'s locks). It never
+    waits for the same work instead of repeating it (the caches' and `graphs.once_per_model`'s locks). It never
     trains and never waits for a training run (those are other processes). `SEQVIZ_WARMUP=0` turns it off."""
     import os
     if os.environ.get("SEQVIZ_WARMUP", "1") == "0":
