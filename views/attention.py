@@ -14,7 +14,7 @@ st.markdown("A BiLSTM reads the sentence; an attention layer scores every word, 
             "sometimes a negated cue of another class (*no pizza*) that the model must ignore.")
 
 def attention_bars(r: dict, title: str = "Attention weight per word (sums to 1)"):
-    """The page's main figure, from a prediction or one epoch of a replay."""
+    """One epoch of a replay (the sidebar's live figure and the replay view), on a fixed 0-1 scale so epochs compare."""
     ticks = [t + " (?)" if unk else t for t, unk in zip(r["tokens"], r["unknown"])]
     att = np.array(r["attention"])
     return figures.bars(ticks, att, title=title, value_name="weight", highlight=int(att.argmax()), muted=r["unknown"],
