@@ -616,7 +616,8 @@ def parse(text: str) -> tuple[list[str], list[str]]:
 
 
 def predict(bundle, text: str) -> dict:
-    """Viterbi tags, per-utterance argmax, marginals, emissions and transitions for one dialogue."""
+    """Viterbi tags (the whole decode: path, score, best scores and backpointers), per-utterance argmax, marginals,
+    emissions and transitions for one dialogue."""
     vocab, tags = bundle.vocabs["words"], bundle.vocabs["tags"]
     speakers, utterances = parse(text)
     use_speaker = bundle.params["use_speaker"]
@@ -631,8 +632,19 @@ def predict(bundle, text: str) -> dict:
     return {"utterances": utterances, "speakers": speakers, "labels": tags.tokens,
             "tags": tags.decode(best.path), "greedy_tags": tags.decode(em.argmax(1)),
             "path": best.path, "path_score": best.score,
+            "cumulative": best.cumulative.tolist(), "backpointers": best.backpointers.tolist(),
             "marginals": crf.marginals(em, tr).tolist(), "emissions": em.tolist(), "transitions": tr.tolist(),
             "unknown_utterances": [i for i, u in enumerate(unknown) if u]}
+
+
+def viterbi_of(r: dict) -> crf.Viterbi:
+    """The Viterbi decode a prediction (or a replay's snapshot) carries: its path, score, and per step and tag
+    the best score of a path ending there and its backpointer (what the lattice draws). A snapshot recorded
+    before predictions carried the last two is decoded again from its emissions and transitions."""
+    if "backpointers" not in r:
+        return crf.viterbi(np.array(r["emissions"]), np.array(r["transitions"]))
+    return crf.Viterbi(path=list(r["path"]), score=float(r["path_score"]), cumulative=np.array(r["cumulative"]),
+                       backpointers=np.array(r["backpointers"], dtype=np.int64))
 
 
 def diff(a, ra: dict, b, rb: dict) -> dict:
