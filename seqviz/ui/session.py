@@ -39,15 +39,22 @@ def load_model(arch: str, name: str) -> store.Bundle:
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
-def _predict(arch: str, name: str, stamp: float, text: str, options: tuple) -> dict:
-    return archs.get(arch).module().predict(load_model(arch, name), text, **dict(options))
+def _call(arch: str, name: str, stamp: float, fn: str, args: tuple, options: tuple):
+    return getattr(archs.get(arch).module(), fn)(load_model(arch, name), *args, **dict(options))
+
+
+def call(bundle: store.Bundle, fn: str, *args, **options):
+    """The arch module's `fn(bundle, *args, **options)` (its `predict`, or a view `predict` is made of, such
+    as captioning's `decode` of a feature vector), memoised per (model, function, arguments): a widget that
+    only changes the view (a tab, a step slider) re-runs the page without re-running the model. The cache is
+    the server's, shared by every session and by the warm-up. Errors are not memoised."""
+    return _call(bundle.arch, bundle.name, store.stamp(bundle.arch, bundle.name), fn, args,
+                 tuple(sorted(options.items())))
 
 
 def predict(bundle: store.Bundle, text: str, **options) -> dict:
-    """The arch's `predict`, memoised per (model, input, options): a widget that only changes the view
-    (a tab, a step slider) re-runs the page without re-running the model. Errors are not memoised."""
-    return _predict(bundle.arch, bundle.name, store.stamp(bundle.arch, bundle.name), text,
-                    tuple(sorted(options.items())))
+    """The arch's `predict`, memoised (see `call`)."""
+    return call(bundle, "predict", text, **options)
 
 
 def background(fn, *args, **kwargs) -> Future:

@@ -6,9 +6,9 @@ import time
 
 import streamlit as st
 
-from seqviz import archs, store
+from seqviz import archs
 from seqviz.errors import SeqvizError
-from seqviz.ui.session import load_model, predict
+from seqviz.ui.calls import WARM
 from seqviz.ui.widgets import POLL_SECONDS
 
 WARMUP = {"state": "off", "done": [], "todo": [], "seconds": None, "error": None}   # read by the home page
@@ -16,32 +16,11 @@ _warm_lock = threading.Lock()
 
 
 def _warm_steps():
-    """(label, work) per page: load its shipped default(s) through the pages' own caches and run its default
-    view's model calls once (the same cached predictions and traced graphs the page then finds ready).
-    Nothing is trained and nothing is written."""
-    from seqviz import attention, captioning, dialogue_acts, lm, seq2seq
-
-    def modes():
-        for name in [f"default-{m}" for m in seq2seq.MODES]:   # the page's first view: digits, all four modes
-            bundle = load_model("seq2seq", name)
-            r = predict(bundle, seq2seq.EXAMPLE, beam=3)
-            runner_up = list(r["steps"][0])[1]                 # the open tab's pre-set pin, as the page sets it
-            predict(bundle, seq2seq.EXAMPLE, beam=3, prefix=runner_up, exposure=False)
-
-    def captions():
-        bundle = load_model("captioning", store.DEFAULT)
-        x, _ = captioning.text_features(bundle, captioning.EXAMPLE)
-        r = captioning.decode(bundle, x, beam=3, top_k=5)
-        captioning.decode(bundle, x, beam=3, top_k=5, ablate="1")
-        for a in ("1", "none"):
-            captioning.score(bundle, x, r["captions"], ablate=a)
-
-    yield "attention", lambda: predict(load_model("attention", store.DEFAULT), attention.EXAMPLE)
-    yield "dialogue-acts", lambda: predict(load_model("dialogue-acts", store.DEFAULT), dialogue_acts.EXAMPLE)
-    yield "seq2seq", modes
-    yield "captioning", captions
-    yield "lm", lambda: predict(load_model("lm", store.DEFAULT), lm.EXAMPLE,
-                                **{p.name: p.default for p in lm.PREDICT_PARAMS})
+    """(label, work) per page: its `warm_<arch>` (seqviz.ui.calls), which loads its shipped default(s) through
+    the pages' own caches and makes its first view's model calls once, as the page makes them (the same cached
+    predictions and traced graphs the page then finds ready). Nothing is trained and nothing is written."""
+    for arch_id in archs.ARCHS:
+        yield arch_id, WARM[arch_id]
 
 
 def warm_up() -> None:
