@@ -140,6 +140,8 @@ RESULT = {   # what predict returns (seqviz.contract): U utterances, L labels (t
     "greedy_tags": Out(list[str], ("U",), "each utterance's own argmax of its emissions"),
     "path": Out(list[int], ("U",), "the Viterbi path as label indices"),
     "path_score": Out(float, (), "the path's score: its emissions plus its transitions"),
+    "cumulative": Out(list[list[float]], ("U", "L"), "the best score of a path ending at each utterance and tag"),
+    "backpointers": Out(list[list[int]], ("U", "L"), "the previous tag on that best path"),
     "marginals": Out(list[list[float]], ("U", "L"), "P(tag | dialogue) per utterance (forward-backward)"),
     "emissions": Out(list[list[float]], ("U", "L"), "the CRF's unary scores"),
     "transitions": Out(list[list[float]], ("L", "L"), "the CRF's score of tag i followed by tag j"),
@@ -632,7 +634,8 @@ def parse(text: str) -> tuple[list[str], list[str]]:
 
 
 def predict(bundle, text: str) -> dict:
-    """Viterbi tags, per-utterance argmax, marginals, emissions and transitions for one dialogue."""
+    """Viterbi tags (the whole decode: path, score, best scores and backpointers), per-utterance argmax, marginals,
+    emissions and transitions for one dialogue."""
     vocab, tags = bundle.vocabs["words"], bundle.vocabs["tags"]
     speakers, utterances = parse(text)
     use_speaker = bundle.params["use_speaker"]
@@ -647,8 +650,19 @@ def predict(bundle, text: str) -> dict:
     return {"utterances": utterances, "speakers": speakers, "labels": tags.tokens,
             "tags": tags.decode(best.path), "greedy_tags": tags.decode(em.argmax(1)),
             "path": best.path, "path_score": best.score,
+            "cumulative": best.cumulative.tolist(), "backpointers": best.backpointers.tolist(),
             "marginals": crf.marginals(em, tr).tolist(), "emissions": em.tolist(), "transitions": tr.tolist(),
             "unknown_utterances": [i for i, u in enumerate(unknown) if u]}
+
+
+def viterbi_of(r: dict) -> crf.Viterbi:
+    """The Viterbi decode a prediction (or a replay's snapshot) carries: its path, score, and per step and tag
+    the best score of a path ending there and its backpointer (what the lattice draws). A snapshot recorded
+    before predictions carried the last two is decoded again from its emissions and transitions."""
+    if "backpointers" not in r:
+        return crf.viterbi(np.array(r["emissions"]), np.array(r["transitions"]))
+    return crf.Viterbi(path=list(r["path"]), score=float(r["path_score"]), cumulative=np.array(r["cumulative"]),
+                       backpointers=np.array(r["backpointers"], dtype=np.int64))
 
 
 def diff(a, ra: dict, b, rb: dict) -> dict:

@@ -789,3 +789,67 @@ def serving(bundle, k: int = 10):
                            "next_words": f"({k},) string: the {k} most probable next words, best first",
                            "next_probs": f"({k},) float: their probabilities (full softmax over the vocabulary)"},
                           {"text": repr(EXAMPLE)}, [ids_of])
+
+
+# ---------------------------------------------------------------------------------------------
+# The race on the page: what it trains, its runs on this server, each side's trace
+# ---------------------------------------------------------------------------------------------
+RACE_SIDES = ("sampled", "full")
+
+
+def race_knobs() -> list[Param]:
+    """The race form's knobs: every training knob but the softmax (the race trains both), one epoch by default."""
+    return [dataclasses.replace(p, default=1) if p.name == "epochs" else p for p in PARAMS if p.name != "softmax"]
+
+
+def race_key(text: str) -> str:
+    """A race's key from a URL (ten hex digits), or "" for anything else."""
+    return text if isinstance(text, str) and len(text) == 10 and all(c in "0123456789abcdef" for c in text) else ""
+
+
+@dataclass
+class RacePlan:
+    key: str     # the race's id: the hash of its settings (the same settings are the same race)
+    runs: dict   # {side: training.Plan} to submit, one per softmax; empty when the race ran already
+
+    @property
+    def ran(self) -> bool:
+        """Both of its models are in the store: the race is shown, not run again."""
+        return not self.runs
+
+
+def plan_race(values: dict) -> RacePlan:
+    """The race of the form's `values` (`race_knobs`): the same config once per softmax, saved as
+    race-<key>-sampled and race-<key>-full, validated before any work starts (bad settings raise SeqvizError)."""
+    from seqviz import training
+    key = training.plan("lm", {**values, "softmax": "sampled"}, name="race-check", overwrite=True).key
+    if all(store.exists("lm", race_name(key, side)) for side in RACE_SIDES):
+        return RacePlan(key, {})
+    runs = {side: training.plan("lm", {**values, "softmax": side}, name=race_name(key, side), overwrite=True)
+            for side in RACE_SIDES}
+    check(runs["sampled"].params)
+    return RacePlan(key, runs)
+
+
+def race_jobs(key: str) -> dict:
+    """{side: job} of race `key`'s runs still known to this server (a reload or a shared link finds them)."""
+    from seqviz import training
+    on_server = {j.plan.name: j for j in training.running("lm")}
+    return {side: on_server[race_name(key, side)] for side in RACE_SIDES if race_name(key, side) in on_server}
+
+
+def race_traces(jobs: dict, key: str) -> dict:
+    """{side: RaceTrace or None}: live from the side's job, else from its saved model (a finished race after a
+    reload; None for a damaged or older entry); a side with neither a job nor a key is left out."""
+    out = {}
+    for side in RACE_SIDES:
+        job = jobs.get(side)
+        if job is not None:
+            out[side] = live(job.records)
+        elif key:
+            try:
+                metrics = store.read_json("lm", race_name(key, side)) or {}
+            except SeqvizError:
+                metrics = {}
+            out[side] = saved_trace(metrics) if isinstance(metrics, dict) else None
+    return out

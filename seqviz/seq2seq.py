@@ -859,3 +859,85 @@ def serving(bundle):
     return export.Serving(serve, {"text": f"a string: the source, as typed on the page (e.g. {typed!r}); "
                                           f"its first {p['max_len']} tokens are read"},
                           outputs, {"text": repr(typed)}, [ids_of])
+
+
+# ---------------------------------------------------------------------------------------------
+# The store's models grouped by task (the page's task picker, its models per mode, its accuracy table)
+# ---------------------------------------------------------------------------------------------
+TASK_TITLES = {"digits": "digits → words", "sort": "sort digits", "piglatin": "Pig Latin"}   # the generated tasks
+
+
+@dataclass
+class TaskGroups:
+    """Every seq2seq store entry's config.json (shipped defaults first; damaged entries left out), grouped by
+    task: each generated task is one group, and so is each file of pairs ("file:<sha1>": every model trained on
+    one file, whatever its mode)."""
+    configs: dict[str, dict]
+
+    def task_of(self, name: str) -> str:
+        config = self.configs[name]
+        task = config["params"].get("task")
+        return task if task != FILE else f"file:{(config.get('data') or {}).get('sha1', '')[:10]}"
+
+    @property
+    def tasks(self) -> list[str]:
+        """The picker's entries: the generated tasks, then the files of pairs, in the store's order."""
+        return list(TASK_TITLES) + list(dict.fromkeys(self.task_of(n) for n, c in self.configs.items()
+                                                      if c["params"].get("task") == FILE))
+
+    def label(self, task: str) -> str:
+        if task in TASK_TITLES:
+            return TASK_TITLES[task]
+        return "your pairs: " + next(((c.get("data") or {}).get("filename", "?") for n, c in self.configs.items()
+                                      if self.task_of(n) == task), "?")
+
+    def models(self, task: str, mode: str | None = None) -> list[str]:
+        """The task's models (of one `mode`), shipped defaults first, then the newest trained."""
+        return [n for n, c in self.configs.items()
+                if self.task_of(n) == task and mode in (None, c["params"].get("mode"))]
+
+    def examples(self, task: str) -> list[list[str]]:
+        """Held-out [source, target] pairs of a file task's first model (none for generated tasks)."""
+        if task in TASK_TITLES:
+            return []
+        for name in self.models(task):
+            try:
+                return (store.read_json("seq2seq", name) or {}).get("examples") or []
+            except SeqvizError:
+                continue
+        return []
+
+    def accuracy(self, task: str) -> list[dict]:
+        """A row per model of the task: its held-out exact match and token accuracy (a generated task's at a
+        short and at the longest training length too), how many pairs were held out, its training seconds."""
+        rows = []
+        for name in self.models(task):
+            try:
+                m = store.read_json("seq2seq", name)
+            except SeqvizError:
+                continue
+            if not m:
+                continue
+            p = self.configs[name]["params"]
+            row = {"model": name, "mode": p["mode"], "depth": p.get("depth"), "exact (all)": m.get("val_exact"),
+                   "token acc (all)": m.get("val_token_accuracy")}
+            if task in TASK_TITLES:
+                row.update({f"exact @ {m.get('len_short')}": m.get("exact_short"),
+                            f"token acc @ {m.get('len_short')}": m.get("token_accuracy_short"),
+                            f"exact @ {m.get('len_long')}": m.get("exact_long"),
+                            f"token acc @ {m.get('len_long')}": m.get("token_accuracy_long")})
+            rows.append({**row, "held out": m.get("n_val"), "train s": m.get("train_seconds")})
+        return rows
+
+
+def group_by_task() -> TaskGroups:
+    """The store's seq2seq models, grouped by the task they were trained on (read from config.json alone)."""
+    configs = {}
+    for name in store.list_models("seq2seq"):
+        try:
+            config = store.read_json("seq2seq", name, "config") or {}
+        except SeqvizError:
+            continue
+        if isinstance(config.get("params"), dict):
+            configs[name] = config
+    return TaskGroups(configs)
