@@ -106,8 +106,9 @@ def hook(mod: ModuleType, name: str):
 def _takes(fn, n: int, keywords: bool) -> bool:
     """`fn` can be called with `n` positional arguments (the services call the hooks positionally), and with
     `keywords` more by keyword (a probe's fields, predict's options)."""
-    ps = [p for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    varargs = any(p.kind == p.VAR_POSITIONAL for p in inspect.signature(fn).parameters.values())
+    params = inspect.signature(fn).parameters.values()
+    ps = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    varargs = any(p.kind == p.VAR_POSITIONAL for p in params)
     required = sum(p.default is p.empty for p in ps)
     return (keywords or required <= n) and (n <= len(ps) or varargs)
 

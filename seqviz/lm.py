@@ -58,7 +58,7 @@ with warnings.catch_warnings():  # tensorflow-addons announces its end of life o
     warnings.simplefilter("ignore", UserWarning)
     from tensorflow_addons.optimizers import LazyAdam
 
-from seqviz import budget, graphs, nn
+from seqviz import budget, graphs, nn, store
 from seqviz.contract import Out
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param

@@ -46,7 +46,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from seqviz import budget, decoding, graphs, nn, replay
+from seqviz import budget, decoding, graphs, nn, replay, store
 from seqviz.contract import Out
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param

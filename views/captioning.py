@@ -21,6 +21,7 @@ def header() -> None:
                 "projection of the objects plus noise, so the true captions are known. Training batches hold one "
                 "row per (scene, step) for *both* captions: the two branches always get equal batch sizes, the "
                 "mistake (47 samples for one branch, 4 for the other) that stopped the original Keras model.")
+    ui.guide("captioning")
 
 
 def _probe() -> dict | None:

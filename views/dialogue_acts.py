@@ -18,6 +18,7 @@ def header() -> None:
                 "tags. The tags are the best path through the lattice (Viterbi), not each utterance's own best "
                 "guess. Short replies like *yeah*, *okay*, *right* are a yes-answer after a yes/no question and a "
                 "backchannel after a statement: context decides.")
+    ui.guide("dialogue-acts")
 
 
 def steps_of(r: dict, width: int) -> list[str]:

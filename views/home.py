@@ -9,6 +9,7 @@ st.title("seqviz: see inside classic Keras sequence models")
 st.markdown("Each page trains a small version of a classic architecture on demand and shows what it "
             "does inside. Every page works at once with its shipped default model; train your own from "
             "the sidebar, type your own input, upload your own data.")
+ui.guide("home")
 ui.warmup_panel()
 for arch in ARCHS.values():
     with st.container(border=True):

@@ -15,6 +15,7 @@ def header() -> None:
                 "softmax** scores all *V* words every step. Evaluation and generation always use the full "
                 "softmax over the same **W** and **b**: one set of weights, no copy. The default model read "
                 "the docstrings of Python's standard library.")
+    ui.guide("lm")
 
 
 def next_word_frame(r: dict):

@@ -14,6 +14,7 @@ def header() -> None:
                 "previous word. **peek**: feedback plus the encoder's last state at every step. **attention**: "
                 "feedback, and at every step the decoder looks back over *all* encoder states (the alignment "
                 "below). Long inputs are where they differ: one vector holds only so much.")
+    ui.guide("seq2seq")
 
 
 def _shown(token: str) -> str:

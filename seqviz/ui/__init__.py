@@ -13,7 +13,7 @@ concern; every page reads them as `ui.X`:
   warmup    `warm_up` (once per server, in the background) and the home page's `warmup_panel`
 """
 from seqviz.ui import calls  # noqa: F401  (ui.calls: each page's model calls and its warm-up)
-from seqviz.ui.details import download_result, export_zip, keras_code, model_details, replay_view
+from seqviz.ui.details import download_result, export_zip, guide, keras_code, model_details, replay_view
 from seqviz.ui.jobs import job_status
 from seqviz.ui.session import background, call, load_model, predict, predict_async
 from seqviz.ui.sidebar import NO_COMPARE, compared, comparison, model_sidebar, train_panel

@@ -124,3 +124,17 @@ def download_result(result: dict, bundle: store.Bundle, what: str = "result") ->
                        file_name=f"{bundle.arch}-{bundle.name}-{what.replace(' ', '-')}.json",
                        mime="application/json", on_click="ignore", icon=":material/download:",
                        help="the numbers behind every figure on this page, as python -m seqviz predict prints them")
+
+
+def guide(page: str) -> None:
+    """The page's guide (docs/guide/<page>.md: what it shows, what to look at, what to try, its data formats),
+    folded away and read only while open."""
+    from seqviz import guides
+    box = st.expander("Guide: what this page shows, what to look at, what to try", key=f"guide:{page}",
+                      on_change="rerun", icon=":material/menu_book:")
+    if not box.open:
+        return
+    with box:
+        text = guides.for_app(page)
+        st.markdown(text if text is not None else "No guide for this page yet.")   # our own text, not a user's
+        st.caption(f"The same text is in the repository: docs/guide/{page}.md.")

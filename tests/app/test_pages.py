@@ -438,3 +438,16 @@ def test_the_estimate_scales_the_defaults_time_by_examples_times_epochs():
     assert training.estimate_seconds("attention", {"n_train": 3000, "epochs": 6}) == pytest.approx(base)
     half = training.estimate_seconds("attention", {"n_train": 1500, "epochs": 6})
     assert half == pytest.approx(training.OVERHEAD_S + (base - training.OVERHEAD_S) / 2)
+
+
+@pytest.mark.parametrize("page,guide", [("views/home.py", "home")] + [(a.page, a.id) for a in ARCHS.values()])
+def test_every_page_shows_its_guide_when_asked(page, guide):
+    from seqviz import guides
+    at = open_page(page)
+    assert not at.exception
+    (box,) = [e for e in at.expander if e.label.startswith("Guide:")]
+    assert not any("What to look at" in m.value for m in at.markdown)      # folded: not even read
+    at.session_state[f"guide:{guide}"] = True                               # what opening it does
+    at.run()
+    assert not at.exception
+    assert any(m.value == guides.for_app(guide) for m in at.markdown)

@@ -39,7 +39,8 @@ def _module(**names) -> types.ModuleType:
 
 def test_a_module_short_of_the_contract_is_named_with_everything_it_lacks():
     assert contract.check(_module()).__name__ == "seqviz.fake"
-    with pytest.raises(TypeError, match=r"seqviz.fake does not satisfy the architecture contract: no story; no serving"):
+    with pytest.raises(TypeError, match=r"seqviz.fake does not satisfy the architecture contract: no story; "
+                                        r"no serving"):
         contract.check(_module(story=None, serving=None))
     with pytest.raises(TypeError, match=r"predict\(bundle\) .*cannot take \(bundle, text\)"):
         contract.check(_module(predict=lambda bundle: {}))
