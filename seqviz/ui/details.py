@@ -131,7 +131,7 @@ def guide(page: str) -> None:
     folded away and read only while open."""
     from seqviz import guides
     box = st.expander("Guide: what this page shows, what to look at, what to try", key=f"guide:{page}",
-                      on_change="rerun", icon=":material/menu_book:")
+                      on_change="rerun")
     if not box.open:
         return
     with box:
