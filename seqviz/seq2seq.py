@@ -27,6 +27,8 @@ over real English words (the words of Python's own documentation, `pydoc_data`; 
 Or your own pairs (task "file", set by the upload): a CSV of source,target read as words or as characters
 (`tokens`), vocabularies from its training rows, 15% held out; keras-io's addition data (50k "a+b" pairs,
 `python -m seqviz bench seq2seq-addition`) reaches 99.9% held-out exact match in attention mode in 20 epochs.
+Each task is one small class (`Digits`, `Sort`, `PigLatin`, `FilePairs`), picked from a model's params once by
+`task_of`: what it reads and writes, its data and its error messages are its members.
 
 Default models (seed 0, inputs of 1-10 tokens; `DEFAULTS` below, regenerated with
 `python -m seqviz train seq2seq --set mode=<mode> --name default-<mode> --overwrite`): digits -> words in all four
@@ -133,11 +135,12 @@ def english_words() -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Generated:
-    """A generated task: sources drawn from a closed vocabulary, each target a function of its source. What
-    differs by task is a member, here or in `FilePairs` (the same members, for your pairs): the vocabularies
-    (SOURCE and TARGET in id order: the shipped models' ids follow them), how typed text becomes tokens (`read`,
-    `read_graph` the same in the export's graph), how the output is written (`joiner`), the longest target, the
-    example, the data and the words of its errors."""
+    """A generated task: sources drawn from a closed vocabulary, each target a function of its source.
+    Everything that differs between tasks is a member, here or in `FilePairs` (the same members): the
+    vocabularies (SOURCE and TARGET, in id order: the shipped models' ids follow them), how typed text becomes
+    tokens (`read`; `read_graph` is the same in the export's graph), how output tokens are written (`joiner`),
+    the longest target, the example, the training and held-out data, the gold output and the words of the
+    errors. Subclasses give `read`, `read_graph`, `sources` and `target`."""
     name = ""
     EXAMPLE = ""                      # the page's first input, and the replay's
     SOURCE = TARGET = ()              # the vocabularies' tokens, in id order
@@ -470,7 +473,7 @@ class FilePairs:
 # A model's task, and the names the page, the CLI and the tests use
 # ---------------------------------------------------------------------------------------------
 KINDS = {"digits": Digits, "sort": Sort, "piglatin": PigLatin, FILE: FilePairs}
-Task = Digits | Sort | PigLatin | FilePairs
+Task = Generated | FilePairs
 
 
 def task_of(params: dict) -> Task:
@@ -666,7 +669,7 @@ def _decode(layers: dict, depth: int, mode: str, x, enc, src, states, one_step: 
 def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
     """The training model: [source (B, S), decoder input (B, T)] -> probs (B, T, V) [, alignment (B, T, S)]."""
     mode, (enc_depth, depth) = params["mode"], _depths(params)        # depth: the decoder's, from here on
-    t_len = max_target_len(params["task"], params["max_len"]) + 1
+    t_len = task_of(params).max_target_len(params["max_len"]) + 1
     layers = _layers(params, vocabs)
     src = tf.keras.Input((params["max_len"],), dtype="int32", name="source")
     tgt_in = tf.keras.Input((t_len,), dtype="int32", name="decoder_input")
@@ -711,7 +714,7 @@ def evaluate(model, params, vocabs, pairs) -> dict:
 def memory(params: dict, data=None) -> list[budget.Term]:
     """What a training run holds (seqviz.budget): the weights, one batch through the encoder and decoder
     stacks (with the attention's (T, S) scores and the (T, V) output), and the training pairs."""
-    task = task_of({**params, "task": FILE} if data is not None else params)    # the data decides, as in fit
+    task = task_of({**params, "task": FILE} if data is not None else params)    # as check_params decides
     n_train, vs, vt = task.sizes(params, data)
     e, h, depth, b = params["embed_dim"], params["units"], params["depth"], params["batch_size"]
     extra = sum(_depths(params)) - 2                     # stacked layers beyond each side's first
