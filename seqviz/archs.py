@@ -1,27 +1,15 @@
 """The registry of architectures. Light on purpose (no TensorFlow): the home page, the store and
-the CLI read it; `module()` imports the architecture's module only when a model is needed.
+the CLI read it; `module()` imports the architecture's module only when a model is needed, and checks it
+against the architecture contract (`seqviz.contract`: every hook the shared services call).
 
-Each architecture module provides:
-  PARAMS          training knobs (`seqviz.params.Param`), `seed` among them
-  PREDICT_PARAMS  inference options (may be empty)
-  EXAMPLE         a ready input for the page and the CLI
-  read_upload(raw: bytes, filename) -> data       validated user data for training
-  fit(params, data, callbacks) -> (model, vocabs, metrics)
-  build(params, vocabs) -> tf.keras.Model          used by the store to rebuild before loading weights
-  predict(bundle, text, **options) -> dict         JSON-ready, the CLI's `predict` output
-  snapshot(bundle, **probe) -> dict                one epoch of a replay: a selection of its `predict` (seqviz.replay)
-  story(replay) -> {"lines", "events"}             what changed over a replay, as per-epoch series and sentences
-and its `fit` calls `replay.watch(model, vocabs)` before Keras' fit;
-and optionally: probe(params, data) -> the replay's default probe (else {"text": EXAMPLE}),
-predict_file(bundle, raw, filename, **options) (the CLI's --file), check_params(params, data)
--> params (constraints between knobs, and the user's data against them, raised before training starts; the
-settings the run trains with), DEFAULTS {store name: knob overrides} where
-an arch ships several defaults, default_model(options) -> the CLI's --model default.
+Each entry also names the models the project ships (`defaults`: store name -> knob overrides of the module's
+PARAMS), regenerated with `python -m seqviz bench train-defaults`.
 """
 from __future__ import annotations
 
+import functools
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from seqviz.errors import SeqvizError
 
@@ -36,11 +24,24 @@ class Arch:
     page: str  # path of its Streamlit page, relative to the project root
     headline: dict  # metrics.json key -> label, shown on the home page's card
     default: str = "default"  # the store entry the home card describes (seq2seq ships one per mode)
-    shipped: tuple[str, ...] = ("default",)  # the committed models (the module's DEFAULTS where it has them)
+    defaults: dict = field(default_factory=lambda: {"default": {}})   # the shipped models: name -> knob overrides
+
+    @property
+    def shipped(self) -> tuple[str, ...]:
+        """The names of the committed models, in the order pickers list them."""
+        return tuple(self.defaults)
 
     def module(self):
-        return importlib.import_module(self.module_name)
+        return _checked(self.module_name)
 
+
+# seq2seq ships every task in every mode: digits -> words as default-<mode>, the other tasks' attention models as
+# default-<task>, their other modes as default-<task>-<mode>
+_MODES = ("basic", "feedback", "peek", "attention")
+SEQ2SEQ_DEFAULTS = {**{f"default-{mode}": {"mode": mode} for mode in _MODES},
+                    "default-sort": {"task": "sort"}, "default-piglatin": {"task": "piglatin"},
+                    **{f"default-{task}-{mode}": {"task": task, "mode": mode}
+                       for task in ("sort", "piglatin") for mode in _MODES if mode != "attention"}}
 
 ARCHS: dict[str, Arch] = {a.id: a for a in [
     Arch("attention", "Attention classifier",
@@ -50,7 +51,8 @@ ARCHS: dict[str, Arch] = {a.id: a for a in [
          "examples) and then got it in one pass (20 min).",
          "seqviz.attention", "views/attention.py",
          {"val_accuracy": "held-out accuracy", "val_cue_attention": "attention mass on cue words",
-          "train_seconds": "training time (s)"}, shipped=("default", "default-seed")),
+          "train_seconds": "training time (s)"},
+         defaults={"default": {}, "default-seed": {"score": "seed"}}),     # the same run, both attention scores
     Arch("dialogue-acts", "Dialogue acts (BiLSTM-CRF)",
          "A hierarchical BiLSTM-CRF tags every utterance of a dialogue; see the CRF's Viterbi path through "
          "the tag lattice, its transitions and marginals, and where it overrules a per-utterance guess.",
@@ -66,10 +68,7 @@ ARCHS: dict[str, Arch] = {a.id: a for a in [
          "farizrahman4u/seq2seq (SimpleSeq2Seq, Seq2Seq(peek, depth, teacher_force), AttentionSeq2Seq).",
          "seqviz.seq2seq", "views/seq2seq.py",
          {"val_exact": "held-out exact match (attention)", "exact_long": "exact match, longest inputs",
-          "train_seconds": "training time (s)"}, default="default-attention",
-         shipped=("default-basic", "default-feedback", "default-peek", "default-attention", "default-sort",
-                  "default-piglatin", "default-sort-basic", "default-sort-feedback", "default-sort-peek",
-                  "default-piglatin-basic", "default-piglatin-feedback", "default-piglatin-peek")),
+          "train_seconds": "training time (s)"}, default="default-attention", defaults=SEQ2SEQ_DEFAULTS),
     Arch("captioning", "Captioning: two heads",
          "A multi-task captioner: two encoder-decoder branches over 4096-d image features, their LSTM states "
          "concatenated into two softmax heads (an English sentence and a French label). Upload features or "
@@ -97,3 +96,9 @@ def get(arch_id: str) -> Arch:
         return ARCHS[arch_id]
     except KeyError:
         raise SeqvizError(f"Unknown architecture {arch_id!r}; choose one of: {', '.join(ARCHS)}.") from None
+
+
+@functools.lru_cache(maxsize=None)
+def _checked(module_name: str):
+    from seqviz import contract
+    return contract.check(importlib.import_module(module_name))

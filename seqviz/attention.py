@@ -34,9 +34,11 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from seqviz import budget, nn, replay, store
+from seqviz import budget, graphs, nn, replay
+from seqviz.contract import Out
 from seqviz.errors import SeqvizError
-from seqviz.training import holdout, phase
+from seqviz.heldout import holdout
+from seqviz.run import UNWATCHED, Run, phase
 from seqviz.params import SEED, Param
 from seqviz.uploads import check_labels, read_csv
 from seqviz.vocab import Vocab, tokenize
@@ -80,8 +82,14 @@ PARAMS = [
     SEED,
 ]
 QUICK = {"n_train": 1000, "epochs": 3}      # the sidebar's Quick preset (the rest as PARAMS)
-DEFAULTS = {"default": {}, "default-seed": {"score": "seed"}}   # the shipped models: the same run, both scores
 PREDICT_PARAMS: list[Param] = []
+RESULT = {   # what predict returns (seqviz.contract): T = the tokens the model reads
+    "tokens": Out(list[str], ("T",), "the input's tokens, as the model reads them (cut at max_len)"),
+    "attention": Out(list[float], ("T",), "one weight per token, padding excluded, summing to 1"),
+    "unknown": Out(list[bool], ("T",), "tokens outside the vocabulary (read as <unk>)"),
+    "label": Out(str, (), "the predicted class"),
+    "probs": Out(dict[str, float], (), "class -> probability"),
+}
 MAX_LABELS = 1000          # an upload's labels: at most this many, and beyond 20 at most one per 5 rows
 MAX_CHARS = 2000            # a typed or CLI text longer than this is refused, not silently cut
 
@@ -281,7 +289,7 @@ def encode(vocab: Vocab, texts: list[str], max_len: int, pad_to: int | None = No
     return out
 
 
-def fit(params: dict, data: TextData | None, callbacks=()):
+def fit(params: dict, data: TextData | None, run: Run = UNWATCHED):
     if data is None:  # generated; the validation sentences come from the same generator
         data = make_toy(int(params["n_train"] / 0.85), params["decoys"], params["noise"], params["seed"])
     train_idx, val_idx = holdout(len(data.texts), params["seed"])
@@ -296,16 +304,14 @@ def fit(params: dict, data: TextData | None, callbacks=()):
     model = build(params, vocabs)
     model.compile(tf.keras.optimizers.Adam(params["learning_rate"]),
                   loss=["sparse_categorical_crossentropy", None], metrics=[["accuracy"], []])
-    replay.watch(model, vocabs)
-    hist = model.fit(x[train_idx], y[train_idx], validation_data=(x[val_idx], y[val_idx]),
+    model.fit(x[train_idx], y[train_idx], validation_data=(x[val_idx], y[val_idx]),
                      epochs=params["epochs"], batch_size=params["batch_size"],
-                     callbacks=list(callbacks), verbose=0)
+                     callbacks=run.callbacks(model, vocabs), verbose=0)
     # eager, no predict tracing; in chunks: the whole held-out set at once would hold (N, T, 2H) activations
     chunks = [model(x[val_idx[i:i + 256]], training=False) for i in range(0, len(val_idx), 256)]
     probs, att = (np.concatenate([c[k].numpy() for c in chunks]) for k in (0, 1))
     metrics = {"val_accuracy": float(np.mean(probs.argmax(-1) == y[val_idx])),
-               "n_train": len(train_idx), "n_val": len(val_idx), "vocab_size": len(vocab),
-               "history": {k: [float(v) for v in vals] for k, vals in hist.history.items()}}
+               "n_train": len(train_idx), "n_val": len(val_idx), "vocab_size": len(vocab)}
     if data.cues is not None:
         metrics["val_cue_attention"] = cue_mass(att, [data.cues[i] for i in val_idx], params["max_len"])
     return model, vocabs, metrics
@@ -348,7 +354,7 @@ def predict(bundle, text: str) -> dict:
     # one trace for any sentence length (else the first sentence of each new length retraces: ~1.5 s)
     ids = np.zeros((1, width or len(tokens)), np.int32)
     ids[0, :len(tokens)] = vocab.encode(tokens)
-    probs, att = store.forward(bundle.model, ids, tf.TensorSpec((None, width), tf.int32))
+    probs, att = graphs.forward(bundle.model, ids, tf.TensorSpec((None, width), tf.int32))
     probs, att = probs.numpy()[0], att.numpy()[0, :len(tokens)]
     return {"tokens": tokens, "attention": [float(a) for a in att], "unknown": [not k for k in known],
             "label": labels.tokens[int(probs.argmax())],

@@ -47,11 +47,9 @@ def attention_single_pass(quick: bool = False) -> dict:
 
 
 def _defaults(arch_list):
-    """(arch, store name, knob overrides) of every shipped default: one per arch, or the module's
-    DEFAULTS where it ships several (seq2seq: one per mode)."""
-    from seqviz import store
+    """(arch, store name, knob overrides) of every shipped default (the registry's `defaults`)."""
     for arch in arch_list:
-        for name, overrides in getattr(arch.module(), "DEFAULTS", {store.DEFAULT: {}}).items():
+        for name, overrides in arch.defaults.items():
             yield arch, name, overrides
 
 

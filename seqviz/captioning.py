@@ -61,10 +61,12 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from seqviz import budget, decoding, replay, store
+from seqviz import budget, decoding, graphs
+from seqviz.contract import Out
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param
-from seqviz.training import holdout, phase
+from seqviz.heldout import holdout
+from seqviz.run import UNWATCHED, Run, phase
 from seqviz.uploads import check_size, read_csv
 from seqviz.vocab import PAD, UNK, Vocab, tokenize
 
@@ -300,6 +302,21 @@ PREDICT_PARAMS = [
     Param("top_k", 5, 1, 20, "alternatives shown per step"),
     Param("ablate", "none", help="zero one branch's image features", choices=("none", "1", "2")),
 ]
+RESULT = {   # what predict returns (seqviz.contract): H heads (2), K beams; a .npy of N rows gives "rows"
+    "scene": Out(str, (), "the scene the text describes (a typed or sample scene)", optional=True),
+    "truth": Out(list[str] | None, ("H",), "the scene's true captions, one per head", optional=True),
+    "seen_in_training": Out(bool, (), "the scene was among the training scenes", optional=True),
+    "heads": Out(list[str], ("H",), "what each head writes"),
+    "ablate": Out(str, (), "the branch zeroed: none, 1 or 2"),
+    "captions": Out(list[str], ("H",), "each head's best beam", optional=True),
+    "greedy": Out(list[str], ("H",), "each head's greedy caption", optional=True),
+    "beams": Out(list[list[dict]], ("H", "K"), "each head's beams: caption, tokens, logprob, step_logprobs, finished",
+                 optional=True),
+    "steps": Out(list[list[dict]], ("H",), "each head's best caption per step: word, prob, top alternatives",
+                 optional=True),
+    "logprob": Out(list[float], ("H",), "each head's best caption's log-probability", optional=True),
+    "rows": Out(list[dict], ("N",), "a .npy of N feature rows: one result per row (the keys above)", optional=True),
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -457,7 +474,7 @@ class Pairs(tf.keras.utils.Sequence):
 # Training
 # ---------------------------------------------------------------------------------------------
 def train_on(params: dict, vocabs: dict[str, Vocab], features: np.ndarray, captions1, captions2,
-             val=None, callbacks=()):
+             val=None, run: Run = UNWATCHED):
     """Build, compile and fit on scenes given as features (N, D) and word lists; `val` is an optional
     (features, captions1, captions2) for val_loss. Returns (model, history)."""
     lengths = input_lengths(params)
@@ -473,14 +490,13 @@ def train_on(params: dict, vocabs: dict[str, Vocab], features: np.ndarray, capti
     model = build(params, vocabs)
     model.compile(tf.keras.optimizers.Adam(params["learning_rate"]),
                   loss=["sparse_categorical_crossentropy"] * 2, weighted_metrics=[["accuracy"], ["accuracy"]])
-    replay.watch(model, vocabs)
     hist = model.fit(pairs(features, captions1, captions2, params["seed"]),
                      validation_data=pairs(*val, None) if val is not None else None,
-                     epochs=params["epochs"], callbacks=list(callbacks), verbose=0, shuffle=False)
+                     epochs=params["epochs"], callbacks=run.callbacks(model, vocabs), verbose=0, shuffle=False)
     return model, hist
 
 
-def fit(params: dict, data: UserData | None = None, callbacks=()):
+def fit(params: dict, data: UserData | None = None, run: Run = UNWATCHED):
     params = check_params(params, data)
     if data is None:
         data = make_data(params["n_scenes"], params["max_objects"], params["feature_dim"], params["noise"],
@@ -497,14 +513,13 @@ def fit(params: dict, data: UserData | None = None, callbacks=()):
     val = (data.features[images[val_idx]], *([caps[i] for i in val_idx] for caps in data.captions))
     phase("building vocabularies and the model")
     vocabs = vocabularies(*train[1:])
-    model, hist = train_on(params, vocabs, *train, val, callbacks)
+    model, _ = train_on(params, vocabs, *train, val, run)
     metrics = {"n_train": len(train_idx), "n_val": len(val_idx),
                "vocab_1": len(vocabs["caption1"]), "vocab_2": len(vocabs["caption2"])}
     for ablate in ("none", "1", "2"):
         scores = evaluate(model, params, vocabs, *val, ablate=ablate)
         prefix = "val" if ablate == "none" else f"ablate{ablate}"
         metrics.update({f"{prefix}_{name}": v for name, v in scores.items()})
-    metrics["history"] = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     # The store's .weights.h5 would also save the optimizer's slots (2 x the weights, > 5 MB with D = 4096):
     # hand back an uncompiled copy holding only the layers' weights.
     trained, model = model, build(params, vocabs)
@@ -537,12 +552,12 @@ def evaluate(model, params, vocabs, features, captions1, captions2, ablate: str 
 # ---------------------------------------------------------------------------------------------
 def forward(model, features: np.ndarray, partial1: np.ndarray, partial2: np.ndarray, ablate: str = "none"):
     """Both heads' next-word probabilities [(B, V_1), (B, V_2)] as numpy; `ablate` "1" or "2" feeds zeros
-    as that branch's features. Through `store.forward`, traced once: an eager call runs the unrolled LSTMs
+    as that branch's features. Through `graphs.forward`, traced once: an eager call runs the unrolled LSTMs
     op by op (~30x slower)."""
     x1, x2 = _branches(features, ablate)
     x = [x1, partial1, x2, partial2]
     spec = [tf.TensorSpec(i.shape, i.dtype) for i in model.inputs]   # any batch size: traced once
-    return [p.numpy() for p in store.forward(model, x, spec)]
+    return [p.numpy() for p in graphs.forward(model, x, spec)]
 
 
 def greedy_batch(model, params, vocabs, features: np.ndarray, ablate: str = "none") -> list[np.ndarray]:
@@ -565,7 +580,7 @@ class _Compiled:
     #                                                 -> greedy ids per head, each head's search records
 
 
-@store.once_per_model
+@graphs.once_per_model
 def _compiled(model, params, vocabs) -> _Compiled:
     """Greedy and beam decoding as graphs, traced once per model: a decode is one call, not one per step.
 

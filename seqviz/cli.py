@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from seqviz import archs, store
+from seqviz import archs, contract, store
 from seqviz.errors import SeqvizError
 from seqviz.params import parse_sets, resolve
 from seqviz.uploads import read_path
@@ -125,16 +125,13 @@ def cmd_predict(args) -> None:
     if args.text is None and args.file is None:
         raise SeqvizError("predict needs --text TEXT or --file FILE.")
     raw = read_path(args.file) if args.file is not None else None   # measured before any model is loaded
-    default = getattr(mod, "default_model", lambda options: store.DEFAULT)(options)  # seq2seq: one per mode
+    default = contract.hook(mod, "default_model")(options)  # seq2seq: one per mode
     bundle = store.load(args.arch, args.model or default)
-    if raw is not None and not hasattr(mod, "predict_file"):
-        from seqviz.uploads import decode_text
-        args.text, raw = decode_text(raw, Path(args.file).name), None
 
-    def run(b):
+    def run(b):     # the result as the module's RESULT spec orders it
         if raw is not None:
-            return mod.predict_file(b, raw, Path(args.file).name, **options)
-        return mod.predict(b, args.text, **options)
+            return contract.conform(mod, contract.hook(mod, "predict_file")(b, raw, Path(args.file).name, **options))
+        return contract.conform(mod, mod.predict(b, args.text, **options))
     if args.compare:
         from seqviz import compare
         if args.arch == "seq2seq":   # one model per mode: compare any two, whatever their modes
@@ -155,7 +152,14 @@ def cmd_bench(args) -> None:
     _emit(bench.run(args.name, quick=args.quick))
 
 
+def _result_keys() -> str:
+    """predict's --help epilog: each architecture's RESULT spec (seqviz.contract)."""
+    return "the JSON it prints, per architecture:\n" + "\n".join(
+        f"{a.id}:\n{contract.describe(a.module())}" for a in archs.ARCHS.values())
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = _Parser(prog="seqviz", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="architectures and the models in the store").set_defaults(fn=cmd_list)
@@ -175,7 +179,8 @@ def main(argv=None) -> int:
     t.add_argument("--overwrite", action="store_true", help="replace a model of that name (also: regenerate a "
                    "shipped default under its own name)")
     t.set_defaults(fn=cmd_train)
-    p = sub.add_parser("predict", help="run a stored model on an input")
+    p = sub.add_parser("predict", help="run a stored model on an input", formatter_class=argparse.RawTextHelpFormatter,
+                       epilog=_result_keys() if {"-h", "--help"} & set(argv) and argv[0] == "predict" else None)
     p.add_argument("arch")
     p.add_argument("--model", default=None)
     p.add_argument("--text")

@@ -59,7 +59,8 @@ def loss_curve(history: dict[str, Sequence[float]], batch_loss: Sequence[float] 
                steps_per_epoch: int | None = None, title: str = "Training curve") -> go.Figure:
     """Per-epoch series (loss, val_loss, accuracies...) against epoch; optional per-batch loss underneath.
 
-    Losses go on the left axis, accuracy-like series (0..1) on the right one.
+    Losses go on the left axis, accuracy-like series (0..1) on the right one; other series (the LM's perplexity,
+    in the hundreds) have neither unit and are left to their own figures.
     """
     data = []
     if len(batch_loss) and steps_per_epoch:
@@ -69,8 +70,8 @@ def loss_curve(history: dict[str, Sequence[float]], batch_loss: Sequence[float] 
     seen = []
     for name, values in history.items():
         values = [float(v) for v in values]
-        if not len(values) or values in seen:   # Keras logs a one-loss model's loss twice (loss, probs_loss)
-            continue
+        if not len(values) or values in seen or not ("loss" in name or "acc" in name):
+            continue                            # (Keras logs a one-loss model's loss twice: loss, probs_loss)
         seen.append(values)
         acc = "acc" in name
         data.append(dict(type="scatter", x=np.arange(1, len(values) + 1), y=list(values), mode="lines+markers",

@@ -58,10 +58,11 @@ with warnings.catch_warnings():  # tensorflow-addons announces its end of life o
     warnings.simplefilter("ignore", UserWarning)
     from tensorflow_addons.optimizers import LazyAdam
 
-from seqviz import budget, nn, replay, store
+from seqviz import budget, graphs, nn
+from seqviz.contract import Out
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param
-from seqviz.training import phase, record
+from seqviz.run import UNWATCHED, Run, phase, record
 from seqviz.uploads import decode_text
 from seqviz.vocab import PAD, UNK, Vocab
 
@@ -97,6 +98,15 @@ PREDICT_PARAMS = [
     Param("top_k", 40, 0, 100_000, "sample among the k most likely words (0 = all)"),
     Param("seed", 0, 0, 2**31 - 1, "sampling seed: the same prompt, settings and seed give the same text"),
 ]
+RESULT = {   # what predict returns (seqviz.contract): P prompt tokens, N generated words
+    "prompt": Out(list[str], ("P",), "the prompt's tokens"),
+    "unknown": Out(list[str], (), "the prompt's words outside the vocabulary (read as <unk>)"),
+    "continuation": Out(str, (), "the generated words, joined"),
+    "tokens": Out(list[str], ("N",), "the generated words"),
+    "token_probs": Out(list[float], ("N",), "each generated word's probability when it was drawn"),
+    "next_word": Out(dict[str, float], (), "the most likely next words after the prompt -> probability"),
+    "prompt_perplexity": Out(float | None, (), "the model's perplexity on the prompt (None: too short)"),
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -522,7 +532,7 @@ def saved_trace(metrics: dict) -> RaceTrace | None:
         return None
 
 
-def fit(params: dict, data: Corpus | None, callbacks=()):
+def fit(params: dict, data: Corpus | None, run: Run = UNWATCHED):
     corpus = corpus_for(params, data)
     train_docs, val_docs = split(corpus, params["seed"])
     phase("building the vocabulary and the training windows")
@@ -548,8 +558,7 @@ def fit(params: dict, data: Corpus | None, callbacks=()):
     # else the process runs (and without the numpy adapter, which took ~8 s to tear down after fit)
     train = (tf.data.Dataset.from_tensor_slices((x, y))
              .shuffle(len(x), seed=params["seed"], reshuffle_each_iteration=True).batch(params["batch_size"]))
-    replay.watch(model, vocabs)
-    hist = model.fit(train, epochs=params["epochs"], callbacks=[tracer, *callbacks],
+    model.fit(train, epochs=params["epochs"], callbacks=[tracer, *run.callbacks(model, vocabs)],
                      validation_data=tf.data.Dataset.from_tensor_slices((xv, yv)).batch(val_batch(params)), verbose=0)
 
     metrics = {
@@ -560,7 +569,6 @@ def fit(params: dict, data: Corpus | None, callbacks=()):
         "val_perplexity_per_epoch": [e["val_perplexity"] for e in trace.epochs],
         "vocab_size": len(vocab), "n_train_tokens": int(x.size), "n_val_tokens": int(yv.size),
         "corpus": corpus.source, "corpus_fingerprint": fingerprint(corpus),
-        "history": {k: [float(v) for v in hist.history[k]] for k in ("loss", "val_loss") if k in hist.history},
         "race_trace": trace.to_json(),   # the race page draws a finished race from here after a reload
     }
     return model, vocabs, metrics
@@ -652,7 +660,7 @@ def choose(probs: np.ndarray, temperature: float, top_k: int, rng: np.random.Gen
     return int(rng.choice(len(q), p=q / q.sum()))
 
 
-@store.once_per_model
+@graphs.once_per_model
 def next_word_fn(model: LanguageModel):
     """ids (1, T), state h, c (1, H) -> P(next word) (V,) after the last id, and the new h, c: the full
     softmax over the shared W, b. Traced once per model (an eager step costs ~8 ms, a traced one <1 ms)."""
@@ -781,3 +789,67 @@ def serving(bundle, k: int = 10):
                            "next_words": f"({k},) string: the {k} most probable next words, best first",
                            "next_probs": f"({k},) float: their probabilities (full softmax over the vocabulary)"},
                           {"text": repr(EXAMPLE)}, [ids_of])
+
+
+# ---------------------------------------------------------------------------------------------
+# The race on the page: what it trains, its runs on this server, each side's trace
+# ---------------------------------------------------------------------------------------------
+RACE_SIDES = ("sampled", "full")
+
+
+def race_knobs() -> list[Param]:
+    """The race form's knobs: every training knob but the softmax (the race trains both), one epoch by default."""
+    return [dataclasses.replace(p, default=1) if p.name == "epochs" else p for p in PARAMS if p.name != "softmax"]
+
+
+def race_key(text: str) -> str:
+    """A race's key from a URL (ten hex digits), or "" for anything else."""
+    return text if isinstance(text, str) and len(text) == 10 and all(c in "0123456789abcdef" for c in text) else ""
+
+
+@dataclass
+class RacePlan:
+    key: str     # the race's id: the hash of its settings (the same settings are the same race)
+    runs: dict   # {side: training.Plan} to submit, one per softmax; empty when the race ran already
+
+    @property
+    def ran(self) -> bool:
+        """Both of its models are in the store: the race is shown, not run again."""
+        return not self.runs
+
+
+def plan_race(values: dict) -> RacePlan:
+    """The race of the form's `values` (`race_knobs`): the same config once per softmax, saved as
+    race-<key>-sampled and race-<key>-full, validated before any work starts (bad settings raise SeqvizError)."""
+    from seqviz import training
+    key = training.plan("lm", {**values, "softmax": "sampled"}, name="race-check", overwrite=True).key
+    if all(store.exists("lm", race_name(key, side)) for side in RACE_SIDES):
+        return RacePlan(key, {})
+    runs = {side: training.plan("lm", {**values, "softmax": side}, name=race_name(key, side), overwrite=True)
+            for side in RACE_SIDES}
+    check(runs["sampled"].params)
+    return RacePlan(key, runs)
+
+
+def race_jobs(key: str) -> dict:
+    """{side: job} of race `key`'s runs still known to this server (a reload or a shared link finds them)."""
+    from seqviz import training
+    on_server = {j.plan.name: j for j in training.running("lm")}
+    return {side: on_server[race_name(key, side)] for side in RACE_SIDES if race_name(key, side) in on_server}
+
+
+def race_traces(jobs: dict, key: str) -> dict:
+    """{side: RaceTrace or None}: live from the side's job, else from its saved model (a finished race after a
+    reload; None for a damaged or older entry); a side with neither a job nor a key is left out."""
+    out = {}
+    for side in RACE_SIDES:
+        job = jobs.get(side)
+        if job is not None:
+            out[side] = live(job.records)
+        elif key:
+            try:
+                metrics = store.read_json("lm", race_name(key, side)) or {}
+            except SeqvizError:
+                metrics = {}
+            out[side] = saved_trace(metrics) if isinstance(metrics, dict) else None
+    return out

@@ -1,4 +1,5 @@
-"""The LSTM layers every architecture builds, with one graph each instead of two.
+"""The LSTM layers of attention, dialogue acts, seq2seq and the LM, with one graph each instead of two
+(captioning builds RNN(LSTMCell), which has no implementation switch to skip).
 
 Keras 2.15's LSTM, called on symbolic tensors (building a model, tracing a training or prediction graph), traces
 both a cuDNN-compatible and a generic implementation, and the gradients of both, for Grappler to pick one at run

@@ -1,11 +1,12 @@
 """Replay: what a model does inside on one fixed input (the *probe*), before training and after every epoch.
 
-One mechanism for the five architectures: the training service adds `recorder(...)` to Keras' callbacks; at
+One mechanism for the five architectures: the training service adds `recorder(...)` to the run's callbacks; at
 the start of training (epoch 0, the untrained model) and after every epoch it calls the architecture's own
 `snapshot(bundle, probe)`, a thin selection of its `predict` output (no second implementation of any maths),
-on the model being trained. An architecture's `fit` says which model `predict` reads, and with which
-vocabularies, by calling `watch(model, vocabs)` just before Keras' fit (dialogue acts trains a CRF wrapper
-around it; captioning a model it copies afterwards).
+on the model being trained. Which model `predict` reads, and with which vocabularies, the architecture's `fit`
+says when it asks for the run's callbacks (`seqviz.run.Run.callbacks(model, vocabs)`: dialogue acts trains a
+CRF wrapper around the model it names). The snapshot's bundle says it holds a model in training
+(`Bundle.training`): what a page would trace for a model it keeps is not worth tracing for one thrown away.
 
 A replay is saved with the model: `replay.json` = {"probe": {...}, "snapshots": [{"epoch": 0, "logs": {...},
 ...}, ...]}, written by the store in the same atomic move as the rest of the entry (a cancelled run saves
@@ -15,25 +16,13 @@ nothing). A probe is the keyword arguments of the architecture's `snapshot`: {"t
 from __future__ import annotations
 
 import math
-import threading
 import time
 from typing import Any, Callable
 
-from seqviz import store
+from seqviz import contract, store
 from seqviz.errors import SeqvizError
 
-_watched = threading.local()
 DIGITS = 6        # significant digits a snapshot keeps: replay.json stays small, figures cannot tell
-
-
-def watch(model, vocabs: dict) -> None:
-    """Called by an architecture's `fit` right before Keras' fit: the model its `predict` reads, and the
-    vocabularies it reads with. The snapshots of a replay are taken from them."""
-    _watched.value = (model, vocabs)
-
-
-def unwatch() -> None:
-    _watched.value = None
 
 
 def compact(obj: Any) -> Any:
@@ -53,9 +42,7 @@ def compact(obj: Any) -> Any:
 
 def default_probe(mod, params: dict, data) -> dict:
     """The architecture's probe for a run: its own choice for your data (a held-out example), else its EXAMPLE."""
-    if hasattr(mod, "probe"):
-        return mod.probe(params, data)
-    return {"text": mod.EXAMPLE}
+    return contract.hook(mod, "probe")(params, data)
 
 
 def check_probe(probe) -> dict:
@@ -72,9 +59,10 @@ def check_probe(probe) -> dict:
 
 def recorder(mod, arch: str, params: dict, data_info: dict, probes: list[dict], strict: bool,
              send: Callable[[dict], None]):
-    """The Keras callback that takes the snapshots, following the first of `probes` the model can read (a page's
-    input may not suit a model of other data: the next is the architecture's own example, and the replay's
-    "note" says so). `strict` (the CLI's --probe): the run stops with the reason instead. When no probe can be
+    """The Keras callback that takes the snapshots (`bind(model, vocabs)`, a `seqviz.run.Run` factory: the model
+    the architecture's `predict` reads and its vocabularies), following the first of `probes` the model can read
+    (a page's input may not suit a model of other data: the next is the architecture's own example, and the
+    replay's "note" says so). `strict` (the CLI's --probe): the run stops with the reason instead. When no probe can be
     read the run goes on without a replay (`replay` is then None): a figure is never worth a lost training run."""
     import tensorflow as tf
 
@@ -83,6 +71,11 @@ def recorder(mod, arch: str, params: dict, data_info: dict, probes: list[dict], 
             super().__init__()
             self.probe, self.note, self.snapshots, self.off = probes[0], None, [], False
             self.seconds = 0.0      # spent taking snapshots: what the replay costs the run
+            self.watched = None     # (the model predict reads, its vocabularies), from `bind`
+
+        def bind(self, model, vocabs: dict):
+            self.watched = (model, vocabs)
+            return self
 
         def _take(self, epoch: int, logs: dict | None) -> None:
             t0 = time.perf_counter()
@@ -94,25 +87,17 @@ def recorder(mod, arch: str, params: dict, data_info: dict, probes: list[dict], 
         def _snapshot(self, epoch: int, logs: dict | None) -> None:
             if self.off:
                 return
-            model, vocabs = getattr(_watched, "value", None) or (None, None)
-            if model is None:
-                raise RuntimeError(f"{arch}.fit did not call replay.watch(model, vocabs) before Keras' fit")
-            bundle = store.Bundle(arch, "(training)", params, model, vocabs, {}, data_info)
+            model, vocabs = self.watched
+            bundle = store.Bundle(arch, "(training)", params, model, vocabs, {}, data_info, training=True)
             snap, errors = None, []
-            # a snapshot of a model in training (thrown away once saved): seq2seq traces a one-search graph for
-            # it, not the page's three-search one
-            model._seqviz_snapshot = True
-            try:
-                for probe in (probes if epoch == 0 else [self.probe]):
-                    try:
-                        snap, self.probe = mod.snapshot(bundle, **probe), probe
-                        break
-                    except SeqvizError as e:
-                        if strict or epoch:
-                            raise SeqvizError(f"The replay's probe cannot be read by this model: {e}") from None
-                        errors.append(str(e))
-            finally:
-                model._seqviz_snapshot = False
+            for probe in (probes if epoch == 0 else [self.probe]):
+                try:
+                    snap, self.probe = mod.snapshot(bundle, **probe), probe
+                    break
+                except SeqvizError as e:
+                    if strict or epoch:
+                        raise SeqvizError(f"The replay's probe cannot be read by this model: {e}") from None
+                    errors.append(str(e))
             if snap is None:
                 self.off, self.note = True, f"no replay: no probe could be read ({'; '.join(errors)})"
                 return

@@ -30,7 +30,7 @@ Or your own pairs (task "file", set by the upload): a CSV of source,target read 
 Each task is one small class (`Digits`, `Sort`, `PigLatin`, `FilePairs`), picked from a model's params once by
 `task_of`: what it reads and writes, its data and its error messages are its members.
 
-Default models (seed 0, inputs of 1-10 tokens; `DEFAULTS` below, regenerated with
+Default models (seed 0, inputs of 1-10 tokens; listed in `seqviz.archs`, regenerated with
 `python -m seqviz train seq2seq --set mode=<mode> --name default-<mode> --overwrite`): digits -> words in all four
 modes. On held-out 10-digit inputs the exact match is basic 0.07, feedback 0.59, peek 0.60 and
 attention 1.00 (all >= 0.99 at 3 digits): basic must squeeze the whole input into one vector, and
@@ -48,10 +48,12 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from seqviz import budget, decoding, nn, replay, store
+from seqviz import budget, decoding, graphs, nn, replay, store
+from seqviz.contract import Out
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param
-from seqviz.training import holdout, phase
+from seqviz.heldout import holdout
+from seqviz.run import UNWATCHED, Run, phase
 from seqviz.uploads import read_csv
 from seqviz.vocab import PAD, UNK, Vocab
 
@@ -100,14 +102,24 @@ PREDICT_PARAMS = [
     Param("expected", "", help="the output you expect, for a model of your own pairs (generated tasks know theirs; "
           "a held-out source finds its own): marks the decode right or wrong and gives the exposure-bias view"),
 ]
-
-
-# The shipped models: every task in every mode (digits -> words as default-<mode>, the other tasks'
-# attention models as default-<task>, their other modes as default-<task>-<mode>).
-DEFAULTS = {**{f"default-{mode}": {"mode": mode} for mode in MODES},
-            "default-sort": {"task": "sort"}, "default-piglatin": {"task": "piglatin"},
-            **{f"default-{task}-{mode}": {"task": task, "mode": mode}
-               for task in ("sort", "piglatin") for mode in MODES if mode != "attention"}}
+RESULT = {   # what predict returns (seqviz.contract): S source tokens, N decoder steps (</s> included), B beams
+    "mode": Out(str, (), "the decoder mode: basic, feedback, peek or attention"),
+    "task": Out(str, (), "digits, sort, piglatin or file (your pairs)"),
+    "source": Out(list[str], ("S",), "the source tokens, as the model reads them"),
+    "output": Out(list[str], (), "the best beam's tokens, </s> left out"),
+    "text": Out(str, (), "the output joined the way the targets were written"),
+    "unknown": Out(list[bool], ("S",), "source tokens outside the vocabulary (read as <unk>)"),
+    "gold": Out(list[str] | None, (), "the right output, where it is known"),
+    "correct": Out(bool | None, (), "output == gold (None: gold unknown)"),
+    "finished": Out(bool, (), "the best beam ended with </s>"),
+    "beams": Out(list[dict], ("B",), "every beam: tokens, logprob, step_logprobs, finished"),
+    "steps": Out(list[dict[str, float]], ("N",), "per step of the best beam: top tokens -> probability"),
+    "attention": Out(list[list[float]] | None, ("N", "S"), "the alignment, decoder step x source token "
+                     "(attention mode; else None)"),
+    "teacher_forced": Out(list[str] | None, (), "the argmax at each step given the gold prefix (exposure bias)"),
+    "free_running": Out(list[str] | None, (), "the greedy decode reading its own outputs (exposure bias)"),
+    "prefix": Out(list[str], (), "the pinned first tokens of the output"),
+}
 
 
 def default_model(options: dict) -> str:
@@ -743,7 +755,7 @@ def check_params(params: dict, data: Pairs | None = None) -> dict:
     return params
 
 
-def fit(params: dict, data=None, callbacks=()):
+def fit(params: dict, data=None, run: Run = UNWATCHED):
     params = check_params(params, data)
     task = params["task"]
     pairs, val, at_len = task_of(params).data(params, data)     # at_len: {key: (length, held-out pairs)}
@@ -757,14 +769,12 @@ def fit(params: dict, data=None, callbacks=()):
         steps = params["epochs"] * -(-len(pairs) // params["batch_size"])
         rate = tf.keras.optimizers.schedules.CosineDecay(rate, steps)
     model.compile(tf.keras.optimizers.Adam(rate, clipnorm=5.0), loss=losses)
-    replay.watch(model, vocabs)
-    hist = model.fit([src, tgt_in], tgt_out, sample_weight=(tgt_out != 0).astype("float32"),
-                     epochs=params["epochs"], batch_size=params["batch_size"], callbacks=list(callbacks),
-                     verbose=0)
+    model.fit([src, tgt_in], tgt_out, sample_weight=(tgt_out != 0).astype("float32"),
+                     epochs=params["epochs"], batch_size=params["batch_size"],
+              callbacks=run.callbacks(model, vocabs), verbose=0)
     held = evaluate(model, params, vocabs, val)
     metrics = {"val_exact": held["exact"], "val_token_accuracy": held["token_accuracy"],
-               "n_train": len(pairs), "n_val": held["n"], "mode": params["mode"], "task": task,
-               "history": {k: [float(v) for v in vals] for k, vals in hist.history.items()}}
+               "n_train": len(pairs), "n_val": held["n"], "mode": params["mode"], "task": task}
     metrics.update(task_of(params).examples(val))
     for k, (n, pairs_n) in at_len.items():
         r = evaluate(model, params, vocabs, pairs_n)
@@ -806,7 +816,7 @@ class Inference:
                                        init=lambda inputs: self.encoder(inputs[0], training=False))
 
 
-@store.once_per_model
+@graphs.once_per_model
 def inference(model: tf.keras.Model, params: dict) -> Inference:
     mode, (enc_depth, depth), units = params["mode"], _depths(params), params["units"]
     layers = {layer.name: layer for layer in model.layers}   # the trained objects, by name
@@ -840,7 +850,7 @@ def inference(model: tf.keras.Model, params: dict) -> Inference:
 def start_state(inf: Inference, src: np.ndarray) -> list[np.ndarray]:
     """Decoder state for source ids (B, S): [encoder states, source ids, h, h_0, c_0, ...] (numpy).
     Basic mode starts its decoder from zero states; the others from the encoder's final states."""
-    return [t.numpy() for t in store.forward(inf.encoder, np.asarray(src, np.int32), inf.signatures[0])]
+    return [t.numpy() for t in graphs.forward(inf.encoder, np.asarray(src, np.int32), inf.signatures[0])]
 
 
 def step_fn(inf: Inference, attention_out: list | None = None):
@@ -848,7 +858,7 @@ def step_fn(inf: Inference, attention_out: list | None = None):
     log-probs (B, V) and the new state. Alignment rows (B, S) are appended to `attention_out` when given."""
     def step(tokens, state):
         enc, src, h_enc, *states = state
-        out = [t.numpy() for t in store.forward(inf.step, [tokens.astype(np.int32), enc, src, h_enc] + states,
+        out = [t.numpy() for t in graphs.forward(inf.step, [tokens.astype(np.int32), enc, src, h_enc] + states,
                                                 inf.signatures[1])]
         probs, rest = out[0], out[1:]
         if inf.mode == "attention":
@@ -918,8 +928,8 @@ def predict(bundle, text: str, mode: str = "auto", beam: int = 3, top_k: int = 5
     runs = [decoding.Run(int(beam), t_len, tv.encode(pinned), int(top_k))]
     if exposure:
         runs += [decoding.Run(1, len(gold_ids), gold_ids, top_k=1), decoding.Run(1, t_len, top_k=1)]
-    snapshot = getattr(bundle.model, "_seqviz_snapshot", False) and len(runs) == 1    # seqviz.replay's
-    beams, *seen = decoding.beam_searches(inf.search_one if snapshot else inf.search, src, start, end, runs)
+    one = bundle.training and len(runs) == 1    # a replay's snapshot: a one-search graph for a model thrown away
+    beams, *seen = decoding.beam_searches(inf.search_one if one else inf.search, src, start, end, runs)
     best = beams[0]
     words = lambda ids: [t for t in tv.decode(ids) if t != END]  # noqa: E731
     return {
@@ -1018,3 +1028,85 @@ def serving(bundle):
     return export.Serving(serve, {"text": f"a string: the source, as typed on the page (e.g. {typed!r}); "
                                           f"its first {p['max_len']} tokens are read"},
                           outputs, {"text": repr(typed)}, [ids_of])
+
+
+# ---------------------------------------------------------------------------------------------
+# The store's models grouped by task (the page's task picker, its models per mode, its accuracy table)
+# ---------------------------------------------------------------------------------------------
+TASK_TITLES = {"digits": "digits → words", "sort": "sort digits", "piglatin": "Pig Latin"}   # the generated tasks
+
+
+@dataclass
+class TaskGroups:
+    """Every seq2seq store entry's config.json (shipped defaults first; damaged entries left out), grouped by
+    task: each generated task is one group, and so is each file of pairs ("file:<sha1>": every model trained on
+    one file, whatever its mode)."""
+    configs: dict[str, dict]
+
+    def task_of(self, name: str) -> str:
+        config = self.configs[name]
+        task = config["params"].get("task")
+        return task if task != FILE else f"file:{(config.get('data') or {}).get('sha1', '')[:10]}"
+
+    @property
+    def tasks(self) -> list[str]:
+        """The picker's entries: the generated tasks, then the files of pairs, in the store's order."""
+        return list(TASK_TITLES) + list(dict.fromkeys(self.task_of(n) for n, c in self.configs.items()
+                                                      if c["params"].get("task") == FILE))
+
+    def label(self, task: str) -> str:
+        if task in TASK_TITLES:
+            return TASK_TITLES[task]
+        return "your pairs: " + next(((c.get("data") or {}).get("filename", "?") for n, c in self.configs.items()
+                                      if self.task_of(n) == task), "?")
+
+    def models(self, task: str, mode: str | None = None) -> list[str]:
+        """The task's models (of one `mode`), shipped defaults first, then the newest trained."""
+        return [n for n, c in self.configs.items()
+                if self.task_of(n) == task and mode in (None, c["params"].get("mode"))]
+
+    def examples(self, task: str) -> list[list[str]]:
+        """Held-out [source, target] pairs of a file task's first model (none for generated tasks)."""
+        if task in TASK_TITLES:
+            return []
+        for name in self.models(task):
+            try:
+                return (store.read_json("seq2seq", name) or {}).get("examples") or []
+            except SeqvizError:
+                continue
+        return []
+
+    def accuracy(self, task: str) -> list[dict]:
+        """A row per model of the task: its held-out exact match and token accuracy (a generated task's at a
+        short and at the longest training length too), how many pairs were held out, its training seconds."""
+        rows = []
+        for name in self.models(task):
+            try:
+                m = store.read_json("seq2seq", name)
+            except SeqvizError:
+                continue
+            if not m:
+                continue
+            p = self.configs[name]["params"]
+            row = {"model": name, "mode": p["mode"], "depth": p.get("depth"), "exact (all)": m.get("val_exact"),
+                   "token acc (all)": m.get("val_token_accuracy")}
+            if task in TASK_TITLES:
+                row.update({f"exact @ {m.get('len_short')}": m.get("exact_short"),
+                            f"token acc @ {m.get('len_short')}": m.get("token_accuracy_short"),
+                            f"exact @ {m.get('len_long')}": m.get("exact_long"),
+                            f"token acc @ {m.get('len_long')}": m.get("token_accuracy_long")})
+            rows.append({**row, "held out": m.get("n_val"), "train s": m.get("train_seconds")})
+        return rows
+
+
+def group_by_task() -> TaskGroups:
+    """The store's seq2seq models, grouped by the task they were trained on (read from config.json alone)."""
+    configs = {}
+    for name in store.list_models("seq2seq"):
+        try:
+            config = store.read_json("seq2seq", name, "config") or {}
+        except SeqvizError:
+            continue
+        if isinstance(config.get("params"), dict):
+            configs[name] = config
+    return TaskGroups(configs)

@@ -30,19 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from seqviz import archs, budget, replay, store
+from seqviz import archs, budget, contract, replay, store
 from seqviz.errors import SeqvizError
 from seqviz.params import resolve
+from seqviz.run import Run, emit, phase, record, reporting
 
 CANCEL_GRACE = 2.0     # seconds a worker gets to stop after its current batch before it is killed
-
-
-def holdout(n: int, seed: int, fraction: float = 0.15) -> tuple[list[int], list[int]]:
-    """Seeded split of n examples into (train, held-out) index lists, each in the original order."""
-    import numpy as np
-    order = np.random.default_rng(seed + 1).permutation(n)
-    n_val = max(1, int(round(n * fraction)))
-    return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
 
 
 class Cancelled(Exception):
@@ -87,7 +80,7 @@ def plan(arch: str, overrides: dict | None = None, upload: bytes | None = None,
     mod = archs.get(arch).module()
     params = resolve(mod.PARAMS, overrides)
     files = {k: v for k, v in (files or {}).items() if v is not None}
-    takes = getattr(mod, "FILES", {})
+    takes = contract.hook(mod, "FILES")
     for key in files:
         if key not in takes:
             raise SeqvizError(f"The {arch} model takes no {key} file" +
@@ -96,12 +89,12 @@ def plan(arch: str, overrides: dict | None = None, upload: bytes | None = None,
             raise SeqvizError(f"The {key} file goes with your data file: give both (CLI: --data and --{key}).")
     data, info = None, {"source": "generated"}
     if upload is not None:   # what reading the files will hold, before they are parsed (a 1 GB CSV would not fit)
-        cost = getattr(mod, "READ_COST", {})
+        cost = contract.hook(mod, "READ_COST")
         budget.check_read([(filename, len(upload), cost.get("upload", budget.READ_COST))] +
                           [(fname, len(raw), cost.get(k, budget.READ_COST)) for k, (fname, raw) in files.items()])
         data = mod.read_upload(upload, filename, **files)
-    if hasattr(mod, "check_params"):   # knob constraints (seq2seq's min_len <= max_len), the data's rows against them
-        params = mod.check_params(params, data)
+    # knob constraints (seq2seq's min_len <= max_len), the data's rows against them
+    params = contract.hook(mod, "check_params")(params, data)
     if upload is not None:
         info = {"source": "upload", "filename": filename, "sha1": hashlib.sha1(upload).hexdigest(),
                 "bytes": len(upload)}
@@ -143,31 +136,8 @@ def estimate_seconds(arch: str, params: dict) -> float | None:
     return OVERHEAD_S + max(0.0, seconds - OVERHEAD_S) * ratio
 
 
-# ---------------------------------------------------------------------------------------------
-# Events: what a run reports as it goes (to the CLI's printer, or up the worker's pipe to its Job)
-# ---------------------------------------------------------------------------------------------
-_sink = threading.local()
-
-
-def emit(event: dict) -> None:
-    """Report an event of the run training in this thread (no-op outside a run). Architectures call
-    `phase` for their slow preparations and `record` for what their pages draw live (the LM race)."""
-    fn = getattr(_sink, "fn", None)
-    if fn is not None:
-        fn(event)
-
-
-def phase(text: str) -> None:
-    """What the run is doing now, in words: "generating data", "building vocabularies"..."""
-    emit({"type": "phase", "phase": text})
-
-
-def record(key: str, value: Any) -> None:
-    """Append `value` to the run's live record `key` (a Job keeps them in `job.records[key]`)."""
-    emit({"type": "record", "key": key, "value": value})
-
-
-def _callback(on_event: Callable[[dict], None] | None, cancel: threading.Event | None):
+def _progress(cancel: threading.Event | None):
+    """The Keras callback that reports a run's progress (begin, every batch, every epoch) and stops it on `cancel`."""
     import tensorflow as tf
 
     class Progress(tf.keras.callbacks.Callback):
@@ -202,23 +172,25 @@ def train(p: Plan, on_event: Callable[[dict], None] | None = None,
     """Seed, fit, measure, save, in this thread. Raises Cancelled (and saves nothing) if `cancel` gets set.
     With `snapshots` the model is saved with its replay (seqviz.replay; off only to measure what it costs)."""
     import tensorflow as tf
-    _sink.fn = on_event
-    try:
+    with reporting(on_event):
         tf.keras.utils.set_random_seed(p.params["seed"])  # python, numpy and tf: same plan, same model
         t0 = time.perf_counter()
         phase("generating data" if p.data is None else "preparing your data")
         mod = archs.get(p.arch).module()
-        callbacks = [_callback(on_event, cancel)]
+        progress = _progress(cancel)
+        factories = [lambda model, vocabs: progress]
         if snapshots:
             probes = [p.probe] if p.probe else []
             if not (p.probe and p.strict_probe):
                 probes.append(replay.default_probe(mod, p.params, p.data))
-            rec = replay.recorder(mod, p.arch, p.params, p.data_info, probes, p.strict_probe and bool(p.probe),
-                                  lambda snap: record("replay", snap))
-            callbacks.append(rec)       # after the progress callback: "begin" first, an epoch's event before its snapshot
-        model, vocabs, metrics = mod.fit(p.params, p.data, callbacks)
+            rec = replay.recorder(mod, p.arch, p.params, p.data_info, probes,
+                                  p.strict_probe and bool(p.probe), lambda snap: record("replay", snap))
+            factories.append(rec.bind)   # after the progress: "begin" first, an epoch's event before its snapshot
+        run = Run(*factories)
+        model, vocabs, metrics = mod.fit(p.params, p.data, run)
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"training of {p.arch} {p.name} was cancelled; nothing was saved")
+        metrics["history"] = run.history
         metrics["train_seconds"] = round(time.perf_counter() - t0, 2)
         if snapshots:
             metrics["replay_seconds"] = round(rec.seconds, 2)      # of train_seconds, taking the snapshots
@@ -227,9 +199,6 @@ def train(p: Plan, on_event: Callable[[dict], None] | None = None,
                               rec.replay if snapshots else None)
         store.save(bundle)
         return bundle
-    finally:
-        _sink.fn = None
-        replay.unwatch()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,7 +211,7 @@ def serve_one(job_in, events_out) -> int:
     the only lines read are "cancel"; end of input (the server went away) cancels too."""
     import tensorflow  # noqa: F401
     for a in archs.ARCHS.values():    # what an architecture reads for any run (the LM's docstring corpus)
-        getattr(a.module(), "prepare_worker", lambda: None)()
+        contract.hook(a.module(), "prepare_worker")()
     lock = threading.Lock()
 
     def send(event: dict) -> None:

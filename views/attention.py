@@ -5,28 +5,34 @@ import streamlit as st
 from seqviz import attention, figures, ui
 from seqviz.errors import SeqvizError
 
-st.title("Attention classifier")
-st.markdown("A BiLSTM reads the sentence; an attention layer scores every word, softmaxes the scores over "
-            "the real (unpadded) words and sums the BiLSTM states with those weights; a dense layer "
-            "classifies the sum. The layer returns its weights as a second model output, so **one** "
-            "`predict` gives both the label and what the model looked at. The generated training "
-            "sentences hide one or two *cue words* (e.g. *concert*, *pizza*) among filler words, and "
-            "sometimes a negated cue of another class (*no pizza*) that the model must ignore.")
+
+def header() -> None:
+    st.title("Attention classifier")
+    st.markdown("A BiLSTM reads the sentence; an attention layer scores every word, softmaxes the scores over "
+                "the real (unpadded) words and sums the BiLSTM states with those weights; a dense layer "
+                "classifies the sum. The layer returns its weights as a second model output, so **one** "
+                "`predict` gives both the label and what the model looked at. The generated training "
+                "sentences hide one or two *cue words* (e.g. *concert*, *pizza*) among filler words, and "
+                "sometimes a negated cue of another class (*no pizza*) that the model must ignore.")
+
+
+def ticks_of(r: dict) -> list[str]:
+    """The words as the figures label them: an unknown word marked (?)."""
+    return [t + " (?)" if unk else t for t, unk in zip(r["tokens"], r["unknown"])]
+
 
 def attention_bars(r: dict, title: str = "Attention weight per word (sums to 1)"):
-    """The page's main figure, from a prediction or one epoch of a replay."""
-    ticks = [t + " (?)" if unk else t for t, unk in zip(r["tokens"], r["unknown"])]
+    """One epoch of a replay (the sidebar's live figure and the replay view), on a fixed 0-1 scale so epochs compare."""
     att = np.array(r["attention"])
-    return figures.bars(ticks, att, title=title, value_name="weight", highlight=int(att.argmax()), muted=r["unknown"],
-                        value_range=(0, 1))
+    return figures.bars(ticks_of(r), att, title=title, value_name="weight", highlight=int(att.argmax()),
+                        muted=r["unknown"], value_range=(0, 1))
 
 
-bundle = ui.model_sidebar("attention", data_help="CSV with columns text,label (UTF-8, ≤ 200 MB, ≥ 2 labels).",
-                          compare=True, probe=lambda: {"text": st.session_state.get("attention:text")},
-                          frame=lambda snap: attention_bars(snap, f"Attention ({snap['label']})"))
-if bundle is None:
-    st.info("No model in the store yet: train one from the sidebar.")
-    st.stop()
+def sidebar():
+    """The model picker, "Compare with" and the Train form; the chosen model (None: none in the store)."""
+    return ui.model_sidebar("attention", data_help="CSV with columns text,label (UTF-8, ≤ 200 MB, ≥ 2 labels).",
+                            compare=True, probe=lambda: {"text": st.session_state.get("attention:text")},
+                            frame=lambda snap: attention_bars(snap, f"Attention ({snap['label']})"))
 
 
 def _random_example():
@@ -34,45 +40,62 @@ def _random_example():
     st.session_state["attention:text"] = attention.make_toy(1, seed=seed).texts[0]
 
 
-text = ui.text_input("Text to classify", key="attention:text", default=attention.EXAMPLE)
-st.button("Generate a random example", on_click=_random_example,
-          disabled=bundle.data.get("source") != "generated", help="a sentence from the toy generator")
-try:
-    r = ui.predict(bundle, text)
-except SeqvizError as e:
-    ui.error(e)
-    st.stop()
+def input_section(bundle) -> str:
+    """The text box (and a random sentence from the toy generator): the text to classify."""
+    text = ui.text_input("Text to classify", key="attention:text", default=attention.EXAMPLE)
+    st.button("Generate a random example", on_click=_random_example,
+              disabled=bundle.data.get("source") != "generated", help="a sentence from the toy generator")
+    return text
 
-labels = list(r["probs"])
-probs = np.array(list(r["probs"].values()))
-ticks = [t + " (?)" if unk else t for t, unk in zip(r["tokens"], r["unknown"])]
-n_unknown, n_words = sum(r["unknown"]), len(r["tokens"])
-if 2 * n_unknown > n_words:   # most of the sentence is invisible to the model: say so before the verdict
-    st.warning(f"{n_unknown} of {n_words} words are unknown to this model; the prediction rests on "
-               f"{n_words - n_unknown}.")
-st.subheader(f"Predicted: {ui.md(r['label'])} ({r['probs'][r['label']]:.1%})")
-if n_unknown:
-    unknown = sorted({t for t, u in zip(r["tokens"], r["unknown"]) if u})
-    st.caption("Marked (?) and shown grey: not in the model's vocabulary, read as <unk>: "
-               + ui.md(", ".join(unknown)))
 
-left, right = st.columns([1, 2])
-left.plotly_chart(figures.bars(labels, probs, title="Class probabilities", highlight=int(probs.argmax()),
-                               horizontal=True, max_bars=20), width="stretch")
-att = np.array(r["attention"])
-right.plotly_chart(figures.heatmap(att[None, :], ticks, ["attention"], colorscale="Reds", zmin=0, zmax=1,
-                                   title="Words coloured by attention weight (fixed scale 0 to 1)",
-                                   value_name="weight", x_title="word", y_title="", colorbar=True), width="stretch")
-right.plotly_chart(figures.bars(ticks, att, title="Attention weight per word (sums to 1)", value_name="weight",
-                                highlight=int(att.argmax()), muted=r["unknown"],
-                                value_range=(0, max(0.05, float(att.max()) * 1.1))),
-                   width="stretch")
+def predict_section(bundle, text: str) -> dict:
+    """The model's prediction of `text` (the page stops at an input it cannot read, saying why)."""
+    try:
+        return ui.predict(bundle, text)
+    except SeqvizError as e:
+        ui.error(e)
+        st.stop()
 
-compared = ui.comparison(bundle, text)
-if compared is not None:
+
+def figures_section(r: dict) -> None:
+    """The verdict, the class probabilities and the attention over the words."""
+    labels = list(r["probs"])
+    probs = np.array(list(r["probs"].values()))
+    ticks = ticks_of(r)
+    n_unknown, n_words = sum(r["unknown"]), len(r["tokens"])
+    if 2 * n_unknown > n_words:   # most of the sentence is invisible to the model: say so before the verdict
+        st.warning(f"{n_unknown} of {n_words} words are unknown to this model; the prediction rests on "
+                   f"{n_words - n_unknown}.")
+    st.subheader(f"Predicted: {ui.md(r['label'])} ({r['probs'][r['label']]:.1%})")
+    if n_unknown:
+        unknown = sorted({t for t, u in zip(r["tokens"], r["unknown"]) if u})
+        st.caption("Marked (?) and shown grey: not in the model's vocabulary, read as <unk>: "
+                   + ui.md(", ".join(unknown)))
+
+    left, right = st.columns([1, 2])
+    left.plotly_chart(figures.bars(labels, probs, title="Class probabilities", highlight=int(probs.argmax()),
+                                   horizontal=True, max_bars=20), width="stretch")
+    att = np.array(r["attention"])
+    right.plotly_chart(figures.heatmap(att[None, :], ticks, ["attention"], colorscale="Reds", zmin=0, zmax=1,
+                                       title="Words coloured by attention weight (fixed scale 0 to 1)",
+                                       value_name="weight", x_title="word", y_title="", colorbar=True),
+                       width="stretch")
+    right.plotly_chart(figures.bars(ticks, att, title="Attention weight per word (sums to 1)", value_name="weight",
+                                    highlight=int(att.argmax()), muted=r["unknown"],
+                                    value_range=(0, max(0.05, float(att.max()) * 1.1))),
+                       width="stretch")
+
+
+def compare_section(bundle, text: str, r: dict) -> dict | None:
+    """The sidebar's "Compare with" model on the same text: both attentions, their difference, both labels'
+    probabilities. Returns the comparison ({"a", "b", "diff"}), or None when nothing is compared."""
+    compared = ui.comparison(bundle, text)
+    if compared is None:
+        return None
     other, both = compared
     rb, d = both["b"], both["diff"]
     a_name, b_name = bundle.name, other.name
+    ticks = ticks_of(r)
     st.subheader(f"Compared with {ui.md(b_name)}")
     ca, cb = st.columns(2)
     for col, name, res in ((ca, a_name, r), (cb, b_name, rb)):
@@ -104,6 +127,18 @@ if compared is not None:
                                                                 b_name: [rb["probs"][k] for k in labels["shared"]]},
                                              title="Class probabilities of the two models (shared labels)"),
                         width="stretch")
-ui.download_result(both if compared else r, bundle, "comparison" if compared else "result")
+    return both
+
+
+header()
+bundle = sidebar()
+if bundle is None:
+    st.info("No model in the store yet: train one from the sidebar.")
+    st.stop()
+text = input_section(bundle)
+r = predict_section(bundle, text)
+figures_section(r)
+both = compare_section(bundle, text, r)
+ui.download_result(r if both is None else both, bundle, "result" if both is None else "comparison")
 ui.replay_view(bundle, lambda snap: attention_bars(snap))
 ui.model_details(bundle)

@@ -1,21 +1,21 @@
 """Language-model page: generation with temperature and top-k, the next-word distribution, and the race:
 the same config trained with the sampled and with the full softmax, live, side by side."""
-import dataclasses
-import re
-
 import streamlit as st
 
-from seqviz import figures, lm, store, training, ui
+from seqviz import figures, lm, training, ui
 from seqviz.errors import SeqvizError
 
-st.title("Language model: sampled vs full softmax")
-st.markdown("An LSTM reads text word by word and predicts the next word over a vocabulary of *V* words. "
-            "The output layer is one matrix **W** (*V* × *H*, a row per word) and a bias **b**. Training "
-            "with the **sampled softmax** (`tf.nn.sampled_softmax_loss`) scores the true next word against "
-            "a few hundred sampled words, so each step touches only their rows of **W**; the **full "
-            "softmax** scores all *V* words every step. Evaluation and generation always use the full "
-            "softmax over the same **W** and **b**: one set of weights, no copy. The default model read "
-            "the docstrings of Python's standard library.")
+
+def header() -> None:
+    st.title("Language model: sampled vs full softmax")
+    st.markdown("An LSTM reads text word by word and predicts the next word over a vocabulary of *V* words. "
+                "The output layer is one matrix **W** (*V* × *H*, a row per word) and a bias **b**. Training "
+                "with the **sampled softmax** (`tf.nn.sampled_softmax_loss`) scores the true next word against "
+                "a few hundred sampled words, so each step touches only their rows of **W**; the **full "
+                "softmax** scores all *V* words every step. Evaluation and generation always use the full "
+                "softmax over the same **W** and **b**: one set of weights, no copy. The default model read "
+                "the docstrings of Python's standard library.")
+
 
 def next_word_frame(r: dict):
     """The next-word distribution after the prompt, from a prediction or one epoch of a replay."""
@@ -25,146 +25,9 @@ def next_word_frame(r: dict):
                         horizontal=True, muted=[w in lm.SPECIALS for w in words], value_range=(0, max(probs) * 1.15))
 
 
-bundle = ui.model_sidebar("lm", data_help="Plain text (.txt, UTF-8, ≤ 200 MB, at least 500 words); blank lines "
-                          "separate documents.", upload_types=("txt",), compare=True,
-                          probe=lambda: {"text": st.session_state.get("lm:text")}, frame=next_word_frame)
-
-# ---------------------------------------------------------------------------------------------
-# Generation
-# ---------------------------------------------------------------------------------------------
-st.header("Generate")
-if bundle is None:
-    st.info("No language model in the store yet: train one from the sidebar.")
-else:
-    prompt = ui.text_input("Prompt", key="lm:text", default=lm.EXAMPLE, height=68)
-    n_words, temperature, top_k, seed = lm.PREDICT_PARAMS
-    # every control is seeded from the URL and mirrored back: a shared link restores the whole view
-    ui.query_number("lm:n_words", "words", n_words.default, 1, 60)
-    ui.query_number("lm:temperature", "temperature", temperature.default, 0.0, 2.0)
-    ui.query_number("lm:top_k", "top_k", top_k.default, 0, int(top_k.hi))
-    ui.query_number("lm:seed", "seed", seed.default, 0, int(seed.hi))
-    c1, c2, c3, c4 = st.columns(4)
-    options = {
-        "n_words": c1.slider("words", 1, 60, key="lm:n_words", help=n_words.help),
-        "temperature": c2.slider("temperature", 0.0, 2.0, step=0.05, key="lm:temperature", help=temperature.help),
-        "top_k": c3.number_input("top k", 0, int(top_k.hi), key="lm:top_k", help=top_k.help),
-        "seed": c4.number_input("seed", 0, int(seed.hi), key="lm:seed", help=seed.help),
-    }
-    for query, value in zip(("words", "temperature", "top_k", "seed"), options.values()):
-        ui.share(query, value)
-    try:
-        r = ui.predict(bundle, prompt, **options)
-    except SeqvizError as e:
-        ui.error(e)
-    else:
-        st.markdown(f"> **{ui.md(' '.join(r['prompt']))}** {ui.md(r['continuation'])}")
-        if r["unknown"]:
-            st.caption("Not in the model's vocabulary (read as `<unk>`): " + ui.md(", ".join(r["unknown"])))
-        left, right = st.columns(2)
-        words, probs = list(r["next_word"]), list(r["next_word"].values())
-        left.plotly_chart(figures.bars(words, probs, title="Next word after the prompt (full softmax, top 10)",
-                                       horizontal=True, muted=[w in lm.SPECIALS for w in words],
-                                       value_range=(0, max(probs) * 1.15)), width="stretch")
-        right.plotly_chart(figures.bars([f"{i + 1}. {w}" for i, w in enumerate(r["tokens"])], r["token_probs"],
-                                        title="Probability the model gave each generated word",
-                                        value_range=(0, max(r["token_probs"]) * 1.15)), width="stretch")
-        if any(w in lm.SPECIALS for w in words):
-            st.caption("Grey bars: `<unk>` (any word outside the vocabulary) and `<eos>` (the end of a "
-                       "document); generation never picks them.")
-        compared = ui.comparison(bundle, prompt, **options)
-        if compared is not None:
-            other, both = compared
-            d, a_name, b_name = both["diff"], bundle.name, other.name
-            ppl = d["perplexity"]
-            st.subheader(f"Compared with {ui.md(b_name)}")
-            rb = both["b"]
-            st.markdown(f"**{ui.md(b_name)}**: {ui.md(' '.join(rb['prompt']))} *{ui.md(rb['continuation'])}*")
-            fmt = lambda v: "— (no word to score)" if v is None else f"{v:.1f}"  # noqa: E731
-            st.caption(ui.md(f"Perplexity on the prompt itself (each word after the first, given the words before "
-                             f"it; lower = less surprised): {a_name} {fmt(ppl['a'])}, {b_name} {fmt(ppl['b'])}. "
-                             f"Vocabularies: {d['vocabulary']['a']:,} and {d['vocabulary']['b']:,} words, "
-                             f"{d['vocabulary']['shared']:,} shared."))
-            words = list(d["next_word"])
-            missing = [w for w in words if None in d["next_word"][w].values()]
-            series = {name: [d["next_word"][w][side] or 0.0 for w in words]
-                      for name, side in ((a_name, "a"), (b_name, "b"))}
-            top = max(max(v) for v in series.values())
-            st.plotly_chart(figures.grouped_bars([w + (" (?)" if w in missing else "") for w in words], series,
-                                                 title="Next word after the prompt: either model's top 10, under both",
-                                                 value_range=(0, top * 1.15)), width="stretch")
-            if missing:
-                st.caption("(?) not in one model's vocabulary (drawn as 0 there): " + ui.md(", ".join(missing)))
-        ui.download_result(both if compared else r, bundle, "comparison" if compared else "result")
-    ui.replay_view(bundle, next_word_frame)
-
-# ---------------------------------------------------------------------------------------------
-# The race
-# ---------------------------------------------------------------------------------------------
-st.header("The race: sampled vs full softmax")
-st.markdown("Train the same config twice, once per softmax, and watch them live (one after the other: "
-            "training runs take turns). The clock counts only the seconds inside training steps. Both runs "
-            "use the same optimizer (LazyAdam) and are saved as models you can then pick in the sidebar.")
-
-SIDES = ("sampled", "full")
-mine = st.session_state.get("lm:race") or {}          # {side: job id} of the race this session started
-jobs = {side: training.get(i) for side, i in mine.items()}
-key = ui.query_value("lm:race-key", "race", "")
-if not re.fullmatch(r"[0-9a-f]{10}", key):
-    key = ""
-if not mine and key:   # a reload or a shared link: the race's runs still on this server, else its saved models
-    on_server = {j.plan.name: j for j in training.running("lm")}
-    jobs = {side: on_server[lm.race_name(key, side)] for side in SIDES if lm.race_name(key, side) in on_server}
-running = any(j is not None and j.running for j in jobs.values())
-knobs = [dataclasses.replace(p, default=1) if p.name == "epochs" else p for p in lm.PARAMS if p.name != "softmax"]
-with st.form("lm:race-form"):
-    cols = st.columns(4)
-    values = {}
-    for i, p in enumerate(knobs):
-        with cols[i % 4]:
-            values[p.name] = ui.knob(p, f"lm:race:{p.name}")
-    start = st.form_submit_button("Start the race", type="primary", disabled=running)
-if start:
-    try:
-        key = training.plan("lm", {**values, "softmax": "sampled"}, name="race-check", overwrite=True).key
-        ran = all(store.exists("lm", lm.race_name(key, side)) for side in SIDES)
-        if not ran:
-            plans = {side: training.plan("lm", {**values, "softmax": side}, name=lm.race_name(key, side),
-                                         overwrite=True) for side in SIDES}
-            lm.check(plans["sampled"].params)
-    except SeqvizError as e:
-        ui.error(e)
-    else:
-        if ran:   # the same race again: show the one that was run (its models are in the store)
-            st.session_state.pop("lm:race", None)
-            st.session_state["lm:race-key"] = key
-            ui.share("race", key)
-            st.session_state["lm:race-flash"] = "This race was run already (same settings); here it is."
-            st.rerun()
-        st.session_state["lm:race"] = {side: training.submit(p).id for side, p in plans.items()}
-        st.session_state.pop("lm:race-flash", None)
-        st.session_state["lm:race-key"] = key
-        ui.share("race", key)
-        st.rerun()
-
-
-def traces_of(jobs: dict, key: str) -> dict:
-    """Each side's trace: live from its job, else from its saved model (a finished race after a reload)."""
-    out = {}
-    for side in SIDES:
-        job = jobs.get(side)
-        if job is not None:
-            out[side] = lm.live(job.records)
-        elif key:
-            try:
-                metrics = store.read_json("lm", lm.race_name(key, side)) or {}
-            except SeqvizError:
-                metrics = {}
-            out[side] = lm.saved_trace(metrics) if isinstance(metrics, dict) else None
-    return out
-
-
 def draw_race(jobs: dict, key: str, cancellable: bool) -> None:
-    traces = traces_of(jobs, key)
+    """Each side's progress, and the race's figures from their traces so far (live, or as saved)."""
+    traces = lm.race_traces(jobs, key)
     for side, job in jobs.items():
         t = traces[side]
         if job.waiting:
@@ -236,26 +99,167 @@ def draw_race(jobs: dict, key: str, cancellable: bool) -> None:
                            width="stretch")
 
 
-if jobs and all(j is not None for j in jobs.values()):
-    if running:
-        @st.fragment(run_every=ui.POLL_SECONDS)
-        def live_race():
-            draw_race(jobs, key, cancellable=bool(mine))
-            if not any(j.running for j in jobs.values()):
-                st.rerun(scope="app")  # draw the final state outside the polling fragment
+def sidebar():
+    """The model picker, "Compare with" and the Train form; the chosen model (None: none in the store)."""
+    return ui.model_sidebar("lm", data_help="Plain text (.txt, UTF-8, ≤ 200 MB, at least 500 words); blank lines "
+                            "separate documents.", upload_types=("txt",), compare=True,
+                            probe=lambda: {"text": st.session_state.get("lm:text")}, frame=next_word_frame)
 
-        live_race()
+
+def input_section() -> tuple[str, dict]:
+    """The prompt and the generation settings: (prompt, predict options)."""
+    prompt = ui.text_input("Prompt", key="lm:text", default=lm.EXAMPLE, height=68)
+    n_words, temperature, top_k, seed = lm.PREDICT_PARAMS
+    # every control is seeded from the URL and mirrored back: a shared link restores the whole view
+    ui.query_number("lm:n_words", "words", n_words.default, 1, 60)
+    ui.query_number("lm:temperature", "temperature", temperature.default, 0.0, 2.0)
+    ui.query_number("lm:top_k", "top_k", top_k.default, 0, int(top_k.hi))
+    ui.query_number("lm:seed", "seed", seed.default, 0, int(seed.hi))
+    c1, c2, c3, c4 = st.columns(4)
+    options = {
+        "n_words": c1.slider("words", 1, 60, key="lm:n_words", help=n_words.help),
+        "temperature": c2.slider("temperature", 0.0, 2.0, step=0.05, key="lm:temperature", help=temperature.help),
+        "top_k": c3.number_input("top k", 0, int(top_k.hi), key="lm:top_k", help=top_k.help),
+        "seed": c4.number_input("seed", 0, int(seed.hi), key="lm:seed", help=seed.help),
+    }
+    for query, value in zip(("words", "temperature", "top_k", "seed"), options.values()):
+        ui.share(query, value)
+    return prompt, options
+
+
+def figures_section(r: dict) -> None:
+    """The generated text, the next-word distribution and the probability of each generated word."""
+    st.markdown(f"> **{ui.md(' '.join(r['prompt']))}** {ui.md(r['continuation'])}")
+    if r["unknown"]:
+        st.caption("Not in the model's vocabulary (read as `<unk>`): " + ui.md(", ".join(r["unknown"])))
+    left, right = st.columns(2)
+    words, probs = list(r["next_word"]), list(r["next_word"].values())
+    left.plotly_chart(figures.bars(words, probs, title="Next word after the prompt (full softmax, top 10)",
+                                   horizontal=True, muted=[w in lm.SPECIALS for w in words],
+                                   value_range=(0, max(probs) * 1.15)), width="stretch")
+    right.plotly_chart(figures.bars([f"{i + 1}. {w}" for i, w in enumerate(r["tokens"])], r["token_probs"],
+                                    title="Probability the model gave each generated word",
+                                    value_range=(0, max(r["token_probs"]) * 1.15)), width="stretch")
+    if any(w in lm.SPECIALS for w in words):
+        st.caption("Grey bars: `<unk>` (any word outside the vocabulary) and `<eos>` (the end of a "
+                   "document); generation never picks them.")
+
+
+def compare_section(bundle, prompt: str, options: dict) -> dict | None:
+    """The sidebar's "Compare with" model on the same prompt and settings: its text, both perplexities on the
+    prompt, and the next word under both. Returns the comparison ({"a", "b", "diff"}), or None."""
+    compared = ui.comparison(bundle, prompt, **options)
+    if compared is None:
+        return None
+    other, both = compared
+    d, a_name, b_name = both["diff"], bundle.name, other.name
+    ppl = d["perplexity"]
+    st.subheader(f"Compared with {ui.md(b_name)}")
+    rb = both["b"]
+    st.markdown(f"**{ui.md(b_name)}**: {ui.md(' '.join(rb['prompt']))} *{ui.md(rb['continuation'])}*")
+    fmt = lambda v: "— (no word to score)" if v is None else f"{v:.1f}"  # noqa: E731
+    st.caption(ui.md(f"Perplexity on the prompt itself (each word after the first, given the words before "
+                     f"it; lower = less surprised): {a_name} {fmt(ppl['a'])}, {b_name} {fmt(ppl['b'])}. "
+                     f"Vocabularies: {d['vocabulary']['a']:,} and {d['vocabulary']['b']:,} words, "
+                     f"{d['vocabulary']['shared']:,} shared."))
+    words = list(d["next_word"])
+    missing = [w for w in words if None in d["next_word"][w].values()]
+    series = {name: [d["next_word"][w][side] or 0.0 for w in words]
+              for name, side in ((a_name, "a"), (b_name, "b"))}
+    top = max(max(v) for v in series.values())
+    st.plotly_chart(figures.grouped_bars([w + (" (?)" if w in missing else "") for w in words], series,
+                                         title="Next word after the prompt: either model's top 10, under both",
+                                         value_range=(0, top * 1.15)), width="stretch")
+    if missing:
+        st.caption("(?) not in one model's vocabulary (drawn as 0 there): " + ui.md(", ".join(missing)))
+    return both
+
+
+def generate_section(bundle) -> None:
+    """Generation: the prompt and settings, the text and its figures, the comparison, the download and the replay."""
+    st.header("Generate")
+    if bundle is None:
+        st.info("No language model in the store yet: train one from the sidebar.")
+        return
+    prompt, options = input_section()
+    try:
+        r = ui.predict(bundle, prompt, **options)
+    except SeqvizError as e:
+        ui.error(e)
     else:
-        draw_race(jobs, key, cancellable=False)
-elif key and any(traces_of({}, key).values()):
-    if st.session_state.get("lm:race-flash"):
-        st.info(st.session_state["lm:race-flash"])
-    st.caption(f"The race `{key}`: its two models, `{lm.race_name(key, 'sampled')}` and "
-               f"`{lm.race_name(key, 'full')}`, as they were saved.")
-    draw_race({}, key, cancellable=False)
-elif mine or key:
-    st.info("That race's runs are no longer known to this app and were not saved (cancelled, or the app was "
-            "restarted); start a new race.")
+        figures_section(r)
+        both = compare_section(bundle, prompt, options)
+        ui.download_result(r if both is None else both, bundle, "result" if both is None else "comparison")
+    ui.replay_view(bundle, next_word_frame)
 
+
+def race_form(running: bool) -> None:
+    """The race's settings and its Start button (disabled while this race runs). A start plans both runs
+    (`lm.plan_race`): a race with these settings that ran already is shown instead of run again."""
+    with st.form("lm:race-form"):
+        cols = st.columns(4)
+        values = {}
+        for i, p in enumerate(lm.race_knobs()):
+            with cols[i % 4]:
+                values[p.name] = ui.knob(p, f"lm:race:{p.name}")
+        start = st.form_submit_button("Start the race", type="primary", disabled=running)
+    if not start:
+        return
+    try:
+        race = lm.plan_race(values)
+    except SeqvizError as e:
+        ui.error(e)
+        return
+    if race.ran:   # the same race again: show the one that was run (its models are in the store)
+        st.session_state.pop("lm:race", None)
+        st.session_state["lm:race-flash"] = "This race was run already (same settings); here it is."
+    else:
+        st.session_state["lm:race"] = {side: training.submit(p).id for side, p in race.runs.items()}
+        st.session_state.pop("lm:race-flash", None)
+    st.session_state["lm:race-key"] = race.key
+    ui.share("race", race.key)
+    st.rerun()
+
+
+def race_section() -> None:
+    """The race: its form, then this session's race live (polled while it runs), or the race the URL names
+    (its runs on this server, else its saved models)."""
+    st.header("The race: sampled vs full softmax")
+    st.markdown("Train the same config twice, once per softmax, and watch them live (one after the other: "
+                "training runs take turns). The clock counts only the seconds inside training steps. Both runs "
+                "use the same optimizer (LazyAdam) and are saved as models you can then pick in the sidebar.")
+    mine = st.session_state.get("lm:race") or {}          # {side: job id} of the race this session started
+    jobs = {side: training.get(i) for side, i in mine.items()}
+    key = lm.race_key(ui.query_value("lm:race-key", "race", ""))
+    if not mine and key:   # a reload or a shared link: the race's runs still on this server, else its saved models
+        jobs = lm.race_jobs(key)
+    running = any(j is not None and j.running for j in jobs.values())
+    race_form(running)
+    if jobs and all(j is not None for j in jobs.values()):
+        if running:
+            @st.fragment(run_every=ui.POLL_SECONDS)
+            def live_race():
+                draw_race(jobs, key, cancellable=bool(mine))
+                if not any(j.running for j in jobs.values()):
+                    st.rerun(scope="app")  # draw the final state outside the polling fragment
+
+            live_race()
+        else:
+            draw_race(jobs, key, cancellable=False)
+    elif key and any(lm.race_traces({}, key).values()):
+        if st.session_state.get("lm:race-flash"):
+            st.info(st.session_state["lm:race-flash"])
+        st.caption(f"The race `{key}`: its two models, `{lm.race_name(key, 'sampled')}` and "
+                   f"`{lm.race_name(key, 'full')}`, as they were saved.")
+        draw_race({}, key, cancellable=False)
+    elif mine or key:
+        st.info("That race's runs are no longer known to this app and were not saved (cancelled, or the app was "
+                "restarted); start a new race.")
+
+
+header()
+bundle = sidebar()
+generate_section(bundle)
+race_section()
 if bundle is not None:
     ui.model_details(bundle)

@@ -2,15 +2,20 @@
 import numpy as np
 import streamlit as st
 
-from seqviz import figures, seq2seq, store, ui
+from seqviz import figures, seq2seq, ui
 from seqviz.errors import SeqvizError
+from seqviz.ui import calls
 
-st.title("Seq2seq: four ways to decode")
-st.markdown("One encoder-decoder, four ways to feed its decoder. **basic**: the encoder's last state, repeated "
-            "at every step; the decoder never sees what it wrote. **feedback**: the decoder reads its own "
-            "previous word. **peek**: feedback plus the encoder's last state at every step. **attention**: "
-            "feedback, and at every step the decoder looks back over *all* encoder states (the alignment "
-            "below). Long inputs are where they differ: one vector holds only so much.")
+
+def header() -> None:
+    st.title("Seq2seq: four ways to decode")
+    st.markdown("One encoder-decoder, four ways to feed its decoder. **basic**: the encoder's last state, repeated "
+                "at every step; the decoder never sees what it wrote. **feedback**: the decoder reads its own "
+                "previous word. **peek**: feedback plus the encoder's last state at every step. **attention**: "
+                "feedback, and at every step the decoder looks back over *all* encoder states (the alignment "
+                "below). Long inputs are where they differ: one vector holds only so much.")
+
+
 def _shown(token: str) -> str:
     """A token as a widget shows it: a space (a char-level model's) as ␣."""
     return "␣" if token == " " else token
@@ -31,59 +36,6 @@ def decode_frame(r: dict):
                               title=f"Greedy decode {r['text']!r}{verdict}: top tokens per step")
 
 
-with st.sidebar:
-    st.header("Seq2seq: four decoders")
-    st.caption("Train a model of any task and mode (the knobs), or on your own pairs (a CSV); it joins the "
-               "pickers below when done.")
-    ui.train_panel("seq2seq", upload_types=("csv",),
-                   data_help="A CSV with columns source,target (UTF-8, header), one pair per row, e.g. 12+345,357. "
-                             "Set tokens = char to read every character (spaces too) as a token, word to split on "
-                             "spaces; sources and targets of at most 'longest input' tokens.",
-                   probe=lambda: {"text": st.session_state.get("seq2seq:text"),
-                                  "expected": st.session_state.get("seq2seq:expected") or ""},
-                   frame=decode_frame)
-
-GENERATED = {"digits": "digits → words", "sort": "sort digits", "piglatin": "Pig Latin"}
-
-
-def _configs() -> dict[str, dict]:
-    """Every seq2seq store entry's config.json (shipped defaults first); damaged entries left out."""
-    out = {}
-    for name in store.list_models("seq2seq"):
-        try:
-            config = store.read_json("seq2seq", name, "config") or {}
-        except SeqvizError:
-            continue
-        if isinstance(config.get("params"), dict):
-            out[name] = config
-    return out
-
-
-def _task_of(config: dict) -> str:
-    """A model's entry in the task picker: its generated task, or "file:<sha1>" for the pairs it was trained on
-    (every model of one file, whatever its mode, under one entry)."""
-    task = config["params"].get("task")
-    return task if task != seq2seq.FILE else f"file:{(config.get('data') or {}).get('sha1', '')[:10]}"
-
-
-def _task_label(configs: dict, key: str) -> str:
-    if key in GENERATED:
-        return GENERATED[key]
-    return "your pairs: " + next(((c.get("data") or {}).get("filename", "?") for c in configs.values()
-                                  if _task_of(c) == key), "?")
-
-
-def _examples(configs: dict, key: str) -> list[list[str]]:
-    """Held-out [source, target] pairs of the task's first model (none for generated tasks)."""
-    for name, c in configs.items():
-        if key not in GENERATED and _task_of(c) == key:
-            try:
-                return (store.read_json("seq2seq", name) or {}).get("examples") or []
-            except SeqvizError:
-                continue
-    return []
-
-
 def _pad(tokens: list, n: int) -> list:
     return list(tokens) + [""] * (n - len(tokens))
 
@@ -92,16 +44,6 @@ def _clamp(key: str, most: int) -> None:
     """A step picker keeps its value across inputs; a shorter output must not leave it out of range."""
     if st.session_state.get(key, 1) > most:
         st.session_state[key] = most
-
-
-def _on_task_change(configs: dict):
-    key = st.session_state["seq2seq:task"]
-    held = _examples(configs, key)
-    st.session_state["seq2seq:text"] = seq2seq.EXAMPLES[key] if key in GENERATED else (held[0][0] if held else "")
-
-
-def _on_example():
-    st.session_state["seq2seq:text"] = st.session_state["seq2seq:example"]
 
 
 def _inside(mode: str, r: dict, params: dict, beam: int) -> None:
@@ -152,38 +94,66 @@ def _inside(mode: str, r: dict, params: dict, beam: int) -> None:
                "outputs, which teacher forcing never showed it.")
 
 
-configs = _configs()
-done = st.session_state.pop("seq2seq:model:select", None)   # a model just trained here: pick it (and its task)
-tasks = list(GENERATED) + list(dict.fromkeys(_task_of(c) for c in configs.values()
-                                             if c["params"].get("task") == seq2seq.FILE))
-if "seq2seq:task" not in st.session_state and "task" not in st.query_params:   # a link naming a model: its task
-    named = [st.query_params.get(f"model_{m}") for m in seq2seq.MODES]
-    st.session_state["seq2seq:task"] = next((_task_of(configs[n]) for n in named if n in configs), "digits")
-if done in configs and _task_of(configs[done]) != ui.query_value("seq2seq:task", "task", "digits"):
-    st.session_state["seq2seq:task"] = _task_of(configs[done])
-    _on_task_change(configs)
-c1, c2, c3 = st.columns([1, 2, 1])
-if ui.query_value("seq2seq:task", "task", "digits") not in tasks:
-    st.session_state["seq2seq:task"] = "digits"
-task = c1.selectbox("Task", tasks, key="seq2seq:task", on_change=_on_task_change, args=(configs,),
-                    format_func=lambda key: _task_label(configs, key))
-ui.share("task", task)
-mine = task not in GENERATED
-if "seq2seq:modes" not in st.session_state:  # seeded once from the URL, like every other widget
-    asked = [m for m in st.query_params.get("modes", ",".join(seq2seq.MODES)).split(",") if m in seq2seq.MODES]
-    st.session_state["seq2seq:modes"] = asked or list(seq2seq.MODES)
-chosen = c2.multiselect("Modes", seq2seq.MODES, key="seq2seq:modes")
-ui.share("modes", ",".join(chosen))
-modes = [m for m in seq2seq.MODES if m in chosen]   # always shown in the same order, simplest first
-ui.query_number("seq2seq:beam", "beam", 3, 1, 20)
-beam = c3.slider("Beam width", 1, 20, key="seq2seq:beam", help="1 = greedy")
-ui.share("beam", beam)
-examples = dict(map(tuple, _examples(configs, task)))
-if not mine:
-    text = ui.text_input("Input (digits like 4 7 1, or one word for Pig Latin)", key="seq2seq:text",
-                         default=seq2seq.EXAMPLES[task], height=68)
-    expected = ""
-else:
+def sidebar() -> None:
+    with st.sidebar:
+        st.header("Seq2seq: four decoders")
+        st.caption("Train a model of any task and mode (the knobs), or on your own pairs (a CSV); it joins the "
+                   "pickers below when done.")
+        ui.train_panel("seq2seq", upload_types=("csv",),
+                       data_help="A CSV with columns source,target (UTF-8, header), one pair per row, e.g. "
+                                 "12+345,357. Set tokens = char to read every character (spaces too) as a token, word "
+                                 "to split on spaces; sources and targets of at most 'longest input' tokens.",
+                       probe=lambda: {"text": st.session_state.get("seq2seq:text"),
+                                      "expected": st.session_state.get("seq2seq:expected") or ""},
+                       frame=decode_frame)
+
+
+def _on_task_change(groups: seq2seq.TaskGroups):
+    key = st.session_state["seq2seq:task"]
+    held = groups.examples(key)
+    st.session_state["seq2seq:text"] = (seq2seq.EXAMPLES[key] if key in seq2seq.TASK_TITLES
+                                        else (held[0][0] if held else ""))
+
+
+def _on_example():
+    st.session_state["seq2seq:text"] = st.session_state["seq2seq:example"]
+
+
+def controls_section(groups: seq2seq.TaskGroups, done: str | None) -> tuple[str, list[str], int]:
+    """The task (its generated task, or a file of pairs), the modes to show and the beam width:
+    (task, modes in their fixed order, beam). A model just trained here switches to its task."""
+    tasks = groups.tasks
+    if "seq2seq:task" not in st.session_state and "task" not in st.query_params:   # a link naming a model: its task
+        named = [st.query_params.get(f"model_{m}") for m in seq2seq.MODES]
+        st.session_state["seq2seq:task"] = next((groups.task_of(n) for n in named if n in groups.configs),
+                                                calls.SEQ2SEQ_TASK)
+    if done in groups.configs and groups.task_of(done) != ui.query_value("seq2seq:task", "task", calls.SEQ2SEQ_TASK):
+        st.session_state["seq2seq:task"] = groups.task_of(done)
+        _on_task_change(groups)
+    c1, c2, c3 = st.columns([1, 2, 1])
+    if ui.query_value("seq2seq:task", "task", calls.SEQ2SEQ_TASK) not in tasks:
+        st.session_state["seq2seq:task"] = calls.SEQ2SEQ_TASK
+    task = c1.selectbox("Task", tasks, key="seq2seq:task", on_change=_on_task_change, args=(groups,),
+                        format_func=groups.label)
+    ui.share("task", task)
+    if "seq2seq:modes" not in st.session_state:  # seeded once from the URL, like every other widget
+        asked = [m for m in st.query_params.get("modes", ",".join(seq2seq.MODES)).split(",") if m in seq2seq.MODES]
+        st.session_state["seq2seq:modes"] = asked or list(seq2seq.MODES)
+    chosen = c2.multiselect("Modes", seq2seq.MODES, key="seq2seq:modes")
+    ui.share("modes", ",".join(chosen))
+    ui.query_number("seq2seq:beam", "beam", calls.SEQ2SEQ_BEAM, 1, 20)
+    beam = c3.slider("Beam width", 1, 20, key="seq2seq:beam", help="1 = greedy")
+    ui.share("beam", beam)
+    return task, [m for m in seq2seq.MODES if m in chosen], beam   # always shown in the same order, simplest first
+
+
+def input_section(groups: seq2seq.TaskGroups, task: str) -> tuple[str, str | None]:
+    """The input, and for a file's task its expected output (a held-out pair picks both): (text, expected;
+    None for a generated task, which knows its own)."""
+    if task in seq2seq.TASK_TITLES:
+        return ui.text_input("Input (digits like 4 7 1, or one word for Pig Latin)", key="seq2seq:text",
+                             default=seq2seq.EXAMPLES[task], height=68), None
+    examples = dict(map(tuple, groups.examples(task)))
     if st.session_state.get("seq2seq:example") not in examples:
         st.session_state.pop("seq2seq:example", None)
     st.selectbox("A held-out pair (never trained on)", list(examples), key="seq2seq:example", index=None,
@@ -198,131 +168,143 @@ else:
     with i2:
         expected = ui.text_input("Expected output (optional: marks the decode right or wrong)", query="expected",
                                  key="seq2seq:expected", default=examples.get(text.strip(), ""), height=68)
+    return text, expected
+
+
+def models_section(groups: seq2seq.TaskGroups, task: str, modes: list[str], done: str | None) -> dict:
+    """Each mode's model pickers' choices, {mode: names} (the shipped default or the newest trained model of
+    the task first; a model just trained here picked), and a line on the modes that have none yet."""
+    mine = task not in seq2seq.TASK_TITLES
+    pickers, missing = {}, []
+    for mode in modes:
+        names = groups.models(task, mode)
+        key = f"seq2seq:model:{mode}"
+        if done in names:
+            st.session_state[key] = done
+        if not names:
+            missing.append(mode)
+            continue
+        if ui.query_value(key, f"model_{mode}", names[0]) not in names:   # seeded from the URL once
+            st.session_state[key] = names[0]
+        pickers[mode] = names
+    if missing and mine:
+        st.info(ui.md(f"No model of {groups.label(task)} in mode {', '.join(missing)} yet: train one from the "
+                      f"sidebar on the same file (mode = {missing[0]})."))
+    elif missing:
+        st.info(ui.md(f"No {task} model in mode {', '.join(missing)} yet: train one from the sidebar "
+                      f"(task = {task}, mode = {missing[0]})."))
+    return pickers
+
+
+def decodes_section(pickers: dict, text: str, beam: int, expected: str | None) -> dict:
+    """A column per mode: its model picker and its decode (the modes decode side by side, each in its own
+    thread); a bad input is reported once. Returns {mode: (model, result)} of the decodes that ran."""
+    loaded, results, errors = {}, {}, {}
+    cols = st.columns(len(pickers)) if pickers else []
+    for col, (mode, names) in zip(cols, pickers.items()):
+        name = col.selectbox(f"{mode} model", names, key=f"seq2seq:model:{mode}")
+        ui.share(f"model_{mode}", name)
+        try:
+            loaded[mode] = ui.load_model("seq2seq", name)
+        except SeqvizError as e:
+            errors[mode] = str(e)
+    decodes = {mode: calls.seq2seq_decode(bundle, text, beam, expected) for mode, bundle in loaded.items()}
+    for mode, future in decodes.items():
+        try:
+            results[mode] = (loaded[mode], future.result())
+        except SeqvizError as e:
+            errors[mode] = str(e)
+    for message in dict.fromkeys(errors.values()):   # the same bad input is reported once, not per mode
+        st.error(ui.md(message))
+    column = dict(zip(pickers, cols))
+    for mode, (bundle, r) in results.items():
+        with column[mode]:
+            st.subheader(mode)
+            sep = seq2seq.joiner(bundle.params)
+            mark = {True: "✅ ", False: "❌ ", None: ""}[r["correct"]]
+            st.markdown(mark + f"**{ui.md(r['text'] or '(empty)')}**")
+            if r["correct"] is False:
+                st.caption(ui.md(f"expected: {sep.join(r['gold'])}"))
+            if any(r["unknown"]):
+                st.caption(ui.md("not among the training sources' tokens (read as unknown): " +
+                                 ", ".join(repr(t) for t, u in zip(r["source"], r["unknown"]) if u)))
+            st.caption(f"log-prob {r['beams'][0]['logprob']:.3f} · {len(r['beams'])} beams below")
+    return results
+
+
+def inside_section(results: dict, text: str, beam: int, expected: str | None) -> None:
+    """A tab per decoder, only the open one built (its figures and its pinned re-decode): a rerun costs one
+    mode's, not four. In it: the what-if pin, the decoder's figures, the download, replay and details."""
+    st.subheader("Inside each decoder")
+    if ui.query_value("seq2seq:inspect", "inspect", next(iter(results))) not in results:
+        st.session_state["seq2seq:inspect"] = next(iter(results))
+    tabs = st.tabs(list(results), key="seq2seq:inspect", on_change="rerun")
+    ui.share("inspect", st.session_state["seq2seq:inspect"])
+    for tab, (mode, (bundle, r)) in zip(tabs, results.items()):
+        if tab.open:
+            with tab:
+                _tab(mode, bundle, r, text, beam, expected)
+
+
+def _tab(mode: str, bundle, r: dict, text: str, beam: int, expected: str | None) -> None:
+    views = st.container()    # filled below, while the pinned re-decode runs in its thread
+    st.markdown("**What if**: pin the token at one step and let the decoder continue from there.")
+    targets = calls.seq2seq_pin_tokens(bundle)
+    p1, p2 = st.columns(2)
+    ui.query_number(f"seq2seq:pin_at:{mode}", "pin_at", calls.SEQ2SEQ_PIN_AT, 1, 99)
+    _clamp(f"seq2seq:pin_at:{mode}", len(r["output"]) + 1)
+    at = p1.number_input("Pin at step", 1, max(1, len(r["output"]) + 1), key=f"seq2seq:pin_at:{mode}")
+    preset = calls.seq2seq_pin_default(r, at, targets)                # the step's second choice
+    tok_key = f"seq2seq:pin_tok:{mode}"
+    if ui.query_value(tok_key, "pin", preset) not in targets:          # seeded from the URL once
+        st.session_state[tok_key] = preset
+    if st.session_state.get(f"{tok_key}:at", at) != at:               # another step: its second choice
+        st.session_state[tok_key] = preset
+    st.session_state[f"{tok_key}:at"] = at
+    token = p2.selectbox("Token", targets, key=tok_key, help="pre-set to the decoder's second choice there",
+                         format_func=_shown)
+    ui.share("pin_at", at)
+    ui.share("pin", token)
+    pinning = calls.seq2seq_pinned(bundle, text, beam, r, at, token, expected)
+    pinned_line = st.empty()
+    ui.download_result(r, bundle)
+    ui.replay_view(bundle, decode_frame)
+    ui.model_details(bundle)
+    with views:
+        _inside(mode, r, bundle.params, beam)
+    try:
+        pinned = pinning.result()
+    except SeqvizError as e:
+        with pinned_line:
+            ui.error(e)
+        return
+    b0 = pinned["beams"][0]
+    pinned_line.markdown(ui.md(f"pinned decode: {pinned['text'] or '(empty)'}") +
+                         f" · log-prob {b0['logprob']:.3f} (unpinned best {r['beams'][0]['logprob']:.3f})")
+
+
+def accuracy_section(groups: seq2seq.TaskGroups, task: str) -> None:
+    mine = task not in seq2seq.TASK_TITLES
+    st.subheader(f"Held-out accuracy of every model of {groups.label(task)}" if mine else
+                 f"Held-out accuracy of every {task} model")
+    st.caption("Free-running greedy decodes of pairs never seen in training" +
+               (": the rows of your file held out from training (their sources not among the training ones)."
+                if mine else ", at a short and at the longest training length (@ n = input tokens)."))
+    ui.table(groups.accuracy(task))
+
+
+header()
+sidebar()
+groups = seq2seq.group_by_task()
+done = st.session_state.pop("seq2seq:model:select", None)   # a model just trained here: pick it (and its task)
+task, modes, beam = controls_section(groups, done)
+text, expected = input_section(groups, task)
 if not modes:
     st.info("Choose at least one mode.")
     st.stop()
-
-# one model per mode: the shipped default (or the newest trained one) of this task, or the user's pick
-bundles, missing = {}, []
-for mode in modes:
-    names = [name for name, c in configs.items() if _task_of(c) == task and c["params"].get("mode") == mode]
-    key = f"seq2seq:model:{mode}"
-    if done in names:
-        st.session_state[key] = done
-    if not names:
-        missing.append(mode)
-        continue
-    if ui.query_value(key, f"model_{mode}", names[0]) not in names:   # seeded from the URL once
-        st.session_state[key] = names[0]
-    bundles[mode] = names
-if missing and mine:
-    st.info(ui.md(f"No model of {_task_label(configs, task)} in mode {', '.join(missing)} yet: train one from the "
-                  f"sidebar on the same file (mode = {missing[0]})."))
-elif missing:
-    st.info(ui.md(f"No {task} model in mode {', '.join(missing)} yet: train one from the sidebar "
-                  f"(task = {task}, mode = {missing[0]})."))
-
-loaded, results, errors = {}, {}, {}
-cols = st.columns(len(bundles)) if bundles else []
-for col, (mode, names) in zip(cols, bundles.items()):
-    name = col.selectbox(f"{mode} model", names, key=f"seq2seq:model:{mode}")
-    ui.share(f"model_{mode}", name)
-    try:
-        loaded[mode] = ui.load_model("seq2seq", name)
-    except SeqvizError as e:
-        errors[mode] = str(e)
-# the four decoders run side by side, each in its own thread
-decodes = {mode: ui.predict_async(bundle, text, beam=beam, **({"expected": expected} if mine else {}))
-           for mode, bundle in loaded.items()}
-for mode, future in decodes.items():
-    try:
-        results[mode] = (loaded[mode], future.result())
-    except SeqvizError as e:
-        errors[mode] = str(e)
-for message in dict.fromkeys(errors.values()):   # the same bad input is reported once, not per mode
-    st.error(ui.md(message))
-column = dict(zip(bundles, cols))
-for mode, (bundle, r) in results.items():
-    with column[mode]:
-        st.subheader(mode)
-        sep = seq2seq.joiner(bundle.params)
-        mark = {True: "✅ ", False: "❌ ", None: ""}[r["correct"]]
-        st.markdown(mark + f"**{ui.md(r['text'] or '(empty)')}**")
-        if r["correct"] is False:
-            st.caption(ui.md(f"expected: {sep.join(r['gold'])}"))
-        if any(r["unknown"]):
-            st.caption(ui.md("not among the training sources' tokens (read as unknown): " +
-                             ", ".join(repr(t) for t, u in zip(r["source"], r["unknown"]) if u)))
-        st.caption(f"log-prob {r['beams'][0]['logprob']:.3f} · {len(r['beams'])} beams below")
+pickers = models_section(groups, task, modes, done)
+results = decodes_section(pickers, text, beam, expected)
 if not results:
     st.stop()
-
-st.subheader("Inside each decoder")
-# Only the open tab is built (its figures and its pinned re-decode): a rerun costs one mode's, not four.
-if ui.query_value("seq2seq:inspect", "inspect", next(iter(results))) not in results:
-    st.session_state["seq2seq:inspect"] = next(iter(results))
-tabs = st.tabs(list(results), key="seq2seq:inspect", on_change="rerun")
-ui.share("inspect", st.session_state["seq2seq:inspect"])
-for tab, (mode, (bundle, r)) in zip(tabs, results.items()):
-    if not tab.open:
-        continue
-    with tab:
-        views = st.container()    # filled below, while the pinned re-decode runs in its thread
-        st.markdown("**What if**: pin the token at one step and let the decoder continue from there.")
-        targets = [t for t in bundle.vocabs["target"].tokens if t not in ("<pad>", "<unk>", seq2seq.START)]
-        p1, p2 = st.columns(2)
-        ui.query_number(f"seq2seq:pin_at:{mode}", "pin_at", 1, 1, 99)
-        _clamp(f"seq2seq:pin_at:{mode}", len(r["output"]) + 1)
-        at = p1.number_input("Pin at step", 1, max(1, len(r["output"]) + 1), key=f"seq2seq:pin_at:{mode}")
-        runner_up = list(r["steps"][min(at, len(r["steps"])) - 1])[1]     # the step's second choice
-        tok_key = f"seq2seq:pin_tok:{mode}"
-        if ui.query_value(tok_key, "pin", runner_up) not in targets:    # seeded from the URL once
-            st.session_state[tok_key] = runner_up if runner_up in targets else targets[0]
-        if st.session_state.get(f"{tok_key}:at", at) != at:               # another step: its second choice
-            st.session_state[tok_key] = runner_up if runner_up in targets else targets[0]
-        st.session_state[f"{tok_key}:at"] = at
-        token = p2.selectbox("Token", targets, key=tok_key, help="pre-set to the decoder's second choice there",
-                             format_func=_shown)
-        ui.share("pin_at", at)
-        ui.share("pin", token)
-        pinning = ui.predict_async(bundle, text, beam=beam, prefix=r["output"][:at - 1] + [token], exposure=False,
-                                   **({"expected": expected} if mine else {}))
-        pinned_line = st.empty()
-        ui.download_result(r, bundle)
-        ui.replay_view(bundle, decode_frame)
-        ui.model_details(bundle)
-        with views:
-            _inside(mode, r, bundle.params, beam)
-        try:
-            pinned = pinning.result()
-        except SeqvizError as e:
-            with pinned_line:
-                ui.error(e)
-            continue
-        b0 = pinned["beams"][0]
-        pinned_line.markdown(ui.md(f"pinned decode: {pinned['text'] or '(empty)'}") +
-                             f" · log-prob {b0['logprob']:.3f} (unpinned best {r['beams'][0]['logprob']:.3f})")
-
-st.subheader(f"Held-out accuracy of every model of {_task_label(configs, task)}" if mine else
-             f"Held-out accuracy of every {task} model")
-rows = []
-for name in [name for name, c in configs.items() if _task_of(c) == task]:
-    try:
-        m = store.read_json("seq2seq", name)
-    except SeqvizError:
-        continue
-    if not m:
-        continue
-    p = configs[name]["params"]
-    row = {"model": name, "mode": p["mode"], "depth": p.get("depth"), "exact (all)": m.get("val_exact"),
-           "token acc (all)": m.get("val_token_accuracy")}
-    if not mine:
-        row.update({f"exact @ {m.get('len_short')}": m.get("exact_short"),
-                    f"token acc @ {m.get('len_short')}": m.get("token_accuracy_short"),
-                    f"exact @ {m.get('len_long')}": m.get("exact_long"),
-                    f"token acc @ {m.get('len_long')}": m.get("token_accuracy_long")})
-    rows.append({**row, "held out": m.get("n_val"), "train s": m.get("train_seconds")})
-st.caption("Free-running greedy decodes of pairs never seen in training" +
-           (": the rows of your file held out from training (their sources not among the training ones)."
-            if mine else ", at a short and at the longest training length (@ n = input tokens)."))
-ui.table(rows)
+inside_section(results, text, beam, expected)
+accuracy_section(groups, task)

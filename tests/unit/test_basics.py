@@ -96,14 +96,15 @@ def test_user_text_is_escaped_for_markdown_and_plotly():
 
 
 def test_every_shipped_model_is_in_the_registry_and_committed():
-    from seqviz import archs, attention, seq2seq, store
+    from seqviz import archs, seq2seq, store
     root = Path(__file__).resolve().parents[2] / "models"
-    assert tuple(seq2seq.DEFAULTS) == archs.get("seq2seq").shipped     # one list of names, checked against the other
-    assert tuple(attention.DEFAULTS) == archs.get("attention").shipped
+    assert archs._MODES == seq2seq.MODES
     for a in archs.ARCHS.values():
-        for name in store.shipped(a.id):
+        for name, overrides in a.defaults.items():
             assert (root / a.id / name / "config.json").is_file(), f"{a.id}/{name} is not committed"
             assert store.is_default(name, a.id)
+            trained = json.loads((root / a.id / name / "config.json").read_text())["params"]
+            assert {k: trained[k] for k in overrides} == overrides     # the registry says how it was trained
         assert not store.is_default("default-evil", a.id)
     tasks = {(p["task"], p["mode"]) for p in (json.loads((root / "seq2seq" / n / "config.json").read_text())["params"]
                                               for n in store.shipped("seq2seq"))}

@@ -6,7 +6,8 @@ import threading
 import numpy as np
 import pytest
 
-from seqviz import archs, cli, replay, store, training
+from seqviz import archs, cli, heldout, replay, store, training
+from seqviz.run import Run
 from seqviz.errors import SeqvizError
 
 TINY = {
@@ -42,12 +43,12 @@ def _same(snapshot: dict, taken: dict) -> bool:
 
 @pytest.mark.parametrize("arch", list(TINY))
 def test_a_replay_starts_untrained_and_ends_at_what_predict_gives_the_saved_model(arch, tmp_store, monkeypatch):
-    initial, real_watch = {}, replay.watch
+    initial, real_callbacks = {}, Run.callbacks
 
-    def spy(model, vocabs):   # called right before Keras' fit: the weights the replay's epoch 0 must show
+    def spy(self, model, vocabs):   # called right before Keras' fit: the weights the replay's epoch 0 must show
         initial["weights"] = [w.copy() for w in model.get_weights()]
-        real_watch(model, vocabs)
-    monkeypatch.setattr(replay, "watch", spy)
+        return real_callbacks(self, model, vocabs)
+    monkeypatch.setattr(Run, "callbacks", spy)
     live = []
     bundle = training.train(training.plan(arch, TINY[arch], name="tiny"),
                             on_event=lambda e: live.append(e["value"]) if e.get("key") == "replay" else None)
@@ -108,7 +109,7 @@ def test_your_data_is_probed_with_a_held_out_example():
     from seqviz.params import resolve
     texts = attention.make_toy(100, seed=3)
     p = resolve(attention.PARAMS, {})
-    held = training.holdout(100, p["seed"])[1][0]
+    held = heldout.holdout(100, p["seed"])[1][0]
     assert attention.probe(p, texts) == {"text": texts.texts[held]}
     assert attention.probe(resolve(attention.PARAMS, {"max_len": 5}), None) == {"text": "yesterday my sister said no"}
     pairs = seq2seq.read_upload(("source,target\n" + "".join(f"{i}+{i},{2 * i}\n" for i in range(40))).encode())

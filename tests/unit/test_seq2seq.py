@@ -10,6 +10,7 @@ import tensorflow as tf
 from seqviz import seq2seq, store
 from seqviz.errors import SeqvizError
 from seqviz.params import resolve
+from seqviz.run import Run
 from tests import reference_decoding as reference
 from tests.conftest import ROOT
 
@@ -32,8 +33,9 @@ def _fit(**overrides):
     import tensorflow as tf
     tf.keras.utils.set_random_seed(0)
     params = resolve(seq2seq.PARAMS, {**TINY, **overrides})
-    model, vocabs, metrics = seq2seq.fit(params, None)
-    return store.Bundle("seq2seq", "tiny", params, model, vocabs, metrics)
+    run = Run()                 # what the training service hands fit: it keeps Keras' history
+    model, vocabs, metrics = seq2seq.fit(params, None, run)
+    return store.Bundle("seq2seq", "tiny", params, model, vocabs, {**metrics, "history": run.history})
 
 
 @pytest.fixture(scope="module")

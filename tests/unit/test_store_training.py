@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from seqviz import attention, store, training
+from seqviz import attention, graphs, store, training
 from seqviz.errors import SeqvizError
 from tests.conftest import TINY
 
@@ -226,7 +226,7 @@ def test_once_per_model_builds_once_when_threads_ask_together():
     from concurrent.futures import ThreadPoolExecutor
     built = []
 
-    @store.once_per_model
+    @graphs.once_per_model
     def graph(model, arg):
         built.append(arg)
         time.sleep(0.05)           # a slow build: the other callers arrive while it runs

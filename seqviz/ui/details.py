@@ -1,0 +1,126 @@
+"""The folded-away views under a page's figures: the model's details (settings, metrics, curve, layers,
+export), its replay, the Keras code that builds it, and the result's JSON download."""
+from __future__ import annotations
+
+import streamlit as st
+
+from seqviz import archs, figures, store
+from seqviz.errors import SeqvizError
+from seqviz.ui.widgets import error, md, table
+
+
+def model_details(bundle: store.Bundle) -> None:
+    """The chosen model's settings, metrics, training curve and layers, folded away: built only while the
+    expander is open (its figure and tables would cost every rerun ~25 ms)."""
+    box = st.expander(f"Model `{bundle.name}`: settings, metrics, training curve, architecture",
+                      key=f"details:{bundle.arch}:{bundle.name}", on_change="rerun")
+    if not box.open:
+        return
+    with box:
+        metrics = {k: v for k, v in bundle.metrics.items() if k != "history"}
+        c1, c2 = st.columns(2)
+        table({"setting": list(bundle.params), "value": [str(v) for v in bundle.params.values()]}, c1)
+        table({"metric": list(metrics), "value": [f"{v:.4g}" if isinstance(v, float) else str(v)
+                                                  for v in metrics.values()]}, c2)
+        if bundle.metrics.get("history"):
+            st.plotly_chart(figures.loss_curve(bundle.metrics["history"]), width="stretch")
+        rows = store.layers(bundle.model)
+        st.markdown(f"**Architecture** ({bundle.model.count_params():,} parameters)")
+        table(rows)
+        st.download_button(
+            "Export as a TensorFlow SavedModel (.zip)", key=f"export:{bundle.arch}:{bundle.name}",
+            data=lambda: export_zip(bundle.arch, bundle.name), file_name=f"{bundle.arch}-{bundle.name}.zip",
+            mime="application/zip", on_click="ignore", icon=":material/download:",
+            help="Runs with TensorFlow alone: tf.saved_model.load(folder).signatures['serving_default'] takes raw "
+                 "text (or features) and tokenises inside the graph. Built when you click (a few seconds); "
+                 "its README.md says how to call it. Same as python -m seqviz export.")
+    keras_code(bundle)
+
+
+def replay_view(bundle: store.Bundle, frame) -> None:
+    """The model's replay (seqviz.replay), folded away and built only while open: `frame(snapshot)` (the page's
+    main figure for one epoch) at every epoch as one animated figure (a slider and a play button, stepped in
+    the browser), the architecture's `story` per epoch as lines, and what changed, in words."""
+    from seqviz import replay
+    box = st.expander("Replay: watch it learn, epoch by epoch", key=f"replay:{bundle.arch}:{bundle.name}",
+                      on_change="rerun")
+    if not box.open:
+        return
+    with box:
+        try:
+            rep = replay.read(bundle.arch, bundle.name)
+        except SeqvizError as e:
+            error(e)
+            return
+        if rep is None:
+            st.info(md(f"Model {bundle.name} has no replay: it was trained before replays were recorded. Train it "
+                       "again (the sidebar's Train form, or python -m seqviz train … --overwrite) and its replay "
+                       "follows your input through every epoch."))
+            return
+        snaps, probe = rep["snapshots"], rep["probe"]
+        shown = probe.get("text") if "text" in probe else f"an image's {len(probe.get('features', []))} features"
+        st.caption("What this model did on one input, its **probe**, before training (epoch 0) and after each of its "
+                   f"{snaps[-1]['epoch']} epochs. Probe: " + md(" / ".join(str(shown).splitlines())[:300])
+                   + (f" → expected {md(probe['expected'])}" if probe.get("expected") else "")
+                   + ". Press ▶ Play, or drag the slider.")
+        if rep.get("note"):
+            st.caption(md(rep["note"]))
+        try:      # a replay.json edited by hand, or written by another version, must not crash the page
+            fig = figures.animated([frame(s) for s in snaps], [f"epoch {s['epoch']}" for s in snaps],
+                                   [_epoch_title(s) for s in snaps])
+            story = archs.get(bundle.arch).module().story(rep)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+            error(SeqvizError(f"The store entry {bundle.arch}/{bundle.name} has a damaged replay.json "
+                              f"({type(e).__name__}: {e}); retrain the model to record it again."))
+            return
+        st.plotly_chart(fig, width="stretch", key=f"replay-fig:{bundle.arch}:{bundle.name}")
+        epochs = replay.epochs(rep)
+        left, right = st.columns([3, 2])
+        left.plotly_chart(figures.lines({k: (epochs, v) for k, v in story["lines"].items()},
+                                        title="The probe, epoch by epoch", x_title="epoch",
+                                        styles={k: {"mode": "lines+markers"} for k in story["lines"]}, height=320),
+                          width="stretch", key=f"replay-lines:{bundle.arch}:{bundle.name}")
+        right.markdown("**What changed**\n\n" + ("\n".join(f"- {md(e)}" for e in story["events"])
+                                                   or "Nothing: the same output at every epoch."))
+
+
+def _epoch_title(snap: dict) -> str:
+    """A replay frame's title: the epoch and its Keras metrics (loss first)."""
+    logs = snap.get("logs") or {}
+    if snap["epoch"] == 0:
+        return "Epoch 0: the untrained model"
+    keys = sorted(logs, key=lambda k: (k != "loss", k.startswith("val") is False, k))[:3]
+    return f"Epoch {snap['epoch']}: " + " · ".join(f"{k} {logs[k]:.3g}" for k in keys if logs[k] is not None)
+
+
+def export_zip(arch: str, name: str) -> bytes:
+    from seqviz import export
+    return export.zip_bytes(arch, name)
+
+
+def keras_code(bundle: store.Bundle) -> None:
+    """The code that builds the chosen model, read from the architecture module's own source (not a copy),
+    beside the settings it was built with. Folded away and built only while open."""
+    mod = archs.get(bundle.arch).module()
+    box = st.expander("Keras code: how this model is built", key=f"code:{bundle.arch}", on_change="rerun")
+    if not box.open:
+        return
+    import inspect
+    with box:
+        st.caption(f"From `{mod.__name__}` ({mod.__file__.rsplit('/', 1)[-1]}), as this app runs it: "
+                   f"`build(params, vocabs)` is what the store calls to rebuild `{bundle.name}` before it "
+                   "loads the weights; `params` are the settings on the right.")
+        code, settings = st.columns([3, 1])
+        code.code("\n\n\n".join(inspect.getsource(obj).rstrip() for obj in mod.KERAS_CODE), language="python")
+        table({"params[...]": list(bundle.params), "value": [str(v) for v in bundle.params.values()]}, settings)
+        table({"vocabulary": list(bundle.vocabs), "size": [len(v) for v in bundle.vocabs.values()]}, settings)
+
+
+def download_result(result: dict, bundle: store.Bundle, what: str = "result") -> None:
+    """The whole result as the CLI prints it (JSON): every figure above draws from it. Tables carry their own
+    CSV download (the toolbar over each table), charts their PNG (the camera over each chart)."""
+    from seqviz.cli import to_json
+    st.download_button(f"Download the {what} (JSON)", data=to_json(result), key=f"json:{bundle.arch}:{what}",
+                       file_name=f"{bundle.arch}-{bundle.name}-{what.replace(' ', '-')}.json",
+                       mime="application/json", on_click="ignore", icon=":material/download:",
+                       help="the numbers behind every figure on this page, as python -m seqviz predict prints them")
