@@ -727,7 +727,7 @@ def _addition_run(raw: bytes, mode: str, epochs: int) -> dict:
     from seqviz.params import resolve
     data = seq2seq.read_upload(raw, "addition.csv")
     params = seq2seq.check_params(resolve(seq2seq.PARAMS, {**ADDITION, "mode": mode, "epochs": epochs}), data)
-    train, val = seq2seq._split_pairs(params, data)
+    train, val, _ = seq2seq.task_of(params).data(params, data)
     vocabs = seq2seq.vocabularies(seq2seq.FILE, train)      # what fit builds from the same rows
     curve, clock = [], {"train": 0.0}
 

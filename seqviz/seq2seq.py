@@ -27,6 +27,8 @@ over real English words (the words of Python's own documentation, `pydoc_data`; 
 Or your own pairs (task "file", set by the upload): a CSV of source,target read as words or as characters
 (`tokens`), vocabularies from its training rows, 15% held out; keras-io's addition data (50k "a+b" pairs,
 `python -m seqviz bench seq2seq-addition`) reaches 99.9% held-out exact match in attention mode in 20 epochs.
+Each task is one small class (`Digits`, `Sort`, `PigLatin`, `FilePairs`), picked from a model's params once by
+`task_of`: what it reads and writes, its data and its error messages are its members.
 
 Default models (seed 0, inputs of 1-10 tokens; listed in `seqviz.archs`, regenerated with
 `python -m seqviz train seq2seq --set mode=<mode> --name default-<mode> --overwrite`): digits -> words in all four
@@ -56,12 +58,9 @@ from seqviz.uploads import read_csv
 from seqviz.vocab import PAD, UNK, Vocab
 
 MODES = ("basic", "feedback", "peek", "attention")
-TASKS = ("digits", "sort", "piglatin")     # generated
-FILE = "file"                              # the user's own source,target pairs: an upload sets it
+TASKS = ("digits", "sort", "piglatin")     # generated: the classes Digits, Sort and PigLatin below
+FILE = "file"                              # the user's own source,target pairs (FilePairs): an upload sets it
 START, END = "<s>", "</s>"
-WORDS = "zero one two three four five six seven eight nine".split()
-EXAMPLES = {"digits": "2 8 9 0 4 8 1 7 1 4", "sort": "4 7 1 9 2 8 3 6", "piglatin": "string"}
-EXAMPLE = EXAMPLES["digits"]
 
 PARAMS = [
     Param("task", "digits", help="what to learn: digits -> words, sorting digits, or Pig Latin; uploading "
@@ -129,7 +128,7 @@ def default_model(options: dict) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Tasks: generated (source tokens, target tokens) pairs
+# Tasks: one small class each (what a model learns, reads and writes), chosen once by `task_of`
 # ---------------------------------------------------------------------------------------------
 def pig_latin(word: str) -> str:
     """Move the leading consonants (with a 'qu') to the end and add 'ay'; vowel-initial words add 'way'."""
@@ -146,35 +145,208 @@ def english_words() -> tuple[str, ...]:
     return tuple(sorted(set(re.findall(r"\b[a-z]+\b", " ".join(topics.values())))))
 
 
-def target(task: str, source: list[str]) -> list[str]:
-    if task == "digits":
+@dataclass(frozen=True)
+class Generated:
+    """A generated task: sources drawn from a closed vocabulary, each target a function of its source.
+    Everything that differs between tasks is a member, here or in `FilePairs` (the same members): the
+    vocabularies (SOURCE and TARGET, in id order: the shipped models' ids follow them), how typed text becomes
+    tokens (`read`; `read_graph` is the same in the export's graph), how output tokens are written (`joiner`),
+    the longest target, the example, the training and held-out data, the gold output and the words of the
+    errors. Subclasses give `read`, `read_graph`, `sources` and `target`."""
+    name = ""
+    EXAMPLE = ""                      # the page's first input, and the replay's
+    SOURCE = TARGET = ()              # the vocabularies' tokens, in id order
+    joiner = " "                      # output tokens -> text, the way the targets are written
+    asks = ""                         # what an empty input is told to type
+    reads = ""                        # what a token outside the vocabulary is told the model reads
+    N_VAL = 300                       # held-out pairs, overall and at each of `lengths`
+
+    @classmethod
+    def of(cls, params: dict):
+        return cls()
+
+    def target(self, source: list[str]) -> list[str]:
+        raise NotImplementedError
+
+    def max_target_len(self, max_len: int) -> int:
+        """Longest target (without </s>) for sources of at most max_len tokens."""
+        return max_len
+
+    def vocabularies(self, pairs=None) -> dict[str, Vocab]:
+        """Closed: every token the task can produce. Target ids: 0 pad, 1 unk, 2 <s>, 3 </s>."""
+        return {"source": Vocab(self.SOURCE), "target": Vocab(self.TARGET, specials=(PAD, UNK, START, END))}
+
+    def example(self, metrics: dict | None = None) -> str:
+        return self.EXAMPLE
+
+    # -- typed text -> tokens (`read` and `read_graph` are each task's own)
+    def read_target(self, text: str) -> list[str]:
+        """A written target (a pinned prefix) -> target tokens: separated by spaces."""
+        return text.split()
+
+    def check(self, text: str, tokens: list[str], vocab: Vocab, max_len: int) -> None:
+        """Typed text's tokens that the model cannot read, named in one SeqvizError."""
+        bad = sorted({t for t in tokens if t not in vocab or t in (PAD, UNK)})
+        if bad:
+            shown = ", ".join(repr(t) for t in bad[:8])
+            raise SeqvizError(f"Not in the {self.name} task's vocabulary: {shown}; it reads {self.reads} only.")
+        if len(tokens) > max_len:
+            raise SeqvizError(f"The input has {len(tokens)} tokens; this model was built for at most {max_len}. "
+                              "Shorten it, or train a model with a larger max_len.")
+
+    @property
+    def whose(self) -> str:
+        """The model, in a sentence ("Cannot pin 'x': the digits model writes only ...")."""
+        return f"the {self.name}"
+
+    def gold(self, source: list[str], expected: str, metrics: dict, max_len: int) -> list[str]:
+        """The right output for a source: the task knows it."""
+        return self.target(source)
+
+    # -- data
+    def pairs(self, n: int, min_len: int, max_len: int, seed: int,
+              exclude: set | None = None) -> list[tuple[list[str], list[str]]]:
+        """n distinct (source, target) pairs with sources of min_len..max_len tokens, none in `exclude` (a set of
+        source tuples)."""
+        rng = np.random.default_rng(seed)
+        return [(s, self.target(s)) for s in self.sources(rng, n, min_len, max_len, exclude or set())]
+
+    def reserved(self, params: dict) -> set:
+        """Sources kept out of training, for evaluation (none: the digit strings are plenty)."""
+        return set()
+
+    def lengths(self, params: dict) -> dict[str, int]:
+        """The short and the long input length the held-out metrics are reported at."""
+        return {"short": max(params["min_len"], min(3, params["max_len"])), "long": params["max_len"]}
+
+    def data(self, params: dict, data=None):
+        """-> training pairs, held-out pairs (none a training source), {key: (length, held-out pairs of it)}."""
+        seed, lo, hi = params["seed"], params["min_len"], params["max_len"]
+        pairs = self.pairs(params["n_train"], lo, hi, seed, exclude=self.reserved(params))
+        if len(pairs) < 20:
+            raise SeqvizError(f"Only {len(pairs)} training pairs exist for {self.name} with inputs of "
+                              f"{lo}-{hi} tokens; widen the lengths.")
+        seen = {tuple(s) for s, _ in pairs}
+        val = self.pairs(self.N_VAL, lo, hi, seed + 1, exclude=seen)
+        return pairs, val, {k: (n, self.pairs(self.N_VAL, n, n, seed + 2, exclude=seen))
+                            for k, n in self.lengths(params).items()}
+
+    def examples(self, val: list) -> dict:
+        """What metrics.json keeps of the held-out pairs: nothing (a generated task knows every gold)."""
+        return {}
+
+    def sizes(self, params: dict, data=None) -> tuple[int, int, int]:
+        """(training pairs, source vocabulary, target vocabulary), for `memory`."""
+        vocabs = self.vocabularies()
+        return params["n_train"], len(vocabs["source"]), len(vocabs["target"])
+
+    def check_params(self, params: dict, data=None) -> None:
+        if params["min_len"] > params["max_len"]:
+            raise SeqvizError(f"min_len ({params['min_len']}) is larger than max_len ({params['max_len']}); "
+                              "the shortest training input cannot be longer than the longest.")
+
+    def probe(self, params: dict, data=None) -> dict:
+        """The replay's input: the example, cut to what the model reads."""
+        return {"text": self.joiner.join(self.read(self.EXAMPLE)[:params["max_len"]])}
+
+
+WORDS = "zero one two three four five six seven eight nine".split()
+DIGITS = tuple(str(d) for d in range(10))
+
+
+@dataclass(frozen=True)
+class Digits(Generated):
+    """Digits -> words: "4 7 1" -> "four seven one"."""
+    name, EXAMPLE, SOURCE, TARGET = "digits", "2 8 9 0 4 8 1 7 1 4", DIGITS, tuple(WORDS)
+    asks = "digits, e.g. 4 7 1"
+    reads = "the digits 0-9"
+
+    def target(self, source: list[str]) -> list[str]:
         return [WORDS[int(d)] for d in source]
-    if task == "sort":
+
+    def read(self, text: str) -> list[str]:
+        """Typed text (stripped) -> source tokens: digits separated by spaces or not ("4 7 1" or "471")."""
+        text = text.lower()
+        return text.split() if len(text.split()) > 1 else list(text)
+
+    def read_graph(self, text):
+        """`read` in the graph (the export): a string tensor -> (S,) string tensor."""
+        text = tf.strings.lower(text, encoding="utf-8")
+        spaced = tf.strings.split(text)
+        return tf.cond(tf.size(spaced) > 1, lambda: spaced, lambda: tf.strings.unicode_split(text, "UTF-8"))
+
+    def sources(self, rng, n: int, min_len: int, max_len: int, exclude: set) -> list[list[str]]:
+        """n distinct digit strings of min_len..max_len digits (fewer if the space is smaller), none in `exclude`:
+        a length drawn uniformly, then its digits."""
+        seen, sources = set(exclude), []
+        capacity = (sum(10 ** k for k in range(min_len, max_len + 1))
+                    - sum(min_len <= len(e) <= max_len for e in exclude))
+        for _ in range(min(n, max(0, capacity))):
+            for _attempt in range(100):
+                s = tuple(str(d) for d in rng.integers(0, 10, size=rng.integers(min_len, max_len + 1)))
+                if s not in seen:
+                    seen.add(s)
+                    sources.append(list(s))
+                    break
+        return sources
+
+
+@dataclass(frozen=True)
+class Sort(Digits):
+    """Sorting a digit string: "4 7 1" -> "1 4 7"."""
+    name, EXAMPLE, TARGET = "sort", "4 7 1 9 2 8 3 6", DIGITS
+
+    def target(self, source: list[str]) -> list[str]:
         return sorted(source)
-    return list(pig_latin("".join(source)))
 
 
-def joiner(params: dict) -> str:
-    """How a model's output tokens are written as text, the way its targets were: Pig Latin's letters and a
-    char-level model's characters (spaces among them) run together, words get spaces."""
-    return "" if params["task"] == "piglatin" or (params["task"] == FILE and params["tokens"] == "char") else " "
+@dataclass(frozen=True)
+class PigLatin(Generated):
+    """Pig Latin over real English words, letter by letter: "string" -> "ingstray"."""
+    name, EXAMPLE = "piglatin", "string"
+    SOURCE = TARGET = tuple("abcdefghijklmnopqrstuvwxyz")
+    joiner = ""                           # letters run together
+    asks = "a word, e.g. string"
+    reads = "lower-case letters a-z"
+
+    def target(self, source: list[str]) -> list[str]:
+        return list(pig_latin("".join(source)))
+
+    def max_target_len(self, max_len: int) -> int:
+        return max_len + 3                # 'way' added
+
+    def read(self, text: str) -> list[str]:
+        return list(text.lower())         # one token per letter
+
+    def read_graph(self, text):
+        return tf.strings.unicode_split(tf.strings.lower(text, encoding="utf-8"), "UTF-8")
+
+    def check(self, text: str, tokens: list[str], vocab: Vocab, max_len: int) -> None:
+        if len(text.split()) > 1:
+            raise SeqvizError("Type one word at a time for Pig Latin (no spaces).")
+        super().check(text, tokens, vocab, max_len)
+
+    def sources(self, rng, n: int, min_len: int, max_len: int, exclude: set) -> list[list[str]]:
+        """n of the English words of min_len..max_len letters not in `exclude`, in word-list order."""
+        words = [w for w in english_words() if min_len <= len(w) <= max_len and tuple(w) not in exclude]
+        picked = rng.permutation(len(words))[:n]
+        return [list(words[i]) for i in sorted(picked)]
+
+    def reserved(self, params: dict) -> set:
+        """The word list is finite: 15% of its words are kept out of training, for evaluation."""
+        words = self.pairs(10**9, params["min_len"], params["max_len"], params["seed"])
+        return {tuple(words[i][0]) for i in holdout(len(words), params["seed"])[1]}
 
 
-def max_target_len(task: str, max_len: int) -> int:
-    """Longest target (without </s>): Pig Latin adds up to 3 letters ('way'); your pairs' targets are held to
-    max_len like their sources."""
-    return max_len + 3 if task == "piglatin" else max_len
+# ---------------------------------------------------------------------------------------------
+# Your own pairs: a CSV with columns source,target (task "file")
+# ---------------------------------------------------------------------------------------------
+MAX_EXAMPLES = 100     # held-out pairs kept in metrics.json: the page's picker, and the gold of a typed source
 
 
 def split_tokens(text: str, tokens: str) -> list[str]:
     """Your pairs' text -> tokens: on whitespace (word), or every character, spaces included (char)."""
     return list(text) if tokens == "char" else text.split()
-
-
-# ---------------------------------------------------------------------------------------------
-# Your own pairs: a CSV with columns source,target
-# ---------------------------------------------------------------------------------------------
-MAX_EXAMPLES = 100     # held-out pairs kept in metrics.json: the page's picker, and the gold of a typed source
 
 
 @dataclass
@@ -206,43 +378,152 @@ def read_upload(raw: bytes, filename: str = "upload.csv") -> Pairs:
     return Pairs(df.source.tolist(), df.target.tolist(), filename)
 
 
+@dataclass(frozen=True)
+class FilePairs:
+    """Your pairs, read as words or as characters (`tokens`): vocabularies from the training rows (most frequent
+    first), sources and targets as written, case kept; a token outside the vocabulary is read as <unk> (and
+    marked by `predict`). The members are `Generated`'s."""
+    tokens: str = "word"                  # the `tokens` param: word | char
+    name = FILE
+    asks = "a source like your pairs'"
+    whose = "your pairs'"
+
+    @classmethod
+    def of(cls, params: dict):
+        return cls(params["tokens"])
+
+    @property
+    def joiner(self) -> str:
+        return "" if self.tokens == "char" else " "     # a char-level model's characters (spaces among them)
+
+    @property
+    def unit(self) -> str:
+        return "characters" if self.tokens == "char" else "words"
+
+    def max_target_len(self, max_len: int) -> int:
+        return max_len                    # targets are held to max_len like their sources
+
+    def vocabularies(self, pairs=None) -> dict[str, Vocab]:
+        return {"source": Vocab.build(s for s, _ in pairs),
+                "target": Vocab.build((t for _, t in pairs), specials=(PAD, UNK, START, END))}
+
+    def example(self, metrics: dict | None = None) -> str:
+        """The first held-out source."""
+        return ((metrics or {}).get("examples") or [[""]])[0][0]
+
+    # -- typed text -> tokens: as the pairs were split for training
+    def read(self, text: str) -> list[str]:
+        return split_tokens(text, self.tokens)
+
+    def read_graph(self, text):
+        return tf.strings.unicode_split(text, "UTF-8") if self.tokens == "char" else tf.strings.split(text)
+
+    def read_target(self, text: str) -> list[str]:
+        return split_tokens(text, self.tokens)
+
+    def check(self, text: str, tokens: list[str], vocab: Vocab, max_len: int) -> None:
+        if len(tokens) > max_len:
+            raise SeqvizError(f"The input has {len(tokens)} {self.unit}; this model was trained on sources of at "
+                              f"most {max_len}. Shorten it.")
+
+    def gold(self, source: list[str], expected: str, metrics: dict, max_len: int) -> list[str] | None:
+        """What the user expects, or a held-out source's own target, or nothing known."""
+        held_out = dict(map(tuple, metrics.get("examples", [])))
+        known = expected.strip() or held_out.get(self.joiner.join(source), "")
+        return self.read_target(known)[:self.max_target_len(max_len)] if known else None
+
+    # -- data
+    def data(self, params: dict, data: Pairs):
+        """-> training pairs, held-out pairs, {} (no lengths of their own): a seeded 15% held out, less any pair
+        whose source is also a training source (a duplicate would be measured on what the model was trained on);
+        at most 5,000 held out are evaluated."""
+        pairs = list(zip(*data.split(self.tokens)))
+        train_ids, val_ids = holdout(len(pairs), params["seed"])
+        train = [pairs[i] for i in train_ids]
+        seen = {tuple(s) for s, _ in train}
+        return train, [pairs[i] for i in val_ids if tuple(pairs[i][0]) not in seen][:5000], {}
+
+    def examples(self, val: list) -> dict:
+        """The page's held-out picker, and the gold of a typed source that is one of them."""
+        return {"examples": [[self.joiner.join(s), self.joiner.join(t)] for s, t in val[:MAX_EXAMPLES]]}
+
+    def sizes(self, params: dict, data: Pairs | None = None) -> tuple[int, int, int]:
+        if data is None:                  # a stored model of your pairs: a generous guess
+            return params["n_train"], 1000, 1000
+        sources, targets = data.split(self.tokens)
+        return len(sources), len({t for s in sources for t in s}) + 2, len({t for s in targets for t in s}) + 4
+
+    def check_params(self, params: dict, data: Pairs | None = None) -> None:
+        """Every row against the settings: sources and targets of 1..max_len tokens, more than one distinct
+        target token."""
+        if data is None:
+            raise SeqvizError("task=file trains on your own pairs: upload a CSV with columns source,target (CLI: "
+                              "--data pairs.csv), or choose a generated task.")
+        sources, targets = data.split(self.tokens)
+        most = params["max_len"]
+        for what, seqs in (("source", sources), ("target", targets)):
+            lengths = np.fromiter(map(len, seqs), int, len(seqs))
+            longest = int(lengths.argmax())
+            if lengths[longest] > most:
+                over = int((lengths > most).sum())
+                raise SeqvizError(f"{data.filename}: data row {longest + 1}'s {what} has {lengths[longest]} "
+                                  f"{self.unit} ({over:,} rows have more than {most}); the model reads at most "
+                                  f"max_len = {most}: raise max_len to {lengths[longest]} (64 at most) or shorten "
+                                  "those rows.")
+        if len({t for seq in targets for t in seq}) < 2:
+            raise SeqvizError(f"{data.filename}'s targets are all made of one token; there is nothing to learn. "
+                              "(tokens=char reads characters, tokens=word words.)")
+
+    def probe(self, params: dict, data: Pairs) -> dict:
+        """The replay's input: your first held-out pair (its target as the expected output)."""
+        train, val, _ = self.data(params, data)
+        source, tgt = (val or train)[0]
+        return {"text": self.joiner.join(source), "expected": self.joiner.join(tgt)}
+
+
+# ---------------------------------------------------------------------------------------------
+# A model's task, and the names the page, the CLI and the tests use
+# ---------------------------------------------------------------------------------------------
+KINDS = {"digits": Digits, "sort": Sort, "piglatin": PigLatin, FILE: FilePairs}
+Task = Generated | FilePairs
+
+
+def task_of(params: dict) -> Task:
+    """The task a model's params name (your pairs: read as `tokens` says)."""
+    return KINDS[params["task"]].of(params)
+
+
+EXAMPLES = {name: KINDS[name].EXAMPLE for name in TASKS}
+EXAMPLE = EXAMPLES["digits"]
+
+
+def target(task: str, source: list[str]) -> list[str]:
+    return KINDS[task]().target(source)
+
+
+def joiner(params: dict) -> str:
+    """How a model's output tokens are written as text, the way its targets were: Pig Latin's letters and a
+    char-level model's characters (spaces among them) run together, words get spaces."""
+    return task_of(params).joiner
+
+
+def max_target_len(task: str, max_len: int) -> int:
+    """Longest target (without </s>): Pig Latin adds up to 3 letters ('way'); your pairs' targets are held to
+    max_len like their sources."""
+    return KINDS[task]().max_target_len(max_len)
 
 
 def make_pairs(task: str, n: int, min_len: int, max_len: int, seed: int,
                exclude: set | None = None) -> list[tuple[list[str], list[str]]]:
-    """n distinct pairs with inputs of min_len..max_len tokens (fewer if the space is smaller), none in
-    `exclude` (a set of source tuples). Digit strings are drawn uniformly per length."""
-    rng = np.random.default_rng(seed)
-    exclude = exclude or set()
-    if task == "piglatin":
-        words = [w for w in english_words() if min_len <= len(w) <= max_len and tuple(w) not in exclude]
-        picked = rng.permutation(len(words))[:n]
-        sources = [list(words[i]) for i in sorted(picked)]
-    else:
-        seen, sources = set(exclude), []
-        capacity = (sum(10 ** k for k in range(min_len, max_len + 1))
-                    - sum(min_len <= len(e) <= max_len for e in exclude))
-        for _ in range(min(n, max(0, capacity))):
-            for _attempt in range(100):
-                s = tuple(str(d) for d in rng.integers(0, 10, size=rng.integers(min_len, max_len + 1)))
-                if s not in seen:
-                    seen.add(s)
-                    sources.append(list(s))
-                    break
-    return [(s, target(task, s)) for s in sources]
+    """n distinct pairs of a generated task with inputs of min_len..max_len tokens (fewer if the space is
+    smaller), none in `exclude` (a set of source tuples)."""
+    return KINDS[task]().pairs(n, min_len, max_len, seed, exclude)
 
 
 def vocabularies(task: str, pairs=None) -> dict[str, Vocab]:
     """Closed vocabularies: every token a task can produce; your pairs': their training rows' tokens (most
     frequent first). Target ids: 0 pad, 1 unk, 2 <s>, 3 </s>."""
-    if task == FILE:
-        return {"source": Vocab.build(s for s, _ in pairs),
-                "target": Vocab.build((t for _, t in pairs), specials=(PAD, UNK, START, END))}
-    letters = list("abcdefghijklmnopqrstuvwxyz")
-    digits = [str(d) for d in range(10)]
-    src = letters if task == "piglatin" else digits
-    tgt = {"digits": WORDS, "sort": digits, "piglatin": letters}[task]
-    return {"source": Vocab(src), "target": Vocab(tgt, specials=(PAD, UNK, START, END))}
+    return KINDS[task]().vocabularies(pairs)
 
 
 def encode(pairs, vocabs: dict[str, Vocab], max_len: int, task: str):
@@ -400,7 +681,7 @@ def _decode(layers: dict, depth: int, mode: str, x, enc, src, states, one_step: 
 def build(params: dict, vocabs: dict[str, Vocab]) -> tf.keras.Model:
     """The training model: [source (B, S), decoder input (B, T)] -> probs (B, T, V) [, alignment (B, T, S)]."""
     mode, (enc_depth, depth) = params["mode"], _depths(params)        # depth: the decoder's, from here on
-    t_len = max_target_len(params["task"], params["max_len"]) + 1
+    t_len = task_of(params).max_target_len(params["max_len"]) + 1
     layers = _layers(params, vocabs)
     src = tf.keras.Input((params["max_len"],), dtype="int32", name="source")
     tgt_in = tf.keras.Input((t_len,), dtype="int32", name="decoder_input")
@@ -427,6 +708,84 @@ KERAS_CODE = (LuongAttention, BahdanauAttention, _depths, _start_states, _layers
               build)   # the page's "Keras code"
 
 
+# ---------------------------------------------------------------------------------------------
+# Training and evaluation
+# ---------------------------------------------------------------------------------------------
+def evaluate(model, params, vocabs, pairs) -> dict:
+    """Free-running greedy decode of held-out pairs: exact match (every token and </s>) and token accuracy."""
+    if not pairs:
+        return {"exact": float("nan"), "token_accuracy": float("nan"), "n": 0}
+    src, _, gold = encode(pairs, vocabs, params["max_len"], params["task"])
+    tv = vocabs["target"]
+    pred = greedy_batch(inference(model, params), src, gold.shape[1], tv.index[END], tv.index[START])
+    real = gold != 0
+    exact = np.all((pred == gold) | ~real, axis=1)
+    return {"exact": float(exact.mean()), "token_accuracy": float((pred == gold)[real].mean()), "n": len(pairs)}
+
+
+def memory(params: dict, data=None) -> list[budget.Term]:
+    """What a training run holds (seqviz.budget): the weights, one batch through the encoder and decoder
+    stacks (with the attention's (T, S) scores and the (T, V) output), and the training pairs."""
+    task = task_of({**params, "task": FILE} if data is not None else params)    # as check_params decides
+    n_train, vs, vt = task.sizes(params, data)
+    e, h, depth, b = params["embed_dim"], params["units"], params["depth"], params["batch_size"]
+    extra = sum(_depths(params)) - 2                     # stacked layers beyond each side's first
+    s, t = params["max_len"], task.max_target_len(params["max_len"]) + 1
+    additive = params["mode"] == "attention" and params["attention"] == "bahdanau"    # + (B, T, S, H) tanh
+    dec_in = {"basic": h, "feedback": e, "peek": e + h, "attention": e}[params["mode"]]
+    w = (vs + vt) * e + budget.lstm_weights(e, h) + budget.lstm_weights(dec_in, h) + \
+        extra * budget.lstm_weights(h, h) + (2 * h + 1) * vt + 2 * h * h
+    lstms = budget.lstm_activations(b, s, h, e) + budget.lstm_activations(b, t, h, dec_in) + \
+        extra * budget.lstm_activations(b, (s + t) / 2, h, h)
+    return [budget.weights(w, {"units": h, "depth": depth}),
+            budget.Term("one batch through the encoder and decoder LSTMs", lstms,
+                        {"batch_size": b, "units": h, "depth": depth, "max_len": s}),
+            budget.Term("one batch's attention scores and output probabilities",
+                        3 * b * t * (s + vt + 2 * h + (s * h if additive else 0)) * budget.FLOAT,
+                        {"batch_size": b, "max_len": s}),
+            budget.Term("the training pairs", n_train * (s + 2 * t) * 70, {"n_train": n_train}, "data")]
+
+
+def check_params(params: dict, data: Pairs | None = None) -> dict:
+    """The settings a run trains with, checked before any work (the training service calls this): the knobs'
+    constraints; with the user's pairs, task = file and every row checked against max_len."""
+    if data is not None:
+        params = {**params, "task": FILE}
+    task_of(params).check_params(params, data)
+    return params
+
+
+def fit(params: dict, data=None, run: Run = UNWATCHED):
+    params = check_params(params, data)
+    task = params["task"]
+    pairs, val, at_len = task_of(params).data(params, data)     # at_len: {key: (length, held-out pairs)}
+    vocabs = task_of(params).vocabularies(pairs)
+    src, tgt_in, tgt_out = encode(pairs, vocabs, params["max_len"], task)
+    phase("building the model")
+    model = build(params, vocabs)
+    losses = ["sparse_categorical_crossentropy"] + ([None] if params["mode"] == "attention" else [])
+    rate = params["learning_rate"]
+    if params["decay"]:   # one cosine from the rate to 0 over every step of the run
+        steps = params["epochs"] * -(-len(pairs) // params["batch_size"])
+        rate = tf.keras.optimizers.schedules.CosineDecay(rate, steps)
+    model.compile(tf.keras.optimizers.Adam(rate, clipnorm=5.0), loss=losses)
+    model.fit([src, tgt_in], tgt_out, sample_weight=(tgt_out != 0).astype("float32"),
+                     epochs=params["epochs"], batch_size=params["batch_size"],
+              callbacks=run.callbacks(model, vocabs), verbose=0)
+    held = evaluate(model, params, vocabs, val)
+    metrics = {"val_exact": held["exact"], "val_token_accuracy": held["token_accuracy"],
+               "n_train": len(pairs), "n_val": held["n"], "mode": params["mode"], "task": task}
+    metrics.update(task_of(params).examples(val))
+    for k, (n, pairs_n) in at_len.items():
+        r = evaluate(model, params, vocabs, pairs_n)
+        metrics.update({f"len_{k}": n, f"exact_{k}": r["exact"], f"token_accuracy_{k}": r["token_accuracy"],
+                        f"n_{k}": r["n"]})
+    return model, vocabs, metrics
+
+
+# ---------------------------------------------------------------------------------------------
+# Inference: an encoder and a one-step decoder from the trained layers
+# ---------------------------------------------------------------------------------------------
 @dataclass
 class Inference:
     """Encoder and one-step decoder built from the trained model's layers (keras-io lstm_seq2seq style)."""
@@ -522,189 +881,19 @@ def greedy_batch(inf: Inference, src: np.ndarray, t_len: int, end: int, start: i
 
 
 # ---------------------------------------------------------------------------------------------
-# Training and evaluation
-# ---------------------------------------------------------------------------------------------
-def eval_lengths(params: dict) -> dict[str, int]:
-    """The short and the long input length the held-out metrics are reported at."""
-    return {"short": max(params["min_len"], min(3, params["max_len"])), "long": params["max_len"]}
-
-
-def evaluate(model, params, vocabs, pairs) -> dict:
-    """Free-running greedy decode of held-out pairs: exact match (every token and </s>) and token accuracy."""
-    if not pairs:
-        return {"exact": float("nan"), "token_accuracy": float("nan"), "n": 0}
-    src, _, gold = encode(pairs, vocabs, params["max_len"], params["task"])
-    tv = vocabs["target"]
-    pred = greedy_batch(inference(model, params), src, gold.shape[1], tv.index[END], tv.index[START])
-    real = gold != 0
-    exact = np.all((pred == gold) | ~real, axis=1)
-    return {"exact": float(exact.mean()), "token_accuracy": float((pred == gold)[real].mean()), "n": len(pairs)}
-
-
-def memory(params: dict, data=None) -> list[budget.Term]:
-    """What a training run holds (seqviz.budget): the weights, one batch through the encoder and decoder
-    stacks (with the attention's (T, S) scores and the (T, V) output), and the training pairs."""
-    n_train, vs, vt = params["n_train"], 1000, 1000      # (a stored model of your pairs: a generous guess)
-    if data is not None:                     # your pairs: their vocabularies and rows decide
-        sources, targets = data.split(params["tokens"])
-        vs, vt = len({t for s in sources for t in s}) + 2, len({t for s in targets for t in s}) + 4
-        n_train = len(sources)
-    elif params["task"] != FILE:
-        vocabs = vocabularies(params["task"])
-        vs, vt = len(vocabs["source"]), len(vocabs["target"])
-    e, h, depth, b = params["embed_dim"], params["units"], params["depth"], params["batch_size"]
-    extra = sum(_depths(params)) - 2                     # stacked layers beyond each side's first
-    s, t = params["max_len"], max_target_len(params["task"], params["max_len"]) + 1
-    additive = params["mode"] == "attention" and params["attention"] == "bahdanau"    # + (B, T, S, H) tanh
-    dec_in = {"basic": h, "feedback": e, "peek": e + h, "attention": e}[params["mode"]]
-    w = (vs + vt) * e + budget.lstm_weights(e, h) + budget.lstm_weights(dec_in, h) + \
-        extra * budget.lstm_weights(h, h) + (2 * h + 1) * vt + 2 * h * h
-    lstms = budget.lstm_activations(b, s, h, e) + budget.lstm_activations(b, t, h, dec_in) + \
-        extra * budget.lstm_activations(b, (s + t) / 2, h, h)
-    return [budget.weights(w, {"units": h, "depth": depth}),
-            budget.Term("one batch through the encoder and decoder LSTMs", lstms,
-                        {"batch_size": b, "units": h, "depth": depth, "max_len": s}),
-            budget.Term("one batch's attention scores and output probabilities",
-                        3 * b * t * (s + vt + 2 * h + (s * h if additive else 0)) * budget.FLOAT,
-                        {"batch_size": b, "max_len": s}),
-            budget.Term("the training pairs", n_train * (s + 2 * t) * 70, {"n_train": n_train}, "data")]
-
-
-def check_params(params: dict, data: Pairs | None = None) -> dict:
-    """The settings a run trains with, checked before any work (the training service calls this): the knobs'
-    constraints; with the user's pairs, task = file and every row checked against max_len."""
-    if data is not None:
-        params = {**params, "task": FILE}
-        _check_pairs(params, data)
-        return params
-    if params["task"] == FILE:
-        raise SeqvizError("task=file trains on your own pairs: upload a CSV with columns source,target (CLI: "
-                          "--data pairs.csv), or choose a generated task.")
-    if params["min_len"] > params["max_len"]:
-        raise SeqvizError(f"min_len ({params['min_len']}) is larger than max_len ({params['max_len']}); "
-                          "the shortest training input cannot be longer than the longest.")
-    return params
-
-
-def _check_pairs(params: dict, data: Pairs) -> None:
-    """Every row of the user's pairs against the settings: sources and targets of 1..max_len tokens, more than
-    one distinct target token."""
-    sources, targets = data.split(params["tokens"])
-    unit, most = ("characters" if params["tokens"] == "char" else "words"), params["max_len"]
-    for what, seqs in (("source", sources), ("target", targets)):
-        lengths = np.fromiter(map(len, seqs), int, len(seqs))
-        longest = int(lengths.argmax())
-        if lengths[longest] > most:
-            over = int((lengths > most).sum())
-            raise SeqvizError(f"{data.filename}: data row {longest + 1}'s {what} has {lengths[longest]} {unit} "
-                              f"({over:,} rows have more than {most}); the model reads at most max_len = {most}: "
-                              f"raise max_len to {lengths[longest]} (64 at most) or shorten those rows.")
-    if len({t for seq in targets for t in seq}) < 2:
-        raise SeqvizError(f"{data.filename}'s targets are all made of one token; there is nothing to learn. "
-                          "(tokens=char reads characters, tokens=word words.)")
-
-
-def _split_pairs(params: dict, data: Pairs):
-    """Your pairs -> (training pairs, held-out pairs) of tokens: a seeded 15% held out, less any pair whose
-    source is also a training source (a duplicate would be measured on what the model was trained on);
-    at most 5,000 held out are evaluated."""
-    pairs = list(zip(*data.split(params["tokens"])))
-    train_ids, val_ids = holdout(len(pairs), params["seed"])
-    train = [pairs[i] for i in train_ids]
-    seen = {tuple(s) for s, _ in train}
-    return train, [pairs[i] for i in val_ids if tuple(pairs[i][0]) not in seen][:5000]
-
-
-def fit(params: dict, data=None, run: Run = UNWATCHED):
-    params = check_params(params, data)
-    task, seed = params["task"], params["seed"]
-    lengths, at_len = {}, {}
-    if task == FILE:
-        pairs, val = _split_pairs(params, data)
-        vocabs = vocabularies(task, pairs)
-    else:
-        vocabs = vocabularies(task)
-        reserved: set = set()
-        if task == "piglatin":  # the word list is finite: keep 15% of its words out of training, for evaluation
-            words = make_pairs(task, 10**9, params["min_len"], params["max_len"], seed)
-            reserved = {tuple(words[i][0]) for i in holdout(len(words), seed)[1]}
-        pairs = make_pairs(task, params["n_train"], params["min_len"], params["max_len"], seed, exclude=reserved)
-        if len(pairs) < 20:
-            raise SeqvizError(f"Only {len(pairs)} training pairs exist for {task} with inputs of "
-                              f"{params['min_len']}-{params['max_len']} tokens; widen the lengths.")
-        seen = {tuple(s) for s, _ in pairs}
-        n_val = 300
-        val = make_pairs(task, n_val, params["min_len"], params["max_len"], seed + 1, exclude=seen)
-        lengths = eval_lengths(params)
-        at_len = {k: make_pairs(task, n_val, n, n, seed + 2, exclude=seen) for k, n in lengths.items()}
-
-    src, tgt_in, tgt_out = encode(pairs, vocabs, params["max_len"], task)
-    phase("building the model")
-    model = build(params, vocabs)
-    losses = ["sparse_categorical_crossentropy"] + ([None] if params["mode"] == "attention" else [])
-    rate = params["learning_rate"]
-    if params["decay"]:   # one cosine from the rate to 0 over every step of the run
-        steps = params["epochs"] * -(-len(pairs) // params["batch_size"])
-        rate = tf.keras.optimizers.schedules.CosineDecay(rate, steps)
-    model.compile(tf.keras.optimizers.Adam(rate, clipnorm=5.0), loss=losses)
-    model.fit([src, tgt_in], tgt_out, sample_weight=(tgt_out != 0).astype("float32"),
-                     epochs=params["epochs"], batch_size=params["batch_size"],
-              callbacks=run.callbacks(model, vocabs), verbose=0)
-    held = evaluate(model, params, vocabs, val)
-    metrics = {"val_exact": held["exact"], "val_token_accuracy": held["token_accuracy"],
-               "n_train": len(pairs), "n_val": held["n"], "mode": params["mode"], "task": task}
-    if task == FILE:          # the page's held-out picker, and the gold of a typed source that is one of them
-        sep = joiner(params)
-        metrics["examples"] = [[sep.join(s), sep.join(t)] for s, t in val[:MAX_EXAMPLES]]
-    for k, n in lengths.items():
-        r = evaluate(model, params, vocabs, at_len[k])
-        metrics.update({f"len_{k}": n, f"exact_{k}": r["exact"], f"token_accuracy_{k}": r["token_accuracy"],
-                        f"n_{k}": r["n"]})
-    return model, vocabs, metrics
-
-
-# ---------------------------------------------------------------------------------------------
 # Inference on a typed input
 # ---------------------------------------------------------------------------------------------
-def example(params: dict, metrics: dict | None = None) -> str:
-    """A ready input for a model: its task's example, or the first held-out source of your pairs."""
-    if params["task"] != FILE:
-        return EXAMPLES[params["task"]]
-    return ((metrics or {}).get("examples") or [[""]])[0][0]
-
-
 def parse_source(text: str, params: dict, vocab: Vocab) -> list[str]:
-    """Typed input -> source tokens: digits separated by spaces or not ("4 7 1" or "471"); one word for
-    Pig Latin; your pairs' tokens as they were split for training (unknown ones are read as <unk> and marked
-    by `predict`). Everything else the model cannot read is named in the error."""
-    task, max_len = params["task"], params["max_len"]
+    """Typed input -> source tokens, as the task reads them (`read`); everything the model cannot read is named in
+    the error (your pairs' unknown tokens are read as <unk> and marked by `predict`)."""
+    task, max_len = task_of(params), params["max_len"]
     if not isinstance(text, str) or not text.strip():
-        what = {"piglatin": "a word, e.g. string", FILE: "a source like your pairs'"}.get(task, "digits, e.g. 4 7 1")
-        raise SeqvizError(f"The input is empty; type {what}.")
+        raise SeqvizError(f"The input is empty; type {task.asks}.")
     text = text.strip()
     if len(text) > 64 * max_len:
         raise SeqvizError(f"The input has {len(text):,} characters; this model reads at most {max_len} tokens.")
-    if task == FILE:
-        tokens = split_tokens(text, params["tokens"])
-        if len(tokens) > max_len:
-            raise SeqvizError(f"The input has {len(tokens)} {'characters' if params['tokens'] == 'char' else 'words'};"
-                              f" this model was trained on sources of at most {max_len}. Shorten it.")
-        return tokens
-    text = text.lower()
-    if task == "piglatin":
-        if len(text.split()) > 1:
-            raise SeqvizError("Type one word at a time for Pig Latin (no spaces).")
-        tokens = list(text)
-    else:
-        tokens = text.split() if len(text.split()) > 1 else list(text)
-    bad = sorted({t for t in tokens if t not in vocab or t in (PAD, UNK)})
-    if bad:
-        shown = ", ".join(repr(t) for t in bad[:8])
-        allowed = "lower-case letters a-z" if task == "piglatin" else "the digits 0-9"
-        raise SeqvizError(f"Not in the {task} task's vocabulary: {shown}; it reads {allowed} only.")
-    if len(tokens) > max_len:
-        raise SeqvizError(f"The input has {len(tokens)} tokens; this model was built for at most {max_len}. "
-                          "Shorten it, or train a model with a larger max_len.")
+    tokens = task.read(text)
+    task.check(text, tokens, vocab, max_len)
     return tokens
 
 
@@ -718,27 +907,20 @@ def predict(bundle, text: str, mode: str = "auto", beam: int = 3, top_k: int = 5
     if mode not in ("auto", p["mode"]):
         raise SeqvizError(f"Model {bundle.name!r} is a {p['mode']} model, not {mode}; drop the mode option "
                           f"or choose the model default-{mode}.")
-    sv, tv = vocabs["source"], vocabs["target"]
+    sv, tv, task = vocabs["source"], vocabs["target"], task_of(p)
     source = parse_source(text, p, sv)
-    as_tokens = lambda s: split_tokens(s, p["tokens"]) if p["task"] == FILE else s.split()  # noqa: E731
-    pinned = as_tokens(prefix) if isinstance(prefix, str) else list(prefix)
+    pinned = task.read_target(prefix) if isinstance(prefix, str) else list(prefix)
     bad = [t for t in pinned if t not in tv or t in (PAD, UNK, START)]
     if bad:
-        what = "your pairs'" if p["task"] == FILE else f"the {p['task']}"
-        raise SeqvizError(f"Cannot pin {bad[0]!r}: {what} model writes only "
+        raise SeqvizError(f"Cannot pin {bad[0]!r}: {task.whose} model writes only "
                           f"{', '.join(map(repr, tv.tokens[4:14]))}{'…' if len(tv) > 14 else ''} and {END}.")
-    t_len = max_target_len(p["task"], p["max_len"]) + 1
+    t_len = task.max_target_len(p["max_len"]) + 1
     if len(pinned) > t_len:
         raise SeqvizError(f"The pinned prefix has {len(pinned)} tokens; this model writes at most {t_len}.")
     inf = inference(bundle.model, p)
     src = [np.array([sv.encode(source)], np.int32)]
     start, end = tv.index[START], tv.index[END]
-    if p["task"] != FILE:
-        gold = target(p["task"], source)
-    else:                 # what the user expects, or a held-out source's own target, or nothing known
-        held_out = dict(map(tuple, bundle.metrics.get("examples", [])))
-        known = expected.strip() or held_out.get(joiner(p).join(source), "")
-        gold = as_tokens(known)[:t_len - 1] if known else None
+    gold = task.gold(source, expected, bundle.metrics, p["max_len"])      # None: not known
     exposure = exposure and gold is not None
     gold_ids = tv.encode(gold or []) + [end]
     # one call, up to three searches side by side: the beams; the gold target fed in (the argmax at each of
@@ -752,7 +934,7 @@ def predict(bundle, text: str, mode: str = "auto", beam: int = 3, top_k: int = 5
     words = lambda ids: [t for t in tv.decode(ids) if t != END]  # noqa: E731
     return {
         "mode": p["mode"], "task": p["task"], "source": source, "output": words(best.tokens),
-        "text": joiner(p).join(words(best.tokens)),        # the decode written the way the targets were
+        "text": task.joiner.join(words(best.tokens)),      # the decode written the way the targets were
         "unknown": [t not in sv or t in (PAD, UNK) for t in source],
         "gold": gold, "correct": None if gold is None else words(best.tokens) == gold, "finished": best.finished,
         "beams": [{"tokens": words(b.tokens), "logprob": b.logprob, "step_logprobs": b.step_logprobs,
@@ -770,14 +952,9 @@ def predict(bundle, text: str, mode: str = "auto", beam: int = 3, top_k: int = 5
 # Replay (seqviz.replay): the greedy decode of one probe source, epoch by epoch
 # ---------------------------------------------------------------------------------------------
 def probe(params: dict, data: Pairs | None) -> dict:
-    """The replay's input: the task's example, or your first held-out pair (its target as the expected output)."""
-    if params["task"] != FILE:          # the example, cut to what the model reads
-        text = EXAMPLES[params["task"]]
-        tokens = list(text) if params["task"] == "piglatin" else text.split()
-        return {"text": joiner(params).join(tokens[:params["max_len"]])}
-    train, val = _split_pairs(params, data)
-    source, tgt = (val or train)[0]
-    return {"text": joiner(params).join(source), "expected": joiner(params).join(tgt)}
+    """The replay's input: the task's example (cut to what the model reads), or your first held-out pair (its
+    target as the expected output)."""
+    return task_of(params).probe(params, data)
 
 
 def snapshot(bundle, text: str, expected: str = "") -> dict:
@@ -821,29 +998,21 @@ def serving(bundle):
     (lower-cased; tokens split on spaces, or one per character; your pairs' as they were split, case kept), cut to
     max_len; an unknown token reads <unk>."""
     from seqviz import export
-    p, sv, tv = bundle.params, bundle.vocabs["source"], bundle.vocabs["target"]
+    p, sv, tv, task = bundle.params, bundle.vocabs["source"], bundle.vocabs["target"], task_of(bundle.params)
     inf = inference(bundle.model, p)
     ids_of = export.table(sv)
-    start, end, t_len = tv.index[START], tv.index[END], max_target_len(p["task"], p["max_len"]) + 1
+    start, end, t_len = tv.index[START], tv.index[END], task.max_target_len(p["max_len"]) + 1
 
     @tf.function(input_signature=[tf.TensorSpec([], tf.string, name="text")])
     def serve(text):
-        text = tf.strings.strip(text)
-        if p["task"] != FILE:
-            text = tf.strings.lower(text, encoding="utf-8")
-        spaced, chars = tf.strings.split(text), tf.strings.unicode_split(text, "UTF-8")
-        if p["task"] == FILE:
-            tokens = chars if p["tokens"] == "char" else spaced
-        else:
-            tokens = chars if p["task"] == "piglatin" else tf.cond(tf.size(spaced) > 1, lambda: spaced, lambda: chars)
-        tokens = tokens[:p["max_len"]]
+        tokens = task.read_graph(tf.strings.strip(text))[:p["max_len"]]
         state = inf.encoder(ids_of.lookup(tokens)[None], training=False)
         out = decoding.search_graph(inf.search_step, len(tv), state, start, end, 1, t_len,
                                     tf.zeros([0], tf.int32), 1)
         ids = out["token"][:, 0]                                   # width 1: slot 0 is the greedy decode
         written = export.words(tv, tf.boolean_mask(ids, tf.not_equal(ids, end)))
         result = {"source": tokens, "unknown": tf.equal(ids_of.lookup(tokens), sv.unk_id),
-                  "tokens": written, "output": tf.strings.reduce_join(written, separator=joiner(p)),
+                  "tokens": written, "output": tf.strings.reduce_join(written, separator=task.joiner),
                   "finished": tf.reduce_any(tf.equal(ids, end))}
         if p["mode"] == "attention":
             result["alignment"] = out["extra"][:, 0]               # (steps, S): each written token's row
@@ -855,7 +1024,7 @@ def serving(bundle):
                "output": "string: the decode written out", "finished": "bool: the decode ended with </s>"}
     if p["mode"] == "attention":
         outputs["alignment"] = "(T+1, S) float: attention over the source at each step (the last row: </s>)"
-    typed = example(p, bundle.metrics)
+    typed = task.example(bundle.metrics)
     return export.Serving(serve, {"text": f"a string: the source, as typed on the page (e.g. {typed!r}); "
                                           f"its first {p['max_len']} tokens are read"},
                           outputs, {"text": repr(typed)}, [ids_of])
