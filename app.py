@@ -1,11 +1,16 @@
-"""seqviz: `streamlit run app.py`. The router: one page per architecture plus the home page."""
-import streamlit as st
+"""seqviz: `streamlit run app.py`. Streamlit serves this ASGI app: every browser session runs router.py (the
+pages), and the server's lifespan starts the warm-up as the server starts, so a page opened later finds its
+model loaded and traced even when nobody visited before it (SEQVIZ_WARMUP=0: off; seqviz.ui.warmup)."""
+from contextlib import asynccontextmanager
 
-from seqviz import ui
-from seqviz.archs import ARCHS
+from streamlit.starlette import App
 
-st.set_page_config(page_title="seqviz", layout="wide")
-ui.warm_up()   # once per server: load and trace the shipped defaults in the background (SEQVIZ_WARMUP=0: off)
-pages = [st.Page("views/home.py", title="Home", icon=":material/home:", default=True)]
-pages += [st.Page(a.page, title=a.title, url_path=a.id) for a in ARCHS.values()]
-st.navigation(pages).run()
+
+@asynccontextmanager
+async def lifespan(app):
+    from seqviz.ui import warm_up
+    warm_up()        # a background thread: the server answers at once
+    yield
+
+
+app = App("router.py", lifespan=lifespan)

@@ -593,8 +593,8 @@ def _warmed(browser, base: str, log) -> None:
 
 
 def first_visit(quick: bool = False) -> dict:
-    """A fresh `streamlit run app.py` with the warm-up on (it starts with the server's first script run: the
-    home page is opened once): wait until it is done (its log line), then open
+    """A fresh `streamlit run app.py` with the warm-up on (it starts with the server; the home page is opened
+    once): wait until it is done (its log line), then open
     every page in a fresh browser context (no session, no cache of the browser's) and time navigation ->
     the page finished with its figures; then again in another fresh context. The same on a server with the
     warm-up off (SEQVIZ_WARMUP=0), for comparison. Also the warm-up's duration and the server's memory."""

@@ -7,7 +7,7 @@ concern; every page reads them as `ui.X`:
   widgets   display helpers: `md`, `error`, `table`, `wide_chart`, `knob`
   sidebar   the sidebar frame: `model_sidebar` (picker, "Compare with", Train), `train_panel`, `comparison`
   jobs      a training job's live panel, and the other runs on this server
-  details   `model_details`, `replay_view`, `keras_code`, `download_result`
+  details   `model_details`, `replay_view`, `keras_code`, `download_result`, `guide` (the page's guide)
   calls     each page's model calls and its first view's values, declared once: the page calls them, and
             its `warm_<arch>` (the warm-up's WARM table) calls them the same way
   warmup    `warm_up` (once per server, in the background) and the home page's `warmup_panel`
@@ -22,7 +22,7 @@ from seqviz.ui.warmup import WARMUP, warm_up, warmup_panel
 from seqviz.ui.widgets import POLL_SECONDS, error, knob, md, table, wide_chart
 
 __all__ = ["MAX_URL_TEXT", "NO_COMPARE", "POLL_SECONDS", "WARMUP", "background", "call", "compared", "comparison",
-           "download_result", "error", "export_zip", "job_status", "keras_code", "knob", "load_model", "md",
+           "download_result", "error", "export_zip", "guide", "job_status", "keras_code", "knob", "load_model", "md",
            "model_details", "model_sidebar", "predict", "predict_async", "query_number", "query_value",
            "replay_view", "share", "table", "text_input", "train_panel", "warm_up", "warmup_panel",
            "wide_chart"]

@@ -162,7 +162,7 @@ def test_a_bad_upload_shows_an_error_then_a_good_one_works(raw, words):
 
 
 def test_home_card_shows_the_captioning_default_metrics():
-    at = AppTest.from_file("app.py", default_timeout=60).run()
+    at = AppTest.from_file("router.py", default_timeout=60).run()
     assert not at.exception
     labels = list(ARCHS["captioning"].headline.values())
     values = {m.label: m.value for m in at.metric if m.label in labels[:4]}

@@ -60,7 +60,7 @@ def _card_metrics(at) -> dict:
 def test_home_shows_a_card_per_architecture_with_default_metrics():
     # The home page uses st.page_link, which needs the router's st.navigation: run it through app.py
     # (home is the default page). views/home.py run alone raises KeyError 'url_pathname' in AppTest.
-    at = AppTest.from_file("app.py", default_timeout=60).run()
+    at = AppTest.from_file("router.py", default_timeout=60).run()
     assert not at.exception, [e.message for e in at.exception]
     assert at.title[0].value.startswith("seqviz")
     assert [s.value for s in at.subheader] == [a.title for a in ARCHS.values()]
@@ -78,7 +78,7 @@ def test_home_shows_a_card_per_architecture_with_default_metrics():
 
 
 def test_home_links_through_to_the_attention_page():
-    at = AppTest.from_file("app.py", default_timeout=120).run()
+    at = AppTest.from_file("router.py", default_timeout=120).run()
     at.switch_page("views/attention.py").run()
     assert [t.value for t in at.title] == ["Attention classifier"]
     _assert_prediction(at, "music")
@@ -210,7 +210,7 @@ def _assert_tagged(at, n) -> list:
 
 
 def test_home_shows_the_dialogue_acts_card_with_default_metrics():
-    at = AppTest.from_file("app.py", default_timeout=60).run()
+    at = AppTest.from_file("router.py", default_timeout=60).run()
     assert not at.exception, [e.message for e in at.exception]
     assert "Dialogue acts (BiLSTM-CRF)" in _subheaders(at)
     metrics = _card_metrics(at)["dialogue-acts"]
@@ -440,8 +440,9 @@ def test_the_estimate_scales_the_defaults_time_by_examples_times_epochs():
     assert half == pytest.approx(training.OVERHEAD_S + (base - training.OVERHEAD_S) / 2)
 
 
-@pytest.mark.parametrize("page,guide", [("views/home.py", "home")] + [(a.page, a.id) for a in ARCHS.values()])
+@pytest.mark.parametrize("page,guide", [("router.py", "home")] + [(a.page, a.id) for a in ARCHS.values()])
 def test_every_page_shows_its_guide_when_asked(page, guide):
+    """(The home page through the router: its page links need the app's navigation.)"""
     from seqviz import guides
     at = open_page(page)
     assert not at.exception

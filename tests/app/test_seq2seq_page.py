@@ -152,7 +152,7 @@ def test_a_mode_without_a_model_says_how_to_train_one(tmp_path, monkeypatch):
 
 def test_home_card_describes_the_default_attention_model():
     metrics = json.loads((ROOT / "models" / "seq2seq" / "default-attention" / "metrics.json").read_text())
-    at = AppTest.from_file("app.py", default_timeout=60).run()
+    at = AppTest.from_file("router.py", default_timeout=60).run()
     assert not at.exception
     values = {m.label: m.value for m in at.metric}
     assert values["held-out exact match (attention)"] == f"{metrics['val_exact']:.3g}"

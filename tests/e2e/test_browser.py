@@ -104,8 +104,8 @@ def test_train_from_the_sidebar_with_live_progress(server, page, shots, store_co
 
 
 def test_deep_link_on_a_fresh_server_uses_the_router(store_copy, browser, tmp_path, shots):
-    """A shared link opened as the first visit of a fresh server still runs through app.py's router
-    (this is why the pages live in views/: a folder named pages/ beside app.py is served as a
+    """A shared link opened as the first visit of a fresh server still runs through router.py
+    (this is why the pages live in views/: a folder named pages/ beside router.py is served as a
     legacy multipage app until st.navigation has run once)."""
     with _serve(store_copy, tmp_path / "streamlit.log") as base:
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})

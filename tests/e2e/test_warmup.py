@@ -1,6 +1,8 @@
 """The warm-up: a fresh server with it on loads and traces every page's shipped default in the background,
-the home page says what is still warming up until it is done, the log says what it did, and every page
-then opens with its figures (the same caches the pages use)."""
+starting with the server (no visit needed), the home page says what is still warming up until it is done, the
+log says what it did, and every page then opens with its figures (the same caches the pages use)."""
+import time
+
 from tests.e2e.conftest import _serve
 from tests.e2e.helpers import CHART, EXCEPTION, main, settle
 
@@ -12,6 +14,10 @@ def test_warm_up_runs_in_the_background_says_so_and_leaves_the_pages_ready(store
     monkeypatch.setenv("SEQVIZ_WARMUP", "1")
     log = tmp_path / "streamlit.log"
     with _serve(store_copy, log) as base:
+        deadline = time.monotonic() + 300       # nobody has visited: the server started it (app.py's lifespan)
+        while "warm-up: attention ready" not in log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, log.read_text(errors="replace")[-2000:]
+            time.sleep(0.5)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(300_000)
         try:
