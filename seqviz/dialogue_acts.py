@@ -711,7 +711,8 @@ def story(rep: dict) -> dict:
     for a, b in zip(snaps, snaps[1:]):
         flips = [i for i, (x, y) in enumerate(zip(a["tags"], b["tags"])) if x != y]
         if flips:
-            shown = "; ".join(f"{i + 1} ({b['utterances'][i][:24]!r}) {a['tags'][i]} → {b['tags'][i]}" for i in flips[:4])
+            shown = "; ".join(f"{i + 1} ({b['utterances'][i][:24]!r}) {a['tags'][i]} → {b['tags'][i]}"
+                              for i in flips[:4])
             events.append(f"Epoch {b['epoch']}: {len(flips)} tag{'s' * (len(flips) > 1)} flip: {shown}"
                           + (" …" if len(flips) > 4 else "") + ".")
     since = replay.first_stable([s["tags"] for s in snaps])
