@@ -528,7 +528,7 @@ def train_watched(quick: bool = False) -> dict:
     pw, browser = _chromium()
     proc, base = _serve(app_root, store, log=tmp / "server.log")
     if "SEQVIZ_WARMUP" not in os.environ:   # a server that has been up a while: its warm-up is over
-        _warmed(browser, base, tmp / "server.log")
+        _warmed(tmp / "server.log")
     results = []
     try:
         for arch, overrides in WATCHED.items():
@@ -578,13 +578,9 @@ def _rss_mb(pid: int) -> tuple[float, float]:
     return tuple(int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))
 
 
-def _warmed(browser, base: str, log) -> None:
-    """Open the home page of a fresh server (its first script run starts the warm-up) and wait until the
-    warm-up says it is done in the server's log."""
-    page = browser.new_page()
-    page.goto(base)
-    page.get_by_text("seqviz: see inside").wait_for(state="visible", timeout=120_000)
-    page.close()
+def _warmed(log) -> None:
+    """Wait, visiting nothing, until a fresh server's warm-up (started with the server: app.py's lifespan) says
+    in the server's log that it is done."""
     t0 = time.perf_counter()
     while "warm-up: done" not in log.read_text(errors="replace"):
         if time.perf_counter() - t0 > 600:
@@ -593,8 +589,8 @@ def _warmed(browser, base: str, log) -> None:
 
 
 def first_visit(quick: bool = False) -> dict:
-    """A fresh `streamlit run app.py` with the warm-up on (it starts with the server; the home page is opened
-    once): wait until it is done (its log line), then open
+    """A fresh `streamlit run app.py` with the warm-up on (it starts with the server: nobody visits before the
+    pages are timed): wait until it is done (its log line), then open
     every page in a fresh browser context (no session, no cache of the browser's) and time navigation ->
     the page finished with its figures; then again in another fresh context. The same on a server with the
     warm-up off (SEQVIZ_WARMUP=0), for comparison. Also the warm-up's duration and the server's memory."""
@@ -616,7 +612,7 @@ def first_visit(quick: bool = False) -> dict:
             try:
                 rss_before = _rss_mb(proc.pid)[0]
                 if warm == "1":
-                    _warmed(browser, base, log)
+                    _warmed(log)
                     done = re.search(r"warm-up: done in ([\d.]+) s", log.read_text(errors="replace"))
                     rss, peak = _rss_mb(proc.pid)
                     out["warmup"] = {"seconds": float(done.group(1)), "rss_before_mb": round(rss_before),

@@ -3,7 +3,6 @@ import numpy as np
 import streamlit as st
 
 from seqviz import attention, figures, ui
-from seqviz.errors import SeqvizError
 
 
 def header() -> None:
@@ -47,15 +46,6 @@ def input_section(bundle) -> str:
     st.button("Generate a random example", on_click=_random_example,
               disabled=bundle.data.get("source") != "generated", help="a sentence from the toy generator")
     return text
-
-
-def predict_section(bundle, text: str) -> dict:
-    """The model's prediction of `text` (the page stops at an input it cannot read, saying why)."""
-    try:
-        return ui.predict(bundle, text)
-    except SeqvizError as e:
-        ui.error(e)
-        st.stop()
 
 
 def figures_section(r: dict) -> None:
@@ -132,12 +122,9 @@ def compare_section(bundle, text: str, r: dict) -> dict | None:
 
 
 header()
-bundle = sidebar()
-if bundle is None:
-    st.info("No model in the store yet: train one from the sidebar.")
-    st.stop()
+bundle = ui.require(sidebar())
 text = input_section(bundle)
-r = predict_section(bundle, text)
+r = ui.predict_or_stop(bundle, text)
 figures_section(r)
 both = compare_section(bundle, text, r)
 ui.download_result(r if both is None else both, bundle, "result" if both is None else "comparison")

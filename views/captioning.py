@@ -277,10 +277,7 @@ def compare_section(bundle, r: dict, values: np.ndarray, asked: str | None, beam
 
 
 header()
-bundle = sidebar()
-if bundle is None:
-    st.info("No model in the store yet: train one from the sidebar.")
-    st.stop()
+bundle = ui.require(sidebar())
 x, scene, filename, asked = input_section(bundle)
 beam, ablate = options_section()
 row = rows_section(bundle, x, filename)

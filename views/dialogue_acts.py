@@ -5,7 +5,6 @@ import pandas as pd
 import streamlit as st
 
 from seqviz import crf, dialogue_acts, figures, ui
-from seqviz.errors import SeqvizError
 
 OVERRULED = "background-color: #ffe3b3; color: #1a1a1a"     # a table row where the two tag sources disagree
 
@@ -59,15 +58,6 @@ def sidebar():
 def input_section() -> str:
     return ui.text_input("Dialogue: one utterance per line, optional 'A:' / 'B:' speaker", key="dialogue-acts:text",
                          default=dialogue_acts.EXAMPLE, height=260)
-
-
-def predict_section(bundle, text: str) -> dict:
-    """The model's tags of the dialogue (the page stops at a dialogue it cannot read, saying why)."""
-    try:
-        return ui.predict(bundle, text)
-    except SeqvizError as e:
-        ui.error(e)
-        st.stop()
 
 
 def tags_section(r: dict) -> None:
@@ -196,12 +186,9 @@ def compare_section(bundle, text: str, r: dict) -> dict | None:
 
 
 header()
-bundle = sidebar()
-if bundle is None:
-    st.info("No model in the store yet: train one from the sidebar.")
-    st.stop()
+bundle = ui.require(sidebar())
 text = input_section()
-r = predict_section(bundle, text)
+r = ui.predict_or_stop(bundle, text)
 tags_section(r)
 lattice_section(r)
 what_if_section(r)

@@ -8,6 +8,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import streamlit as st
 
 from seqviz import archs, store
+from seqviz.errors import SeqvizError
 
 
 def _keep_keras_session() -> None:
@@ -76,3 +77,13 @@ def predict_async(bundle: store.Bundle, text: str, **options) -> Future:
 
 
 _POOL = ThreadPoolExecutor(4, thread_name_prefix="seqviz-predict")
+
+
+def predict_or_stop(bundle: store.Bundle, text: str, **options) -> dict:
+    """`predict`; at an input the model cannot read, the page says why and stops there."""
+    from seqviz.ui.widgets import error
+    try:
+        return predict(bundle, text, **options)
+    except SeqvizError as e:
+        error(e)
+        st.stop()

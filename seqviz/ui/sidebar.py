@@ -176,3 +176,11 @@ def _defaults(mod) -> dict:
 def _preset(arch_id: str, values: dict) -> None:
     for k, v in values.items():
         st.session_state[f"{arch_id}:knob:{k}"] = v
+
+
+def require(bundle: store.Bundle | None) -> store.Bundle:
+    """The page's model; without one (an empty store) the page says how to get one and stops."""
+    if bundle is None:
+        st.info("No model in the store yet: train one from the sidebar.")
+        st.stop()
+    return bundle
