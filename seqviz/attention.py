@@ -64,10 +64,11 @@ EXAMPLE = "yesterday my sister said no pizza but the concert was really great"
 
 PARAMS = [
     Param("n_train", 3000, 100, 50_000, "generated training sentences (ignored with uploaded data)",
-          label="training sentences"),
-    Param("decoys", 0.7, 0.0, 1.0, "fraction of generated sentences with a negated cue of another class"),
+          label="training sentences", generated=True),
+    Param("decoys", 0.7, 0.0, 1.0, "fraction of generated sentences with a negated cue of another class",
+          generated=True),
     Param("noise", 0.0, 0.0, 0.5, "fraction of generated labels replaced by a random class",
-          label="label noise"),
+          label="label noise", generated=True),
     Param("embed_dim", 32, 4, 256, "word embedding size"),
     Param("units", 32, 4, 256, "LSTM units per direction"),
     Param("score", "additive", help="the attention score: additive = tanh(x·W + b)·u (a learned context vector u, "

@@ -278,10 +278,11 @@ def split_images(rows: np.ndarray, seed: int) -> tuple[list[int], list[int]]:
 
 
 PARAMS = [
-    Param("n_scenes", 1200, 50, 50_000, "generated scenes (15% of the object combinations held out)"),
-    Param("max_objects", 1, 1, 2, "groups of objects per scene, at most (2: longer captions, slower training)"),
+    Param("n_scenes", 1200, 50, 50_000, "generated scenes (15% of the object combinations held out)", generated=True),
+    Param("max_objects", 1, 1, 2, "groups of objects per scene, at most (2: longer captions, slower training)",
+          generated=True),
     Param("noise", 0.3, 0.0, 3.0, "std of the Gaussian noise added to every feature before the ReLU",
-          label="feature noise (std)"),
+          label="feature noise (std)", generated=True),
     Param("feature_dim", 4096, 8, 8192, "image feature vector size D (4096 like VGG's fc7)"),
     Param("max_len1", 0, 0, 64, "caption 1 input length (RepeatVector n), at least its longest sentence + 1 "
           "for <s>; 0 = exactly that"),

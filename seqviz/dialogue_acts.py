@@ -103,8 +103,8 @@ A: thanks a lot
 B: bye"""
 
 PARAMS = [
-    Param("n_dialogues", 400, 20, 20_000, "generated training dialogues (ignored with uploaded data)"),
-    Param("max_utterances", 24, 4, 200, "longest generated dialogue (utterances)"),
+    Param("n_dialogues", 400, 20, 20_000, "generated training dialogues (ignored with uploaded data)", generated=True),
+    Param("max_utterances", 24, 4, 200, "longest generated dialogue (utterances)", generated=True),
     Param("embed_dim", 32, 4, 300, "word embedding size"),
     Param("word_units", 32, 4, 256, "utterance-encoder LSTM units per direction"),
     Param("context_units", 32, 4, 256, "dialogue-level LSTM units per direction"),

@@ -82,7 +82,7 @@ PARAMS = [
     Param("vocab_size", 8_000, 10, 100_000, "V: output words incl. <pad>, <unk>, <eos>. Text: the V-3 most "
           "frequent words (the rest become <unk>); Zipfian corpus: V-3 generated word types"),
     Param("corpus", "python", help="training text when nothing is uploaded: Python's docstrings or a "
-          "generated Zipfian corpus", choices=("python", "zipf")),
+          "generated Zipfian corpus", choices=("python", "zipf"), generated=True),
     Param("embed_dim", 32, 4, 1024, "word embedding size E"),
     Param("units", 96, 4, 1024, "LSTM units H (= the projection's row length)"),
     Param("seq_len", 20, 2, 200, "words per training window (backpropagation through time)"),

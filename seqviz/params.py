@@ -17,6 +17,7 @@ class Param:
     help: str = ""
     choices: tuple = ()          # for strings: the allowed values
     label: str = ""              # the knob's label in words, where LABELS' generic one does not fit
+    generated: bool = False      # a knob of the generated data only: a model of the user's file ignores it
 
     @property
     def title(self) -> str:

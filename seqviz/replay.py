@@ -150,3 +150,31 @@ def first_stable(values: list, final=None) -> int | None:
     while i > 0 and values[i - 1] == final:
         i -= 1
     return i if i < len(values) else None
+
+
+def metric_name(key: str) -> str:
+    """A Keras log's name in words: "val_probs_accuracy" -> "held-out accuracy", "next_2_loss" -> "loss (head 2)"
+    (Keras names a multi-output model's metrics after its output layers: probs, next_1, next_2)."""
+    held = key.startswith("val_")
+    name = key[len("val_"):] if held else key
+    head = None
+    for prefix in ("probs_", "next_1_", "next_2_"):
+        if name.startswith(prefix):
+            name, head = name[len(prefix):], prefix.split("_")[1] if prefix.startswith("next") else None
+    return ("held-out " if held else "") + name.replace("_", " ") + (f" (head {head})" if head else "")
+
+
+def epoch_title(snap: dict) -> str:
+    """A replay frame's title: the epoch, its first Keras metrics (loss first) in words, and the label the model
+    gave the probe then, where it gives one."""
+    if snap["epoch"] == 0:
+        return "Epoch 0: the untrained model" + (f" · predicts {snap['label']}" if isinstance(snap.get("label"), str)
+                                                 else "")
+    logs = {k: v for k, v in (snap.get("logs") or {}).items() if v is not None}
+    names: dict[str, float] = {}
+    for k in sorted(logs, key=lambda k: (k != "loss", k.startswith("val") is False, k)):
+        names.setdefault(metric_name(k), logs[k])           # probs_loss and loss: one "loss"
+    parts = [f"{n} {v:.3g}" for n, v in list(names.items())[:3]]
+    if isinstance(snap.get("label"), str):
+        parts.append(f"predicts {snap['label']}")
+    return f"Epoch {snap['epoch']}: " + " · ".join(parts)

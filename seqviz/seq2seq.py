@@ -77,11 +77,11 @@ PARAMS = [
           help="attention mode's score: luong = s_t W h_j (general); bahdanau = v · tanh(W_s s_t + W_h h_j), "
                "the additive score of AttentionSeq2Seq", label="attention score"),
     Param("teacher_force", True, help="train on the gold previous word (off: on the model's own previous word)"),
-    Param("min_len", 1, 1, 20, "shortest training input (tokens; letters for Pig Latin)"),
+    Param("min_len", 1, 1, 20, "shortest training input (tokens; letters for Pig Latin)", generated=True),
     Param("max_len", 10, 2, 64, "longest training input; also the longest input the model accepts (your pairs: "
           "the longest source and the longest target)", label="longest input (tokens)"),
     Param("n_train", 8000, 100, 100_000, "generated training pairs (Pig Latin: at most the word list)",
-          label="training pairs"),
+          label="training pairs", generated=True),
     Param("embed_dim", 32, 4, 256, "token embedding size"),
     Param("units", 96, 8, 512, "LSTM units"),
     Param("epochs", 8, 1, 100, "passes over the training data"),
@@ -946,6 +946,33 @@ def predict(bundle, text: str, mode: str = "auto", beam: int = 3, top_k: int = 5
         "free_running": tv.decode(seen[1][0].tokens) if exposure else None,
         "prefix": pinned,
     }
+
+
+def exposure(r: dict) -> dict | None:
+    """The exposure-bias view of a `predict` result, or None without the gold output: per step the gold token,
+    the teacher-forced choice (given the gold prefix) and the free-running one (reading its own outputs), each
+    marked ✗ where it is not the gold token; the first step where the two decodes part; and what that says."""
+    if r["teacher_forced"] is None:
+        return None
+    gold = r["gold"] + [END]
+    n = max(len(r["teacher_forced"]), len(r["free_running"]), len(gold))
+    pad = lambda tokens: list(tokens) + [""] * (n - len(tokens))  # noqa: E731
+    gold, forced, free = pad(gold), pad(r["teacher_forced"]), pad(r["free_running"])
+    split = next((i for i in range(n) if forced[i] != free[i]), None)
+    mark = lambda tokens: [t if t == g else f"{t} ✗" for t, g in zip(tokens, gold)]  # noqa: E731
+    wrong = [i for i in range(n) if free[i] != gold[i]]
+    if split is not None:
+        says = (f"They part at step {split + 1}: from there the free-running decoder reads its own earlier outputs, "
+                "which teacher forcing never showed it.")
+    elif not wrong:
+        says = "The two agree at every step, and both are right."
+    else:
+        says = (f"The two agree at every step, and both are wrong from step {wrong[0] + 1}: given the gold prefix the "
+                "model still chooses the same token there, so this error is the model's own, not exposure bias.")
+    return {"columns": {"step": list(range(1, n + 1)), "gold": gold, "teacher-forced": mark(forced),
+                        "free-running": mark(free), "where": ["◀ first divergence" if i == split else ""
+                                                              for i in range(n)]},
+            "split": split, "says": says}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -218,6 +218,29 @@ def _check_params(arch: str, name: str, params: dict) -> dict:
     return full
 
 
+def trained_on(bundle: Bundle) -> dict:
+    """What a model was trained on, for its details: {"data": in words, "counts": {"training dialogues": n,
+    "held-out dialogues": n, ...} (its metrics' n_train / n_val / n_test...), "unused": the knobs of generated data
+    that a model of the user's file ignores}."""
+    data = bundle.data or {"source": "generated"}
+    words = {"train": "training", "val": "held-out", "test": "test"}
+    counts = {}
+    for k, v in bundle.metrics.items():
+        part = k.split("_")
+        if len(part) >= 2 and part[0] == "n" and part[1] in words and isinstance(v, int):
+            counts[" ".join([words[part[1]], *(part[2:] or ["examples"])])] = v
+    unused = []
+    if data.get("source") == "upload":
+        size = data.get("bytes")
+        what = f"your file {data.get('filename', 'upload')}" + (f" ({size / 1e3:,.1f} kB)" if size else "")
+        extra = [f"{v['filename']} ({k})" for k, v in data.items() if isinstance(v, dict) and "filename" in v]
+        what += (" with " + ", ".join(extra)) if extra else ""
+        unused = [p.name for p in archs.get(bundle.arch).module().PARAMS if p.generated]
+    else:
+        what = "the built-in data (the knobs below, seed " + str(bundle.params.get("seed")) + ")"
+    return {"data": what, "counts": counts, "unused": unused}
+
+
 def layers(model, prefix: str = "") -> list[dict]:
     """The model's architecture as rows (layer, type, output shape, parameters), nested models expanded
     (e.g. the utterance encoder inside TimeDistributed)."""

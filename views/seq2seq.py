@@ -37,10 +37,6 @@ def decode_frame(r: dict):
                               title=f"Greedy decode {r['text']!r}{verdict}: top tokens per step")
 
 
-def _pad(tokens: list, n: int) -> list:
-    return list(tokens) + [""] * (n - len(tokens))
-
-
 def _clamp(key: str, most: int) -> None:
     """A step picker keeps its value across inputs; a shorter output must not leave it out of range."""
     if st.session_state.get(key, 1) > most:
@@ -81,18 +77,12 @@ def _inside(mode: str, r: dict, params: dict, beam: int) -> None:
                         width="stretch", key=f"att:{mode}")
     st.markdown("**Exposure bias**: the same input decoded *teacher-forced* (each step is given the gold "
                 "previous token) and *free-running* (each step reads its own previous output).")
-    if r["teacher_forced"] is None:
+    view = seq2seq.exposure(r)
+    if view is None:
         st.caption("It needs the expected output: pick a held-out pair above, or type the expected output.")
         return
-    n = max(len(r["teacher_forced"]), len(r["free_running"]), len(r["gold"]) + 1)
-    forced, free = _pad(r["teacher_forced"], n), _pad(r["free_running"], n)
-    split = next((i for i in range(n) if forced[i] != free[i]), None)
-    ui.table({"step": list(range(1, n + 1)), "gold": _pad(r["gold"] + [seq2seq.END], n),
-              "teacher-forced": forced, "free-running": free,
-              "": ["◀ first divergence" if i == split else "" for i in range(n)]})
-    st.caption("The two agree at every step." if split is None else
-               f"They part at step {split + 1}: from there the free-running decoder reads its own earlier "
-               "outputs, which teacher forcing never showed it.")
+    ui.table(view["columns"])
+    st.caption(view["says"] + " ✗: not the gold token.")
 
 
 def sidebar() -> None:

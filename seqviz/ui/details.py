@@ -18,8 +18,15 @@ def model_details(bundle: store.Bundle) -> None:
         return
     with box:
         metrics = {k: v for k, v in bundle.metrics.items() if k != "history"}
+        seen = store.trained_on(bundle)
+        st.markdown(md(f"Trained on {seen['data']}") + (": " + ", ".join(
+            f"{n:,} {what}" for what, n in seen["counts"].items()) if seen["counts"] else "") + ".")
+        if seen["unused"]:
+            st.caption(md("Not shown: the generated data's knobs (" + ", ".join(seen["unused"]) + "), which a model "
+                          "of your file does not use."))
+        settings = {k: v for k, v in bundle.params.items() if k not in seen["unused"]}
         c1, c2 = st.columns(2)
-        table({"setting": list(bundle.params), "value": [str(v) for v in bundle.params.values()]}, c1)
+        table({"setting": list(settings), "value": [str(v) for v in settings.values()]}, c1)
         table({"metric": list(metrics), "value": [f"{v:.4g}" if isinstance(v, float) else str(v)
                                                   for v in metrics.values()]}, c2)
         if bundle.metrics.get("history"):
@@ -67,7 +74,7 @@ def replay_view(bundle: store.Bundle, frame) -> None:
             st.caption(md(rep["note"]))
         try:      # a replay.json edited by hand, or written by another version, must not crash the page
             fig = figures.animated([frame(s) for s in snaps], [f"epoch {s['epoch']}" for s in snaps],
-                                   [_epoch_title(s) for s in snaps])
+                                   [replay.epoch_title(s) for s in snaps])
             story = archs.get(bundle.arch).module().story(rep)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
             error(SeqvizError(f"The store entry {bundle.arch}/{bundle.name} has a damaged replay.json "
@@ -82,15 +89,6 @@ def replay_view(bundle: store.Bundle, frame) -> None:
                           width="stretch", key=f"replay-lines:{bundle.arch}:{bundle.name}")
         right.markdown("**What changed**\n\n" + ("\n".join(f"- {md(e)}" for e in story["events"])
                                                    or "Nothing: the same output at every epoch."))
-
-
-def _epoch_title(snap: dict) -> str:
-    """A replay frame's title: the epoch and its Keras metrics (loss first)."""
-    logs = snap.get("logs") or {}
-    if snap["epoch"] == 0:
-        return "Epoch 0: the untrained model"
-    keys = sorted(logs, key=lambda k: (k != "loss", k.startswith("val") is False, k))[:3]
-    return f"Epoch {snap['epoch']}: " + " · ".join(f"{k} {logs[k]:.3g}" for k in keys if logs[k] is not None)
 
 
 def export_zip(arch: str, name: str) -> bytes:

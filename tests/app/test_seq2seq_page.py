@@ -124,6 +124,8 @@ def test_exposure_bias_table_compares_teacher_forced_and_free_running():
     (table,) = [d.value for d in at.dataframe if "teacher-forced" in d.value.columns]
     assert list(table["gold"]) == ["three", "three", "nine", "</s>"]
     assert list(table["teacher-forced"]) == list(table["gold"]) == list(table["free-running"])
+    assert list(table["where"]) == [""] * 4                                 # a named column: nothing parts
+    assert any(c.value.startswith("The two agree at every step, and both are right.") for c in at.caption)
 
 
 def test_every_task_ships_all_four_modes():

@@ -95,3 +95,17 @@ def test_a_link_naming_a_model_of_your_pairs_opens_its_task():
     assert at.selectbox(key="seq2seq:task").value == TASK
     assert _columns(at)["attention"].startswith("**")
     assert at.query_params["task"] == [TASK]
+
+
+def test_a_models_details_say_it_was_trained_on_the_file_not_on_generated_knobs():
+    at = open_page("views/seq2seq.py", task=TASK, modes="attention", inspect="attention")
+    at.session_state["details:seq2seq:shift"] = True                       # what opening its details does
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    (said,) = [m.value.replace("\\", "") for m in at.markdown if m.value.startswith("Trained on")]
+    assert said.startswith("Trained on your file shift.csv (") and "training examples" in said
+    assert "held-out examples" in said
+    assert any("Not shown: the generated data's knobs (min_len, n_train)" in c.value.replace("\\", "")
+               for c in at.caption)
+    (settings,) = [d.value for d in at.dataframe if "setting" in d.value.columns]
+    assert "n_train" not in set(settings["setting"]) and "tokens" in set(settings["setting"])
