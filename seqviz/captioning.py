@@ -876,6 +876,14 @@ def parse_scene(text: str) -> tuple[Group, ...]:
     return tuple(sorted(groups, key=lambda g: POSITIONS.index(g[3])))
 
 
+def agreement(bundle, captions1: list[str], captions2: list[str]) -> list[bool] | None:
+    """Per row, whether the two heads describe the same scene; None for a model of your own files: the check
+    reads captions as the generated scenes' English and French, which your captions are not."""
+    if bundle.data.get("source") == "upload":
+        return None
+    return [heads_agree(a, b) for a, b in zip(captions1, captions2)]
+
+
 def heads_agree(caption1: str, caption2: str) -> bool:
     """Do the two heads describe the same scene? Caption 1 (English) read back as a scene, and that scene's
     French label compared with caption 2."""

@@ -145,8 +145,8 @@ def options_section() -> tuple[int, str]:
 
 
 def rows_section(bundle, x: np.ndarray, filename: str | None) -> int:
-    """An upload of several rows: every row's greedy captions, their probabilities and whether the heads
-    agree, and the row to look into (0-based; 0 for a single scene)."""
+    """An upload of several rows: every row's greedy captions, their probabilities and (a model of the generated
+    scenes) whether the heads agree, and the row to look into (0-based; 0 for a single scene)."""
     if len(x) == 1:
         return 0
     heads = captioning.heads(bundle)
@@ -155,13 +155,15 @@ def rows_section(bundle, x: np.ndarray, filename: str | None) -> int:
     # each row's caption probabilities (one scoring per row, in worker threads) and whether the heads agree
     scored = [ui.background(captioning.score, bundle, x[i], [caps[0][i], caps[1][i]]) for i in range(len(x))]
     p_caps = [[float(np.prod(p)) for p in f.result()] for f in scored]
-    agree = [captioning.heads_agree(a, b) for a, b in zip(*caps)]
+    agree = captioning.agreement(bundle, *caps)
     st.subheader(f"{ui.md(filename)}: {len(x)} scenes")
-    if not all(agree):
+    if agree is not None and not all(agree):
         st.caption(f"⚠ marks the {len(agree) - sum(agree)} row(s) whose two heads describe different scenes.")
-    st.dataframe(pd.DataFrame({heads[0]: caps[0], "P(caption 1)": [p[0] for p in p_caps],
-                               heads[1]: caps[1], "P(caption 2)": [p[1] for p in p_caps],
-                               "heads agree": ["✓" if a else "⚠ no" for a in agree]},
+    columns = {heads[0]: caps[0], "P(caption 1)": [p[0] for p in p_caps],
+               heads[1]: caps[1], "P(caption 2)": [p[1] for p in p_caps]}
+    if agree is not None:
+        columns["heads agree"] = ["✓" if a else "⚠ no" for a in agree]
+    st.dataframe(pd.DataFrame(columns,
                               index=pd.RangeIndex(1, len(x) + 1, name="row")),
                  width="stretch", height=min(38 + 35 * len(x), 560),
                  column_config={f"P(caption {k})": st.column_config.NumberColumn(format="%.3f") for k in (1, 2)})
