@@ -748,8 +748,10 @@ def prompt_perplexity(model: LanguageModel, ids: list[int], unk: int) -> float |
 
 
 def diff(a, ra: dict, b, rb: dict) -> dict:
-    """Two models on one prompt (seqviz.compare): the perplexity of each on the prompt, and for every word in
-    either model's top 10 its probability under each (None where that model's vocabulary lacks the word)."""
+    """Two models on one prompt (seqviz.compare): the perplexity of each on the prompt and on its held-out text,
+    for every word in either model's top 10 its probability under each (None where that model's vocabulary lacks
+    the word), and `notes`: why the two perplexities may not compare (a prompt of a few words says little; other
+    vocabularies or held-out texts measure other things)."""
     def probs(bundle, result):
         vocab = bundle.vocabs["words"]
         zeros = np.zeros((1, bundle.model.lstm.units), np.float32)
@@ -758,7 +760,20 @@ def diff(a, ra: dict, b, rb: dict) -> dict:
     pa, pb = probs(a, ra), probs(b, rb)
     words = list(dict.fromkeys([*ra["next_word"], *rb["next_word"]]))
     shared_vocab = len(set(a.vocabs["words"].tokens) & set(b.vocabs["words"].tokens))
-    return {"perplexity": {"a": ra["prompt_perplexity"], "b": rb["prompt_perplexity"]},
+    va, vb = len(a.vocabs["words"]), len(b.vocabs["words"])
+    held = {"a": a.metrics.get("val_perplexity"), "b": b.metrics.get("val_perplexity")}
+    notes = [f"The prompt has {len(ra['prompt'])} words: its perplexity says little; the held-out perplexity "
+             f"(over {a.metrics.get('n_val_tokens', 0):,} and {b.metrics.get('n_val_tokens', 0):,} words of text "
+             "neither model trained on) is the one to compare."]
+    if va != vb or shared_vocab < min(va, vb):
+        notes.append(f"The vocabularies differ ({va:,} and {vb:,} words, {shared_vocab:,} shared): every word "
+                     "outside a vocabulary is read as <unk>, which is easier to predict than the word itself, so a "
+                     "smaller vocabulary lowers a perplexity without the model being better.")
+    if a.metrics.get("corpus_fingerprint") != b.metrics.get("corpus_fingerprint"):
+        notes.append(f"They were trained on different texts ({a.metrics.get('corpus', '?')} and "
+                     f"{b.metrics.get('corpus', '?')}): each held-out perplexity is on its own model's text.")
+    return {"perplexity": {"a": ra["prompt_perplexity"], "b": rb["prompt_perplexity"]}, "held_out": held,
+            "notes": notes,
             "next_word": {w: {"a": pa(w), "b": pb(w)} for w in words},
             "shared_top": [w for w in ra["next_word"] if w in rb["next_word"]],
             "vocabulary": {"a": len(a.vocabs["words"]), "b": len(b.vocabs["words"]), "shared": shared_vocab}}

@@ -159,10 +159,12 @@ def compare_section(bundle, prompt: str, options: dict) -> dict | None:
     rb = both["b"]
     st.markdown(f"**{ui.md(b_name)}**: {ui.md(' '.join(rb['prompt']))} *{ui.md(rb['continuation'])}*")
     fmt = lambda v: "— (no word to score)" if v is None else f"{v:.1f}"  # noqa: E731
-    st.caption(ui.md(f"Perplexity on the prompt itself (each word after the first, given the words before "
-                     f"it; lower = less surprised): {a_name} {fmt(ppl['a'])}, {b_name} {fmt(ppl['b'])}. "
-                     f"Vocabularies: {d['vocabulary']['a']:,} and {d['vocabulary']['b']:,} words, "
-                     f"{d['vocabulary']['shared']:,} shared."))
+    ui.table({"model": [a_name, b_name],
+              "held-out perplexity": [fmt(d["held_out"][s]) for s in "ab"],
+              "perplexity on the prompt": [fmt(ppl[s]) for s in "ab"],
+              "vocabulary (words)": [f"{d['vocabulary'][s]:,}" for s in "ab"]})
+    st.caption("Perplexity: how surprised the model is by each word given the words before it (full softmax; "
+               "lower = less surprised). " + " ".join(ui.md(n) for n in d["notes"]))
     words = list(d["next_word"])
     missing = [w for w in words if None in d["next_word"][w].values()]
     series = {name: [d["next_word"][w][side] or 0.0 for w in words]

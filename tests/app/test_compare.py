@@ -78,13 +78,21 @@ def test_captioning_shows_each_models_captions_with_word_probabilities(store, do
     assert len(charts) == 4                                             # two heads x two models
 
 
-def test_lm_compares_the_next_word_and_the_perplexity_on_the_prompt(store, downloads):
+def test_lm_compares_the_next_word_and_both_perplexities_and_says_why_they_may_not_compare(store, downloads):
     at = open_page("views/lm.py", compare="second", text="return the value of the")
     assert not at.exception
     d = _comparison(downloads)["diff"]
     assert set(d["perplexity"]) == {"a", "b"} and all(v > 1 for v in d["perplexity"].values())
     assert d["vocabulary"]["b"] == 500 and d["vocabulary"]["shared"] <= 500
-    assert any("Perplexity on the prompt itself" in c.value for c in at.caption)
+    from seqviz import store as st_
+    held = {s: st_.read_json("lm", name)["val_perplexity"] for s, name in (("a", "default"), ("b", "second"))}
+    assert d["held_out"] == held                                   # each model's own, as it stored it
+    (table,) = [t.value for t in at.dataframe if "held-out perplexity" in t.value.columns]
+    assert list(table["model"]) == ["default", "second"]
+    assert list(table["held-out perplexity"]) == [f"{held['a']:.1f}", f"{held['b']:.1f}"]
+    (said,) = [c.value.replace("\\", "") for c in at.caption if c.value.startswith("Perplexity: how surprised")]
+    assert "The vocabularies differ (8,000 and 500 words" in said.replace("\\", "")
+    assert "its perplexity says little" in said
     assert any("either model" in str(c.proto.spec) for c in at.get("plotly_chart"))
 
 
