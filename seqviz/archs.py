@@ -25,6 +25,7 @@ class Arch:
     headline: dict  # metrics.json key -> label, shown on the home page's card
     default: str = "default"  # the store entry the home card describes (seq2seq ships one per mode)
     defaults: dict = field(default_factory=lambda: {"default": {}})   # the shipped models: name -> knob overrides
+    score: tuple = ("val_accuracy", "held-out accuracy")   # the metrics.json figure a run is judged by, in words
 
     @property
     def shipped(self) -> tuple[str, ...]:
@@ -60,7 +61,7 @@ ARCHS: dict[str, Arch] = {a.id: a for a in [
          "provided\" and ran out of memory padding to 3391 utterances x 431 words.",
          "seqviz.dialogue_acts", "views/dialogue_acts.py",
          {"val_accuracy": "held-out tag accuracy (CRF)", "val_greedy_accuracy": "per-utterance argmax",
-          "train_seconds": "training time (s)"}),
+          "train_seconds": "training time (s)"}, score=("val_accuracy", "held-out tag accuracy")),
     Arch("seq2seq", "Seq2seq: four decoders",
          "One encoder-decoder in four decoder modes (basic, feedback, peek, attention) side by side: decodes, "
          "beams with log-probabilities, per-step alternatives and attention alignments.",
@@ -68,7 +69,8 @@ ARCHS: dict[str, Arch] = {a.id: a for a in [
          "farizrahman4u/seq2seq (SimpleSeq2Seq, Seq2Seq(peek, depth, teacher_force), AttentionSeq2Seq).",
          "seqviz.seq2seq", "views/seq2seq.py",
          {"val_exact": "held-out exact match (attention)", "exact_long": "exact match, longest inputs",
-          "train_seconds": "training time (s)"}, default="default-attention", defaults=SEQ2SEQ_DEFAULTS),
+          "train_seconds": "training time (s)"}, default="default-attention", defaults=SEQ2SEQ_DEFAULTS,
+         score=("val_exact", "held-out exact match")),
     Arch("captioning", "Captioning: two heads",
          "A multi-task captioner: two encoder-decoder branches over 4096-d image features, their LSTM states "
          "concatenated into two softmax heads (an English sentence and a French label). Upload features or "
@@ -78,7 +80,7 @@ ARCHS: dict[str, Arch] = {a.id: a for a in [
          "seqviz.captioning", "views/captioning.py",
          {"val_exact_1": "exact match, caption 1", "val_exact_2": "exact match, caption 2",
           "val_bleu1_1": "BLEU-1, caption 1", "val_bleu1_2": "BLEU-1, caption 2",
-          "train_seconds": "training time (s)"}),
+          "train_seconds": "training time (s)"}, score=("val_exact_1", "held-out exact match of caption 1")),
     Arch("lm", "Language model: sampled vs full softmax",
          "An LSTM language model trained with tf.nn.sampled_softmax_loss and evaluated with the full softmax "
          "over the same output weights; race it live against the full softmax (loss against the clock, "
@@ -87,7 +89,7 @@ ARCHS: dict[str, Arch] = {a.id: a for a in [
          "accepted answer reached into _keras_history and needed a second model for inference.",
          "seqviz.lm", "views/lm.py",
          {"val_perplexity": "held-out perplexity (full softmax)", "unigram_perplexity": "unigram baseline",
-          "train_seconds": "training time (s)"}),
+          "train_seconds": "training time (s)"}, score=("val_perplexity", "held-out perplexity")),
 ]}
 
 

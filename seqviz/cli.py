@@ -71,6 +71,8 @@ def cmd_train(args) -> None:
     probe = _probe(args)
     p = training.plan(args.arch, parse_sets(args.set), raw, Path(args.data).name if args.data else "upload",
                       args.name, overwrite=args.overwrite, files=files, probe=probe, strict_probe=probe is not None)
+    for line in p.advice:                      # what to reconsider; the CLI trains as asked
+        print(f"note: {line}", file=sys.stderr, flush=True)
 
     def show(e):
         if e["type"] == "epoch":

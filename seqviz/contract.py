@@ -91,6 +91,7 @@ OPTIONAL: dict[str, Any] = {
     "check_params": lambda mod: lambda params, data: params,   # knob constraints, the data against them
     "default_model": lambda mod: lambda options: "default",    # the CLI's --model default (seq2seq: per mode)
     "prepare_worker": lambda mod: lambda: None,                # what any run reads, loaded in a spare worker
+    "advise": lambda mod: lambda params, data: [],             # what to reconsider before a run (it may go ahead)
 }
 REQUIRED = [n for n in Architecture.__annotations__] + [
     n for n, v in vars(Architecture).items() if inspect.isfunction(v) and not n.startswith("_")]

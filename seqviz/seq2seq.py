@@ -755,6 +755,22 @@ def check_params(params: dict, data: Pairs | None = None) -> dict:
     return params
 
 
+def advise(params: dict, data: Pairs | None = None) -> list[str]:
+    """What to reconsider before training on your pairs (the run may still go ahead): read as words, nearly every
+    source or target being one token means each whole cell is a token to memorise (`77+97` never splits into
+    digits), and the model cannot learn a rule."""
+    if data is None or params["tokens"] != "word":
+        return []
+    out = []
+    for what, rows in zip(("source", "target"), data.split("word")):
+        single = sum(len(r) == 1 for r in rows) / max(1, len(rows))
+        if single >= 0.9:
+            out.append(f"{single:.0%} of your {what}s are a single word with tokens=word (e.g. {rows[0][0]!r}): the "
+                       "model would see each whole cell as one token to memorise, with nothing to learn a rule "
+                       "from. Did you mean tokens=char (every character a token)?")
+    return out
+
+
 def fit(params: dict, data=None, run: Run = UNWATCHED):
     params = check_params(params, data)
     task = params["task"]

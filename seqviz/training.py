@@ -56,6 +56,7 @@ class Plan:
     #                                                          {key: (filename, raw)}, e.g. captioning's features
     probe: dict | None = None     # the input the replay follows (None: the arch's own example; seqviz.replay)
     strict_probe: bool = False    # True (the CLI's --probe): a probe the model cannot read stops the run
+    advice: list = field(default_factory=list)   # what to reconsider before the run (the architecture's `advise`)
 
     @property
     def key(self) -> str:
@@ -95,6 +96,7 @@ def plan(arch: str, overrides: dict | None = None, upload: bytes | None = None,
         data = mod.read_upload(upload, filename, **files)
     # knob constraints (seq2seq's min_len <= max_len), the data's rows against them
     params = contract.hook(mod, "check_params")(params, data)
+    advice = contract.hook(mod, "advise")(params, data)
     if upload is not None:
         info = {"source": "upload", "filename": filename, "sha1": hashlib.sha1(upload).hexdigest(),
                 "bytes": len(upload)}
@@ -102,7 +104,8 @@ def plan(arch: str, overrides: dict | None = None, upload: bytes | None = None,
             info[key] = {"filename": fname, "sha1": hashlib.sha1(raw).hexdigest(), "bytes": len(raw)}
     budget.check(lambda ps: mod.memory(ps, data), params, mod.PARAMS)   # before any work, on the real data
     p = Plan(arch, params, data, info, upload=upload, filename=filename, files=files,
-             probe=replay.check_probe(probe) if probe is not None else None, strict_probe=strict_probe)
+             probe=replay.check_probe(probe) if probe is not None else None, strict_probe=strict_probe,
+             advice=advice)
     p.name = store.check_name(name) if name else f"run-{p.key}"
     if p.name.startswith(store.DEFAULT) and not (overwrite and store.is_default(p.name, arch)):
         raise SeqvizError(f"Names starting with 'default' belong to the shipped models; choose another name "
@@ -112,6 +115,24 @@ def plan(arch: str, overrides: dict | None = None, upload: bytes | None = None,
                           + ("" if name else " (trained with exactly these settings and data: pick it in the "
                              "model list)") + "; choose another name, or replace it with --overwrite (CLI).")
     return p
+
+
+def outcome(arch: str, name: str, data: dict | None = None) -> str:
+    """A trained model's score in words (the registry's `score`), with advice when it is a share under one half:
+    the model has not learned its task yet. "" when the model has no such figure."""
+    key, label = archs.get(arch).score
+    value = (store.read_json(arch, name) or {}).get(key)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return ""
+    if not key.startswith("val_") or "perplexity" in key or value >= 0.5:
+        return f"{label} {value:.1%}" if "perplexity" not in key else f"{label} {value:.1f}"
+    if (data or {}).get("source") == "upload":
+        more = "more rows of your data or more epochs"
+    else:
+        full = estimate_seconds(arch, resolve(archs.get(arch).module().PARAMS, {}))
+        more = ("more training examples or more epochs (the Full preset: the shipped default's settings"
+                + (f", ~{full:.0f} s here)" if full else ")"))
+    return f"{label} {value:.1%}: low, the model has not learned its task yet; {more} would help"
 
 
 WORK = ("n_train", "n_dialogues", "n_scenes", "epochs")   # the knobs a run's time grows with, ~linearly

@@ -53,7 +53,9 @@ def job_panel(arch_id: str, job_id: str, frame=None) -> None:
         st.session_state.pop(f"{arch_id}:job", None)
         if job.status == "done":
             st.session_state[f"{arch_id}:model:select"] = p.name
-            st.session_state[f"{arch_id}:flash"] = ("ok", f"Trained {p.name} in {job.finished - job.started:.1f} s.")
+            said = training.outcome(p.arch, p.name, p.data_info)
+            st.session_state[f"{arch_id}:flash"] = ("ok", f"Trained {p.name} in {job.finished - job.started:.1f} s"
+                                                     + (f": {said}." if said else "."))
         elif job.status == "cancelled":
             st.session_state[f"{arch_id}:flash"] = ("err", "Training cancelled; nothing was saved.")
         else:

@@ -164,6 +164,10 @@ def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | No
             except SeqvizError as e:
                 error(e)
                 return
+            if p.advice and st.session_state.get(f"{arch_id}:advised") != p.key:   # say it once; Train again: go
+                st.session_state[f"{arch_id}:advised"] = p.key
+                st.warning(md(" ".join(p.advice)) + " Change the settings, or press **Train** again to train anyway.")
+                return
             job = training.submit(p)
             st.session_state[f"{arch_id}:job"] = job.id
             st.rerun()
