@@ -1063,7 +1063,9 @@ def serving(bundle):
 
     outputs = {"source": "(S,) string: the source tokens it read",
                "unknown": "(S,) bool: source tokens not in the vocabulary (read as <unk>)",
-               "tokens": "(T,) string: the greedy decode, without </s>",
+               "tokens": "(T,) string: the greedy decode (beam 1), without </s>; the page and `predict` search a "
+                         "beam of 3 by default, so their best decode can differ: `predict --set beam=1` gives this "
+                         "one",
                "output": "string: the decode written out", "finished": "bool: the decode ended with </s>"}
     if p["mode"] == "attention":
         outputs["alignment"] = "(T+1, S) float: attention over the source at each step (the last row: </s>)"
