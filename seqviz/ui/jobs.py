@@ -22,7 +22,7 @@ def job_status(job: training.Job) -> str:
         parts.append(f"epoch {job.epoch + 1}/{job.total_epochs} · batch {job.batch}/{job.steps}"
                      f" · loss {job.batch_loss[-1]:.4f}")
     parts.append(f"{duration(now)} elapsed")
-    eta = job.eta() if job.running else None
+    eta = job.eta() if job.running and not job.cancelling else None
     if eta is not None:
         parts.append(f"~{duration(eta)} left")
     return f"{job.progress:.0%} · " + " · ".join(parts)
@@ -51,6 +51,8 @@ def job_panel(arch_id: str, job_id: str, frame=None) -> None:
                       on_click=job.cancel, disabled=job.cancelling)
             return
         st.session_state.pop(f"{arch_id}:job", None)
+        if st.query_params.get("job") == job_id:
+            del st.query_params["job"]
         if job.status == "done":
             st.session_state[f"{arch_id}:model:select"] = p.name
             said = training.outcome(p.arch, p.name, p.data_info)

@@ -104,7 +104,12 @@ def train_panel(arch_id: str, data_help: str = "", upload_types: tuple[str, ...]
     flash = st.session_state.pop(f"{arch_id}:flash", None)
     if flash:
         (st.success if flash[0] == "ok" else st.error)(md(flash[1]))
-    job = training.get(st.session_state.get(f"{arch_id}:job", ""))
+    key = f"{arch_id}:job"
+    if key not in st.session_state:    # a reload (a new session): the run this page started is in its URL
+        started = training.get(st.query_params.get("job", ""))
+        if started is not None and started.plan.arch == arch_id:
+            st.session_state[key] = started.id
+    job = training.get(st.session_state.get(key, ""))
     training.prestart()   # a spare worker imports TensorFlow meanwhile: a Train press then starts at once
     if job is not None:
         job_panel(arch_id, job.id, frame)
@@ -170,6 +175,7 @@ def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | No
                 return
             job = training.submit(p)
             st.session_state[f"{arch_id}:job"] = job.id
+            share("job", job.id)        # a reload finds its run again
             st.rerun()
 
 

@@ -2,6 +2,7 @@
 while a model trains, and a model trained before replays."""
 import json
 import shutil
+import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -132,3 +133,36 @@ def test_train_follows_the_input_on_the_page(tmp_path, monkeypatch):
     rep = replay.read("attention", "followed")
     assert rep["probe"] == {"text": "the striker scored a goal"}
     assert [s["tokens"] for s in rep["snapshots"]] == [["the", "striker", "scored", "a", "goal"]] * 2
+
+
+def test_a_reload_finds_the_run_its_page_started_and_ends_it_the_same_way():
+    """A new session opened with the URL of a page whose run is going (a reload): the same live panel, and when
+    the run ends the same message, and the run leaves the URL."""
+    job = training.Job(training.Plan("attention", {"epochs": 3, "seed": 0}, name="live"))   # not started: a stand-in
+    job.batch_loss, job.steps, job.phase = [2.0, 1.5], 1, "training"
+    other = training.Job(training.Plan("dialogue-acts", {"epochs": 1, "seed": 0}, name="x"))
+    training._jobs[job.id] = job
+    try:
+        at = AppTest.from_file("views/attention.py", default_timeout=300)
+        at.query_params["job"] = job.id
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert at.session_state["attention:job"] == job.id
+        assert any(m.value == "**Training** `live` (generated data)" for m in at.sidebar.markdown)
+        (curve,) = [json.loads(c.proto.spec) for c in at.sidebar.get("plotly_chart")]
+        assert curve["layout"]["title"]["text"] == "Live training curve"
+        assert [b.label for b in at.sidebar.button if b.label == "Cancel"] == ["Cancel"]
+        job.status, job.finished = "cancelled", time.time()                  # it ends
+        at.run()
+        assert not at.exception
+        assert any(e.value == "Training cancelled; nothing was saved\\." for e in at.sidebar.error), \
+            [e.value for e in at.sidebar.error]
+        assert "job" not in at.query_params and "attention:job" not in at.session_state
+        training._jobs[other.id] = other
+        at2 = AppTest.from_file("views/attention.py", default_timeout=300)
+        at2.query_params["job"] = other.id                                      # another page's run: not adopted
+        at2.run()
+        assert "attention:job" not in at2.session_state
+    finally:
+        training._jobs.pop(job.id, None)
+        training._jobs.pop(other.id, None)
