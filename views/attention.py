@@ -14,6 +14,7 @@ def header() -> None:
                 "sentences hide one or two *cue words* (e.g. *concert*, *pizza*) among filler words, and "
                 "sometimes a negated cue of another class (*no pizza*) that the model must ignore.")
     ui.guide("attention")
+    ui.try_this("attention")
 
 
 def ticks_of(r: dict) -> list[str]:

@@ -22,6 +22,7 @@ def header() -> None:
                 "row per (scene, step) for *both* captions: the two branches always get equal batch sizes, the "
                 "mistake (47 samples for one branch, 4 for the other) that stopped the original Keras model.")
     ui.guide("captioning")
+    ui.try_this("captioning")
 
 
 def _probe() -> dict | None:

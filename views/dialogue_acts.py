@@ -18,6 +18,7 @@ def header() -> None:
                 "guess. Short replies like *yeah*, *okay*, *right* are a yes-answer after a yes/no question and a "
                 "backchannel after a statement: context decides.")
     ui.guide("dialogue-acts")
+    ui.try_this("dialogue-acts")
 
 
 def steps_of(r: dict, width: int) -> list[str]:

@@ -16,6 +16,7 @@ def header() -> None:
                 "softmax over the same **W** and **b**: one set of weights, no copy. The default model read "
                 "the docstrings of Python's standard library.")
     ui.guide("lm")
+    ui.try_this("lm")
 
 
 def next_word_frame(r: dict):

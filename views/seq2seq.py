@@ -15,6 +15,7 @@ def header() -> None:
                 "feedback, and at every step the decoder looks back over *all* encoder states (the alignment "
                 "below). Long inputs are where they differ: one vector holds only so much.")
     ui.guide("seq2seq")
+    ui.try_this("seq2seq")
 
 
 def _shown(token: str) -> str:
@@ -127,6 +128,7 @@ def controls_section(groups: seq2seq.TaskGroups, done: str | None) -> tuple[str,
     task = c1.selectbox("Task", tasks, key="seq2seq:task", on_change=_on_task_change, args=(groups,),
                         format_func=groups.label)
     ui.share("task", task)
+    ui.bind("seq2seq:modes", "modes")
     if "seq2seq:modes" not in st.session_state:  # seeded once from the URL, like every other widget
         asked = [m for m in st.query_params.get("modes", ",".join(seq2seq.MODES)).split(",") if m in seq2seq.MODES]
         st.session_state["seq2seq:modes"] = asked or list(seq2seq.MODES)

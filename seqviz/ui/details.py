@@ -136,3 +136,18 @@ def guide(page: str) -> None:
         text = guides.for_app(page)
         st.markdown(text if text is not None else "No guide for this page yet.")   # our own text, not a user's
         st.caption(f"The same text is in the repository: docs/guide/{page}.md.")
+
+
+def try_this(page: str) -> None:
+    """The guide's "Try this" items as buttons: each opens its view on this page (`url.open_view`), its help says
+    what to notice. Shown open: a learner's first question is where to look."""
+    from seqviz import guides
+    from seqviz.ui.url import open_view
+    items = guides.tries(page)
+    if not items:
+        return
+    with st.container(border=True):
+        st.markdown("**Try this** (one click each; hover for what to notice)")
+        for col, (i, item) in zip(st.columns(len(items)), enumerate(items)):
+            col.button(item.label, key=f"try:{page}:{i}", on_click=open_view, args=(item.query,), help=item.why,
+                       width="stretch")

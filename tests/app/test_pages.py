@@ -452,3 +452,30 @@ def test_every_page_shows_its_guide_when_asked(page, guide):
     at.run()
     assert not at.exception
     assert any(m.value == guides.for_app(guide) for m in at.markdown)
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_every_try_this_button_opens_its_view_on_the_page(arch):
+    """Each of the guide's "Try this" items is a button on the page: a click sets what its link would (the same
+    URL state, seeded through the same checks), and the page draws it without an error."""
+    from seqviz import guides
+    items = guides.tries(arch)
+    assert 3 <= len(items) <= 5
+    at = open_page(ARCHS[arch].page)
+    for i, item in enumerate(items):
+        (button,) = [b for b in at.button if b.key == f"try:{arch}:{i}"]
+        assert button.label == item.label and button.help == item.why
+        button.click().run()
+        assert not at.exception, (item.label, [e.message for e in at.exception])
+        assert not at.error, (item.label, [e.value for e in at.error])
+        for q, v in item.query.items():
+            assert at.query_params[q] == [v], (item.label, q)
+        if "text" in item.query and arch != "captioning":
+            assert at.text_area(key=f"{arch}:text").value == item.query["text"]
+    if arch == "seq2seq":     # the last item: Pig Latin, two modes side by side
+        assert at.multiselect(key="seq2seq:modes").value == ["basic", "attention"]
+        assert at.selectbox(key="seq2seq:task").value == "piglatin"
+    if arch == "attention":
+        at = open_page(ARCHS[arch].page)
+        [b for b in at.button if b.key == "try:attention:1"][0].click().run()
+        assert at.selectbox(key="attention:compare").value == "default-seed"
