@@ -88,7 +88,7 @@ def loss_curve(history: dict[str, Sequence[float]], batch_loss: Sequence[float] 
 def heatmap(z: np.ndarray, x_labels: Sequence[str], y_labels: Sequence[str], title: str = "",
             colorscale: str = "Blues", zmin: float | None = None, zmax: float | None = None,
             x_title: str = "", y_title: str = "", value_name: str = "value",
-            show_values: bool | None = None, colorbar: bool | None = None) -> go.Figure:
+            show_values: bool | None = None, colorbar: bool | None = None, digits: int = 2) -> go.Figure:
     """A labelled heatmap; rows = y_labels (top to bottom), columns = x_labels (left to right). A one-row
     strip prints its values in the cells and has no colour bar unless `colorbar` asks for one."""
     z = np.asarray(z, dtype=float)
@@ -102,12 +102,15 @@ def heatmap(z: np.ndarray, x_labels: Sequence[str], y_labels: Sequence[str], tit
     trace = dict(
         type="heatmap", z=z, x=list(range(len(x_labels))), y=list(range(len(y_labels))),
         colorscale=_scale(colorscale),
-        zmin=zmin, zmax=zmax, hovertext=hover, hoverinfo="text", colorbar=dict(title=_text(value_name)),
+        zmin=zmin, zmax=zmax, hovertext=hover, hoverinfo="text",
+        # a few rows leave the colour bar little height: three ticks, not six printed over each other
+        colorbar=dict(title=_text(value_name), nticks=3 if len(y_labels) <= 5 else None),
         showscale=len(y_labels) > 1 if colorbar is None else colorbar,
-        text=[[f"{v:.2f}" for v in row] for row in z] if show_values else None,
+        text=[[f"{v:.{digits}f}" for v in row] for row in z] if show_values else None,
         texttemplate="%{text}" if show_values else None)
     return _figure([trace], title=_text(title),
-                   height=max(160, 60 + 34 * len(y_labels)) + (60 if max(map(len, x_labels), default=0) > 6 else 0),
+                   height=max(200 if len(y_labels) > 1 else 160, 60 + 34 * len(y_labels))
+                   + (60 if max(map(len, x_labels), default=0) > 6 else 0),
                    xaxis=dict(title=_text(x_title), **_ticks(x_labels)),
                    yaxis=dict(title=_text(y_title), autorange="reversed", **_ticks(y_labels)))
 

@@ -68,10 +68,11 @@ def figures_section(r: dict) -> None:
     left.plotly_chart(figures.bars(labels, probs, title="Class probabilities", highlight=int(probs.argmax()),
                                    horizontal=True, max_bars=20), width="stretch")
     att = np.array(r["attention"])
-    right.plotly_chart(figures.heatmap(att[None, :], ticks, ["attention"], colorscale="Reds", zmin=0, zmax=1,
-                                       title="Words coloured by attention weight (fixed scale 0 to 1)",
-                                       value_name="weight", x_title="word", y_title="", colorbar=True),
-                       width="stretch")
+    with right:     # a cell per word that holds its number: on a phone the strip scrolls sideways, not squeezes
+        ui.wide_chart(figures.heatmap(att[None, :], ticks, ["attention"], colorscale="Reds", zmin=0, zmax=1,
+                                      title="Words coloured by attention weight (fixed scale 0 to 1)",
+                                      value_name="weight", x_title="word", y_title="", colorbar=True),
+                      key="attention:strip", min_width=110 + (32 if len(ticks) <= 24 else 14) * len(ticks))
     right.plotly_chart(figures.bars(ticks, att, title="Attention weight per word (sums to 1)", value_name="weight",
                                     highlight=int(att.argmax()), muted=r["unknown"],
                                     value_range=(0, max(0.05, float(att.max()) * 1.1))),

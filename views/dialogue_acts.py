@@ -96,12 +96,14 @@ def lattice_section(r: dict) -> None:
                                       greedy_of(r), color="emission" if color == "emission score" else "marginal",
                                       title=f"Viterbi lattice (path score {best.score:.2f})"),
                   key="dialogue-acts:lattice", min_width=240 + 55 * len(steps))
-    left, right = st.columns(2)
-    left.plotly_chart(figures.heatmap(tr, labels, labels, title="CRF transitions (row → column)", colorscale="RdBu",
-                                      zmin=-np.abs(tr).max(), zmax=np.abs(tr).max(), x_title="to", y_title="from",
-                                      value_name="score"), width="stretch")
-    right.plotly_chart(figures.heatmap(marg, labels, steps, title="Marginals P(tag | dialogue)", zmin=0, zmax=1,
-                                       x_title="tag", y_title="utterance", value_name="P"), width="stretch")
+    # full width, one under the other, each cell wide enough for its number (a phone scrolls them sideways)
+    ui.wide_chart(figures.heatmap(tr, labels, labels, title="CRF transitions (row → column)", colorscale="RdBu",
+                                  zmin=-np.abs(tr).max(), zmax=np.abs(tr).max(), x_title="to", y_title="from",
+                                  value_name="score", digits=1),
+                  key="dialogue-acts:transitions", min_width=180 + 48 * len(labels))
+    ui.wide_chart(figures.heatmap(marg, labels, steps, title="Marginals P(tag | dialogue)", zmin=0, zmax=1,
+                                  x_title="tag", y_title="utterance", value_name="P"),
+                  key="dialogue-acts:marginals", min_width=260 + 48 * len(labels))
 
 
 def what_if_section(r: dict) -> None:

@@ -164,8 +164,8 @@ def test_attention_page_unknown_model_in_url_falls_back_to_default():
 
 def test_attention_page_random_example_button_fills_a_generated_sentence():
     at = _attention_page()
-    button = at.button[0]
-    assert button.label == "Generate a random example" and not button.disabled  # the default is generated data
+    (button,) = [b for b in at.button if b.label == "Generate a random example"]
+    assert not button.disabled                                                   # the default is generated data
     button.click().run()
     text = at.text_area(key=TEXT_KEY).value
     assert text != attention.EXAMPLE
