@@ -331,15 +331,17 @@ def difference(labels: Sequence[str], a: Sequence[float], b: Sequence[float], na
 
 def lines(series: dict[str, tuple[Sequence[float], Sequence[float]]], title: str = "", x_title: str = "",
           y_title: str = "", log_y: bool = False, styles: dict[str, dict] | None = None,
-          height: int = 360) -> go.Figure:
+          height: int = 360, right: Sequence[str] = (), right_title: str = "") -> go.Figure:
     """Several named (x, y) series as lines on shared axes; `styles` maps a name to Plotly scatter
     settings (e.g. {"mode": "lines+markers", "line": {"dash": "dot"}}). Empty series are left out.
-    A log y axis is labelled at powers of ten only."""
-    data = [dict(type="scatter", x=list(x), y=list(y), name=escape(str(name)),
+    A log y axis is labelled at powers of ten only. The series named in `right` have an axis of their own on
+    the right (another unit: a count beside a share, a perplexity beside a probability)."""
+    data = [dict(type="scatter", x=list(x), y=list(y), name=escape(str(name)), yaxis="y2" if name in right else None,
                  **{"mode": "lines", **(styles or {}).get(name, {})}) for name, (x, y) in series.items() if len(x)]
+    second = dict(yaxis2=dict(title=_text(right_title), overlaying="y", side="right", showgrid=False)) if right else {}
     return _figure(data, title=_text(title), height=height, xaxis=dict(title=_text(x_title)),
                    yaxis=dict(title=_text(y_title), type="log" if log_y else None, dtick=1 if log_y else None),
-                   legend=dict(orientation="h", x=0, y=-0.22, yanchor="top"))
+                   legend=dict(orientation="h", x=0, y=-0.3 if x_title else -0.15, yanchor="top"), **second)
 
 
 _PLACE = {"left": (0.22, 0.5), "right": (0.78, 0.5), "top": (0.5, 0.84), "bottom": (0.5, 0.16),
@@ -386,22 +388,27 @@ def animated(figures: Sequence[go.Figure], names: Sequence[str], titles: Sequenc
                                    if ax[k] is not None})
         frames.append(dict(name=str(name), data=[t.to_plotly_json() for t in fig.data], layout=layout))
     base = figures[start]
+    # the controls go below the x axis' tick labels and title, not through them: long labels are drawn rotated
+    # (~4.5 px of height per character at 45 degrees), a short one takes a line
+    ticks = [str(t) for f in figures for t in (f.layout.xaxis.ticktext or ())]
+    longest = max(map(len, ticks), default=2)
+    below = (18 if longest <= 6 else int(4.5 * min(longest, 40))) + (28 if base.layout.xaxis.title.text else 0)
     play = dict(frame=dict(duration=frame_ms, redraw=True), transition=dict(duration=0), fromcurrent=False,
                 mode="immediate")
     stop = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0), mode="immediate")
     controls = dict(
         updatemenus=[dict(type="buttons", direction="left", showactive=False, x=0, y=0, xanchor="left",
-                          yanchor="top", pad=dict(t=60, r=10),
+                          yanchor="top", pad=dict(t=30 + below, r=10),
                           buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
                                    dict(label="❚❚ Pause", method="animate", args=[[None], stop])])],
-        sliders=[dict(active=start, x=0.22, len=0.76, y=0, yanchor="top", pad=dict(t=50, r=20),
+        sliders=[dict(active=start, x=0.3, len=0.68, y=0, yanchor="top", pad=dict(t=20 + below, r=20),
                       currentvalue=dict(visible=False),
                       steps=[dict(label=escape(str(n)), method="animate",
                                   args=[[str(n)], dict(frame=dict(duration=0, redraw=True), mode="immediate",
                                                        transition=dict(duration=0))]) for n in names])])
     out = go.Figure(dict(data=[t.to_plotly_json() for t in base.data],
                          layout={**base.layout.to_plotly_json(), "title": titles[start],
-                                 "height": max(f.layout.height or 300 for f in figures) + 110,
-                                 "margin": dict(l=10, r=10, t=50, b=120), **controls},
+                                 "height": max(f.layout.height or 300 for f in figures) + 80 + below,
+                                 "margin": dict(l=10, r=10, t=50, b=90 + below), **controls},
                          frames=frames), _validate=False)
     return out

@@ -178,3 +178,11 @@ def epoch_title(snap: dict) -> str:
     if isinstance(snap.get("label"), str):
         parts.append(f"predicts {snap['label']}")
     return f"Epoch {snap['epoch']}: " + " · ".join(parts)
+
+
+def units(lines: dict[str, list]) -> tuple[list[str], list[str]]:
+    """A story's lines split by unit for two y axes: (shares, between 0 and 1; the others: counts, perplexities).
+    All on one side when they are all of one kind."""
+    share = [k for k, v in lines.items() if all(x is None or 0 <= x <= 1 for x in v)]
+    other = [k for k in lines if k not in share]
+    return (share, other) if share and other else (list(lines), [])

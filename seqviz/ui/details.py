@@ -83,9 +83,12 @@ def replay_view(bundle: store.Bundle, frame) -> None:
         st.plotly_chart(fig, width="stretch", key=f"replay-fig:{bundle.arch}:{bundle.name}")
         epochs = replay.epochs(rep)
         left, right = st.columns([3, 2])
+        shares, others = replay.units(story["lines"])       # a share and a count: one axis each
         left.plotly_chart(figures.lines({k: (epochs, v) for k, v in story["lines"].items()},
                                         title="The probe, epoch by epoch", x_title="epoch",
-                                        styles={k: {"mode": "lines+markers"} for k in story["lines"]}, height=320),
+                                        styles={k: {"mode": "lines+markers"} for k in story["lines"]}, height=340,
+                                        right=others,
+                                        right_title=", ".join(others) if len(others) == 1 else ""),
                           width="stretch", key=f"replay-lines:{bundle.arch}:{bundle.name}")
         right.markdown("**What changed**\n\n" + ("\n".join(f"- {md(e)}" for e in story["events"])
                                                    or "Nothing: the same output at every epoch."))
