@@ -7,7 +7,7 @@ import time
 import streamlit as st
 
 from seqviz import figures, training
-from seqviz.ui.widgets import POLL_SECONDS
+from seqviz.ui.widgets import POLL_SECONDS, wide_chart
 
 
 def duration(s: float) -> str:
@@ -42,7 +42,8 @@ def job_panel(arch_id: str, job_id: str, frame=None) -> None:
                             width="stretch")
         snaps = job.records.get("replay")
         if snaps and frame is not None:     # the probe's main figure after the latest epoch (0 = untrained)
-            st.plotly_chart(frame(snaps[-1]), width="stretch", key=f"live:{job_id}:{snaps[-1]['epoch']}")
+            # the page's own figure in the narrow sidebar: it keeps a readable width and scrolls sideways
+            wide_chart(frame(snaps[-1]), key=f"live:{job_id}:{snaps[-1]['epoch']}", min_width=480)
             st.caption(f"Your input after epoch {snaps[-1]['epoch']} of {job.total_epochs}"
                        + (" (the untrained model)" if snaps[-1]["epoch"] == 0 else "")
                        + "; the model's replay will step through every epoch.")
