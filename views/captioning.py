@@ -34,9 +34,11 @@ def _probe() -> dict | None:
     return {"text": st.session_state.get("captioning:text")} if source == "describe" else None
 
 
-def captions_frame(r: dict):
-    """Both heads' greedy captions, word by word with their probabilities, from one epoch of a replay."""
-    rows = {f"{h.split(' (')[0]}: {c or '(empty)'}"[:48]: ([s["word"] for s in steps], [s["prob"] for s in steps])
+def captions_frame(r: dict, short: bool = False):
+    """Both heads' greedy captions, word by word with their probabilities, from one epoch of a replay (`short`:
+    rows named by their head only, for the sidebar's live preview: the words are in the cells)."""
+    rows = {(h.split(" (")[0] if short else f"{h.split(' (')[0]}: {c or '(empty)'}"[:48]):
+            ([s["word"] for s in steps], [s["prob"] for s in steps])
             for h, c, steps in zip(r["heads"], r["captions"], r["steps"])}
     right = "" if not r.get("truth") else " · right: " + ", ".join(
         "yes" if c == t else "no" for c, t in zip(r["captions"], r["truth"]))
@@ -69,7 +71,7 @@ def _changed(full: str, cut: str) -> str:
 def sidebar():
     """The model picker, "Compare with" and the Train form; the chosen model (None: none in the store)."""
     return ui.model_sidebar(
-        "captioning", compare=True, upload_types=("csv",), probe=_probe, frame=captions_frame,
+        "captioning", compare=True, upload_types=("csv",), probe=_probe, frame=lambda r: captions_frame(r, short=True),
         files={"features": ("Your image features (.npy, N × D)", ("npy",))},
         data_help="Two files: a CSV with columns row,caption_1,caption_2 (row = the image's row in the features) "
                   "and, below it, your image features as a .npy of shape (N, D) (numpy.save of a float array).")

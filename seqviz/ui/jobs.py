@@ -37,7 +37,10 @@ def job_panel(arch_id: str, job_id: str, frame=None) -> None:
         st.markdown(f"**Training** `{p.name}` ({source})")
         st.progress(min(1.0, job.progress), text=job_status(job))
         if job.batch_loss:
-            history = {k: [e[k] for e in job.epochs] for k in (job.epochs[0] if job.epochs else {})}
+            # the losses only: a two-headed model logs ten series, too many for a legend in the sidebar (the
+            # model's details show them all once it is trained)
+            history = {k: [e[k] for e in job.epochs] for k in (job.epochs[0] if job.epochs else {})
+                       if k in ("loss", "val_loss")}
             st.plotly_chart(figures.loss_curve(history, job.batch_loss, job.steps, title="Live training curve"),
                             width="stretch")
         snaps = job.records.get("replay")
