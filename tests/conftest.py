@@ -1,5 +1,6 @@
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -38,8 +39,32 @@ def store_with_defaults(tmp_store):
     return tmp_store
 
 
+_OWN_TMP = pytest.StashKey[tuple]()  # (the dir this process made, the TMPDIR it found)
+
+
 def pytest_configure(config):
+    # Every temp file of the run goes into one dir that the run removes at its end: pytest's tmp_path dirs,
+    # TensorFlow's /tmp/__autograph_generated_file*.py (written, never deleted, each time a function is traced)
+    # and whatever the training workers, CLI runs and servers the tests start write. xdist workers and
+    # subprocesses inherit TMPDIR; only the process that made the dir removes it (tests/unit/test_temp_files.py).
+    if "SEQVIZ_TEST_TMP" not in os.environ:
+        made = tempfile.mkdtemp(prefix="seqviz-tests-")
+        config.stash[_OWN_TMP] = (made, os.environ.get("TMPDIR"))
+        os.environ["SEQVIZ_TEST_TMP"] = os.environ["TMPDIR"] = made
+    tempfile.tempdir = os.environ["SEQVIZ_TEST_TMP"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # no background warm-up in the tests' app runs and servers (it would compete for the 2 cores);
     # tests/e2e/test_warmup.py turns it on for its own server
     os.environ.setdefault("SEQVIZ_WARMUP", "0")
+
+
+def pytest_unconfigure(config):
+    if _OWN_TMP not in config.stash:
+        return
+    made, found = config.stash[_OWN_TMP]
+    shutil.rmtree(made, ignore_errors=True)
+    del os.environ["SEQVIZ_TEST_TMP"]
+    os.environ.pop("TMPDIR")
+    if found is not None:
+        os.environ["TMPDIR"] = found
+    tempfile.tempdir = None
