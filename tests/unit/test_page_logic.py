@@ -1,19 +1,14 @@
 """What the pages ask of the architecture modules instead of computing it themselves: seq2seq's models grouped
-by task, the LM race's plan, its runs and traces, and the dialogue-acts decode a prediction carries."""
+by task, the LM race's plan, its runs and traces, and the dialogue-acts decode a prediction carries.
+
+The tests here need no model; those that train or load one are in tests/model/test_page_logic.py."""
 import json
 import os
 
-import numpy as np
 import pytest
 
-from seqviz import crf, lm, seq2seq, store
-from seqviz import dialogue_acts as da
+from seqviz import lm, seq2seq, store
 from seqviz.errors import SeqvizError
-
-
-@pytest.fixture(scope="module")
-def default_bundle():
-    return store.load("dialogue-acts", "default")
 
 
 def _entry(name: str, config: dict, metrics: dict, arch: str = "seq2seq") -> None:
@@ -64,13 +59,3 @@ def test_the_lm_race_is_planned_once_per_setting(tmp_store):
     assert lm.race_traces({}, "") == {} and lm.race_jobs(race.key) == {}
     assert lm.race_key("0123456789") == "0123456789"
     assert [lm.race_key(k) for k in ("012345678", "0123456789a", "ABCDEF0123", "²123456789", None)] == [""] * 5
-
-
-def test_a_dialogue_prediction_carries_the_viterbi_decode_the_lattice_draws(default_bundle):
-    r = da.predict(default_bundle, da.EXAMPLE)
-    best = crf.viterbi(np.array(r["emissions"]), np.array(r["transitions"]))
-    old = {k: v for k, v in r.items() if k not in ("cumulative", "backpointers")}   # a replay's older snapshot
-    for v in (da.viterbi_of(r), da.viterbi_of(json.loads(json.dumps(r))), da.viterbi_of(old)):
-        assert v.path == best.path and v.score == pytest.approx(best.score)
-        np.testing.assert_allclose(v.cumulative, best.cumulative, rtol=1e-12)
-        np.testing.assert_array_equal(v.backpointers, best.backpointers)
