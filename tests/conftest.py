@@ -1,3 +1,4 @@
+import json
 import os
 import shutil
 import tempfile
@@ -16,6 +17,15 @@ def npy_header(header: str, data: bytes = b"") -> bytes:
     """A .npy file with the given header dict text (v1.0: magic, version, length, header padded to 64), then `data`."""
     text = header + " " * (-(10 + len(header) + 1) % 64) + "\n"
     return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text.encode("latin-1") + data
+
+
+def store_entry(arch: str, name: str, config: dict, metrics: dict) -> None:
+    """A store entry of only its config and metrics (what the pages list and group), in the store in use."""
+    from seqviz import store
+    path = store.root() / arch / name
+    path.mkdir(parents=True)
+    (path / "config.json").write_text(json.dumps(config))
+    (path / "metrics.json").write_text(json.dumps(metrics))
 
 
 # A header declaring 409,600,000,000 float32 (1.49 TiB), followed by 16 bytes: nothing may be allocated from it.

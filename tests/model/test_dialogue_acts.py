@@ -203,3 +203,13 @@ def test_cli_takes_a_vector_file_and_exits_2_on_a_bad_one(tmp_store, tmp_path, c
     assert cli.main(base + ["--vectors", str(tmp_path / "bad.txt"), "--name", "bad"]) == 2
     assert "bad.txt line 2 has 2 numbers" in capsys.readouterr().err
     assert not (tmp_store / "dialogue-acts" / "bad").exists()
+
+
+def test_a_dialogue_prediction_carries_the_viterbi_decode_the_lattice_draws(default_bundle):
+    r = da.predict(default_bundle, da.EXAMPLE)
+    best = crf.viterbi(np.array(r["emissions"]), np.array(r["transitions"]))
+    old = {k: v for k, v in r.items() if k not in ("cumulative", "backpointers")}   # a replay's older snapshot
+    for v in (da.viterbi_of(r), da.viterbi_of(json.loads(json.dumps(r))), da.viterbi_of(old)):
+        assert v.path == best.path and v.score == pytest.approx(best.score)
+        np.testing.assert_allclose(v.cumulative, best.cumulative, rtol=1e-12)
+        np.testing.assert_array_equal(v.backpointers, best.backpointers)

@@ -1,6 +1,6 @@
 """seq2seq: the four decoder modes build, train and decode; beams are honest; the defaults do the job.
 
-Here what trains or loads a model; what trains nothing is in tests/unit/test_seq2seq.py."""
+The tests here train or load a model; those that need none are in tests/unit/test_seq2seq.py."""
 import json
 import subprocess
 import sys

@@ -2,7 +2,7 @@
 held-out metrics, predict (joined like the targets, unknown tokens marked, the gold of a held-out source),
 the store round trip and the CLI.
 
-Here what trains or loads a model; what trains nothing is in tests/unit/test_seq2seq_pairs.py."""
+The tests here train or load a model; those that need none are in tests/unit/test_seq2seq_pairs.py."""
 import json
 
 import numpy as np

@@ -1,5 +1,5 @@
 """The language model: one set of output weights for both softmaxes, sparse sampled gradients and updates,
-the corpora, generation, the default model against a unigram baseline, the CLI and the benchmark.
+the corpora, generation, the default model against a unigram baseline, the race's plan, the CLI and the benchmark.
 
 The tests here need no model; those that train or load one are in tests/model/test_lm.py."""
 import sys
@@ -12,6 +12,7 @@ from seqviz import cli, lm, training
 from seqviz.errors import SeqvizError
 from seqviz.params import resolve
 from seqviz.vocab import Vocab
+from tests.conftest import store_entry
 
 
 V, H = 60, 8
@@ -246,3 +247,23 @@ def test_keep_top_k_keeps_what_a_stable_sort_keeps():
         expected = logp.copy()
         expected[np.argsort(-expected, kind="stable")[k:]] = -np.inf
         assert np.array_equal(lm.keep_top_k(logp, k), expected)
+
+
+def test_the_lm_race_is_planned_once_per_setting(tmp_store):
+    knobs = lm.race_knobs()
+    assert "softmax" not in [p.name for p in knobs] and next(p for p in knobs if p.name == "epochs").default == 1
+    values = {p.name: p.default for p in knobs} | {"corpus": "zipf", "vocab_size": 300, "num_sampled": 20}
+    race = lm.plan_race(values)
+    assert lm.race_key(race.key) == race.key and not race.ran
+    assert {side: p.params["softmax"] for side, p in race.runs.items()} == {"sampled": "sampled", "full": "full"}
+    assert {p.name for p in race.runs.values()} == {f"race-{race.key}-sampled", f"race-{race.key}-full"}
+    assert lm.plan_race(values).key == race.key != lm.plan_race({**values, "seed": 1}).key
+    with pytest.raises(SeqvizError, match="num_sampled"):
+        lm.plan_race({**values, "num_sampled": 300})
+    for side in lm.RACE_SIDES:     # both models saved: the same settings show that race instead of running it
+        store_entry("lm", lm.race_name(race.key, side), {"params": {}}, {})
+    assert lm.plan_race(values).ran
+    assert lm.race_traces({}, race.key) == {"sampled": None, "full": None}      # saved without a trace
+    assert lm.race_traces({}, "") == {} and lm.race_jobs(race.key) == {}
+    assert lm.race_key("0123456789") == "0123456789"
+    assert [lm.race_key(k) for k in ("012345678", "0123456789a", "ABCDEF0123", "²123456789", None)] == [""] * 5

@@ -1,14 +1,17 @@
-"""seq2seq: the four decoder modes build, train and decode; beams are honest; the defaults do the job.
+"""seq2seq: the four decoder modes build, train and decode; beams are honest; the defaults do the job; the
+stored models grouped by task for the page.
 
-Here what trains nothing; what trains or loads a model is in tests/model/test_seq2seq.py."""
+The tests here need no model; those that train or load one are in tests/model/test_seq2seq.py."""
+import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from seqviz import seq2seq
+from seqviz import seq2seq, store
 from seqviz.errors import SeqvizError
 from seqviz.params import resolve
+from tests.conftest import store_entry
 
 
 # ---------------------------------------------------------------------------------------------
@@ -70,3 +73,26 @@ def test_a_decoder_deeper_than_its_encoder_starts_its_extra_layers_from_the_top_
     assert seq2seq._start_states(enc, 3) == enc + ["h1", "c1"]
     assert seq2seq._start_states(enc, 1) == ["h0", "c0"]
     assert seq2seq._depths({"depth": 2, "encoder_depth": 0, "decoder_depth": 3}) == (2, 3)
+
+
+def test_seq2seq_models_are_grouped_by_task_and_mode(store_with_defaults):
+    pairs = {"params": {"task": "file", "mode": "peek", "depth": 1},
+             "data": {"filename": "sums.csv", "sha1": "0123456789abcdef"}}
+    store_entry("seq2seq", "run-sums", pairs, {"examples": [["1+2", "3"], ["2+2", "4"]], "val_exact": 0.5, "n_val": 2})
+    store_entry("seq2seq", "run-sums-2", {**pairs, "params": {**pairs["params"], "mode": "basic"}}, {"val_exact": 0.25})
+    store_entry("seq2seq", "run-broken", {"params": "not a dict"}, {})
+    os.utime(store.root() / "seq2seq" / "run-sums", (2e9, 2e9))    # the newest: the file's first model
+    groups = seq2seq.group_by_task()
+    assert "run-broken" not in groups.configs
+    assert groups.tasks == ["digits", "sort", "piglatin", "file:0123456789"]   # every model of one file: one entry
+    assert groups.label("digits") == "digits → words" and groups.label("file:0123456789") == "your pairs: sums.csv"
+    assert groups.models("digits", "attention") == ["default-attention"]
+    assert groups.models("sort") == ["default-sort", "default-sort-basic", "default-sort-feedback", "default-sort-peek"]
+    assert groups.models("file:0123456789", "peek") == ["run-sums"]
+    assert groups.models("file:0123456789") == ["run-sums", "run-sums-2"]
+    assert groups.examples("digits") == [] and groups.examples("file:0123456789") == [["1+2", "3"], ["2+2", "4"]]
+    rows = groups.accuracy("digits")
+    assert [r["model"] for r in rows] == [f"default-{m}" for m in seq2seq.MODES]
+    assert all(f"exact @ {store.read_json('seq2seq', r['model'])['len_long']}" in r for r in rows)
+    mine = {r["model"]: r for r in groups.accuracy("file:0123456789")}
+    assert mine["run-sums"]["exact (all)"] == 0.5 and not any(k.startswith("exact @") for k in mine["run-sums"])

@@ -2,7 +2,7 @@
 held-out metrics, predict (joined like the targets, unknown tokens marked, the gold of a held-out source),
 the store round trip and the CLI.
 
-Here what trains nothing; what trains or loads a model is in tests/model/test_seq2seq_pairs.py."""
+The tests here need no model; those that train or load one are in tests/model/test_seq2seq_pairs.py."""
 
 import numpy as np
 import pytest
