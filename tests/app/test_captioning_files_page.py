@@ -4,7 +4,7 @@ import pytest
 
 from seqviz import training
 from tests.app.helpers import open_page, trained_store
-from tests.unit.test_captioning_files import user_files
+from tests.model.test_captioning_files import user_files
 
 
 @pytest.fixture(scope="module")

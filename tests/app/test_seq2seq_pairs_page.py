@@ -7,7 +7,8 @@ import pytest
 
 from seqviz import seq2seq, training
 from tests.app.helpers import open_page, trained_store
-from tests.unit.test_seq2seq_pairs import CHAR, shift, shift_csv
+from tests.model.test_seq2seq_pairs import CHAR
+from tests.unit.test_seq2seq_pairs import shift, shift_csv
 
 TEXT = "seq2seq:text"
 
