@@ -227,3 +227,14 @@ def test_heads_agree_when_both_captions_describe_one_scene():
     assert cap.heads_agree(en, fr)
     assert not cap.heads_agree(en, " ".join(cap.french(((2, "red", "circle", "left"),))))   # a group missing
     assert not cap.heads_agree("there is a <pad> circle", fr)                              # unreadable English
+
+
+def test_the_heads_agreement_is_checked_only_for_models_of_the_generated_scenes():
+    from seqviz import captioning, store
+    generated = store.Bundle("captioning", "m", {}, None, {}, {}, {"source": "generated"})
+    yours = store.Bundle("captioning", "m", {}, None, {}, {}, {"source": "upload", "filename": "c.csv"})
+    english = " ".join(captioning.english(captioning.SAMPLES[0]))
+    french = " ".join(captioning.french(captioning.SAMPLES[0]))
+    other = " ".join(captioning.french(captioning.SAMPLES[1]))
+    assert captioning.agreement(generated, [english, english], [french, other]) == [True, False]
+    assert captioning.agreement(yours, ["a dog runs", "x"], ["un chien court", "y"]) is None   # nothing to read

@@ -110,3 +110,21 @@ def test_word_rows_show_each_decode_word_by_word():
     z = fig.data[0].z
     assert list(z[0]) == [0.5, 0.9] and z[1][0] == 0.2 and np.isnan(z[1][1])
     assert fig.data[0].text[0][1] == "b<br>0.90" and list(fig.layout.yaxis.ticktext) == ["head 1", "head 2"]
+
+
+def test_a_replays_controls_sit_below_long_rotated_tick_labels_and_units_get_their_own_axis():
+    from seqviz import figures, replay
+    long = [f"{i}. a long utterance label" for i in range(12)]
+    short = ["1", "2", "3"]
+    pad = {}
+    for name, ticks in (("long", long), ("short", short)):
+        frames = [figures.heatmap([[0.1] * len(ticks)] * 2, ticks, ["a", "b"], x_title="utterance") for _ in range(2)]
+        fig = figures.animated(frames, ["epoch 0", "epoch 1"])
+        pad[name] = fig.layout.sliders[0].pad.t
+        assert fig.layout.updatemenus[0].pad.t > pad[name] - 20 and fig.layout.margin.b > pad[name]
+    assert pad["long"] >= pad["short"] + 80               # ~4.5 px per character of a rotated label
+    lines = {"tags equal to the final path": [0.5, 1.0], "utterances the CRF overrules": [0, 3]}
+    assert replay.units(lines) == (["tags equal to the final path"], ["utterances the CRF overrules"])
+    assert replay.units({"a": [0.1], "b": [0.9]}) == (["a", "b"], [])
+    fig = figures.lines({k: ([0, 1], v) for k, v in lines.items()}, right=["utterances the CRF overrules"])
+    assert [t.yaxis for t in fig.data] == [None, "y2"] and fig.layout.yaxis2.overlaying == "y"

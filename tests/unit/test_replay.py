@@ -92,3 +92,15 @@ def test_replay_helpers():
     assert replay.first_stable([3, 3]) == 0 and replay.first_stable([]) is None
     assert replay.compact({"a": np.float32(0.123456789), "b": [float("nan"), 1e-12], "c": np.arange(2)}) == \
         {"a": 0.123457, "b": [None, 1e-12], "c": [0, 1]}
+
+
+def test_frame_titles_name_keras_metrics_in_words_and_say_what_the_model_predicted():
+    from seqviz import replay
+    assert replay.metric_name("val_probs_accuracy") == "held-out accuracy"
+    assert replay.metric_name("next_2_loss") == "loss (head 2)" and replay.metric_name("loss") == "loss"
+    snap = {"epoch": 3, "label": "music", "logs": {"loss": 0.5, "probs_loss": 0.5, "val_probs_accuracy": 0.875,
+                                                   "val_loss": 0.6, "val_probs_loss": 0.6, "probs_accuracy": 0.9}}
+    assert replay.epoch_title(snap) == ("Epoch 3: loss 0.5 · held-out loss 0.6 · held-out accuracy 0.875 · "
+                                        "predicts music")
+    assert replay.epoch_title({"epoch": 0, "logs": {}}) == "Epoch 0: the untrained model"
+    assert replay.epoch_title({"epoch": 1, "logs": {"loss": None, "val_loss": 2.0}}) == "Epoch 1: held-out loss 2"

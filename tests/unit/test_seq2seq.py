@@ -96,3 +96,22 @@ def test_seq2seq_models_are_grouped_by_task_and_mode(store_with_defaults):
     assert all(f"exact @ {store.read_json('seq2seq', r['model'])['len_long']}" in r for r in rows)
     mine = {r["model"]: r for r in groups.accuracy("file:0123456789")}
     assert mine["run-sums"]["exact (all)"] == 0.5 and not any(k.startswith("exact @") for k in mine["run-sums"])
+
+
+def test_the_exposure_view_marks_wrong_steps_and_says_whose_error_it_is():
+    from seqviz import seq2seq
+    r = {"gold": ["one", "two"], "teacher_forced": ["one", "two", "</s>"], "free_running": ["one", "two", "</s>"]}
+    view = seq2seq.exposure(r)
+    assert view["split"] is None and view["says"] == "The two agree at every step, and both are right."
+    assert view["columns"]["gold"] == ["one", "two", "</s>"] and view["columns"]["where"] == [""] * 3
+    wrong = ["one", "six", "</s>"]
+    both_wrong = seq2seq.exposure({**r, "teacher_forced": wrong, "free_running": wrong})
+    assert both_wrong["split"] is None and "both are wrong from step 2" in both_wrong["says"]
+    assert both_wrong["columns"]["teacher-forced"] == ["one", "six ✗", "</s>"]
+    parted = seq2seq.exposure({**r, "free_running": ["one", "six", "six", "</s>"]})
+    assert parted["split"] == 1 and parted["says"].startswith("They part at step 2")
+    assert parted["columns"]["where"] == ["", "◀ first divergence", "", ""]            # n = the longest decode
+    assert parted["columns"]["free-running"] == ["one", "six ✗", "six ✗", "</s> ✗"]
+    assert parted["columns"]["gold"] == ["one", "two", "</s>", ""]
+    assert all(name for name in parted["columns"])                                    # no unnamed column
+    assert seq2seq.exposure({**r, "teacher_forced": None}) is None

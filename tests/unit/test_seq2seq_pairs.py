@@ -78,3 +78,16 @@ def test_word_and_char_tokens():
     assert seq2seq.split_tokens(" le  chat noir ", "word") == ["le", "chat", "noir"]
     assert seq2seq.joiner({"task": "file", "tokens": "char"}) == ""
     assert seq2seq.joiner({"task": "file", "tokens": "word"}) == " "
+
+
+def test_a_char_level_file_read_as_words_is_questioned_before_training():
+    from seqviz import seq2seq, training
+    rows = "source,target\n" + "".join(f"{a}+{b},{a + b}\n" for a in range(10, 40) for b in range(50, 52))
+    p = training.plan("seq2seq", {"tokens": "word"}, rows.encode(), "addition.csv")
+    assert len(p.advice) == 2 and p.advice[0].startswith("100% of your sources are a single word with tokens=word "
+                                                          "(e.g. '10+50')")
+    assert all("Did you mean tokens=char" in a for a in p.advice)
+    assert training.plan("seq2seq", {"tokens": "char"}, rows.encode(), "addition.csv").advice == []
+    assert training.plan("seq2seq", {}).advice == [] and training.plan("attention", {}).advice == []
+    words = "source,target\n" + "".join(f"w{i} x{i},y{i} z{i}\n" for i in range(40))
+    assert seq2seq.advise({"tokens": "word"}, seq2seq.read_upload(words.encode(), "w.csv")) == []

@@ -58,3 +58,22 @@ def test_once_per_model_builds_once_when_threads_ask_together():
     assert len(built) == 1 and all(g is got[0] for g in got)
     assert graph(other, 9) is not got[0] and built[1:] == [9]
     assert graph(one, 10) is got[0] and len(built) == 2
+
+
+def test_a_finished_run_says_its_score_and_what_would_help_when_it_is_low(tmp_path, monkeypatch):
+    import json
+    from seqviz import training
+    monkeypatch.setenv("SEQVIZ_MODELS", str(tmp_path))
+    for name, metrics in {"low": {"val_exact": 0.011}, "good": {"val_exact": 0.97}, "none": {}}.items():
+        (tmp_path / "seq2seq" / name).mkdir(parents=True)
+        (tmp_path / "seq2seq" / name / "metrics.json").write_text(json.dumps(metrics))
+    low = training.outcome("seq2seq", "low")
+    assert low.startswith("held-out exact match 1.1%: low, the model has not learned its task yet; more training "
+                          "examples or more epochs (the Full preset")
+    assert training.outcome("seq2seq", "low", {"source": "upload"}).endswith("more rows of your data or more "
+                                                                             "epochs would help")
+    assert training.outcome("seq2seq", "good") == "held-out exact match 97.0%"
+    assert training.outcome("seq2seq", "none") == ""
+    (tmp_path / "lm" / "m").mkdir(parents=True)
+    (tmp_path / "lm" / "m" / "metrics.json").write_text(json.dumps({"val_perplexity": 191.24}))
+    assert training.outcome("lm", "m") == "held-out perplexity 191.2"
