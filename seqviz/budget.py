@@ -7,7 +7,7 @@ holds anyway, is over the budget, with one sentence that names the biggest term,
 and the largest value of one of them that would fit with the rest unchanged.
 
 The budget is `SEQVIZ_MEMORY_GB` (default 4 GB: a 24 GB machine keeps room for the server and other
-sessions). The estimates are tested against measured peak RSS within a factor of 2 (tests/unit/test_budget.py).
+sessions). The estimates are tested against measured peak RSS within a factor of 2 (tests/model/test_budget.py).
 """
 from __future__ import annotations
 
