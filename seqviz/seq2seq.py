@@ -1088,7 +1088,8 @@ class TaskGroups:
     one file, whatever its mode)."""
     configs: dict[str, dict]
 
-    def task_of(self, name: str) -> str:
+    def group_of(self, name: str) -> str:
+        """A model's picker entry: its generated task, or "file:<sha1>" of the file it was trained on."""
         config = self.configs[name]
         task = config["params"].get("task")
         return task if task != FILE else f"file:{(config.get('data') or {}).get('sha1', '')[:10]}"
@@ -1096,19 +1097,19 @@ class TaskGroups:
     @property
     def tasks(self) -> list[str]:
         """The picker's entries: the generated tasks, then the files of pairs, in the store's order."""
-        return list(TASK_TITLES) + list(dict.fromkeys(self.task_of(n) for n, c in self.configs.items()
+        return list(TASK_TITLES) + list(dict.fromkeys(self.group_of(n) for n, c in self.configs.items()
                                                       if c["params"].get("task") == FILE))
 
     def label(self, task: str) -> str:
         if task in TASK_TITLES:
             return TASK_TITLES[task]
         return "your pairs: " + next(((c.get("data") or {}).get("filename", "?") for n, c in self.configs.items()
-                                      if self.task_of(n) == task), "?")
+                                      if self.group_of(n) == task), "?")
 
     def models(self, task: str, mode: str | None = None) -> list[str]:
         """The task's models (of one `mode`), shipped defaults first, then the newest trained."""
         return [n for n, c in self.configs.items()
-                if self.task_of(n) == task and mode in (None, c["params"].get("mode"))]
+                if self.group_of(n) == task and mode in (None, c["params"].get("mode"))]
 
     def examples(self, task: str) -> list[list[str]]:
         """Held-out [source, target] pairs of a file task's first model (none for generated tasks)."""

@@ -117,10 +117,10 @@ def controls_section(groups: seq2seq.TaskGroups, done: str | None) -> tuple[str,
     tasks = groups.tasks
     if "seq2seq:task" not in st.session_state and "task" not in st.query_params:   # a link naming a model: its task
         named = [st.query_params.get(f"model_{m}") for m in seq2seq.MODES]
-        st.session_state["seq2seq:task"] = next((groups.task_of(n) for n in named if n in groups.configs),
+        st.session_state["seq2seq:task"] = next((groups.group_of(n) for n in named if n in groups.configs),
                                                 calls.SEQ2SEQ_TASK)
-    if done in groups.configs and groups.task_of(done) != ui.query_value("seq2seq:task", "task", calls.SEQ2SEQ_TASK):
-        st.session_state["seq2seq:task"] = groups.task_of(done)
+    if done in groups.configs and groups.group_of(done) != ui.query_value("seq2seq:task", "task", calls.SEQ2SEQ_TASK):
+        st.session_state["seq2seq:task"] = groups.group_of(done)
         _on_task_change(groups)
     c1, c2, c3 = st.columns([1, 2, 1])
     if ui.query_value("seq2seq:task", "task", calls.SEQ2SEQ_TASK) not in tasks:

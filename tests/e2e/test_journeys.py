@@ -107,10 +107,12 @@ def test_start_a_training_run_and_cancel_it(server, page, browser, store_copy):
 
 
 @pytest.mark.parametrize("theme, width, path", [("dark", 1400, "dialogue-acts"), ("dark", 1400, "captioning"),
-                                               ("light", 390, "dialogue-acts")])
+                                               ("light", 390, "dialogue-acts"), ("light", 390, "attention"),
+                                               ("light", 1300, "attention")])
 def test_pages_in_the_dark_theme_and_at_phone_width(server, browser, readme_shots, theme, width, path):
     """Streamlit follows the browser's colour scheme; a phone is 390 px wide. The page draws, without an
-    exception; the lattice keeps its width there and scrolls sideways in its own box."""
+    exception; the lattice, the CRF's transitions and the attention strip keep a width where their cells hold
+    their numbers, and on a phone scroll sideways in their own box (on a desktop the strip fits)."""
     ctx = browser.new_context(viewport={"width": width, "height": 2400 if width > 500 else 844},
                               color_scheme=theme)
     try:
@@ -120,10 +122,15 @@ def test_pages_in_the_dark_theme_and_at_phone_width(server, browser, readme_shot
         settle(page)
         page.locator(CHART).first.wait_for(state="visible", timeout=120_000)
         _no_exception(page)
-        if width < 500 and path == "dialogue-acts":
-            box = page.locator("[class*='st-key-scroll-dialogue-acts-lattice']").first
-            sizes = box.evaluate("e => [e.scrollWidth, e.clientWidth]")
-            assert sizes[0] > sizes[1] + 200, sizes          # wider than the screen: it scrolls, nodes apart
+        boxes = {"dialogue-acts": ["dialogue-acts-lattice", "dialogue-acts-transitions"],
+                 "attention": ["attention-strip"]}.get(path, [])
+        for name in boxes:
+            box = page.locator(f"[class*='st-key-scroll-{name}']").first
+            scroll, client = box.evaluate("e => [e.scrollWidth, e.clientWidth]")
+            if width < 500:
+                assert scroll > client + 100, (name, scroll, client)   # wider than the screen: it scrolls
+            elif path == "attention":
+                assert scroll <= client + 1, (name, scroll, client)    # a desktop's column holds it whole
         still(page)
         page.screenshot(path=str(readme_shots / f"{path}-{theme}-{width}.png"), full_page=True)
     finally:
