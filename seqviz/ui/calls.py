@@ -42,7 +42,7 @@ def seq2seq_decode(bundle: store.Bundle, text: str, beam: int, expected: str | N
 def seq2seq_pin_tokens(bundle: store.Bundle) -> list[str]:
     """The target tokens a pin can force (every token the decoder writes, and its end token)."""
     from seqviz import seq2seq
-    return [t for t in bundle.vocabs["target"].tokens if t not in ("<pad>", "<unk>", seq2seq.START)]
+    return [t for t in bundle.vocabs["target"].tokens if t not in (seq2seq.PAD, seq2seq.UNK, seq2seq.START)]
 
 
 def seq2seq_pin_default(r: dict, at: int, tokens: list[str]) -> str:
