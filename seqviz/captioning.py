@@ -95,6 +95,7 @@ def heads(bundle) -> list[str]:
     return list(HEADS) if bundle.data.get("source") != "upload" else ["caption 1", "caption 2"]
 PROJECTION_SEED = 20_240_501
 MAX_ROWS = 64               # rows of an uploaded .npy decoded at once
+MAX_HELDOUT = 60            # held-out pairs a model of your files keeps for the page (60 x D float32: 1 MB at 4096)
 
 Group = tuple  # (count, colour, shape, position)
 
@@ -521,6 +522,11 @@ def fit(params: dict, data: UserData | None = None, run: Run = UNWATCHED):
         scores = evaluate(model, params, vocabs, *val, ablate=ablate)
         prefix = "val" if ablate == "none" else f"ablate{ablate}"
         metrics.update({f"{prefix}_{name}": v for name, v in scores.items()})
+    if isinstance(data, UserData):   # the page's held-out picker: your first held-out pairs, kept with the model
+        keep = val_idx[:MAX_HELDOUT]
+        metrics["heldout"] = {"row": images[keep].astype(np.int64), "features": val[0][:MAX_HELDOUT],
+                              **{f"caption_{k + 1}": np.array([" ".join(c) for c in val[k + 1][:MAX_HELDOUT]])
+                                 for k in (0, 1)}}
     # The store's .weights.h5 would also save the optimizer's slots (2 x the weights, > 5 MB with D = 4096):
     # hand back an uncompiled copy holding only the layers' weights.
     trained, model = model, build(params, vocabs)
@@ -920,6 +926,20 @@ def text_features(bundle, text: str) -> tuple[np.ndarray, tuple]:
     x = (sample_features(index, p["feature_dim"], p["noise"]) if index is not None
          else scene_features([scene], p["feature_dim"])[0])
     return x, scene
+
+
+def heldout_images(bundle) -> list[dict]:
+    """The held-out images a model of your files keeps (a few of them, MAX_HELDOUT pairs): per image its row in
+    your features, its feature vector and each head's true captions (an image may have several) -> [{"row",
+    "features" (D,), "truth": ([caption 1s], [caption 2s])}], in your file's order; [] for other models."""
+    h = bundle.heldout or {}
+    images: dict[int, dict] = {}
+    for i, row in enumerate(h.get("row", [])):
+        image = images.setdefault(int(row), {"row": int(row), "features": h["features"][i], "truth": ([], [])})
+        for k in (0, 1):
+            if str(h[f"caption_{k + 1}"][i]) not in image["truth"][k]:
+                image["truth"][k].append(str(h[f"caption_{k + 1}"][i]))
+    return sorted(images.values(), key=lambda image: image["row"])
 
 
 def predict(bundle, text: str, beam: int = 3, top_k: int = 5, ablate: str = "none") -> dict:

@@ -50,7 +50,8 @@ class Architecture(Protocol):
 
     def fit(self, params: dict, data: Any, run: Any) -> tuple:
         """Train on `data` (None: generated) -> (model, vocabs, metrics); Keras' fit gets
-        `run.callbacks(model predict reads, vocabs)` (seqviz.run)."""
+        `run.callbacks(model predict reads, vocabs)` (seqviz.run). metrics["heldout"], if given, is a dict of
+        arrays (a user's held-out rows, under store.HELDOUT_BYTES) the store keeps as the bundle's `heldout`."""
 
     def build(self, params: dict, vocabs: dict) -> Any:
         """The untrained Keras model for these settings and vocabularies: the store rebuilds with it, then loads."""

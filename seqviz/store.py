@@ -1,5 +1,5 @@
 """The model store: `models/<arch>/<name>/` = config.json + model.weights.h5 + vocab_*.json + metrics.json
-(+ replay.json, seqviz.replay).
+(+ replay.json, seqviz.replay; + heldout.npz, the held-out rows of a user's file a model keeps).
 
 Loading REBUILDS the model with the architecture's own `build(params, vocabs)` and then loads the
 weights: nothing is unpickled and no code or model structure is ever read from a file.
@@ -43,6 +43,10 @@ class Bundle:
     data: dict = field(default_factory=lambda: {"source": "generated"})
     replay: dict | None = None      # what seqviz.replay recorded while it trained (saved as replay.json)
     training: bool = False          # a model in training (a replay's snapshot): not worth tracing graphs for
+    heldout: dict | None = None     # arrays of a user's held-out rows the page offers (heldout.npz; HELDOUT_BYTES)
+
+
+HELDOUT_BYTES = 4_000_000          # what heldout.npz may hold: an architecture keeps fewer rows than this allows
 
 
 _SHIPPED = Path(__file__).resolve().parent.parent / "models"
@@ -158,6 +162,13 @@ def save(bundle: Bundle) -> Path:
         _write_json(tmp / "metrics.json", bundle.metrics)
         if bundle.replay is not None:
             _write_json(tmp / "replay.json", bundle.replay, indent=None)
+        if bundle.heldout:
+            import numpy as np
+            arrays = {k: np.asarray(v) for k, v in bundle.heldout.items()}
+            plain = not any(a.dtype.hasobject for a in arrays.values())     # np.load reads them without pickle
+            if sum(a.nbytes for a in arrays.values()) > HELDOUT_BYTES or not plain:
+                raise ValueError(f"{bundle.arch}'s held-out rows are over {HELDOUT_BYTES:,} bytes or not plain arrays")
+            np.savez(tmp / "heldout.npz", **arrays)
         _write_json(tmp / "config.json", config)  # last: an entry without config.json is not an entry
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
@@ -194,10 +205,22 @@ def load(arch: str, name: str = DEFAULT) -> Bundle:
         model = archs.get(arch).module().build(params, vocabs)
         model.load_weights(str(path / WEIGHTS))
         metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+        heldout = _heldout(path / "heldout.npz")
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise SeqvizError(f"The store entry {arch}/{name} is damaged ({type(e).__name__}: {e}); "
                           "retrain it or pick another model.") from None
-    return Bundle(arch, name, params, model, vocabs, metrics, config.get("data", {}))
+    return Bundle(arch, name, params, model, vocabs, metrics, config.get("data", {}), heldout=heldout)
+
+
+def _heldout(path: Path) -> dict | None:
+    """heldout.npz's arrays (numbers and strings; nothing unpickled), or None where the entry has none."""
+    if not path.is_file():
+        return None
+    if path.stat().st_size > 2 * HELDOUT_BYTES:
+        raise ValueError(f"heldout.npz is {path.stat().st_size:,} bytes, over the store's bound")
+    import numpy as np
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
 
 
 def _check_params(arch: str, name: str, params: dict) -> dict:

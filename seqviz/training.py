@@ -18,6 +18,7 @@ killed worker save nothing. A spare worker with TensorFlow already imported is k
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 import os
 import subprocess
@@ -217,7 +218,7 @@ def train(p: Plan, on_event: Callable[[dict], None] | None = None,
             metrics["replay_seconds"] = round(rec.seconds, 2)      # of train_seconds, taking the snapshots
         phase("saving")
         bundle = store.Bundle(p.arch, p.name, p.params, model, vocabs, metrics, p.data_info,
-                              rec.replay if snapshots else None)
+                              rec.replay if snapshots else None, heldout=metrics.pop("heldout", None))
         store.save(bundle)
         return bundle
 
@@ -363,6 +364,8 @@ class Job:
         self.records: dict[str, list] = {}  # an architecture's live records (the LM race's trace)
         self.started, self.finished = time.time(), None
         self.first_batch_at: float | None = None
+        self.setup_started: float | None = None   # when a worker took the job (its data and graph come next)
+        self._setup_share = min(0.5, max(0.05, OVERHEAD_S / (estimate_seconds(p.arch, p.params) or 5 * OVERHEAD_S)))
         self.train_seconds: float | None = None
         self.waiting = True               # queued behind another training run
         self._cancel = threading.Event()
@@ -384,6 +387,20 @@ class Job:
             return None
         rate = (done - 1) / max(1e-6, time.time() - self.first_batch_at)
         return max(0.0, (self.total_epochs * self.steps - done) / rate)
+
+    def fraction(self) -> float:
+        """The progress bar's fill. Batches fill the bar after a setup share (data, vocabularies and the first
+        batch's graph: OVERHEAD_S of the run's forecast, at least 5%); before the first batch the setup share
+        fills with the seconds spent on it, never reaching its end (1 - e^(-t / OVERHEAD_S)), so the bar moves
+        while the graph builds instead of sitting at 0% and jumping."""
+        if self.status == "done":
+            return 1.0
+        setup = self._setup_share
+        if self.first_batch_at is None:
+            if self.waiting or self.setup_started is None:
+                return 0.0
+            return setup * (1 - math.exp(-(time.time() - self.setup_started) / OVERHEAD_S))
+        return setup + (1 - setup) * min(1.0, self.progress)
 
     def _on_event(self, e: dict) -> None:
         self.progress = e.get("progress", self.progress)
@@ -413,6 +430,7 @@ class Job:
                     raise Cancelled("cancelled while waiting")
                 self.phase = "starting a training process"
                 self._worker = w = _take_worker()
+                self.setup_started = time.time()
                 if self._cancel.is_set():             # cancelled while the worker was being taken
                     raise Cancelled("cancelled before it started")
                 if self.plan.upload is not None:

@@ -81,20 +81,32 @@ SOURCES = {"sample": "Sample scene", "describe": "Describe a scene", "upload": "
 SAMPLES = list(range(1, len(captioning.SAMPLES) + 1))  # 1-based, as in the URL (?scene=2) and the CLI
 
 
-def input_section(bundle) -> tuple[np.ndarray, tuple | None, str | None, str | None]:
-    """A sample scene, a described one or uploaded features (a model trained on your features: only those):
-    (features (N, D), the scene or None for an upload, the upload's file name, the sample or description
-    asked for (what a compared model reads) or None). The page stops at input it cannot read, saying why."""
+def input_section(bundle) -> tuple[np.ndarray, tuple | None, str | None, str | None, tuple | None]:
+    """A sample scene, a described one or uploaded features (a model trained on your features: one of its
+    held-out images, or your own rows): (features (N, D), the scene or None, the file's name, the sample or
+    description asked for (what a compared model reads) or None, a held-out image's true captions per head or
+    None). The page stops at input it cannot read, saying why."""
     dim = bundle.params["feature_dim"]
     mine = bundle.data.get("source") == "upload"     # trained on your features: no generated scenes to offer
-    sources = {"upload": SOURCES["upload"]} if mine else SOURCES
+    held = captioning.heldout_images(bundle)
+    sources = (({"heldout": "A held-out image"} if held else {}) | {"upload": SOURCES["upload"]}) if mine else SOURCES
+    features_file = (bundle.data.get("features") or {}).get("filename")
     if mine:
         st.caption(ui.md(f"Model {bundle.name} was trained on your files ({bundle.data.get('filename')} and "
-                         f"{(bundle.data.get('features') or {}).get('filename')}): caption your own {dim}-d feature "
-                         "vectors."))
+                         f"{features_file}): caption one of its held-out images (never trained on) or your own "
+                         f"{dim}-d feature vectors."))
     choice("captioning:source", "source", list(sources), next(iter(sources)) if mine else "sample")
     source = st.radio("Input", list(sources), format_func=sources.get, horizontal=True, key="captioning:source")
     ui.share("source", source)
+    if source == "heldout":
+        rows = [image["row"] for image in held]
+        choice("captioning:heldout", "image", rows, rows[0])
+        pick = st.selectbox(f"A held-out image of {features_file} (never trained on) and its true captions", rows,
+                            key="captioning:heldout", format_func=lambda r: f"row {r}: " + " / ".join(
+                                t[0] for t in next(i for i in held if i["row"] == r)["truth"]))
+        ui.share("image", pick)
+        image = next(i for i in held if i["row"] == pick)
+        return image["features"][None], None, f"{features_file} (row {pick}, held out)", None, image["truth"]
     try:
         if source == "sample":
             choice("captioning:scene", "scene", SAMPLES, calls.CAPTIONING_SCENE)
@@ -105,14 +117,14 @@ def input_section(bundle) -> tuple[np.ndarray, tuple | None, str | None, str | N
             x, scene = captioning.text_features(bundle, asked)
             st.download_button(f"Download sample {i} as .npy (shape ({dim},), float32)", npy(x),
                                file_name=f"scene-{i}.npy", mime="application/octet-stream")
-            return x[None], scene, None, asked
+            return x[None], scene, None, asked, None
         if source == "describe":
             if "captioning:text" in st.session_state:   # keep the text when the box was hidden for a run
                 st.session_state["captioning:text"] = st.session_state["captioning:text"]
             text = ui.text_input("Scene: a count (1-4), a colour, a shape and a position per group",
                                  key="captioning:text", default="three green stars at the top", height=68)
             x, scene = captioning.text_features(bundle, text)
-            return x[None], scene, None, text
+            return x[None], scene, None, text, None
         if not mine:
             every = np.stack([captioning.sample_features(j - 1, dim, bundle.params["noise"]) for j in SAMPLES])
             st.download_button(f"Download all {len(SAMPLES)} samples as one .npy (shape {every.shape}) to see the "
@@ -124,7 +136,7 @@ def input_section(bundle) -> tuple[np.ndarray, tuple | None, str | None, str | N
                     ("." if mine else ", or download a sample above."))
             st.stop()
         x = captioning.read_features(upload.getvalue(), upload.name, dim)
-        return (x[None] if x.ndim == 1 else x), None, upload.name, None
+        return (x[None] if x.ndim == 1 else x), None, upload.name, None, None
     except SeqvizError as e:
         ui.error(e)
         st.stop()
@@ -178,22 +190,25 @@ def rows_section(bundle, x: np.ndarray, filename: str | None) -> int:
 
 
 def captions_section(bundle, r: dict, values: np.ndarray, scene, filename: str | None, row: int,
-                     beam: int) -> list[str] | None:
-    """The scene (or the upload's row), each head's caption with its top words per step and its beams, and
-    the feature vector. Returns the true captions of a generated scene (None for an upload's row)."""
+                     beam: int, truths: tuple | None = None) -> list[list[str]] | None:
+    """The scene (or the upload's row, or a held-out image), each head's caption with its top words per step and
+    its beams, and the feature vector. Returns each head's true captions (a generated scene's one, a held-out
+    image's `truths`; None for an upload's row)."""
     heads, dim = captioning.heads(bundle), bundle.params["feature_dim"]
     if scene is not None:
         seen = captioning.seen_in_training(bundle.params, scene)
         st.subheader("Scene: " + " ".join(captioning.english(scene)))
         st.caption("This combination of objects was among the model's training scenes." if seen else
                    "This combination of objects never occurred in the model's training scenes.")
-        truth = [" ".join(captioning.english(scene)), " ".join(captioning.french(scene))]
+        truths = ([" ".join(captioning.english(scene))], [" ".join(captioning.french(scene))])
+    elif truths is not None:
+        st.subheader(ui.md(filename))
     else:
         st.subheader(f"Row {row + 1} of {ui.md(filename)}")
-        truth = None
     for k in (0, 1):
         steps = r["steps"][k]
-        mark = "" if truth is None else (" ✓" if r["captions"][k] == truth[k] else f" ✗ (true: {ui.md(truth[k])})")
+        mark = "" if truths is None else (" ✓" if r["captions"][k] in truths[k] else
+                                          f" ✗ (true: {ui.md(' / '.join(truths[k]))})")
         shown = ui.md(r["captions"][k]) or "*(empty: the head ended at once)*"
         st.markdown(f"**{heads[k]}**: {shown}{mark} · P(caption) = "
                     f"{np.exp(r['logprob'][k]):.3f}")
@@ -214,7 +229,7 @@ def captions_section(bundle, r: dict, values: np.ndarray, scene, filename: str |
     right.plotly_chart(figures.signal(values, title=f"The {dim} image features ({np.mean(values > 0):.0%} non-zero, "
                                                     f"mean {values.mean():.3f})", x_title="feature", y_title="value"),
                        width="stretch", key="captioning:features")
-    return truth
+    return None if truths is None else [list(t) for t in truths]
 
 
 def ablation_section(bundle, r: dict, ablated, scores, ablate: str) -> None:
@@ -244,7 +259,7 @@ def ablation_section(bundle, r: dict, ablated, scores, ablate: str) -> None:
 
 
 def compare_section(bundle, r: dict, values: np.ndarray, asked: str | None, beam: int,
-                    truth: list[str] | None) -> dict | None:
+                    truths: list[list[str]] | None) -> dict | None:
     """The sidebar's "Compare with" model on the same scene (a sample or description in its own feature space:
     its D, its projection; an upload's row as it is): both models' captions per head and each word's
     probability. Returns the comparison ({"a", "b", "diff"}), or None."""
@@ -272,7 +287,7 @@ def compare_section(bundle, r: dict, values: np.ndarray, asked: str | None, beam
         cols = st.columns(2)
         for col, name, res in ((cols[0], a_name, r), (cols[1], b_name, rb)):
             steps = res["steps"][k]
-            ok = "" if truth is None else (" ✓" if res["captions"][k] == truth[k] else " ✗")
+            ok = "" if truths is None else (" ✓" if res["captions"][k] in truths[k] else " ✗")
             col.markdown(f"{ui.md(name)}: *{ui.md(res['captions'][k]) or '(empty)'}*{ok} · "
                          f"P = {np.exp(res['logprob'][k]):.3f}")
             col.plotly_chart(figures.bars([f"{i + 1}. {s['word']}" for i, s in enumerate(steps)],
@@ -283,14 +298,14 @@ def compare_section(bundle, r: dict, values: np.ndarray, asked: str | None, beam
 
 header()
 bundle = ui.require(sidebar())
-x, scene, filename, asked = input_section(bundle)
+x, scene, filename, asked, held_truth = input_section(bundle)
 beam, ablate = options_section()
 row = rows_section(bundle, x, filename)
 # the decode now; the ablated decode and both scorings go on in worker threads while the heads are drawn
 r, ablated, scores = calls.captioning_views(bundle, x[row], beam, ablate)
-truth = captions_section(bundle, r, x[row], scene, filename, row, beam)
+truths = captions_section(bundle, r, x[row], scene, filename, row, beam, held_truth)
 ablation_section(bundle, r, ablated, scores, ablate)
-both = compare_section(bundle, r, x[row], asked, beam, truth)
+both = compare_section(bundle, r, x[row], asked, beam, truths)
 ui.download_result(r if both is None else both, bundle, "result" if both is None else "comparison")
 ui.replay_view(bundle, captions_frame)
 ui.model_details(bundle)

@@ -25,7 +25,7 @@ def job_status(job: training.Job) -> str:
     eta = job.eta() if job.running and not job.cancelling else None
     if eta is not None:
         parts.append(f"~{duration(eta)} left")
-    return f"{job.progress:.0%} · " + " · ".join(parts)
+    return f"{job.fraction():.0%} · " + " · ".join(parts)
 
 
 def job_panel(arch_id: str, job_id: str, frame=None) -> None:
@@ -35,7 +35,7 @@ def job_panel(arch_id: str, job_id: str, frame=None) -> None:
         p = job.plan
         source = "your data" if p.data is not None else "generated data"
         st.markdown(f"**Training** `{p.name}` ({source})")
-        st.progress(min(1.0, job.progress), text=job_status(job))
+        st.progress(job.fraction(), text=job_status(job))
         if job.batch_loss:
             # the losses only: a two-headed model logs ten series, too many for a legend in the sidebar (the
             # model's details show them all once it is trained)
@@ -80,6 +80,6 @@ def others_panel(arch_id: str) -> None:
             st.rerun(scope="app")   # they ended: their models are in the picker now
         for job in jobs:
             st.markdown(f"**Training on this server** `{job.plan.name}`")
-            st.progress(min(1.0, job.progress), text=job_status(job))
+            st.progress(job.fraction(), text=job_status(job))
 
     others()

@@ -2,7 +2,7 @@
 can caption (uploaded feature rows), says what it was trained on, and names its heads plainly."""
 import pytest
 
-from seqviz import training
+from seqviz import captioning, training
 from tests.app.helpers import open_page, trained_store
 from tests.model.test_captioning_files import user_files
 
@@ -22,18 +22,32 @@ def store(files_store, monkeypatch, repo_root):
     return files_store
 
 
-def test_a_model_of_your_files_offers_the_upload_only():
+def test_a_model_of_your_files_offers_its_held_out_images_and_the_upload():
     at = open_page("views/captioning.py", model="mine")
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
-    assert at.radio(key="captioning:source").options == ["Upload .npy features"]
+    assert at.radio(key="captioning:source").options == ["A held-out image", "Upload .npy features"]
     assert any("trained on your files" in c.value and "caps.csv" in c.value.replace("\\", "") for c in at.caption)
+    # a held-out image with its true captions: each head's caption is marked right or wrong against them
+    picker = at.selectbox(key="captioning:heldout")
+    rows = captioning.heldout_images(store_load())
+    assert picker.options and len(picker.options) == len(rows) and picker.value == rows[0]["row"]
+    marks = [m.value for m in at.markdown if m.value.startswith("**caption ")]
+    assert len(marks) == 2 and all(" ✓" in m or "✗ (true: " in m for m in marks), marks
+    picker.set_value(rows[-1]["row"]).run()
+    assert not at.exception and at.query_params.get("image") == [str(rows[-1]["row"])]
+    at.radio(key="captioning:source").set_value("upload").run()
     assert any(i.value == "Upload a .npy file of feature vectors (numpy.save of a float array)." for i in at.info)
 
 
-def test_a_generated_scene_in_the_url_falls_back_to_the_upload():
+def store_load():
+    from seqviz import store
+    return store.load("captioning", "mine")
+
+
+def test_a_generated_scene_in_the_url_falls_back_to_the_held_out_images():
     at = open_page("views/captioning.py", model="mine", source="sample", scene="2")
     assert not at.exception and not at.error
-    assert at.radio(key="captioning:source").value == "upload"
+    assert at.radio(key="captioning:source").value == "heldout"
     at = open_page("views/captioning.py", model="default", source="sample", scene="2")   # the default still has them
     assert at.radio(key="captioning:source").value == "sample" and not at.exception

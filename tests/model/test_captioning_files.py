@@ -62,6 +62,19 @@ def test_a_trained_model_captions_feature_files_and_refuses_generated_scenes(tra
     assert captioning.predict_file(again, npy(d.features[:3]), "three.npy", beam=1) == r
 
 
+def test_a_model_of_your_files_keeps_its_held_out_images_with_their_captions(trained, monkeypatch):
+    _, bundle, d = trained
+    held = captioning.heldout_images(store.load("captioning", "mine"))
+    rows = np.random.default_rng(0).permutation(1000)          # user_files' CSV order: pair i is image rows[i]
+    _, val_idx = captioning.split_images(rows, bundle.params["seed"])
+    assert [i["row"] for i in held] == sorted(rows[val_idx[:captioning.MAX_HELDOUT]])   # held out, never trained on
+    for image in held:                 # its features and the file's captions (as read: lower-case words)
+        np.testing.assert_array_equal(image["features"], d.features[image["row"]])
+        assert image["truth"] == ([" ".join(d.captions[0][image["row"]])], [" ".join(d.captions[1][image["row"]])])
+    monkeypatch.delenv("SEQVIZ_MODELS")                          # the shipped default: generated scenes keep none
+    assert store.load("captioning", "default").heldout is None
+
+
 def test_cli_trains_on_both_files_and_exits_2_on_a_bad_one(tmp_store, tmp_path):
     csv, feats, _ = user_files(120, 16)
     (tmp_path / "caps.csv").write_bytes(csv)

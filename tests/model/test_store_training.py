@@ -35,6 +35,18 @@ def test_store_round_trip_gives_identical_predictions(tmp_store):
     for a, b in zip(_outputs(trained), _outputs(loaded)):
         np.testing.assert_array_equal(a, b)
     assert loaded.metrics["train_seconds"] > 0 and len(loaded.metrics["history"]["loss"]) == 1
+    assert loaded.heldout is None                                     # generated data: nothing kept beside it
+
+    # a user's held-out rows (numbers and strings) come back as they were saved, read without unpickling
+    kept = {"row": np.array([3, 7]), "text": np.array(["a b", "c"]), "x": np.ones((2, 4), np.float32)}
+    store.save(store.Bundle("attention", "kept", trained.params, trained.model, trained.vocabs, {}, heldout=kept))
+    back = store.load("attention", "kept").heldout
+    assert back.keys() == kept.keys() and all(np.array_equal(back[k], kept[k]) for k in kept)
+    for bad in ({"x": np.zeros(store.HELDOUT_BYTES // 4 + 1, np.float32)}, {"o": np.array([{}, 1], dtype=object)}):
+        with pytest.raises(ValueError, match="held-out rows"):
+            store.save(store.Bundle("attention", "bad", trained.params, trained.model, trained.vocabs, {},
+                                    heldout=bad))
+    assert "bad" not in store.list_models("attention")
 
 
 def test_same_settings_and_seed_give_the_same_model(tmp_store):
@@ -108,7 +120,13 @@ def test_background_job_joins_a_running_plan_and_reports_to_the_page(tmp_store):
     job = training.submit(p)
     again = training.submit(training.plan("attention", {**TINY, "epochs": 3}, name="joined"))
     assert again is job and training.get(job.id) is job
-    assert job.wait(120) and job.status == "done" and job.progress == 1.0
+    # the bar moves while the graph builds (before the first batch), never goes back, and ends full
+    seen = []
+    while not job.wait(0.02):
+        seen.append((job.first_batch_at is None, job.fraction()))
+    assert job.status == "done" and job.progress == 1.0 and job.fraction() == 1.0
+    fills = [f for _, f in seen]
+    assert fills == sorted(fills) and any(setup and f > 0 for setup, f in seen)
     assert len(job.epochs) == 3 and len(job.batch_loss) == 21
     assert store.list_models("attention")[-1] == "joined"
     other = training.submit(training.plan("attention", {**TINY, "epochs": 3}, name="elsewhere"))
