@@ -444,6 +444,95 @@ def diff(a, ra: dict, b, rb: dict) -> dict:
             "probs_a_minus_b": {k: ra["probs"][k] - rb["probs"][k] for k in labels["shared"]}}
 
 
+# ---------------------------------------------------------------------------------------------
+# Explanations (seqviz.explain): the score of a class from the embeddings, and the model fed given weights
+# ---------------------------------------------------------------------------------------------
+@graphs.once_per_model
+def _scorer(model):
+    """embeddings (N, T, E), mask (N, T), class (N,) -> P(class) (N,): the model's own layers after the embedding."""
+    bilstm, attend, dense = (model.get_layer(n) for n in ("bilstm", "attention", "probs"))
+
+    def score(emb, mask, cls):
+        context, _ = attend(bilstm(emb, mask=mask, training=False), mask=mask)
+        return tf.gather(dense(context), cls, batch_dims=1)
+    return tf.function(score, reduce_retracing=True, autograph=False)
+
+
+@graphs.once_per_model
+def _given_weights(model):
+    """ids (N, T), attention weights (N, T) -> probs (N, C): the same BiLSTM states, the context made with the
+    weights given instead of the layer's (the faithfulness tests feed shuffled and uniform ones)."""
+    embed, bilstm, dense = (model.get_layer(n) for n in ("embedding", "bilstm", "probs"))
+
+    def probs(ids, weights):
+        states = bilstm(embed(ids), mask=tf.not_equal(ids, 0), training=False)     # (N, T, 2H)
+        return dense(tf.reduce_sum(states * weights[..., None], axis=1))
+    return tf.function(probs, reduce_retracing=True, autograph=False)
+
+
+def explainable(bundle, texts, targets=None):
+    """Inputs as seqviz.explain's methods see them: their tokens' embeddings and P(target) from them (the
+    predicted class unless `targets` names others), with the model's attention beside them. `texts`: one text or
+    a list (checked like `predict`'s; a batch padded to its longest)."""
+    from seqviz import explain
+    one = isinstance(texts, str)
+    texts = [texts] if one else list(texts)
+    targets = [targets] if one or targets is None or isinstance(targets, str) else list(targets)
+    rs = [predict(bundle, t) for t in texts]
+    labels, vocab = bundle.vocabs["labels"].tokens, bundle.vocabs["words"]
+    targets = [t or r["label"] for t, r in zip(targets * (len(rs) if len(targets) == 1 else 1), rs)]
+    if any(t not in labels for t in targets):
+        bad = next(t for t in targets if t not in labels)
+        raise SeqvizError(f"{bad!r} is not one of the model's classes ({', '.join(labels)}).")
+    ids = encode(vocab, [" ".join(r["tokens"]) for r in rs], bundle.params["max_len"], pad_to=_width(bundle.params))
+    table = bundle.model.get_layer("embedding").embeddings.numpy()
+    att = np.zeros(ids.shape, np.float32)
+    for i, r in enumerate(rs):
+        att[i, :len(r["attention"])] = r["attention"]
+    return explain.Subject([r["tokens"] for r in rs], table[ids], table[vocab.unk_id], _scorer(bundle.model),
+                           (ids != 0, np.array([labels.index(t) for t in targets], np.int32)),
+                           [f"P({t})" for t in targets], {"attention": att})
+
+
+def cue_truth(bundle, tokens: list[str], label: str) -> list[bool] | None:
+    """Which tokens are the generated data's cue words of `label` (what truly decides it); None for a model of
+    your own data, whose deciding words are not known."""
+    if bundle.data.get("source") == "upload" or label not in CUES:
+        return None
+    return [t in CUES[label] for t in tokens]
+
+
+def explain_heldout(bundle, n: int = 300, m: int = 16) -> dict:
+    """The explanations over the model's first `n` held-out generated sentences (each method in one batched call):
+    per method the median of its τ with attention, the share where its top word is attention's and its
+    plausibility (mean share on the cue words; attention's too), and the faithfulness tests
+    (seqviz.explain.faithfulness). Generated-data models only."""
+    from seqviz import explain
+    if bundle.data.get("source") == "upload":
+        raise SeqvizError("The held-out explanations need the generated data the model was trained on; this model "
+                          "was trained on your file, whose held-out rows it does not keep.")
+    p = bundle.params
+    data = make_toy(int(p["n_train"] / 0.85), p["decoys"], p["noise"], p["seed"])
+    val = holdout(len(data.texts), p["seed"])[1][:n]
+    sub = explainable(bundle, [data.texts[i] for i in val], [data.labels[i] for i in val])
+    imp = explain.importances(sub, m=m)
+    cut = [len(u) for u in sub.units]
+    truth = [data.cues[i][:c] for i, c in zip(val, cut)]
+    att = [sub.extras["attention"][j, :c] for j, c in enumerate(cut)]
+    methods = {k: {"tau": float(np.median([explain.kendall_tau(v[j, :c], att[j]) for j, c in enumerate(cut)])),
+                   "top1": float(np.mean([explain.top_k_overlap(v[j, :c], att[j]) for j, c in enumerate(cut)])),
+                   "plausibility": float(np.nanmean([explain.plausibility(v[j, :c], truth[j])
+                                                     for j, c in enumerate(cut)]))}
+               for k, v in imp.items()}
+    methods["attention"] = {"plausibility": float(np.mean([explain.plausibility(a, t) for a, t in zip(att, truth)]))}
+    ids = encode(bundle.vocabs["words"], [data.texts[i] for i in val], p["max_len"], pad_to=_width(p))
+    given = _given_weights(bundle.model)
+    y = np.array(bundle.vocabs["labels"].encode([data.labels[i] for i in val]))
+    faith = explain.faithfulness(lambda w: given(np.tile(ids, (len(w) // len(ids), 1)), w).numpy(),
+                                 sub.extras["attention"], np.array(cut), y, seed=p["seed"])
+    return {"n": len(val), "ig_steps": m, "methods": methods, "faithfulness": faith}
+
+
 def two_pass(model: tf.keras.Model, batch_size: int = 256):
     """The user's first way, kept for the benchmark: predict the labels, then run an intermediate model
     up to the BiLSTM and redo the attention maths in numpy from the layer's weights.

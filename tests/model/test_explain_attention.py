@@ -1,0 +1,94 @@
+"""Explanations of the shipped attention classifiers (seqviz.explain through attention.explainable): the sanity
+checks (completeness, finite differences, occlusion = re-predictions, model randomisation) and what the two
+shipped models show: `default`'s attention is on the cue words and moves the output, `default-seed`'s is not and
+does not, while leave-one-out finds the cues in both."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from seqviz import attention, explain, store
+from seqviz.errors import SeqvizError
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {name: store.load("attention", name) for name in ("default", "default-seed")}
+
+
+@pytest.fixture(scope="module")
+def heldout(models):
+    return {name: attention.explain_heldout(b, n=200) for name, b in models.items()}
+
+
+SENTENCES = [attention.EXAMPLE, "my friend said the pasta was good", "no rain today but the team won the match"]
+
+
+@pytest.mark.parametrize("name", ["default", "default-seed"])
+def test_integrated_gradients_add_up_and_gradients_match_finite_differences(models, name):
+    b = models[name]
+    for text in SENTENCES:
+        sub = attention.explainable(b, text)
+        c = explain.explain(sub, methods=("ig",))["ig_completeness"]
+        assert abs(c["sum"] - c["expected"]) <= 0.02 * abs(c["expected"]) + 1e-4, (text, c)
+        # the directional derivative along a random direction: central differences in float64 arithmetic
+        rng = np.random.default_rng(0)
+        d = rng.normal(size=sub.embedded.shape).astype(np.float32)
+        d[:, len(sub.units[0]):] = 0
+        h = 1e-2
+        fd = (explain.value(sub, sub.embedded + h * d)[0] - explain.value(sub, sub.embedded - h * d)[0]) / (2 * h)
+        g = explain.gradients(sub)
+        assert float((g * d).sum()) == pytest.approx(float(fd), rel=0.05, abs=2e-4)
+
+
+def test_occlusion_equals_predicting_again_with_the_word_unknown(models):
+    b = models["default"]
+    r = attention.predict(b, attention.EXAMPLE)
+    drop = explain.occlusion(attention.explainable(b, attention.EXAMPLE))[0]
+    for t, word in enumerate(r["tokens"]):
+        words = list(r["tokens"])
+        words[t] = "qqqunknownqqq"                            # not in the vocabulary: read as <unk>
+        again = attention.predict(b, " ".join(words))
+        assert drop[t] == pytest.approx(r["probs"][r["label"]] - again["probs"][r["label"]], abs=1e-5)
+
+
+def test_explanations_of_a_randomised_model_differ_from_the_trained_ones(models):
+    """Adebayo et al.'s model-randomisation check: the same architecture with fresh random weights explains
+    the same sentences differently (a method that only reflected the input would not change)."""
+    b = models["default"]
+    tf.keras.utils.set_random_seed(1)
+    random = store.Bundle(b.arch, "random", b.params, attention.build(b.params, b.vocabs), b.vocabs, {}, b.data)
+    texts = attention.make_toy(40, 0.7, seed=5).texts
+    trained = explain.importances(attention.explainable(b, texts, [attention.predict(b, t)["label"] for t in texts]))
+    randomised = explain.importances(attention.explainable(random, texts,
+                                                           [attention.predict(b, t)["label"] for t in texts]))
+    lengths = [len(attention.predict(b, t)["tokens"]) for t in texts]
+    for k in ("grad", "ig", "occlusion"):
+        taus = [explain.kendall_tau(trained[k][i, :n], randomised[k][i, :n]) for i, n in enumerate(lengths)]
+        assert np.median(taus) < 0.5, (k, np.median(taus))
+
+
+def test_default_attention_is_on_the_cues_and_moves_the_output_the_seed_layers_does_neither(heldout):
+    d, s = heldout["default"], heldout["default-seed"]
+    assert d["n"] == s["n"] == 200
+    # plausibility: attention's mass on the true cue words; leave-one-out finds them in both models
+    assert d["methods"]["attention"]["plausibility"] >= 0.9 and s["methods"]["attention"]["plausibility"] <= 0.4
+    for m in (d, s):
+        assert m["methods"]["occlusion"]["plausibility"] >= 0.6 and m["methods"]["ig"]["plausibility"] >= 0.6
+    # τ with attention: some agreement for default, none for the seed layer
+    assert d["methods"]["ig"]["tau"] > s["methods"]["ig"]["tau"] + 0.15
+    # faithfulness: shuffling default's weights changes its output, the seed layer's barely; uniform weights cost
+    # default accuracy and the seed layer none
+    fd, fs = d["faithfulness"], s["faithfulness"]
+    assert fd["permutation_tvd"] > 0.05 > 10 * fs["permutation_tvd"]
+    assert fd["uniform_accuracy"] < fd["accuracy"] - 0.05 and fs["uniform_accuracy"] >= fs["accuracy"] - 0.02
+
+
+def test_explanations_refuse_what_they_cannot_explain(models):
+    b = models["default"]
+    with pytest.raises(SeqvizError, match="not one of the model's classes"):
+        attention.explainable(b, attention.EXAMPLE, "cooking")
+    with pytest.raises(SeqvizError, match="text is empty"):
+        attention.explainable(b, "  ")
+    upload = store.Bundle(b.arch, "mine", b.params, b.model, b.vocabs, {}, {"source": "upload"})
+    with pytest.raises(SeqvizError, match="trained on your file"):
+        attention.explain_heldout(upload)
