@@ -44,7 +44,7 @@ def test_occlusion_equals_predicting_again_with_the_word_unknown(models):
     b = models["default"]
     r = attention.predict(b, attention.EXAMPLE)
     drop = explain.occlusion(attention.explainable(b, attention.EXAMPLE))[0]
-    for t, word in enumerate(r["tokens"]):
+    for t in range(len(r["tokens"])):
         words = list(r["tokens"])
         words[t] = "qqqunknownqqq"                            # not in the vocabulary: read as <unk>
         again = attention.predict(b, " ".join(words))
