@@ -1,4 +1,4 @@
-"""`python -m seqviz list|train|predict|replay|export|bench`: the same code as the pages, JSON on stdout.
+"""`python -m seqviz list|train|predict|explain|replay|export|bench`: the same code as the pages, JSON on stdout.
 
 Bad input exits 2 with one line on stderr; no traceback.
 """
@@ -143,6 +143,23 @@ def cmd_predict(args) -> None:
         _emit(run(bundle))
 
 
+def cmd_explain(args) -> None:
+    """Why a stored model said what it said (seqviz.explain): every method's importance per input unit for the
+    target, their agreement; --heldout: the agreement and faithfulness figures over the held-out set."""
+    from seqviz import explain
+    mod = archs.get(args.arch).module()
+    methods = tuple(explain.METHODS) if args.method == "all" else (args.method,)
+    if args.heldout:
+        if args.text is not None or args.target is not None:
+            raise SeqvizError("--heldout explains the held-out set: leave out --text and --target.")
+        _emit(explain.heldout(store.load(args.arch, args.model or contract.hook(mod, "default_model")({}))))
+        return
+    if args.text is None:
+        raise SeqvizError("explain needs --text TEXT (or --heldout).")
+    bundle = store.load(args.arch, args.model or contract.hook(mod, "default_model")({}))
+    _emit(explain.of(bundle, args.text, args.target, methods))
+
+
 def cmd_export(args) -> None:
     from seqviz import export
     archs.get(args.arch)                                      # an unknown arch: one line, before TensorFlow loads
@@ -194,6 +211,17 @@ def main(argv=None) -> int:
     r.add_argument("arch")
     r.add_argument("--model", default=store.DEFAULT)
     r.set_defaults(fn=cmd_replay)
+    x = sub.add_parser("explain", help="why a stored model said what it said: importance per word (JSON)")
+    x.add_argument("arch")
+    x.add_argument("--model", default=None)
+    x.add_argument("--text", help="the input to explain")
+    x.add_argument("--method", default="all", choices=["all", "grad", "gradl2", "ig", "occlusion"],
+                   help="grad = gradient x input, gradl2 = gradient L2, ig = integrated gradients, occlusion = "
+                   "leave-one-out (default: all)")
+    x.add_argument("--target", help="what to explain (attention: a class; default: the prediction)")
+    x.add_argument("--heldout", action="store_true", help="the agreement and faithfulness figures over the model's "
+                   "held-out set instead of one input")
+    x.set_defaults(fn=cmd_explain)
     e = sub.add_parser("export", help="write a model as a TensorFlow SavedModel that runs without seqviz")
     e.add_argument("arch")
     e.add_argument("--model", default=store.DEFAULT)

@@ -93,7 +93,18 @@ OPTIONAL: dict[str, Any] = {
     "default_model": lambda mod: lambda options: "default",    # the CLI's --model default (seq2seq: per mode)
     "prepare_worker": lambda mod: lambda: None,                # what any run reads, loaded in a spare worker
     "advise": lambda mod: lambda params, data: [],             # what to reconsider before a run (it may go ahead)
+    # seqviz.explain: `explainable(bundle, text, target=None)` -> an explain.Subject (the input's embeddings and
+    # the target's score from them); `explain_heldout(bundle, n)` -> the explanations over the held-out set
+    "explainable": lambda mod: _unexplained(mod),
+    "explain_heldout": lambda mod: _unexplained(mod),
 }
+
+
+def _unexplained(mod: ModuleType):
+    def refuse(bundle, *args, **kwargs):
+        from seqviz.errors import SeqvizError
+        raise SeqvizError(f"Explanations of the {mod.__name__.rsplit('.', 1)[-1]} models are not available yet.")
+    return refuse
 REQUIRED = [n for n in Architecture.__annotations__] + [
     n for n, v in vars(Architecture).items() if inspect.isfunction(v) and not n.startswith("_")]
 

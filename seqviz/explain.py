@@ -207,3 +207,24 @@ def faithfulness(probs_given: Callable, weights: np.ndarray, lengths: np.ndarray
             "uniform_accuracy": float(np.mean(flat.argmax(-1) == labels)),
             "uniform_tvd": float(np.median(total_variation(flat, learned))),
             "n": int(n), "permutations": permutations}
+
+
+# ---------------------------------------------------------------------------------------------
+# The services' entry points (the CLI, the pages): any architecture with an `explainable`
+# ---------------------------------------------------------------------------------------------
+def of(bundle, text: str, target: str | None = None, methods=tuple(METHODS), m: int = IG_STEPS) -> dict:
+    """`explain` of one input of a loaded model, for the target its architecture names (None: its prediction)."""
+    from seqviz import archs, contract
+    unknown = [k for k in methods if k not in METHODS]
+    if unknown or not methods:
+        from seqviz.errors import SeqvizError
+        raise SeqvizError(f"Unknown explanation method {', '.join(unknown) or '(none)'}; choose from "
+                          f"{', '.join(METHODS)} or all.")
+    subject = contract.hook(archs.get(bundle.arch).module(), "explainable")(bundle, text, target)
+    return explain(subject, tuple(methods), m)
+
+
+def heldout(bundle, n: int = 300) -> dict:
+    """The explanations and faithfulness tests over a model's held-out set (its architecture's)."""
+    from seqviz import archs, contract
+    return contract.hook(archs.get(bundle.arch).module(), "explain_heldout")(bundle, n)

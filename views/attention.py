@@ -2,7 +2,9 @@
 import numpy as np
 import streamlit as st
 
-from seqviz import attention, figures, ui
+from seqviz.errors import SeqvizError
+
+from seqviz import attention, explain, figures, ui
 
 
 def header() -> None:
@@ -79,6 +81,103 @@ def figures_section(r: dict) -> None:
                        width="stretch")
 
 
+METHOD_HELP = {
+    "grad": "the gradient of the probability with respect to the word's embedding, times the embedding: the "
+            "first-order change if the word's embedding were zeroed",
+    "gradl2": "the size of that gradient: how sensitive the probability is to the word, with no sign",
+    "ig": f"integrated gradients: the gradient averaged along the way from an all-zero sentence to this one "
+          f"({explain.IG_STEPS} steps) times the embedding; the words' shares add up to P(sentence) − P(zeros)",
+    "occlusion": "leave-one-out: how much the probability drops when the model reads the word as <unk>",
+}
+
+
+def why_section(bundle, text: str, r: dict) -> None:
+    """Why this label? Each explanation method's importance per word beside the attention, how far each agrees
+    with the attention, and (on request) whether attention explains over the held-out set. Folded away:
+    computed only while open."""
+    box = st.expander("Why this label? Explanations beside the attention, and does the attention explain?",
+                      key="attention:why-open", on_change="rerun")
+    if not box.open:
+        return
+    with box:
+        labels = list(r["probs"])
+        target = st.selectbox("Explain the probability of", [None, *labels], key="attention:why-target",
+                              format_func=lambda k: f"the predicted class ({r['label']})" if k is None else k)
+        try:
+            ex = ui.call(bundle, "explain.of", text, target)
+        except SeqvizError as e:
+            ui.error(e)
+            return
+        att = np.array(r["attention"])
+        rows = {"attention": att, **{explain.METHODS[k]: ex["importance"][k] for k in explain.METHODS}}
+        ticks = ticks_of(r)
+        ui.wide_chart(figures.importance_rows(ticks, rows, title=f"What drives {ex['target']} = {ex['score']:.3f}: "
+                                              "each row scaled to its own largest (red for, blue against)"),
+                      key="attention:why", min_width=160 + (40 if len(ticks) <= 24 else 16) * len(ticks))
+        truth = attention.cue_truth(bundle, r["tokens"], target or r["label"])
+        top = ticks[int(att.argmax())]
+        table = []
+        for k, name in explain.METHODS.items():
+            v = np.array(ex["importance"][k])
+            row = {"method": name, "τ with attention": ex["agreement"][f"{k}|attention"]["tau"],
+                   "its top word": ticks[int(v.argmax())],
+                   "same top word as attention": "✓" if ticks[int(v.argmax())] == top else "✗"}
+            if truth is not None and any(truth):
+                row["share on the cue words"] = explain.plausibility(v, truth)
+            table.append(row)
+        if truth is not None and any(truth):
+            table.append({"method": "attention", "τ with attention": 1.0, "its top word": top,
+                          "same top word as attention": "✓",
+                          "share on the cue words": explain.plausibility(att, truth)})
+        ui.table([{k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()} for row in table])
+        st.caption("Kendall's τ ranks the words by each method and by the attention: +1 the same order, 0 "
+                   "unrelated. " + " ".join(f"**{explain.METHODS[k]}**: {h}." for k, h in METHOD_HELP.items())
+                   + (" The cue words are the generated data's words of the class (what truly decides it)."
+                      if truth is not None and any(truth) else ""))
+        heldout_panel(bundle)
+
+
+def heldout_panel(bundle) -> None:
+    """Jain & Wallace's question over the held-out set, for this model and the compared one."""
+    st.markdown("**Is attention an explanation here?** Over 300 held-out sentences: does shuffling the weights "
+                "change the output (Jain & Wallace 2019), do uniform weights do as well (Wiegreffe & Pinter 2019), "
+                "and how much of each explanation lands on the true cue words.")
+    if not st.toggle("Test it (a few seconds per model)", key="attention:why-heldout"):
+        return
+    models = [bundle] + [b for b in [ui.compared(bundle)] if b is not None]
+    figures_of = {}
+    for b in models:
+        try:
+            figures_of[b.name] = ui.call(b, "explain.heldout", 300)
+        except SeqvizError as e:
+            ui.error(e)
+    if not figures_of:
+        return
+    rows = []
+    for name, h in figures_of.items():
+        f, m = h["faithfulness"], h["methods"]
+        rows.append({"model": name, "accuracy": f["accuracy"], "with uniform weights": f["uniform_accuracy"],
+                     "output change when shuffled (median)": f["permutation_tvd"],
+                     "labels flipped by a shuffle": f["permutation_flips"],
+                     "attention on the cue words": m["attention"]["plausibility"],
+                     **{f"τ({explain.METHODS[k]}, attention)": m[k]["tau"] for k in ("ig", "occlusion")},
+                     **{f"{explain.METHODS[k]} on the cue words": m[k]["plausibility"] for k in ("ig", "occlusion")}})
+    ui.table([{k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()} for row in rows])
+    lines = []
+    for name, h in figures_of.items():
+        f, m = h["faithfulness"], h["methods"]
+        moves = f["permutation_tvd"] >= 0.05 or f["uniform_accuracy"] < f["accuracy"] - 0.05
+        lines.append(f"**{ui.md(name)}**: " + (
+            "shuffling or flattening its weights changes what it says, so its attention is part of the decision"
+            if moves else "its output barely changes when the weights are shuffled or made uniform: the BiLSTM "
+            "states already carry the class, so the weights say little about why")
+            + f"; attention puts {m['attention']['plausibility']:.0%} of its mass on the cue words, leave-one-out "
+            f"{m['occlusion']['plausibility']:.0%} of its importance.")
+    st.markdown("  \n".join(lines))
+    st.caption("Output change: half the summed absolute difference of the class probabilities (0 = none, 1 = "
+               "all), the median over sentences of the median over 20 shuffles of the weights among the words.")
+
+
 def compare_section(bundle, text: str, r: dict) -> dict | None:
     """The sidebar's "Compare with" model on the same text: both attentions, their difference, both labels'
     probabilities. Returns the comparison ({"a", "b", "diff"}), or None when nothing is compared."""
@@ -128,6 +227,7 @@ bundle = ui.require(sidebar())
 text = input_section(bundle)
 r = ui.predict_or_stop(bundle, text)
 figures_section(r)
+why_section(bundle, text, r)
 both = compare_section(bundle, text, r)
 ui.download_result(r if both is None else both, bundle, "result" if both is None else "comparison")
 ui.replay_view(bundle, lambda snap: attention_bars(snap))

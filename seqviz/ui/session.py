@@ -41,12 +41,18 @@ def load_model(arch: str, name: str) -> store.Bundle:
 
 @st.cache_data(max_entries=512, show_spinner=False)
 def _call(arch: str, name: str, stamp: float, fn: str, args: tuple, options: tuple):
+    if "." in fn:     # a shared service's function of a model ("explain.of"), not the arch module's
+        import importlib
+        service, name_ = fn.split(".")
+        return getattr(importlib.import_module(f"seqviz.{service}"), name_)(load_model(arch, name), *args,
+                                                                             **dict(options))
     return getattr(archs.get(arch).module(), fn)(load_model(arch, name), *args, **dict(options))
 
 
 def call(bundle: store.Bundle, fn: str, *args, **options):
     """The arch module's `fn(bundle, *args, **options)` (its `predict`, or a view `predict` is made of, such
-    as captioning's `decode` of a feature vector), memoised per (model, function, arguments): a widget that
+    as captioning's `decode` of a feature vector; "service.fn": a shared service's, e.g. "explain.of"),
+    memoised per (model, function, arguments): a widget that
     only changes the view (a tab, a step slider) re-runs the page without re-running the model. The cache is
     the server's, shared by every session and by the warm-up. Errors are not memoised."""
     return _call(bundle.arch, bundle.name, store.stamp(bundle.arch, bundle.name), fn, args,

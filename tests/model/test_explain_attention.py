@@ -2,6 +2,8 @@
 checks (completeness, finite differences, occlusion = re-predictions, model randomisation) and what the two
 shipped models show: `default`'s attention is on the cue words and moves the output, `default-seed`'s is not and
 does not, while leave-one-out finds the cues in both."""
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -92,3 +94,24 @@ def test_explanations_refuse_what_they_cannot_explain(models):
     upload = store.Bundle(b.arch, "mine", b.params, b.model, b.vocabs, {}, {"source": "upload"})
     with pytest.raises(SeqvizError, match="trained on your file"):
         attention.explain_heldout(upload)
+
+
+def test_cli_explains_one_text_and_the_held_out_set_and_refuses_in_one_line(capsys):
+    from seqviz import cli
+    assert cli.main(["explain", "attention", "--text", "no pizza but the concert", "--method", "occlusion"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["units"] == ["no", "pizza", "but", "the", "concert"] and r["target"] == "P(music)"
+    assert list(r["importance"]) == ["occlusion"] and len(r["importance"]["occlusion"]) == 5
+    assert max(range(5), key=r["importance"]["occlusion"].__getitem__) in (0, 4)   # "no" or "concert" decide
+    assert cli.main(["explain", "attention", "--text", "the pizza", "--target", "food", "--model", "default-seed"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["target"] == "P(food)" and set(r["importance"]) == set(explain.METHODS)
+    assert set(r["agreement"]) >= {"ig|attention", "occlusion|attention"}
+    for argv, said in ((["--text", "the pizza", "--target", "cooking"], "not one of the model's classes"),
+                       (["--heldout", "--text", "x"], "leave out --text"),
+                       ([], "needs --text"),
+                       (["--model", "nope", "--text", "x"], "No attention model named 'nope'")):
+        assert cli.main(["explain", "attention", *argv]) == 2
+        assert said in capsys.readouterr().err
+    assert cli.main(["explain", "dialogue-acts", "--text", "A: hi\nB: hello"]) == 2
+    assert "not available yet" in capsys.readouterr().err
