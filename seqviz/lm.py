@@ -701,6 +701,37 @@ def predict(bundle, text: str, n_words: int = 20, temperature: float = 0.8, top_
 
 
 # ---------------------------------------------------------------------------------------------
+# Explanations (seqviz.explain): which prompt words drive the next word
+# ---------------------------------------------------------------------------------------------
+@graphs.once_per_model
+def _scorer(model: LanguageModel):
+    """embeddings (N, T, E), word (N,) -> P(next word = word) (N,) after the prompt: the model's own LSTM and
+    full softmax after its embedding layer."""
+    def score(emb, word):
+        out, _, _ = model.lstm(emb, training=False)
+        return tf.gather(tf.nn.softmax(model.projection(out[:, -1])), word, batch_dims=1)
+    return tf.function(score, reduce_retracing=True, autograph=False)
+
+
+def explainable(bundle, text: str, target: str | None = None):
+    """The prompt as seqviz.explain's methods see it: its words' embeddings and P(next word = target) from them
+    (the most likely next word that is a word, not <eos>, <unk> or <pad>, unless `target` names another)."""
+    from seqviz import explain
+    vocab, model = bundle.vocabs["words"], bundle.model
+    tokens, ids, _ = prompt_ids(vocab, text)
+    if target is None:
+        zeros = np.zeros((1, model.lstm.units), np.float32)
+        probs = next_word_fn(model)(np.array([ids], np.int32), zeros, zeros)[0].numpy()
+        probs[[vocab.index[s] for s in SPECIALS]] = -1
+        target = vocab.tokens[int(probs.argmax())]
+    elif target not in vocab or target in SPECIALS:
+        raise SeqvizError(f"{target!r} is not a word of the model's vocabulary of {len(vocab):,} words.")
+    table = model.embedding.embeddings.numpy()
+    return explain.Subject([tokens], table[np.array([ids])], table[vocab.unk_id], _scorer(model),
+                           (np.array([vocab.index[target]], np.int32),), [f"P(next = {target})"])
+
+
+# ---------------------------------------------------------------------------------------------
 # Replay (seqviz.replay): the next word after one probe prompt, epoch by epoch
 # ---------------------------------------------------------------------------------------------
 def probe(params: dict, data: Corpus | None) -> dict:

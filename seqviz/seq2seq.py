@@ -637,11 +637,14 @@ def _layers(params: dict, vocabs: dict[str, Vocab]) -> dict:
     return layers
 
 
-def _encode(layers: dict, depth: int, src):
-    """-> encoder states (B, S, H), the last layer's final h (B, H), [h, c] of every layer."""
-    x, states = layers["src_embed"](src), []
+def _encode(layers: dict, depth: int, src, embedded=None):
+    """-> encoder states (B, S, H), the last layer's final h (B, H), [h, c] of every layer. `embedded` (B, S, E):
+    the source's embeddings given instead of looked up (seqviz.explain differentiates through them), masked
+    where `src` is padding."""
+    x, states = layers["src_embed"](src) if embedded is None else embedded, []
+    masked = {} if embedded is None else {"mask": tf.not_equal(src, 0)}   # else the embedding's own mask
     for i in range(depth):
-        x, h, c = layers[f"encoder_lstm_{i}"](x)
+        x, h, c = layers[f"encoder_lstm_{i}"](x, **masked)
         states += [h, c]
     return x, states[-2], states
 
@@ -989,6 +992,82 @@ def exposure(r: dict) -> dict | None:
                         "free-running": mark(free), "where": ["◀ first divergence" if i == split else ""
                                                               for i in range(n)]},
             "split": split, "says": says}
+
+
+# ---------------------------------------------------------------------------------------------
+# Explanations (seqviz.explain): which source tokens each output token rests on
+# ---------------------------------------------------------------------------------------------
+@graphs.once_per_model
+def _scorer(model: tf.keras.Model, params: dict):
+    """source embeddings (N, S, E), source ids (N, S), decoder input (N, T), step (N,), token (N,) -> P(token at
+    that step) (N,): the model's own encoder and decoder, all steps at once on the decoder input given."""
+    mode, (enc_depth, depth) = params["mode"], _depths(params)
+    layers = {layer.name: layer for layer in model.layers}
+    t_len = task_of(params).max_target_len(params["max_len"]) + 1
+
+    def score(emb, src, prev, step, token):
+        enc, h_enc, enc_states = _encode(layers, enc_depth, src, emb)
+        init = None if mode == "basic" else _start_states(enc_states, depth)
+        probs, _, _ = _decode(layers, depth, mode, _decoder_input(layers, mode, prev, h_enc, t_len), enc, src, init)
+        return tf.gather(tf.gather(probs, step, batch_dims=1), token, batch_dims=1)      # (N, T, V) -> (N,)
+    return tf.function(score, reduce_retracing=True, autograph=False)
+
+
+def explainable(bundle, text: str, target=None, beam: int = 3, r: dict | None = None):
+    """The source as seqviz.explain's methods see it, for output steps of the decode the page shows (beam
+    `beam`): its tokens' embeddings and P(that step's token | the decode's earlier tokens) from them. `target`:
+    a step (1-based, "2" or 2) -> one input; None -> every step (</s> included when the decode ended), one input
+    per step: the gradient alignment, output step x source token, with the attention's beside it. `r`: that
+    decode, where the caller has it."""
+    from seqviz import explain
+    p, sv, tv = bundle.params, bundle.vocabs["source"], bundle.vocabs["target"]
+    r = r or predict(bundle, text, beam=beam, exposure=False)
+    out = decoded(r)
+    steps = list(range(len(out)))
+    if target is not None:
+        try:
+            k = int(target)
+        except (TypeError, ValueError):
+            k = 0
+        if not 1 <= k <= len(out):
+            raise SeqvizError(f"The step to explain is one of 1 to {len(out)} (the decode {' '.join(out)!r}), "
+                              f"not {target!r}.")
+        steps = [k - 1]
+    t_len = task_of(p).max_target_len(p["max_len"]) + 1
+    prev = np.zeros((1, t_len), np.int32)                  # the decoder reads <s> and the decode's own tokens
+    ids = [tv.index[START]] + tv.encode(out)[:t_len - 1]
+    prev[0, :len(ids)] = ids
+    src = np.array([sv.encode(r["source"])], np.int32)
+    table = bundle.model.get_layer("src_embed").embeddings.numpy()
+    n = len(steps)
+    extras = {}
+    if r["attention"] is not None:
+        extras["attention"] = np.array(r["attention"], np.float32)[steps]
+    args = (np.repeat(src, n, axis=0), np.repeat(prev, n, axis=0), np.array(steps, np.int32),
+            np.array(tv.encode([out[i] for i in steps]), np.int32))
+    return explain.Subject([r["source"]] * n, np.repeat(table[src], n, axis=0), table[sv.unk_id],
+                           _scorer(bundle.model, p), args, [f"P(step {i + 1} = {out[i]})" for i in steps], extras)
+
+
+def decoded(r: dict) -> list[str]:
+    """A decode's output steps: its tokens, and </s> where it ended."""
+    return r["output"] + ([END] if r["finished"] else [])
+
+
+def gradient_alignment(bundle, text: str, beam: int = 3, method: str = "ig") -> dict:
+    """Every output step's importance of every source token by `method` (seqviz.explain; one batched call): the
+    alignment the decoder used, for any mode; beside the attention's (attention mode) with their Kendall τ per
+    step. -> {"source", "output" (the decode, </s> included when it ended), "alignment" (T, S), "attention" (T, S)
+    or None, "tau" (T,) or None, "method"}."""
+    from seqviz import explain
+    r = predict(bundle, text, beam=beam, exposure=False)
+    sub = explainable(bundle, text, None, beam, r)
+    imp = explain.importances(sub, (method,))[method]                           # (T, S)
+    att = sub.extras.get("attention")
+    return {"source": sub.units[0], "output": decoded(r),
+            "alignment": imp.tolist(), "attention": None if att is None else att.tolist(),
+            "tau": None if att is None else [explain.kendall_tau(a, b) for a, b in zip(imp, att)],
+            "method": method}
 
 
 # ---------------------------------------------------------------------------------------------

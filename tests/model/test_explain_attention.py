@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from seqviz import attention, explain, store
 from seqviz.errors import SeqvizError
+from tests.model import explain_checks as checks
 
 
 @pytest.fixture(scope="module")
@@ -27,19 +28,10 @@ SENTENCES = [attention.EXAMPLE, "my friend said the pasta was good", "no rain to
 
 @pytest.mark.parametrize("name", ["default", "default-seed"])
 def test_integrated_gradients_add_up_and_gradients_match_finite_differences(models, name):
-    b = models[name]
     for text in SENTENCES:
-        sub = attention.explainable(b, text)
-        c = explain.explain(sub, methods=("ig",))["ig_completeness"]
-        assert abs(c["sum"] - c["expected"]) <= 0.02 * abs(c["expected"]) + 1e-4, (text, c)
-        # the directional derivative along a random direction: central differences in float64 arithmetic
-        rng = np.random.default_rng(0)
-        d = rng.normal(size=sub.embedded.shape).astype(np.float32)
-        d[:, len(sub.units[0]):] = 0
-        h = 1e-2
-        fd = (explain.value(sub, sub.embedded + h * d)[0] - explain.value(sub, sub.embedded - h * d)[0]) / (2 * h)
-        g = explain.gradients(sub)
-        assert float((g * d).sum()) == pytest.approx(float(fd), rel=0.05, abs=2e-4)
+        sub = attention.explainable(models[name], text)
+        checks.completeness(sub)
+        checks.finite_differences(sub)
 
 
 def test_occlusion_equals_predicting_again_with_the_word_unknown(models):

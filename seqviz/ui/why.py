@@ -1,0 +1,82 @@
+"""The pages' "Why?" section (seqviz.explain): each method's importance per input unit for a target the user
+picks, beside what the model shows itself (attention), and how far the explanations agree. Folded away and
+computed only while open."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import streamlit as st
+
+from seqviz import explain, figures
+from seqviz.errors import SeqvizError
+from seqviz.ui.session import call
+from seqviz.ui.widgets import error, table, wide_chart
+
+HELP = {
+    "grad": "the gradient of the score with respect to the unit's embedding, times the embedding: the "
+            "first-order change if the embedding were zeroed",
+    "gradl2": "the size of that gradient: how sensitive the score is to the unit, with no sign",
+    "ig": f"integrated gradients: the gradient averaged along the way from all-zero embeddings to these "
+          f"({explain.IG_STEPS} steps) times the embedding; the units' shares add up to the score's change",
+    "occlusion": "leave-one-out: how much the score drops when the model reads the unit as <unk>",
+}
+
+
+def why_section(bundle, text: str, *, key: str, title: str, ticks: list[str], targets: list[str],
+                predicted: str, shown: dict[str, np.ndarray] | None = None,
+                truth: Callable[[str], list[bool] | None] | None = None,
+                more: Callable[[dict, str | None], None] | None = None, unit: str = "word",
+                truth_name: str = "the cue words") -> dict | None:
+    """The folded section: a picker of the target (None: `predicted`, the model's own answer, or one of
+    `targets`), the importance rows (`shown`: the model's own weights per unit, drawn first and compared
+    against), a table per method (τ and top unit against the first of `shown`, or against integrated
+    gradients; with `truth(target)`, the share on the units that truly decide), then `more(explanation,
+    target)`. `unit` names what gets an importance ("word"), `truth_name` what truly decides. Returns the
+    explanation, or None while folded or when it cannot be made (the page says why)."""
+    box = st.expander(title, key=f"{key}:why-open", on_change="rerun")
+    if not box.open:
+        return None
+    with box:
+        target = st.selectbox("Explain", [None, *targets], key=f"{key}:why-target",
+                              format_func=lambda k: f"{predicted} (the model's answer)" if k is None else k)
+        try:
+            ex = call(bundle, "explain.of", text, target)
+        except SeqvizError as e:
+            error(e)
+            return None
+        shown = shown or {}
+        rows = {**shown, **{explain.METHODS[k]: ex["importance"][k] for k in explain.METHODS}}
+        wide_chart(figures.importance_rows(ticks, rows, title=f"What drives {ex['target']} = {ex['score']:.3f}: "
+                                           "each row scaled to its own largest (red for, blue against)"),
+                   key=f"{key}:why", min_width=160 + (40 if len(ticks) <= 24 else 16) * len(ticks))
+        ref = next(iter(shown), "ig")                 # what the methods are compared against
+        ref_name = ref if ref in shown else explain.METHODS[ref]
+        ref_values = np.asarray(shown[ref] if ref in shown else ex["importance"][ref])
+        true = truth(target) if truth is not None else None
+        true = true if true is not None and any(true) else None
+        rows = []
+        for k, name in explain.METHODS.items():
+            v = np.asarray(ex["importance"][k])
+            row = {"method": name,
+                   f"τ with {ref_name}": 1.0 if k == ref else ex["agreement"][f"{k}|{ref}"]["tau"]
+                   if f"{k}|{ref}" in ex["agreement"] else ex["agreement"][f"{ref}|{k}"]["tau"],
+                   f"its top {unit}": ticks[int(v.argmax())],
+                   f"same top {unit} as {ref_name}": "✓" if v.argmax() == ref_values.argmax() else "✗"}
+            if true is not None:
+                row[f"share on {truth_name}"] = explain.plausibility(v, true)
+            rows.append(row)
+        for name, v in shown.items():
+            v = np.asarray(v)
+            row = {"method": name, f"τ with {ref_name}": explain.kendall_tau(v, ref_values),
+                   f"its top {unit}": ticks[int(v.argmax())],
+                   f"same top {unit} as {ref_name}": "✓" if v.argmax() == ref_values.argmax() else "✗"}
+            if true is not None:
+                row[f"share on {truth_name}"] = explain.plausibility(v, true)
+            rows.append(row)
+        table([{k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()} for row in rows])
+        st.caption(f"Kendall's τ ranks the {unit}s by two explanations: +1 the same order, 0 unrelated. "
+                   + " ".join(f"**{explain.METHODS[k]}**: {h}." for k, h in HELP.items()))
+        if more is not None:
+            more(ex, target)
+    return ex

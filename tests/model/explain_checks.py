@@ -1,0 +1,20 @@
+"""The sanity checks every architecture's explanations pass (seqviz.explain), shared by their tests."""
+import numpy as np
+import pytest
+
+from seqviz import explain
+
+
+def completeness(subject, rel: float = 0.02) -> None:
+    """Integrated gradients at the default steps add up to s(x) − s(zero embeddings), within `rel`."""
+    c = explain.explain(subject, methods=("ig",))["ig_completeness"]
+    assert abs(c["sum"] - c["expected"]) <= rel * abs(c["expected"]) + 1e-4, c
+
+
+def finite_differences(subject, h: float = 1e-2, seed: int = 0) -> None:
+    """The gradient along a random direction (over the units only) equals central differences of the score."""
+    d = np.random.default_rng(seed).normal(size=subject.embedded.shape).astype(np.float32)
+    d[:, len(subject.units[0]):] = 0
+    up, down = explain.value(subject, subject.embedded + h * d), explain.value(subject, subject.embedded - h * d)
+    fd = (up[0] - down[0]) / (2 * h)
+    assert float((explain.gradients(subject)[:1] * d[:1]).sum()) == pytest.approx(float(fd), rel=0.05, abs=2e-4)
