@@ -745,11 +745,52 @@ def _addition_run(raw: bytes, mode: str, epochs: int) -> dict:
             "train_s": curve[-1]["train_s"], "curve": curve}
 
 
+EXPLAIN_INPUTS = {"attention": ("attention", "default"), "seq2seq": ("seq2seq", "default-attention"),
+                  "lm": ("lm", "default")}
+
+
+def explain_bench(quick: bool = False) -> dict:
+    """seqviz.explain on each page that has explanations, its shipped default: the first call (which traces the
+    score and its gradient) and then, on inputs never seen, every method's time and all four together
+    (integrated gradients at 32 steps), median of 10 (3 with --quick); and the held-out figures of the two
+    attention models (300 sentences; 100 with --quick). Goal: <= 300 ms for all methods on one input."""
+    import statistics
+
+    from seqviz import attention, explain, store
+    n = 3 if quick else 10
+    rows = []
+    for page, (arch, name) in EXPLAIN_INPUTS.items():
+        bundle = store.load(arch, name)
+        texts = _inputs(page, n + 1)
+        t0 = time.perf_counter()
+        explain.of(bundle, texts[-1])
+        first = time.perf_counter() - t0
+        per = {k: [] for k in [*explain.METHODS, "all"]}
+        for text in texts[:n]:
+            for k in per:
+                t0 = time.perf_counter()
+                explain.of(bundle, text, None, tuple(explain.METHODS) if k == "all" else (k,))
+                per[k].append(time.perf_counter() - t0)
+        row = {"page": page, "model": name, "first_call_s": round(first, 2),
+               **{f"{k}_ms": round(1000 * statistics.median(v), 1) for k, v in per.items()}}
+        _say(f"{page}: {row}")
+        rows.append(row)
+    held = []
+    for name in ("default", "default-seed"):
+        bundle = store.load("attention", name)
+        t0 = time.perf_counter()
+        h = attention.explain_heldout(bundle, 100 if quick else 300)
+        held.append({"model": name, "sentences": h["n"], "seconds": round(time.perf_counter() - t0, 1)})
+        _say(f"held-out {name}: {held[-1]}")
+    return {"results": rows, "heldout": held}
+
+
 BENCHES = {"attention-single-pass": attention_single_pass, "dialogue-memory": dialogue_memory,
            "train-defaults": train_defaults, "captioning-decode": captioning_decode,
            "cold-start": cold_start, "interaction": interaction, "sampled-softmax": sampled_softmax,
            "train-watched": train_watched, "first-visit": first_visit, "export": export_defaults,
-           "seq2seq-addition": seq2seq_addition, "dialogue-swda": dialogue_swda, "replay-overhead": replay_overhead}
+           "seq2seq-addition": seq2seq_addition, "dialogue-swda": dialogue_swda, "replay-overhead": replay_overhead,
+           "explain": explain_bench}
 
 
 def run(name: str, quick: bool = False) -> dict:

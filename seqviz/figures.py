@@ -115,7 +115,8 @@ def heatmap(z: np.ndarray, x_labels: Sequence[str], y_labels: Sequence[str], tit
                    yaxis=dict(title=_text(y_title), autorange="reversed", **_ticks(y_labels)))
 
 
-def importance_rows(units: Sequence[str], rows: dict[str, Sequence[float]], title: str = "") -> go.Figure:
+def importance_rows(units: Sequence[str], rows: dict[str, Sequence[float]], title: str = "",
+                    x_title: str = "word", y_title: str = "") -> go.Figure:
     """One row per explanation of the same units (attention, gradient × input, ...), each divided by its own
     largest |value| so every row reads on one scale: 1 = that method's most important unit, −1 = the unit that
     most opposes the target (red for, blue against); the hover gives the raw value."""
@@ -123,9 +124,9 @@ def importance_rows(units: Sequence[str], rows: dict[str, Sequence[float]], titl
     raw = np.array([np.asarray(rows[k], float) for k in names])
     top = np.abs(raw).max(axis=1, keepdims=True)
     z = raw / np.where(top > 0, top, 1.0)
-    fig = heatmap(z, list(units), names, title=title, colorscale="RdBu_r", zmin=-1, zmax=1, x_title="word",
-                  y_title="", value_name="share of the row's largest", colorbar=False)
-    fig.data[0].hovertext = [[f"{escape(str(n))}<br>word: {escape(str(u))}<br>value: {v:.4g} "
+    fig = heatmap(z, list(units), names, title=title, colorscale="RdBu_r", zmin=-1, zmax=1, x_title=x_title,
+                  y_title=y_title, value_name="share of the row's largest", colorbar=False)
+    fig.data[0].hovertext = [[f"{escape(str(n))}<br>{escape(x_title or 'unit')}: {escape(str(u))}<br>value: {v:.4g} "
                               f"({s:+.2f} of the row's largest)" for u, v, s in zip(units, rv, rz)]
                              for n, rv, rz in zip(names, raw, z)]
     return fig

@@ -81,60 +81,14 @@ def figures_section(r: dict) -> None:
                        width="stretch")
 
 
-METHOD_HELP = {
-    "grad": "the gradient of the probability with respect to the word's embedding, times the embedding: the "
-            "first-order change if the word's embedding were zeroed",
-    "gradl2": "the size of that gradient: how sensitive the probability is to the word, with no sign",
-    "ig": f"integrated gradients: the gradient averaged along the way from an all-zero sentence to this one "
-          f"({explain.IG_STEPS} steps) times the embedding; the words' shares add up to P(sentence) − P(zeros)",
-    "occlusion": "leave-one-out: how much the probability drops when the model reads the word as <unk>",
-}
-
-
 def why_section(bundle, text: str, r: dict) -> None:
     """Why this label? Each explanation method's importance per word beside the attention, how far each agrees
-    with the attention, and (on request) whether attention explains over the held-out set. Folded away:
-    computed only while open."""
-    box = st.expander("Why this label? Explanations beside the attention, and does the attention explain?",
-                      key="attention:why-open", on_change="rerun")
-    if not box.open:
-        return
-    with box:
-        labels = list(r["probs"])
-        target = st.selectbox("Explain the probability of", [None, *labels], key="attention:why-target",
-                              format_func=lambda k: f"the predicted class ({r['label']})" if k is None else k)
-        try:
-            ex = ui.call(bundle, "explain.of", text, target)
-        except SeqvizError as e:
-            ui.error(e)
-            return
-        att = np.array(r["attention"])
-        rows = {"attention": att, **{explain.METHODS[k]: ex["importance"][k] for k in explain.METHODS}}
-        ticks = ticks_of(r)
-        ui.wide_chart(figures.importance_rows(ticks, rows, title=f"What drives {ex['target']} = {ex['score']:.3f}: "
-                                              "each row scaled to its own largest (red for, blue against)"),
-                      key="attention:why", min_width=160 + (40 if len(ticks) <= 24 else 16) * len(ticks))
-        truth = attention.cue_truth(bundle, r["tokens"], target or r["label"])
-        top = ticks[int(att.argmax())]
-        table = []
-        for k, name in explain.METHODS.items():
-            v = np.array(ex["importance"][k])
-            row = {"method": name, "τ with attention": ex["agreement"][f"{k}|attention"]["tau"],
-                   "its top word": ticks[int(v.argmax())],
-                   "same top word as attention": "✓" if ticks[int(v.argmax())] == top else "✗"}
-            if truth is not None and any(truth):
-                row["share on the cue words"] = explain.plausibility(v, truth)
-            table.append(row)
-        if truth is not None and any(truth):
-            table.append({"method": "attention", "τ with attention": 1.0, "its top word": top,
-                          "same top word as attention": "✓",
-                          "share on the cue words": explain.plausibility(att, truth)})
-        ui.table([{k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()} for row in table])
-        st.caption("Kendall's τ ranks the words by each method and by the attention: +1 the same order, 0 "
-                   "unrelated. " + " ".join(f"**{explain.METHODS[k]}**: {h}." for k, h in METHOD_HELP.items())
-                   + (" The cue words are the generated data's words of the class (what truly decides it)."
-                      if truth is not None and any(truth) else ""))
-        heldout_panel(bundle)
+    with it and with the true cue words, and (on request) whether attention explains over the held-out set."""
+    ui.why_section(bundle, text, key="attention", ticks=ticks_of(r), targets=list(r["probs"]), predicted=r["label"],
+                   title="Why this label? Explanations beside the attention, and does the attention explain?",
+                   shown={"attention": np.array(r["attention"])},
+                   truth=lambda target: attention.cue_truth(bundle, r["tokens"], target or r["label"]),
+                   more=lambda ex, target: heldout_panel(bundle))
 
 
 def heldout_panel(bundle) -> None:

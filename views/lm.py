@@ -192,6 +192,11 @@ def generate_section(bundle) -> None:
         ui.error(e)
     else:
         figures_section(r)
+        words = [w for w in r["next_word"] if w not in lm.SPECIALS]
+        ui.why_section(bundle, prompt, key="lm", targets=words,
+                       ticks=[t if t not in r["unknown"] else f"{t} (?)" for t in r["prompt"]],
+                       predicted=words[0] if words else "the likeliest next word",
+                       title="Why this next word? The prompt words that drive it")
         both = compare_section(bundle, prompt, options)
         ui.download_result(r if both is None else both, bundle, "result" if both is None else "comparison")
     ui.replay_view(bundle, next_word_frame)

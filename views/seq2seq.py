@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from seqviz import figures, seq2seq, ui
+from seqviz import explain, figures, seq2seq, ui
 from seqviz.errors import SeqvizError
 from seqviz.ui import calls
 
@@ -84,6 +84,44 @@ def _inside(mode: str, r: dict, params: dict, beam: int) -> None:
         return
     ui.table(view["columns"])
     st.caption(view["says"] + " ✗: not the gold token.")
+
+
+GRADIENT_METHODS = ("ig", "grad", "occlusion")
+
+
+def gradient_section(mode: str, bundle, r: dict, text: str, beam: int) -> None:
+    """Which input tokens each output token rests on (seqviz.explain, any mode): the gradient alignment beside
+    the attention's, with their agreement per step. Folded away: computed only while open."""
+    box = st.expander("Which input tokens each output token rests on: the gradient alignment",
+                      key=f"seq2seq:grad-open:{mode}", on_change="rerun")
+    if not box.open:
+        return
+    with box:
+        method = st.radio("Importance by", GRADIENT_METHODS, format_func=explain.METHODS.get, horizontal=True,
+                          key=f"seq2seq:grad-method:{mode}")
+        try:
+            g = ui.call(bundle, "gradient_alignment", text, beam, method)
+        except SeqvizError as e:
+            ui.error(e)
+            return
+        steps = [f"{i + 1}. {_shown(t)}" for i, t in enumerate(g["output"])]
+        src = [_shown(t) for t in g["source"]]
+        ui.wide_chart(figures.importance_rows(src, dict(zip(steps, g["alignment"])), x_title="input",
+                                              y_title="output step",
+                                              title=f"{explain.METHODS[method]}: what P(each output token) rests "
+                                                    "on, each row scaled to its largest (red for, blue against)"),
+                      key=f"seq2seq:grad:{mode}", min_width=160 + 40 * len(src))
+        if g["tau"] is None:
+            st.caption("This decoder has no attention: the gradient alignment is the only alignment there is. Each "
+                       "row explains one output token's probability given the decode's earlier tokens.")
+            return
+        agree = np.array(g["attention"]).argmax(1) == np.array(g["alignment"]).argmax(1)
+        ui.table({"step": steps, "τ with the attention": [round(t, 2) for t in g["tau"]],
+                  "same top input token": ["✓" if a else "✗" for a in agree]})
+        st.caption(f"Kendall's τ between the two alignments per step (+1 the same ranking of the input tokens, 0 "
+                   f"unrelated): median {np.median(g['tau']):.2f}; the top input token is the same at {agree.sum()} "
+                   f"of {len(agree)} steps. Attention says where the decoder looked; the gradient, what its output "
+                   "depended on.")
 
 
 def sidebar() -> None:
@@ -265,6 +303,7 @@ def _tab(mode: str, bundle, r: dict, text: str, beam: int, expected: str | None)
     ui.model_details(bundle)
     with views:
         _inside(mode, r, bundle.params, beam)
+        gradient_section(mode, bundle, r, text, beam)
     try:
         pinned = pinning.result()
     except SeqvizError as e:

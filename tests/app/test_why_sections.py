@@ -1,0 +1,41 @@
+"""AppTests of the "Why?" sections beyond the attention page's: the language model's (which prompt words drive
+the next word) and seq2seq's gradient alignment in a decoder's tab (beside the attention's, or alone)."""
+from seqviz import explain
+from tests.app.helpers import open_page
+
+
+def test_lm_why_explains_the_likeliest_next_word_or_a_chosen_one():
+    at = open_page("views/lm.py", text="the value of the list is")
+    assert not at.exception and "lm:why-target" not in [w.key for w in at.selectbox]     # folded: nothing run
+    at.session_state["lm:why-open"] = True
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    picker = at.selectbox(key="lm:why-target")
+    assert picker.value is None and picker.options[0].endswith("(the model's answer)")
+    table = at.dataframe[0].value
+    assert list(table["method"]) == list(explain.METHODS.values())
+    assert set(table["its top word"]) <= {"the", "value", "of", "list", "is"}
+    picker.set_value(picker.options[2])
+    at.session_state["lm:why-open"] = True
+    at.run()
+    assert not at.exception and len(at.dataframe[0].value) == 4
+
+
+def test_seq2seq_tab_shows_the_gradient_alignment_beside_the_attention_and_alone_without_it():
+    at = open_page("views/seq2seq.py", inspect="attention", text="3 1 4 1 5 9")
+    at.session_state["seq2seq:grad-open:attention"] = True
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    agree = next(d.value for d in at.dataframe if "τ with the attention" in d.value.columns)
+    assert list(agree["step"]) == ["1. three", "2. one", "3. four", "4. one", "5. five", "6. nine", "7. </s>"]
+    assert (agree["same top input token"] == "✓").sum() >= 5
+    assert any("median" in c.value and "τ" in c.value for c in at.caption)
+    at.radio(key="seq2seq:grad-method:attention").set_value("occlusion")
+    at.session_state["seq2seq:grad-open:attention"] = True
+    at.run()
+    assert not at.exception
+    at.session_state["seq2seq:inspect"] = "basic"                       # what clicking the basic tab does
+    at.session_state["seq2seq:grad-open:basic"] = True
+    at.run()
+    assert not at.exception
+    assert any("the only alignment there is" in c.value for c in at.caption)
