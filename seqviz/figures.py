@@ -123,7 +123,7 @@ def importance_rows(units: Sequence[str], rows: dict[str, Sequence[float]], titl
     names = list(rows)
     raw = np.array([np.asarray(rows[k], float) for k in names])
     top = np.abs(raw).max(axis=1, keepdims=True)
-    z = raw / np.where(top > 0, top, 1.0)
+    z = np.round(raw / np.where(top > 0, top, 1.0), 2) + 0.0     # + 0.0: no "-0.00" in a cell
     fig = heatmap(z, list(units), names, title=title, colorscale="RdBu_r", zmin=-1, zmax=1, x_title=x_title,
                   y_title=y_title, value_name="share of the row's largest", colorbar=False)
     fig.data[0].hovertext = [[f"{escape(str(n))}<br>{escape(x_title or 'unit')}: {escape(str(u))}<br>value: {v:.4g} "

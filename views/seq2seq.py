@@ -108,9 +108,10 @@ def gradient_section(mode: str, bundle, r: dict, text: str, beam: int) -> None:
         src = [_shown(t) for t in g["source"]]
         ui.wide_chart(figures.importance_rows(src, dict(zip(steps, g["alignment"])), x_title="input",
                                               y_title="output step",
-                                              title=f"{explain.METHODS[method]}: what P(each output token) rests "
-                                                    "on, each row scaled to its largest (red for, blue against)"),
-                      key=f"seq2seq:grad:{mode}", min_width=160 + 40 * len(src))
+                                              title=f"{explain.METHODS[method]}: what each output token rests on"),
+                      key=f"seq2seq:grad:{mode}", min_width=max(360, 160 + 40 * len(src)))
+        st.caption("A row per output step: the importance of each input token for P(that step's token | the "
+                   "decode's earlier tokens), scaled to the row's largest (red for, blue against).")
         if g["tau"] is None:
             st.caption("This decoder has no attention: the gradient alignment is the only alignment there is. Each "
                        "row explains one output token's probability given the decode's earlier tokens.")

@@ -17,9 +17,9 @@ HELP = {
     "grad": "the gradient of the score with respect to the unit's embedding, times the embedding: the "
             "first-order change if the embedding were zeroed",
     "gradl2": "the size of that gradient: how sensitive the score is to the unit, with no sign",
-    "ig": f"integrated gradients: the gradient averaged along the way from all-zero embeddings to these "
+    "ig": f"the gradient averaged along the way from all-zero embeddings to these "
           f"({explain.IG_STEPS} steps) times the embedding; the units' shares add up to the score's change",
-    "occlusion": "leave-one-out: how much the score drops when the model reads the unit as <unk>",
+    "occlusion": "how much the score drops when the model reads the unit as <unk>",
 }
 
 
@@ -47,9 +47,10 @@ def why_section(bundle, text: str, *, key: str, title: str, ticks: list[str], ta
             return None
         shown = shown or {}
         rows = {**shown, **{explain.METHODS[k]: ex["importance"][k] for k in explain.METHODS}}
-        wide_chart(figures.importance_rows(ticks, rows, title=f"What drives {ex['target']} = {ex['score']:.3f}: "
-                                           "each row scaled to its own largest (red for, blue against)"),
-                   key=f"{key}:why", min_width=160 + (40 if len(ticks) <= 24 else 16) * len(ticks))
+        wide_chart(figures.importance_rows(ticks, rows, title=f"What drives {ex['target']} = {ex['score']:.3f}"),
+                   key=f"{key}:why", min_width=max(320, 160 + (40 if len(ticks) <= 24 else 16) * len(ticks)))
+        st.caption(f"Each row is scaled to its own largest value: 1 = the {unit} that method finds most important, "
+                   f"red for {ex['target']}, blue against it; hover a cell for its raw value.")
         ref = next(iter(shown), "ig")                 # what the methods are compared against
         ref_name = ref if ref in shown else explain.METHODS[ref]
         ref_values = np.asarray(shown[ref] if ref in shown else ex["importance"][ref])
