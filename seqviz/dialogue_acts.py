@@ -655,6 +655,116 @@ def predict(bundle, text: str) -> dict:
             "unknown_utterances": [i for i, u in enumerate(unknown) if u]}
 
 
+# ---------------------------------------------------------------------------------------------
+# Explanations (seqviz.explain): which words of an utterance, and which other utterances, decide its tag
+# ---------------------------------------------------------------------------------------------
+@graphs.once_per_model
+def _scorer(model: tf.keras.Model, params: dict):
+    """The chosen utterance's word embeddings (N, W, E), the dialogue's ids (N, U, W (+1 with speakers)), the
+    utterance u (N,) and a tag (N,) -> the log-odds of the CRF's marginal of that tag at u (N,): log P(tag at u)
+    − log P(another tag at u). The log-odds, not the marginal: the CRF is often sure (0.9998), and a probability
+    that close to 1 barely moves whatever is occluded. The model's own layers after its word embedding (the other
+    utterances' embeddings looked up as usual), then the CRF's log-partition over the paths through the tag at u
+    and over the others (tfa's forward algorithm, what tf2crf trains with)."""
+    import tensorflow_addons as tfa
+    enc = model.get_layer("encode_utterances").layer
+    embed, word_bilstm = enc.get_layer("word_embedding"), enc.get_layer("word_bilstm")
+    pool = enc.get_layer(f"{params['pooling']}_over_words")
+    context, dense = model.get_layer("context"), model.get_layer("emissions")
+    transitions = model.get_layer("crf").transitions
+    speaker = params["use_speaker"]
+
+    def score(emb_u, dialogue, u, tag):
+        words = dialogue[:, :, 1:] if speaker else dialogue                                   # (N, U, W)
+        n, n_utt, w = tf.shape(words)[0], tf.shape(words)[1], tf.shape(words)[2]
+        at_u = tf.one_hot(u, n_utt, dtype=emb_u.dtype)[:, :, None, None]                     # (N, U, 1, 1)
+        x = embed(words) * (1 - at_u) + emb_u[:, None] * at_u                                 # (N, U, W, E)
+        flat = tf.reshape(words, (-1, w))
+        states = word_bilstm(tf.reshape(x, (n * n_utt, w, -1)), mask=flat != 0, training=False)
+        utt = tf.reshape(pool(states, mask=flat != 0), (n, n_utt, -1))                       # (N, U, 2h)
+        if speaker:
+            utt = tf.concat([utt, model.get_layer("speaker_change")(dialogue[:, :, 0])], -1)
+        real = tf.reduce_any(words != 0, axis=-1)                                             # (N, U)
+        em = dense(context(utt, mask=real, training=False))                                   # (N, U, K)
+        lengths = tf.reduce_sum(tf.cast(real, tf.int32), 1)
+        is_tag = tf.one_hot(tag, tf.shape(em)[-1])[:, None]                                    # (N, 1, K)
+        at = at_u[:, :, 0]                                                                    # (N, U, 1)
+        paths_with = tfa.text.crf_log_norm(em - 1e4 * at * (1 - is_tag), lengths, transitions)   # tag at u
+        paths_without = tfa.text.crf_log_norm(em - 1e4 * at * is_tag, lengths, transitions)       # another tag
+        return paths_with - paths_without                   # log P(tag at u) - log P(not tag at u)
+    return tf.function(score, reduce_retracing=True, autograph=False)
+
+
+def _pick(r: dict, target) -> tuple[int, str]:
+    """(utterance index, tag) of a target: "3" (utterance 3's Viterbi tag) or "3:yes_answer"; None -> the first
+    utterance where the CRF overrules the per-utterance argmax, else the last one."""
+    n = len(r["tags"])
+    if target is None:
+        over = [i for i, (a, b) in enumerate(zip(r["tags"], r["greedy_tags"])) if a != b]
+        u = over[0] if over else n - 1
+        return u, r["tags"][u]
+    head, _, tag = str(target).partition(":")
+    try:
+        u = int(head) - 1
+    except ValueError:
+        u = -1
+    if not 0 <= u < n:
+        raise SeqvizError(f"The utterance to explain is one of 1 to {n}, not {head!r} (a target is 'N' or "
+                          "'N:tag').")
+    tag = tag.strip() or r["tags"][u]
+    if tag not in r["labels"]:
+        raise SeqvizError(f"{tag!r} is not one of the model's tags ({', '.join(r['labels'])}).")
+    return u, tag
+
+
+IG_STEPS = 128   # integrated gradients' steps: from all-zero words the path bends sharply (32 steps: 12% short)
+
+
+def explainable(bundle, text: str, target=None):
+    """Utterance u's words as seqviz.explain's methods see them, for the CRF's marginal of a tag at u (its
+    Viterbi tag unless the target names another; see `_pick`), the rest of the dialogue as it is."""
+    from seqviz import explain
+    r = predict(bundle, text)
+    u, tag = _pick(r, target)
+    p, vocab = bundle.params, bundle.vocabs["words"]
+    ids = encode(vocab, r["utterances"], p["max_words"], r["speakers"] if p["use_speaker"] else None)
+    dialogue = pad([ids])
+    words = ids[u][1:] if p["use_speaker"] else ids[u]
+    table = bundle.model.get_layer("encode_utterances").layer.get_layer("word_embedding").embeddings.numpy()
+    emb = np.zeros((1, dialogue.shape[2] - p["use_speaker"], table.shape[1]), np.float32)
+    emb[0, :len(words)] = table[words]
+    units = tokenize(r["utterances"][u])[:p["max_words"]]
+    return explain.Subject([units], emb, table[vocab.unk_id], _scorer(bundle.model, p),
+                           (dialogue, np.array([u], np.int32), np.array([r["labels"].index(tag)], np.int32)),
+                           [f"log-odds of P(utterance {u + 1} = {tag})"], ig_steps=IG_STEPS)
+
+
+def context_importance(bundle, text: str, target=None) -> dict:
+    """What each utterance contributes to the tag of utterance u: the drop in the log-odds of the CRF's marginal
+    of that tag at u when the utterance's words are all read as <unk> (all variants in one forward pass) ->
+    {"utterance" (u, 0-based), "tag", "marginal", "log_odds", "drop" (one per utterance; u's own included)}."""
+    r = predict(bundle, text)
+    u, tag = _pick(r, target)
+    p, vocab = bundle.params, bundle.vocabs["words"]
+    ids = encode(vocab, r["utterances"], p["max_words"], r["speakers"] if p["use_speaker"] else None)
+    k = r["labels"].index(tag)
+    lead = int(p["use_speaker"])
+    variants = [[row if j != i else row[:lead] + [vocab.unk_id] * (len(row) - lead) for j, row in enumerate(ids)]
+                for i in range(len(ids))]
+    def log_odds(em, tr):      # log P(tag at u) − log P(another tag at u), from the two log-partitions
+        others = em.copy()
+        others[u, k] = -1e4
+        only = np.full_like(em, -1e4)
+        only[u, k] = em[u, k]
+        only = np.where(np.arange(len(em))[:, None] == u, only, em)
+        return crf.log_partition(only, tr) - crf.log_partition(others, tr)
+
+    base = log_odds(*scores(bundle.model, [ids])[0])
+    drops = [base - log_odds(em, tr) for em, tr in scores(bundle.model, variants)]
+    return {"utterance": u, "tag": tag, "marginal": float(np.array(r["marginals"])[u, k]), "log_odds": float(base),
+            "drop": [float(d) for d in drops]}
+
+
 def viterbi_of(r: dict) -> crf.Viterbi:
     """The Viterbi decode a prediction (or a replay's snapshot) carries: its path, score, and per step and tag
     the best score of a path ending there and its backpointer (what the lattice draws). A snapshot recorded

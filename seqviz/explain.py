@@ -39,6 +39,7 @@ class Subject:
     args: tuple = ()                 # the score's other inputs, each (N, ...): repeated with the embeddings
     target: list[str] = field(default_factory=list)   # per input, the target in words: "P(food)"
     extras: dict = field(default_factory=dict)        # what the model shows itself, per unit: {"attention": (N, T)}
+    ig_steps: int = IG_STEPS         # integrated gradients' steps by default: more where the path bends sharply
 
 
 def _traced(score, emb: np.ndarray, args: tuple):
@@ -89,8 +90,10 @@ def grad_l2(subject: Subject) -> np.ndarray:
     return np.linalg.norm(gradients(subject), axis=-1)
 
 
-def integrated_gradients(subject: Subject, m: int = IG_STEPS) -> np.ndarray:
-    """Integrated gradients from the zero embedding, the midpoint rule over m steps: all m x N in one call."""
+def integrated_gradients(subject: Subject, m: int | None = None) -> np.ndarray:
+    """Integrated gradients from the zero embedding, the midpoint rule over m steps (None: the subject's
+    `ig_steps`): all m x N in one call."""
+    m = m or subject.ig_steps
     alphas = (np.arange(m, dtype=np.float32) + 0.5) / m
     path = (alphas[:, None, None, None] * subject.embedded[None]).reshape(-1, *subject.embedded.shape[1:])
     _, g = _call(subject, path, _args(subject, m), grad=True)
@@ -114,24 +117,25 @@ def occlusion(subject: Subject) -> np.ndarray:
 RUN = {"grad": grad_input, "gradl2": grad_l2, "ig": integrated_gradients, "occlusion": occlusion}
 
 
-def importances(subject: Subject, methods=tuple(METHODS), m: int = IG_STEPS) -> dict[str, np.ndarray]:
+def importances(subject: Subject, methods=tuple(METHODS), m: int | None = None) -> dict[str, np.ndarray]:
     """{method: (N, T)}: each method's importance of every unit of every input (past an input's units: padding)."""
     return {k: integrated_gradients(subject, m) if k == "ig" else RUN[k](subject) for k in methods}
 
 
-def explain(subject: Subject, methods=tuple(METHODS), m: int = IG_STEPS) -> dict:
+def explain(subject: Subject, methods=tuple(METHODS), m: int | None = None) -> dict:
     """One input (the subject's first): every method's importance per unit, the target's score, and each
     method's agreement with the others and with the model's own weights where it has them: {"units", "target",
-    "score", "importance": {method: [one per unit]}, "agreement": {"a|b": {"tau", "top1"}}, "ig_completeness":
-    {"sum", "expected"} (expected = s(x) − s(zero embedding))}."""
+    "score", "importance": {method: [one per unit]}, "agreement": {"a|b": {"tau", "top1"}}, "ig_steps",
+    "ig_completeness": {"sum", "expected"} (expected = s(x) − s(zero embedding))}."""
     one = Subject(subject.units[:1], subject.embedded[:1], subject.unk, subject.score,
                   tuple(a[:1] for a in subject.args), subject.target[:1],
-                  {k: np.asarray(v)[:1] for k, v in subject.extras.items()})
+                  {k: np.asarray(v)[:1] for k, v in subject.extras.items()}, subject.ig_steps)
     cut = len(one.units[0])
     imp = {k: v[0, :cut] for k, v in importances(one, methods, m).items()}
     out = {"units": list(one.units[0]), "target": one.target[0] if one.target else "",
            "score": float(value(one)[0]), "importance": {k: [float(x) for x in v] for k, v in imp.items()}}
     if "ig" in imp:     # completeness: the attributions add up to s(x) − s(zero embedding)
+        out["ig_steps"] = m or one.ig_steps
         base = float(value(one, np.zeros_like(one.embedded))[0])
         out["ig_completeness"] = {"sum": float(imp["ig"].sum()), "expected": out["score"] - base}
     shown = {**imp, **{k: np.asarray(v)[0, :cut] for k, v in one.extras.items()}}
@@ -212,7 +216,7 @@ def faithfulness(probs_given: Callable, weights: np.ndarray, lengths: np.ndarray
 # ---------------------------------------------------------------------------------------------
 # The services' entry points (the CLI, the pages): any architecture with an `explainable`
 # ---------------------------------------------------------------------------------------------
-def of(bundle, text: str, target: str | None = None, methods=tuple(METHODS), m: int = IG_STEPS) -> dict:
+def of(bundle, text: str, target: str | None = None, methods=tuple(METHODS), m: int | None = None) -> dict:
     """`explain` of one input of a loaded model, for the target its architecture names (None: its prediction)."""
     from seqviz import archs, contract
     unknown = [k for k in methods if k not in METHODS]

@@ -143,6 +143,34 @@ def what_if_section(r: dict) -> None:
                   key="dialogue-acts:pinned-lattice", min_width=240 + 55 * len(steps))
 
 
+def why_section(bundle, text: str, r: dict) -> None:
+    """Why this tag? For a chosen utterance's tag: its words' importance (seqviz.explain), and what each other
+    utterance contributes (its words read as <unk>: the tag's log-odds drop)."""
+    n = len(r["tags"])
+    over = [i for i, (a, b) in enumerate(zip(r["tags"], r["greedy_tags"])) if a != b]
+    first = over[0] if over else n - 1
+
+    def label(k: str) -> str:
+        i = int(k.split(":")[0]) - 1
+        return f"utterance {i + 1}: {r['utterances'][i][:40]} → {r['tags'][i]}"
+
+    def context(ex: dict, target) -> None:
+        c = ui.call(bundle, "context_importance", text, target)
+        u = c["utterance"]
+        st.plotly_chart(figures.bars([f"{i + 1}. {t[:24]}" for i, t in enumerate(r["utterances"])], c["drop"],
+                                     title=f"What each utterance adds to utterance {u + 1}'s {c['tag']}: the drop "
+                                           "when its words are unknown", value_name="drop in log-odds",
+                                     highlight=u, value_range=None), width="stretch", key="dialogue-acts:why-ctx")
+        st.caption(f"P(utterance {u + 1} = {c['tag']}) = {c['marginal']:.4f}, log-odds {c['log_odds']:.2f}. Each "
+                   "bar: how much less sure the CRF is of that tag when one utterance's words are all read as <unk> "
+                   "(the utterance itself included): the context the dialogue BiLSTM and the transitions used.")
+
+    ui.why_section(bundle, text, key="dialogue-acts", ticks=None, targets=[str(i + 1) for i in range(n)],
+                   predicted=f"utterance {first + 1}: {r['utterances'][first][:40]} → {r['tags'][first]}",
+                   label=label, more=context,
+                   title="Why this tag? The words of an utterance and its neighbours behind the CRF's choice")
+
+
 def compare_section(bundle, text: str, r: dict) -> dict | None:
     """The sidebar's "Compare with" model on the same dialogue: both tag columns, and both paths on one
     lattice where the tag sets match. Returns the comparison ({"a", "b", "diff"}), or None."""
@@ -195,6 +223,7 @@ r = ui.predict_or_stop(bundle, text)
 tags_section(r)
 lattice_section(r)
 what_if_section(r)
+why_section(bundle, text, r)
 both = compare_section(bundle, text, r)
 ui.download_result(r if both is None else both, bundle, "result" if both is None else "comparison")
 ui.replay_view(bundle, lattice)

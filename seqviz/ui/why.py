@@ -17,14 +17,15 @@ HELP = {
     "grad": "the gradient of the score with respect to the unit's embedding, times the embedding: the "
             "first-order change if the embedding were zeroed",
     "gradl2": "the size of that gradient: how sensitive the score is to the unit, with no sign",
-    "ig": f"the gradient averaged along the way from all-zero embeddings to these "
-          f"({explain.IG_STEPS} steps) times the embedding; the units' shares add up to the score's change",
+    "ig": "the gradient averaged along the way from all-zero embeddings to these ({steps} steps) times the "
+          "embedding; the units' shares add up to the score's change",
     "occlusion": "how much the score drops when the model reads the unit as <unk>",
 }
 
 
-def why_section(bundle, text: str, *, key: str, title: str, ticks: list[str], targets: list[str],
+def why_section(bundle, text: str, *, key: str, title: str, ticks: list[str] | None, targets: list[str],
                 predicted: str, shown: dict[str, np.ndarray] | None = None,
+                label: Callable[[str], str] = str,
                 truth: Callable[[str], list[bool] | None] | None = None,
                 more: Callable[[dict, str | None], None] | None = None, unit: str = "word",
                 truth_name: str = "the cue words") -> dict | None:
@@ -32,20 +33,22 @@ def why_section(bundle, text: str, *, key: str, title: str, ticks: list[str], ta
     `targets`), the importance rows (`shown`: the model's own weights per unit, drawn first and compared
     against), a table per method (τ and top unit against the first of `shown`, or against integrated
     gradients; with `truth(target)`, the share on the units that truly decide), then `more(explanation,
-    target)`. `unit` names what gets an importance ("word"), `truth_name` what truly decides. Returns the
+    target)`. `ticks`: the units as drawn (None: as the explanation names them); `label(target)`: a target in the
+    picker. `unit` names what gets an importance ("word"), `truth_name` what truly decides. Returns the
     explanation, or None while folded or when it cannot be made (the page says why)."""
     box = st.expander(title, key=f"{key}:why-open", on_change="rerun")
     if not box.open:
         return None
     with box:
         target = st.selectbox("Explain", [None, *targets], key=f"{key}:why-target",
-                              format_func=lambda k: f"{predicted} (the model's answer)" if k is None else k)
+                              format_func=lambda k: f"{predicted} (the model's answer)" if k is None else label(k))
         try:
             ex = call(bundle, "explain.of", text, target)
         except SeqvizError as e:
             error(e)
             return None
         shown = shown or {}
+        ticks = ticks or ex["units"]
         rows = {**shown, **{explain.METHODS[k]: ex["importance"][k] for k in explain.METHODS}}
         wide_chart(figures.importance_rows(ticks, rows, title=f"What drives {ex['target']} = {ex['score']:.3f}"),
                    key=f"{key}:why", min_width=max(320, 160 + (40 if len(ticks) <= 24 else 16) * len(ticks)))
@@ -77,7 +80,8 @@ def why_section(bundle, text: str, *, key: str, title: str, ticks: list[str], ta
             rows.append(row)
         table([{k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()} for row in rows])
         st.caption(f"Kendall's τ ranks the {unit}s by two explanations: +1 the same order, 0 unrelated. "
-                   + " ".join(f"**{explain.METHODS[k]}**: {h}." for k, h in HELP.items()))
+                   + " ".join(f"**{explain.METHODS[k]}**: {h.format(steps=ex.get('ig_steps'))}."
+                              for k, h in HELP.items()))
         if more is not None:
             more(ex, target)
     return ex

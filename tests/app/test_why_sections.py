@@ -39,3 +39,20 @@ def test_seq2seq_tab_shows_the_gradient_alignment_beside_the_attention_and_alone
     at.run()
     assert not at.exception
     assert any("the only alignment there is" in c.value for c in at.caption)
+
+
+def test_dialogue_acts_why_shows_the_words_and_the_neighbours_behind_a_tag():
+    at = open_page("views/dialogue_acts.py")
+    at.session_state["dialogue-acts:why-open"] = True
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    picker = at.selectbox(key="dialogue-acts:why-target")
+    assert picker.options[0].endswith("(the model's answer)") and picker.options[6] == "utterance 6: yeah → backchannel"
+    picker.set_value("6")
+    at.session_state["dialogue-acts:why-open"] = True
+    at.run()
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "method" in d.value.columns)
+    assert list(table["its top word"]) == ["yeah"] * 4               # one word: every method names it
+    assert any("P(utterance 6 = backchannel)" in c.value for c in at.caption)
+    assert any(c.proto.spec and "utterance 6" in c.proto.spec for c in at.get("plotly_chart"))

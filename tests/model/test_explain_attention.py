@@ -105,5 +105,7 @@ def test_cli_explains_one_text_and_the_held_out_set_and_refuses_in_one_line(caps
                        (["--model", "nope", "--text", "x"], "No attention model named 'nope'")):
         assert cli.main(["explain", "attention", *argv]) == 2
         assert said in capsys.readouterr().err
-    assert cli.main(["explain", "dialogue-acts", "--text", "A: hi\nB: hello"]) == 2
+    assert cli.main(["explain", "captioning", "--text", "sample 1"]) == 2
+    assert "not available yet" in capsys.readouterr().err
+    assert cli.main(["explain", "dialogue-acts", "--heldout"]) == 2
     assert "not available yet" in capsys.readouterr().err
