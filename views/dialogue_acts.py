@@ -158,12 +158,12 @@ def why_section(bundle, text: str, r: dict) -> None:
         c = ui.call(bundle, "context_importance", text, target)
         u = c["utterance"]
         st.plotly_chart(figures.bars([f"{i + 1}. {t[:24]}" for i, t in enumerate(r["utterances"])], c["drop"],
-                                     title=f"What each utterance adds to utterance {u + 1}'s {c['tag']}: the drop "
-                                           "when its words are unknown", value_name="drop in log-odds",
+                                     title=f"The context behind utterance {u + 1}'s tag", value_name="drop in log-odds",
                                      highlight=u, value_range=None), width="stretch", key="dialogue-acts:why-ctx")
         st.caption(f"P(utterance {u + 1} = {c['tag']}) = {c['marginal']:.4f}, log-odds {c['log_odds']:.2f}. Each "
                    "bar: how much less sure the CRF is of that tag when one utterance's words are all read as <unk> "
-                   "(the utterance itself included): the context the dialogue BiLSTM and the transitions used.")
+                   "(the utterance itself included, in red): the context the dialogue BiLSTM and the transitions "
+                   "used.")
 
     ui.why_section(bundle, text, key="dialogue-acts", ticks=None, targets=[str(i + 1) for i in range(n)],
                    predicted=f"utterance {first + 1}: {r['utterances'][first][:40]} → {r['tags'][first]}",
