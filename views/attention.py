@@ -2,9 +2,8 @@
 import numpy as np
 import streamlit as st
 
-from seqviz.errors import SeqvizError
-
 from seqviz import attention, explain, figures, ui
+from seqviz.errors import SeqvizError
 
 
 def header() -> None:

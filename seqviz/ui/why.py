@@ -54,31 +54,21 @@ def why_section(bundle, text: str, *, key: str, title: str, ticks: list[str] | N
                    key=f"{key}:why", min_width=max(320, 160 + (40 if len(ticks) <= 24 else 16) * len(ticks)))
         st.caption(f"Each row is scaled to its own largest value: 1 = the {unit} that method finds most important, "
                    f"red for {ex['target']}, blue against it; hover a cell for its raw value.")
-        ref = next(iter(shown), "ig")                 # what the methods are compared against
-        ref_name = ref if ref in shown else explain.METHODS[ref]
-        ref_values = np.asarray(shown[ref] if ref in shown else ex["importance"][ref])
+        # every explanation against the model's own weights (the first of `shown`), else integrated gradients
+        ref = next(iter(shown), explain.METHODS["ig"])
+        ref_values = np.asarray(rows[ref])
         true = truth(target) if truth is not None else None
         true = true if true is not None and any(true) else None
-        rows = []
-        for k, name in explain.METHODS.items():
-            v = np.asarray(ex["importance"][k])
-            row = {"method": name,
-                   f"τ with {ref_name}": 1.0 if k == ref else ex["agreement"][f"{k}|{ref}"]["tau"]
-                   if f"{k}|{ref}" in ex["agreement"] else ex["agreement"][f"{ref}|{k}"]["tau"],
-                   f"its top {unit}": ticks[int(v.argmax())],
-                   f"same top {unit} as {ref_name}": "✓" if v.argmax() == ref_values.argmax() else "✗"}
-            if true is not None:
-                row[f"share on {truth_name}"] = explain.plausibility(v, true)
-            rows.append(row)
-        for name, v in shown.items():
+        listed = []
+        for name, v in [*list(rows.items())[len(shown):], *shown.items()]:    # the methods first, then `shown`
             v = np.asarray(v)
-            row = {"method": name, f"τ with {ref_name}": explain.kendall_tau(v, ref_values),
+            row = {"method": name, f"τ with {ref}": explain.kendall_tau(v, ref_values),
                    f"its top {unit}": ticks[int(v.argmax())],
-                   f"same top {unit} as {ref_name}": "✓" if v.argmax() == ref_values.argmax() else "✗"}
+                   f"same top {unit} as {ref}": "✓" if v.argmax() == ref_values.argmax() else "✗"}
             if true is not None:
                 row[f"share on {truth_name}"] = explain.plausibility(v, true)
-            rows.append(row)
-        table([{k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()} for row in rows])
+            listed.append(row)
+        table([{k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()} for row in listed])
         st.caption(f"Kendall's τ ranks the {unit}s by two explanations: +1 the same order, 0 unrelated. "
                    + " ".join(f"**{explain.METHODS[k]}**: {h.format(steps=ex.get('ig_steps'))}."
                               for k, h in HELP.items()))
