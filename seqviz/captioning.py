@@ -777,6 +777,116 @@ def score(bundle, features: np.ndarray, captions: Sequence[str], ablate: str = "
 
 
 # ---------------------------------------------------------------------------------------------
+# Explanations (seqviz.explain): what each word of each head's caption rests on
+# ---------------------------------------------------------------------------------------------
+def heldout_cases(bundle, n: int = 60) -> list[tuple[np.ndarray, str]]:
+    """seqviz.explain's held-out cases: every word of both heads' greedy captions of the held-out scenes (a model
+    of your files: the held-out images it keeps), `n` in all."""
+    p = bundle.params
+    if bundle.data.get("source") == "upload":
+        x = np.stack([image["features"] for image in heldout_images(bundle)])
+    else:
+        data = make_data(p["n_scenes"], p["max_objects"], p["feature_dim"], p["noise"], p["seed"])
+        x = data.features[split(data.scenes, p["seed"])[1][:n]]
+    captions = greedy_captions(bundle.model, p, bundle.vocabs, x)
+    lengths = input_lengths(p)
+    cases = [(x[i], f"{h + 1}:{k + 1}") for i in range(len(x)) for h in (0, 1)
+             for k in range(min(len(captions[h][i]) + 1, lengths[h]))]
+    return cases[:n]
+
+
+def explain_input(bundle, raw: bytes, filename: str) -> np.ndarray:
+    """The CLI's `explain --file`: a .npy of one feature vector, (D,) or (1, D)."""
+    x = read_features(raw, filename, bundle.params["feature_dim"], max_rows=None)
+    if x.ndim == 2 and len(x) != 1:
+        raise SeqvizError(f"{filename} has {len(x)} rows; explain reads one image's features: save one row, "
+                          "e.g. numpy.save(path, features[i]).")
+    return x.reshape(-1)
+
+
+IG_STEPS = 256    # the path from a zero image bends sharply at a caption's last words: 32 steps fell 38% short
+
+
+@graphs.once_per_model
+def _scorers(model: tf.keras.Model, params: dict):
+    """Per head k: units (N, U, W), where_1 (N, L_1), where_2 (N, L_2), token (N,) -> P(head k's next word =
+    token) (N,), the model's own layers after its inputs. The units are rows of width W = max(D, E): row 0 the
+    image features as branch 1 reads them, row 1 as branch 2 does (their first D columns), then words (their
+    first E columns); where_k[i, j] is the row branch k reads at position j of its partial caption, -1 where it
+    is padding (masked, as the Embedding masks id 0)."""
+    layers = {layer.name: layer for layer in model.layers}
+    dim, e, lengths = params["feature_dim"], params["embed_dim"], input_lengths(params)
+
+    def score(head: int):
+        def f(units, where_1, where_2, token):
+            states = []
+            for k, where in ((1, where_1), (2, where_2)):
+                where = tf.reshape(where, [-1, lengths[k - 1]])     # static: an unrolled LSTM needs its length
+                image = layers[f"repeat_{k}"](layers[f"image_{k}"](units[:, k - 1, :dim]))        # (N, L_k, I)
+                on = where >= 0
+                words = tf.gather(units[..., :e], tf.maximum(where, 0), batch_dims=1)           # (N, L_k, E)
+                words *= tf.cast(on, tf.float32)[..., None]
+                states.append(layers[f"lstm_{k}"](tf.concat([image, words], -1), mask=on))    # as concat_k
+            probs = layers[f"next_{head}"](tf.concat(states, -1))
+            return tf.gather(probs, token, batch_dims=1)
+        return tf.function(f, reduce_retracing=True, autograph=False)
+    return score(1), score(2)
+
+
+def explain_target(target, captions: list[list[str]], params: dict) -> tuple[int, int]:
+    """"H:N" (head H's word N, 1-based; "</s>" after its last word) -> (H, N); None -> (1, 1)."""
+    if target is None:
+        return 1, 1
+    lengths = input_lengths(params)
+    steps = [min(len(c) + 1, n) for c, n in zip(captions, lengths)]
+    try:
+        head, step = (int(x) for x in str(target).split(":"))
+        assert head in (1, 2) and 1 <= step <= steps[head - 1]
+    except (ValueError, AssertionError):
+        raise SeqvizError(f"The word to explain is 'H:N', word N of head H's caption: head 1 has words 1 to "
+                          f"{steps[0]}, head 2 has 1 to {steps[1]} (the last is </s>); not {target!r}.") from None
+    return head, step
+
+
+def explainable(bundle, text, target=None, captions: Sequence[str] | None = None):
+    """One image as seqviz.explain's methods see it, for P(word N of head H's greedy caption): the units are
+    the image features as each branch reads them (occluded: zeroed, the page's ablation) and the words read
+    before that step, head H's ("<s>" first) then the other branch's (its caption cut to the same step, as
+    lock-step decoding reads it). `text`: a sample or a described scene, or a feature vector (D,) (an upload's
+    row, a held-out image); `target`: "H:N" (None: "1:1"); `captions`: the two captions read (None: the greedy
+    ones, what the model says)."""
+    from seqviz import explain
+    model, p, vocabs = bundle.model, bundle.params, bundle.vocabs
+    x = text_features(bundle, text)[0] if isinstance(text, str) else np.asarray(text, np.float32)
+    if x.shape != (p["feature_dim"],):
+        raise SeqvizError(f"The image to explain is one vector of {p['feature_dim']} features, not shape {x.shape}.")
+    captions = ([c[0] for c in greedy_captions(model, p, vocabs, x[None])] if captions is None
+                else [c.split() for c in captions])
+    head, step = explain_target(target, captions, p)
+    ids = [[vocabs[f"caption{k}"].index[START]] + vocabs[f"caption{k}"].encode(c)
+           for k, c in ((1, captions[0]), (2, captions[1]))]
+    forced = (ids[head - 1][1:] + [vocabs[f"caption{head}"].index[END]])[step - 1]
+    read = {head: ids[head - 1][:step]}                                           # "<s> w1 .. w(N-1)"
+    read[3 - head] = ids[2 - head][:min(step, input_lengths(p)[2 - head])]        # the other, cut alike
+    tables = {k: model.get_layer(f"embedding_{k}").embeddings.numpy() for k in (1, 2)}
+    width = max(p["feature_dim"], p["embed_dim"])
+    rows, unk, units = [x, x], [np.zeros(0), np.zeros(0)], ["image → branch 1", "image → branch 2"]
+    where = {k: -np.ones(n, np.int32) for k, n in zip((1, 2), input_lengths(p))}
+    for k in (head, 3 - head):
+        vocab = vocabs[f"caption{k}"]
+        for j, i in enumerate(read[k]):
+            where[k][j] = len(rows)
+            rows.append(tables[k][i])
+            unk.append(tables[k][vocab.unk_id])
+            units.append(f"{k}: {vocab.tokens[i]}")
+    pad = lambda v: np.pad(np.asarray(v, np.float32), (0, width - len(v)))     # noqa: E731
+    word = vocabs[f"caption{head}"].tokens[forced]
+    return explain.Subject([units], np.stack([pad(r) for r in rows])[None], np.stack([pad(u) for u in unk])[None],
+                           _scorers(model, p)[head - 1], (where[1][None], where[2][None], np.array([forced], np.int32)),
+                           [f"P(caption {head} word {step} = {word})"], ig_steps=IG_STEPS)
+
+
+# ---------------------------------------------------------------------------------------------
 # Inputs: .npy features, or a sample / a described scene
 # ---------------------------------------------------------------------------------------------
 NPY_MAGIC = b"\x93NUMPY"

@@ -150,14 +150,16 @@ def cmd_explain(args) -> None:
     mod = archs.get(args.arch).module()
     methods = tuple(explain.METHODS) if args.method == "all" else (args.method,)
     if args.heldout:
-        if args.text is not None or args.target is not None:
+        if args.text is not None or args.file is not None or args.target is not None:
             raise SeqvizError("--heldout explains the held-out set: leave out --text and --target.")
         _emit(explain.heldout(store.load(args.arch, args.model or contract.hook(mod, "default_model")({}))))
         return
-    if args.text is None:
-        raise SeqvizError("explain needs --text TEXT (or --heldout).")
+    if (args.text is None) == (args.file is None):
+        raise SeqvizError("explain needs --text TEXT or --file FILE (one of them), or --heldout.")
+    raw = read_path(args.file) if args.file is not None else None
     bundle = store.load(args.arch, args.model or contract.hook(mod, "default_model")({}))
-    _emit(explain.of(bundle, args.text, args.target, methods))
+    given = args.text if raw is None else contract.hook(mod, "explain_input")(bundle, raw, Path(args.file).name)
+    _emit(explain.of(bundle, given, args.target, methods))
 
 
 def cmd_export(args) -> None:
@@ -215,10 +217,12 @@ def main(argv=None) -> int:
     x.add_argument("arch")
     x.add_argument("--model", default=None)
     x.add_argument("--text", help="the input to explain")
+    x.add_argument("--file", help="the input to explain from a file (captioning: a .npy of one feature vector)")
     x.add_argument("--method", default="all", choices=["all", "grad", "gradl2", "ig", "occlusion"],
                    help="grad = gradient x input, gradl2 = gradient L2, ig = integrated gradients, occlusion = "
                    "leave-one-out (default: all)")
-    x.add_argument("--target", help="what to explain (attention: a class; default: the prediction)")
+    x.add_argument("--target", help="what to explain (attention: a class; captioning: H:N, word N of head H's "
+                   "caption; default: the prediction)")
     x.add_argument("--heldout", action="store_true", help="the agreement and faithfulness figures over the model's "
                    "held-out set instead of one input")
     x.set_defaults(fn=cmd_explain)

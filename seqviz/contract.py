@@ -94,10 +94,26 @@ OPTIONAL: dict[str, Any] = {
     "prepare_worker": lambda mod: lambda: None,                # what any run reads, loaded in a spare worker
     "advise": lambda mod: lambda params, data: [],             # what to reconsider before a run (it may go ahead)
     # seqviz.explain: `explainable(bundle, text, target=None)` -> an explain.Subject (the input's embeddings and
-    # the target's score from them); `explain_heldout(bundle, n)` -> the explanations over the held-out set
+    # the target's score from them); `heldout_cases(bundle, n=...)` -> [(input, target)] of the held-out set;
+    # `explain_heldout(bundle, n=...)` -> the explanations over them (by default explain.over_cases)
     "explainable": lambda mod: _unexplained(mod),
-    "explain_heldout": lambda mod: _unexplained(mod),
+    "heldout_cases": lambda mod: _unexplained(mod),
+    "explain_heldout": lambda mod: _over_cases(mod),
+    # the CLI's `explain --file`: the file's bytes -> the input `explainable` reads (by default the file's text)
+    "explain_input": lambda mod: _text_of_file,
 }
+
+
+def _text_of_file(bundle, raw: bytes, filename: str) -> str:
+    from seqviz.uploads import decode_text
+    return decode_text(raw, filename)
+
+
+def _over_cases(mod: ModuleType):
+    def explain_heldout(bundle, *n):
+        from seqviz import explain
+        return explain.over_cases(mod, bundle, *n)
+    return explain_heldout
 
 
 def _unexplained(mod: ModuleType):

@@ -739,6 +739,23 @@ def explainable(bundle, text: str, target=None):
                            [f"log-odds of P(utterance {u + 1} = {tag})"], ig_steps=IG_STEPS)
 
 
+def heldout_cases(bundle, n: int = 60) -> list[tuple[str, str]]:
+    """seqviz.explain's held-out cases: every utterance (for its Viterbi tag) of the held-out generated dialogues,
+    `n` in all (a model of your file does not keep its dialogues)."""
+    p = bundle.params
+    if bundle.data.get("source") == "upload":
+        raise SeqvizError("The held-out explanations need the generated dialogues the model was trained on; this "
+                          "model was trained on your file, which it does not keep.")
+    data = make_toy(int(p["n_dialogues"] / 0.85), p["max_utterances"], p["seed"])
+    cases = []
+    for i in holdout(len(data.utterances), p["seed"])[1]:
+        lines = [f"{w}: {u}" for w, u in zip(data.speakers[i], data.utterances[i])][:MAX_UTTERANCES]
+        cases += [("\n".join(lines), str(u + 1)) for u in range(len(lines))]
+        if len(cases) >= n:
+            break
+    return cases[:n]
+
+
 def context_importance(bundle, text: str, target=None) -> dict:
     """What each utterance contributes to the tag of utterance u: the drop in the log-odds of the CRF's marginal
     of that tag at u when the utterance's words are all read as <unk> (all variants in one forward pass) ->

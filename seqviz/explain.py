@@ -34,7 +34,8 @@ class Subject:
     page's input, the held-out set in one batch for the figures over it)."""
     units: list[list[str]]           # per input, what gets one importance each: the first len(units[i]) rows
     embedded: np.ndarray             # (N, T, E) float32: the inputs' embeddings (padding after their units)
-    unk: np.ndarray                  # (E,) the embedding an occluded unit gets: the model's <unk>
+    unk: np.ndarray                  # (E,) what an occluded unit reads instead: the model's <unk>; or (N, T, E)
+    #                                  one per unit (captioning: a word's <unk>, zeros for the image)
     score: Callable                  # traced: (M, T, E) embeddings, *args (M, ...) -> (M,) the target's score
     args: tuple = ()                 # the score's other inputs, each (N, ...): repeated with the embeddings
     target: list[str] = field(default_factory=list)   # per input, the target in words: "P(food)"
@@ -106,7 +107,7 @@ def occlusion(subject: Subject) -> np.ndarray:
     n, t, _ = subject.embedded.shape
     k = max(map(len, subject.units))                                     # units to occlude, at most
     variants = np.repeat(subject.embedded, k + 1, axis=0).reshape(n, k + 1, t, -1)   # variant 0: the input
-    variants[:, np.arange(1, k + 1), np.arange(k)] = subject.unk
+    variants[:, np.arange(1, k + 1), np.arange(k)] = subject.unk if subject.unk.ndim == 1 else subject.unk[:, :k]
     s = np.asarray(_call(subject, variants.reshape(n * (k + 1), t, -1), _args(subject, k + 1, repeat=True)))
     drop = np.zeros((n, t), np.float32)
     drop[:, :k] = s.reshape(n, k + 1)[:, :1] - s.reshape(n, k + 1)[:, 1:]
@@ -127,8 +128,8 @@ def explain(subject: Subject, methods=tuple(METHODS), m: int | None = None) -> d
     method's agreement with the others and with the model's own weights where it has them: {"units", "target",
     "score", "importance": {method: [one per unit]}, "agreement": {"a|b": {"tau", "top1"}}, "ig_steps",
     "ig_completeness": {"sum", "expected"} (expected = s(x) − s(zero embedding))}."""
-    one = Subject(subject.units[:1], subject.embedded[:1], subject.unk, subject.score,
-                  tuple(a[:1] for a in subject.args), subject.target[:1],
+    one = Subject(subject.units[:1], subject.embedded[:1], subject.unk[:1] if subject.unk.ndim == 3 else subject.unk,
+                  subject.score, tuple(a[:1] for a in subject.args), subject.target[:1],
                   {k: np.asarray(v)[:1] for k, v in subject.extras.items()}, subject.ig_steps)
     cut = len(one.units[0])
     imp = {k: v[0, :cut] for k, v in importances(one, methods, m).items()}
@@ -168,6 +169,34 @@ def top_k_overlap(a, b, k: int = 1) -> float:
 
 def agreement(a, b) -> dict:
     return {"tau": kendall_tau(a, b), "top1": top_k_overlap(a, b, 1)}
+
+
+def over(subjects, methods=tuple(METHODS), m: int | None = None) -> dict:
+    """The explanations of many inputs as distributions (each subject one input or more, e.g. the held-out set):
+    for every pair of methods, and of a method and the model's own weights where it shows them, the median of
+    their Kendall τ with its quartiles, and the share of inputs whose top unit is the same. An input of one unit
+    has nothing to rank and is left out. -> {"n", "ig_steps", "pairs": {"a|b": {"tau", "tau_q1", "tau_q3",
+    "top1"}}}."""
+    taus: dict[str, list[float]] = {}
+    tops: dict[str, list[float]] = {}
+    n, steps = 0, set()
+    for sub in subjects:
+        imp = importances(sub, methods, m)
+        steps.add(m or sub.ig_steps)
+        for i, units in enumerate(sub.units):
+            cut = len(units)
+            if cut < 2:
+                continue
+            n += 1
+            shown = {k: np.asarray(v)[i, :cut] for k, v in {**imp, **sub.extras}.items()}
+            names = list(shown)
+            for j, a in enumerate(names):
+                for b in names[j + 1:]:
+                    taus.setdefault(f"{a}|{b}", []).append(kendall_tau(shown[a], shown[b]))
+                    tops.setdefault(f"{a}|{b}", []).append(top_k_overlap(shown[a], shown[b]))
+    pairs = {k: {"tau": float(np.median(v)), "tau_q1": float(np.percentile(v, 25)),
+                 "tau_q3": float(np.percentile(v, 75)), "top1": float(np.mean(tops[k]))} for k, v in taus.items()}
+    return {"n": n, "ig_steps": sorted(steps)[0] if len(steps) == 1 else sorted(steps), "pairs": pairs}
 
 
 def plausibility(importance, truth) -> float:
@@ -228,7 +257,17 @@ def of(bundle, text: str, target: str | None = None, methods=tuple(METHODS), m: 
     return explain(subject, tuple(methods), m)
 
 
-def heldout(bundle, n: int = 300) -> dict:
-    """The explanations and faithfulness tests over a model's held-out set (its architecture's)."""
+def heldout(bundle, n: int | None = None) -> dict:
+    """The explanations over a model's held-out set (`n` cases, None: its architecture's default): by default
+    `over` its architecture's `heldout_cases`; the attention classifier adds the faithfulness tests."""
     from seqviz import archs, contract
-    return contract.hook(archs.get(bundle.arch).module(), "explain_heldout")(bundle, n)
+    return contract.hook(archs.get(bundle.arch).module(), "explain_heldout")(bundle, *([] if n is None else [n]))
+
+
+def over_cases(mod, bundle, n: int | None = None) -> dict:
+    """`over` the held-out cases (input, target) of an architecture's `heldout_cases(bundle, n)`, each explained
+    by its `explainable` (the default `explain_heldout`)."""
+    from seqviz import contract
+    cases = contract.hook(mod, "heldout_cases")(bundle, *([] if n is None else [n]))
+    explainable = contract.hook(mod, "explainable")
+    return {"cases": len(cases), **over(explainable(bundle, x, target) for x, target in cases)}

@@ -731,6 +731,17 @@ def explainable(bundle, text: str, target: str | None = None):
                            (np.array([vocab.index[target]], np.int32),), [f"P(next = {target})"])
 
 
+def heldout_cases(bundle, n: int = 200) -> list[tuple[str, None]]:
+    """seqviz.explain's held-out cases: `n` prompts of 8 words cut from the held-out documents, each for its
+    likeliest next word (a generated corpus; a model of your text does not keep it)."""
+    if bundle.data.get("source") == "upload":
+        raise SeqvizError("The held-out explanations need the corpus the model was trained on; this model was "
+                          "trained on your text, which it does not keep.")
+    _, held = split(corpus_for(bundle.params, None), bundle.params["seed"])
+    prompts = (" ".join(doc[i:i + 8]) for doc in held for i in range(0, len(doc) - 8, 8))
+    return [(text, None) for text, _ in zip(prompts, range(n))]
+
+
 # ---------------------------------------------------------------------------------------------
 # Replay (seqviz.replay): the next word after one probe prompt, epoch by epoch
 # ---------------------------------------------------------------------------------------------

@@ -1049,6 +1049,17 @@ def explainable(bundle, text: str, target=None, beam: int = 3, r: dict | None = 
                            _scorer(bundle.model, p), args, [f"P(step {i + 1} = {out[i]})" for i in steps], extras)
 
 
+def heldout_cases(bundle, n: int = 40) -> list[tuple[str, None]]:
+    """seqviz.explain's held-out cases: the first `n` held-out sources (a generated task's, or the held-out pairs
+    a model of your file keeps), each for every step of its decode."""
+    task = task_of(bundle.params)
+    if bundle.params["task"] in TASKS:
+        sources = [s for s, _ in task.data(bundle.params)[1][:n]]
+    else:
+        sources = [task.read(s) for s, _ in bundle.metrics.get("examples", [])[:n]]
+    return [(task.joiner.join(s), None) for s in sources]
+
+
 def decoded(r: dict) -> list[str]:
     """A decode's output steps: its tokens, and </s> where it ended."""
     return r["output"] + ([END] if r["finished"] else [])

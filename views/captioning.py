@@ -258,6 +258,28 @@ def ablation_section(bundle, r: dict, ablated, scores, ablate: str) -> None:
                    "either head.")
 
 
+def why_section(bundle, values: np.ndarray, r: dict) -> None:
+    """Why this word? For a chosen word of either head's greedy caption: what the image (as each branch reads it)
+    and each word read before it contribute (seqviz.explain)."""
+    words = [c.split() + [captioning.END] for c in r["greedy"]]
+    lengths = captioning.input_lengths(bundle.params)
+    targets = [f"{h + 1}:{n + 1}" for h in (0, 1) for n in range(min(len(words[h]), lengths[h]))]
+
+    def label(k: str) -> str:
+        h, n = (int(x) for x in k.split(":"))
+        return f"caption {h}, word {n}: {words[h - 1][n - 1]}"
+
+    def how(ex: dict, target) -> None:
+        st.caption("The lock-step greedy captions: at word N each branch reads the image and its own caption's "
+                   "first N − 1 words (“1: …” are caption 1's, “2: …” caption 2's), and each head "
+                   "reads both branches. Occluding the image zeroes it for that branch, as the ablation below does; "
+                   "an occluded word is read as `<unk>`.")
+
+    ui.why_section(bundle, values, key="captioning", ticks=None, targets=targets[1:], predicted=label(targets[0]),
+                   label=label, unit="input", more=how,
+                   title="Why this word? The image, as each branch reads it, and the words before it")
+
+
 def compare_section(bundle, r: dict, values: np.ndarray, asked: str | None, beam: int,
                     truths: list[list[str]] | None) -> dict | None:
     """The sidebar's "Compare with" model on the same scene (a sample or description in its own feature space:
@@ -304,6 +326,7 @@ row = rows_section(bundle, x, filename)
 # the decode now; the ablated decode and both scorings go on in worker threads while the heads are drawn
 r, ablated, scores = calls.captioning_views(bundle, x[row], beam, ablate)
 truths = captions_section(bundle, r, x[row], scene, filename, row, beam, held_truth)
+why_section(bundle, x[row], r)
 ablation_section(bundle, r, ablated, scores, ablate)
 both = compare_section(bundle, r, x[row], asked, beam, truths)
 ui.download_result(r if both is None else both, bundle, "result" if both is None else "comparison")

@@ -36,6 +36,12 @@ def test_a_model_of_your_files_offers_its_held_out_images_and_the_upload():
     assert len(marks) == 2 and all(" ✓" in m or "✗ (true: " in m for m in marks), marks
     picker.set_value(rows[-1]["row"]).run()
     assert not at.exception and at.query_params.get("image") == [str(rows[-1]["row"])]
+    at.session_state["captioning:why-open"] = True      # a held-out image's features explained as they are
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    table = next(d.value for d in at.dataframe if "method" in d.value.columns)
+    assert len(table) == 4 and set(table["its top input"]) <= {"image → branch 1", "image → branch 2", "1: <s>",
+                                                                 "2: <s>"}
     at.radio(key="captioning:source").set_value("upload").run()
     assert any(i.value == "Upload a .npy file of feature vectors (numpy.save of a float array)." for i in at.info)
 

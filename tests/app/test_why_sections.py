@@ -56,3 +56,23 @@ def test_dialogue_acts_why_shows_the_words_and_the_neighbours_behind_a_tag():
     assert list(table["its top word"]) == ["yeah"] * 4               # one word: every method names it
     assert any("P(utterance 6 = backchannel)" in c.value for c in at.caption)
     assert any(c.proto.spec and "utterance 6" in c.proto.spec for c in at.get("plotly_chart"))
+
+
+def test_captioning_why_explains_a_word_of_either_heads_caption():
+    at = open_page("views/captioning.py", source="sample", scene="1")
+    at.session_state["captioning:why-open"] = True
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    picker = at.selectbox(key="captioning:why-target")
+    assert picker.options[0] == "caption 1, word 1: there (the model's answer)"
+    assert "caption 2, word 3: rouges" in picker.options and picker.options[-1] == "caption 2, word 6: </s>"
+    picker.set_value("2:3")
+    at.session_state["captioning:why-open"] = True
+    at.run()
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "method" in d.value.columns)
+    assert list(table["method"]) == list(explain.METHODS.values())
+    assert set(table["its top input"]) <= {"image → branch 1", "image → branch 2", "2: <s>", "2: deux",
+                                           "2: cercles", "1: <s>", "1: there", "1: are"}
+    assert any("P(caption 2 word 3 = rouges)" in c.value for c in at.caption)
+    assert any("Occluding the image zeroes it" in c.value for c in at.caption)

@@ -90,3 +90,30 @@ def test_faithfulness_on_a_model_that_reads_only_its_weights():
     assert f["accuracy"] == 1.0 and f["uniform_accuracy"] == 0.0 and f["n"] == 3
     assert f["permutation_tvd"] > 0.3 and 0 < f["permutation_flips"] < 1
     assert f["uniform_tvd"] == pytest.approx(0.8 - 1 / 3, abs=1e-6)
+
+
+def test_occlusion_reads_a_per_unit_replacement_where_one_is_given():
+    """Captioning occludes its image by zeros and its words by <unk>: unk (N, T, E), one per unit."""
+    w = np.array([[1.0, -2.0], [0.5, 0.0], [3.0, 1.0]], np.float32)
+    emb = np.array([[[1.0, 1.0], [2.0, 4.0], [-1.0, 2.0]]], np.float32)
+    unk = np.array([[[0.0, 0.0], [1.0, 1.0], [2.0, -1.0]]], np.float32)
+    sub = _subject(lambda e: tf.reduce_sum(e * w, axis=[1, 2]), emb, unk)
+    np.testing.assert_allclose(explain.occlusion(sub)[0], ((emb[0] - unk[0]) * w).sum(-1), atol=1e-5)
+    assert explain.explain(sub, ("occlusion",))["importance"]["occlusion"] == pytest.approx([-1.0, 0.5, -6.0])
+
+
+def test_over_many_inputs_gives_each_pairs_distribution():
+    """Two inputs of a linear score: gradient × input and integrated gradients agree exactly (τ 1 on each), the
+    model's own weights (an extra) reversed against them (τ −1); an input of one unit is left out."""
+    w = np.array([[1.0, 0.0], [2.0, 0.0], [3.0, 0.0]], np.float32)
+    emb = np.array([[[1.0, 0], [1.0, 0], [1.0, 0]], [[3.0, 0], [1.0, 0], [1.0, 0]]], np.float32)
+    score = tf.function(lambda e: tf.reduce_sum(e * w, axis=[1, 2]))
+    two = explain.Subject([["a", "b", "c"], ["d", "e", "f"]], emb, np.zeros(2, np.float32), score,
+                          extras={"attention": -(emb[..., 0] * w[:, 0])})
+    one = explain.Subject([["g"]], emb[:1], np.zeros(2, np.float32), score, extras={"attention": np.ones((1, 3))})
+    r = explain.over([two, one], ("grad", "ig"))
+    assert r["n"] == 2 and r["ig_steps"] == explain.IG_STEPS
+    assert set(r["pairs"]) == {"grad|ig", "grad|attention", "ig|attention"}
+    assert r["pairs"]["grad|ig"] == {"tau": pytest.approx(1.0), "tau_q1": pytest.approx(1.0),
+                                     "tau_q3": pytest.approx(1.0), "top1": 1.0}
+    assert r["pairs"]["ig|attention"]["tau"] == pytest.approx(-1.0) and r["pairs"]["ig|attention"]["top1"] == 0.0
