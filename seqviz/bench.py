@@ -745,43 +745,49 @@ def _addition_run(raw: bytes, mode: str, epochs: int) -> dict:
             "train_s": curve[-1]["train_s"], "curve": curve}
 
 
-EXPLAIN_INPUTS = {"attention": ("attention", "default"), "seq2seq": ("seq2seq", "default-attention"),
+EXPLAIN_INPUTS = {"attention": ("attention", "default"), "dialogue-acts": ("dialogue-acts", "default"),
+                  "seq2seq": ("seq2seq", "default-attention"), "captioning": ("captioning", "default"),
                   "lm": ("lm", "default")}
+EXPLAIN_TARGETS = {"captioning": "1:9"}   # the caption's end: the most units (2 images + 9 + 6 words), 256 IG steps
 
 
 def explain_bench(quick: bool = False) -> dict:
-    """seqviz.explain on each page that has explanations, its shipped default: the first call (which traces the
-    score and its gradient) and then, on inputs never seen, every method's time and all four together
-    (integrated gradients at 32 steps), median of 10 (3 with --quick); and the held-out figures of the two
-    attention models (300 sentences; 100 with --quick). Goal: <= 300 ms for all methods on one input."""
+    """seqviz.explain on every page, its shipped default: the first call (which traces the score and its
+    gradient) and then, on inputs never seen, every method's time and all four together (integrated gradients at
+    the architecture's steps: 32; dialogue acts 128, captioning 256), median of 10 (3 with --quick); and the
+    held-out figures of each default (the attention models: 300 sentences and the faithfulness tests; the others
+    their default cases), a fifth of them with --quick. Goal: <= 300 ms for all methods on one input."""
     import statistics
 
-    from seqviz import attention, explain, store
+    from seqviz import explain, store
     n = 3 if quick else 10
     rows = []
     for page, (arch, name) in EXPLAIN_INPUTS.items():
         bundle = store.load(arch, name)
-        texts = _inputs(page, n + 1)
+        texts, target = _inputs(page, n + 1), EXPLAIN_TARGETS.get(page)
         t0 = time.perf_counter()
-        explain.of(bundle, texts[-1])
+        explain.of(bundle, texts[-1], target)
         first = time.perf_counter() - t0
         per = {k: [] for k in [*explain.METHODS, "all"]}
         for text in texts[:n]:
             for k in per:
                 t0 = time.perf_counter()
-                explain.of(bundle, text, None, tuple(explain.METHODS) if k == "all" else (k,))
+                explain.of(bundle, text, target, tuple(explain.METHODS) if k == "all" else (k,))
                 per[k].append(time.perf_counter() - t0)
         row = {"page": page, "model": name, "first_call_s": round(first, 2),
                **{f"{k}_ms": round(1000 * statistics.median(v), 1) for k, v in per.items()}}
         _say(f"{page}: {row}")
         rows.append(row)
     held = []
-    for name in ("default", "default-seed"):
-        bundle = store.load("attention", name)
+    for arch, name, cases in (("attention", "default", 300), ("attention", "default-seed", 300),
+                              ("dialogue-acts", "default", 60), ("seq2seq", "default-attention", 40),
+                              ("captioning", "default", 60), ("lm", "default", 200)):
+        bundle = store.load(arch, name)
         t0 = time.perf_counter()
-        h = attention.explain_heldout(bundle, 100 if quick else 300)
-        held.append({"model": name, "sentences": h["n"], "seconds": round(time.perf_counter() - t0, 1)})
-        _say(f"held-out {name}: {held[-1]}")
+        h = explain.heldout(bundle, cases // 5 if quick else cases)
+        held.append({"arch": arch, "model": name, "cases": cases // 5 if quick else cases, "inputs": h["n"],
+                     "seconds": round(time.perf_counter() - t0, 1)})
+        _say(f"held-out {arch} {name}: {held[-1]}")
     return {"results": rows, "heldout": held}
 
 

@@ -784,7 +784,11 @@ def heldout_cases(bundle, n: int = 60) -> list[tuple[np.ndarray, str]]:
     of your files: the held-out images it keeps), `n` in all."""
     p = bundle.params
     if bundle.data.get("source") == "upload":
-        x = np.stack([image["features"] for image in heldout_images(bundle)])
+        images = heldout_images(bundle)
+        if not images:
+            raise SeqvizError(f"Model {bundle.name!r} keeps no held-out images (it was trained before models kept "
+                              "them); retrain it to explain its held-out set.")
+        x = np.stack([image["features"] for image in images])
     else:
         data = make_data(p["n_scenes"], p["max_objects"], p["feature_dim"], p["noise"], p["seed"])
         x = data.features[split(data.scenes, p["seed"])[1][:n]]
@@ -804,25 +808,25 @@ def explain_input(bundle, raw: bytes, filename: str) -> np.ndarray:
     return x.reshape(-1)
 
 
-IG_STEPS = 256    # the path from a zero image bends sharply at a caption's last words: 32 steps fell 38% short
+IG_STEPS = 256    # the path from zero embeddings bends sharply at a caption's last words: 32 steps fell 43% short
 
 
 @graphs.once_per_model
 def _scorers(model: tf.keras.Model, params: dict):
     """Per head k: units (N, U, W), where_1 (N, L_1), where_2 (N, L_2), token (N,) -> P(head k's next word =
-    token) (N,), the model's own layers after its inputs. The units are rows of width W = max(D, E): row 0 the
-    image features as branch 1 reads them, row 1 as branch 2 does (their first D columns), then words (their
-    first E columns); where_k[i, j] is the row branch k reads at position j of its partial caption, -1 where it
-    is padding (masked, as the Embedding masks id 0)."""
+    token) (N,), the model's own layers after its image projections and word embeddings. The units are rows of
+    width W = max(I, E): row 0 the image as branch 1 reads it (its projection image_1, the first I columns), row 1
+    as branch 2 does, then words (their embeddings, the first E columns); where_k[i, j] is the row branch k reads
+    at position j of its partial caption, -1 where it is padding (masked, as the Embedding masks id 0)."""
     layers = {layer.name: layer for layer in model.layers}
-    dim, e, lengths = params["feature_dim"], params["embed_dim"], input_lengths(params)
+    image_units, e, lengths = params["image_units"], params["embed_dim"], input_lengths(params)
 
     def score(head: int):
         def f(units, where_1, where_2, token):
             states = []
             for k, where in ((1, where_1), (2, where_2)):
                 where = tf.reshape(where, [-1, lengths[k - 1]])     # static: an unrolled LSTM needs its length
-                image = layers[f"repeat_{k}"](layers[f"image_{k}"](units[:, k - 1, :dim]))        # (N, L_k, I)
+                image = layers[f"repeat_{k}"](units[:, k - 1, :image_units])                       # (N, L_k, I)
                 on = where >= 0
                 words = tf.gather(units[..., :e], tf.maximum(where, 0), batch_dims=1)           # (N, L_k, E)
                 words *= tf.cast(on, tf.float32)[..., None]
@@ -850,11 +854,12 @@ def explain_target(target, captions: list[list[str]], params: dict) -> tuple[int
 
 def explainable(bundle, text, target=None, captions: Sequence[str] | None = None):
     """One image as seqviz.explain's methods see it, for P(word N of head H's greedy caption): the units are
-    the image features as each branch reads them (occluded: zeroed, the page's ablation) and the words read
-    before that step, head H's ("<s>" first) then the other branch's (its caption cut to the same step, as
-    lock-step decoding reads it). `text`: a sample or a described scene, or a feature vector (D,) (an upload's
-    row, a held-out image); `target`: "H:N" (None: "1:1"); `captions`: the two captions read (None: the greedy
-    ones, what the model says)."""
+    the image as each branch reads it, its projection (Dense(image_units) of the features: the image's
+    embedding, as a word's is its row of the Embedding; occluded: the projection of zero features, the page's
+    ablation) and the words read before that step, head H's ("<s>" first) then the other branch's (its caption
+    cut to the same step, as lock-step decoding reads it). `text`: a sample or a described scene, or a feature
+    vector (D,) (an upload's row, a held-out image); `target`: "H:N" (None: "1:1"); `captions`: the two captions
+    read (None: the greedy ones, what the model says)."""
     from seqviz import explain
     model, p, vocabs = bundle.model, bundle.params, bundle.vocabs
     x = text_features(bundle, text)[0] if isinstance(text, str) else np.asarray(text, np.float32)
@@ -869,8 +874,10 @@ def explainable(bundle, text, target=None, captions: Sequence[str] | None = None
     read = {head: ids[head - 1][:step]}                                           # "<s> w1 .. w(N-1)"
     read[3 - head] = ids[2 - head][:min(step, input_lengths(p)[2 - head])]        # the other, cut alike
     tables = {k: model.get_layer(f"embedding_{k}").embeddings.numpy() for k in (1, 2)}
-    width = max(p["feature_dim"], p["embed_dim"])
-    rows, unk, units = [x, x], [np.zeros(0), np.zeros(0)], ["image → branch 1", "image → branch 2"]
+    width = max(p["image_units"], p["embed_dim"])
+    project = [model.get_layer(f"image_{k}")(np.stack([x, np.zeros_like(x)])).numpy() for k in (1, 2)]   # (2, I)
+    rows, unk = [project[0][0], project[1][0]], [project[0][1], project[1][1]]
+    units = ["image → branch 1", "image → branch 2"]
     where = {k: -np.ones(n, np.int32) for k, n in zip((1, 2), input_lengths(p))}
     for k in (head, 3 - head):
         vocab = vocabs[f"caption{k}"]

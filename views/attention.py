@@ -87,7 +87,7 @@ def why_section(bundle, text: str, r: dict) -> None:
                    title="Why this label? Explanations beside the attention, and does the attention explain?",
                    shown={"attention": np.array(r["attention"])},
                    truth=lambda target: attention.cue_truth(bundle, r["tokens"], target or r["label"]),
-                   more=lambda ex, target: heldout_panel(bundle))
+                   more=lambda ex, target: heldout_panel(bundle), heldout=False)
 
 
 def heldout_panel(bundle) -> None:

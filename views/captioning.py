@@ -276,7 +276,8 @@ def why_section(bundle, values: np.ndarray, r: dict) -> None:
                    "an occluded word is read as `<unk>`.")
 
     ui.why_section(bundle, values, key="captioning", ticks=None, targets=targets[1:], predicted=label(targets[0]),
-                   label=label, unit="input", more=how,
+                   label=label, unit="input", more=how, heldout=bundle.data.get("source") != "upload" or
+                   bool(bundle.heldout),
                    title="Why this word? The image, as each branch reads it, and the words before it")
 
 

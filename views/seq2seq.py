@@ -115,14 +115,15 @@ def gradient_section(mode: str, bundle, r: dict, text: str, beam: int) -> None:
         if g["tau"] is None:
             st.caption("This decoder has no attention: the gradient alignment is the only alignment there is. Each "
                        "row explains one output token's probability given the decode's earlier tokens.")
-            return
-        agree = np.array(g["attention"]).argmax(1) == np.array(g["alignment"]).argmax(1)
-        ui.table({"step": steps, "τ with the attention": [round(t, 2) for t in g["tau"]],
-                  "same top input token": ["✓" if a else "✗" for a in agree]})
-        st.caption(f"Kendall's τ between the two alignments per step (+1 the same ranking of the input tokens, 0 "
-                   f"unrelated): median {np.median(g['tau']):.2f}; the top input token is the same at {agree.sum()} "
-                   f"of {len(agree)} steps. Attention says where the decoder looked; the gradient, what its output "
-                   "depended on.")
+        else:
+            agree = np.array(g["attention"]).argmax(1) == np.array(g["alignment"]).argmax(1)
+            ui.table({"step": steps, "τ with the attention": [round(t, 2) for t in g["tau"]],
+                      "same top input token": ["✓" if a else "✗" for a in agree]})
+            st.caption(f"Kendall's τ between the two alignments per step (+1 the same ranking of the input tokens, "
+                       f"0 unrelated): median {np.median(g['tau']):.2f}; the top input token is the same at "
+                       f"{agree.sum()} of {len(agree)} steps. Attention says where the decoder looked; the gradient, "
+                       "what its output depended on.")
+        ui.heldout_agreement(bundle, f"seq2seq:{mode}", unit="input token")
 
 
 def sidebar() -> None:

@@ -19,6 +19,12 @@ def test_lm_why_explains_the_likeliest_next_word_or_a_chosen_one():
     at.session_state["lm:why-open"] = True
     at.run()
     assert not at.exception and len(at.dataframe[0].value) == 4
+    at.session_state["lm:why-open"] = True
+    at.toggle(key="lm:why-heldout").set_value(True).run()          # every two methods over the held-out prompts
+    assert not at.exception, [e.message for e in at.exception]
+    held = at.dataframe[1].value
+    assert len(held) == 6 and list(held["median τ"]) == sorted(held["median τ"], reverse=True)
+    assert any(c.value.startswith("200 held-out inputs") for c in at.caption)
 
 
 def test_seq2seq_tab_shows_the_gradient_alignment_beside_the_attention_and_alone_without_it():
