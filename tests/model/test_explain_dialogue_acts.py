@@ -55,3 +55,12 @@ def test_the_same_yeah_is_a_backchannel_because_of_the_statement_before_it(bundl
     assert c["utterance"] == 5 and c["tag"] == "backchannel"
     others = [d for i, d in enumerate(c["drop"]) if i not in (4, 5)]
     assert int(np.argmax(c["drop"])) == 4 and c["drop"][4] > 5 > max(others)    # the statement decides it
+
+
+def test_explanations_of_a_randomised_model_differ_from_the_trained_ones(bundle):
+    """The model-randomisation check, for the trained model's Viterbi tag of each utterance."""
+    random = checks.random_twin(bundle, da)
+    cases = da.heldout_cases(bundle, 24)
+    tags = [da.predict(bundle, text)["tags"][int(u) - 1] for text, u in cases]
+    checks.randomised([da.explainable(bundle, text, u) for text, u in cases],
+                      [da.explainable(random, text, f"{u}:{tag}") for (text, u), tag in zip(cases, tags)])

@@ -41,3 +41,12 @@ def test_the_target_is_the_likeliest_next_word_and_occlusion_equals_predicting_a
         explain.of(bundle, text, "qqqunknownqqq")
     with pytest.raises(SeqvizError, match="Unknown explanation method"):
         explain.of(bundle, text, None, ("bogus",))
+
+
+def test_explanations_of_a_randomised_model_differ_from_the_trained_ones(bundle):
+    """The model-randomisation check, for the trained model's next word of each prompt."""
+    random = checks.random_twin(bundle, lm)
+    prompts = [p for p, _ in lm.heldout_cases(bundle, 20)]
+    trained = [lm.explainable(bundle, p) for p in prompts]
+    words = [bundle.vocabs["words"].tokens[int(s.args[0][0])] for s in trained]      # each one's target word
+    checks.randomised(trained, [lm.explainable(random, p, w) for p, w in zip(prompts, words)])
