@@ -37,7 +37,7 @@ import tensorflow as tf
 from seqviz import budget, graphs, nn, replay
 from seqviz.contract import Out
 from seqviz.errors import SeqvizError
-from seqviz.heldout import holdout
+from seqviz.heldout import holdout, keep
 from seqviz.run import UNWATCHED, Run, phase
 from seqviz.params import SEED, Param
 from seqviz.uploads import check_labels, read_csv
@@ -315,6 +315,9 @@ def fit(params: dict, data: TextData | None, run: Run = UNWATCHED):
                "n_train": len(train_idx), "n_val": len(val_idx), "vocab_size": len(vocab)}
     if data.cues is not None:
         metrics["val_cue_attention"] = cue_mass(att, [data.cues[i] for i in val_idx], params["max_len"])
+    else:              # your file: its held-out rows kept with the model (bounded), for the held-out view
+        metrics["heldout"] = keep({"text": [data.texts[i] for i in val_idx],
+                                   "label": [data.labels[i] for i in val_idx]})
     return model, vocabs, metrics
 
 
@@ -531,6 +534,69 @@ def explain_heldout(bundle, n: int = 300, m: int = 16) -> dict:
     faith = explain.faithfulness(lambda w: given(np.tile(ids, (len(w) // len(ids), 1)), w).numpy(),
                                  sub.extras["attention"], np.array(cut), y, seed=p["seed"])
     return {"n": len(val), "ig_steps": m, "methods": methods, "faithfulness": faith}
+
+
+# ---------------------------------------------------------------------------------------------
+# The held-out set (seqviz.evaluate): every sentence scored, sliced, and its context vector for the map
+# ---------------------------------------------------------------------------------------------
+NEGATING = {*NEGATIONS, "not", "never", "nothing", "none", "nor", "without"}    # the slice "with a negation"
+
+
+def heldout_data(bundle) -> TextData:
+    """The model's held-out sentences: regenerated from its seed, or the rows of your file it kept."""
+    p = bundle.params
+    if bundle.data.get("source") == "upload":
+        h = bundle.heldout or {}
+        if "text" not in h:
+            raise SeqvizError(f"Model {bundle.name!r} keeps no held-out rows (it was trained before models kept "
+                              "them); retrain it, or score it on a labelled file.")
+        return TextData([str(t) for t in h["text"]], [str(label) for label in h["label"]])
+    data = make_toy(int(p["n_train"] / 0.85), p["decoys"], p["noise"], p["seed"])
+    val = holdout(len(data.texts), p["seed"])[1]
+    return TextData([data.texts[i] for i in val], [data.labels[i] for i in val], [data.cues[i] for i in val])
+
+
+@graphs.once_per_model
+def _with_context(model: tf.keras.Model) -> tf.keras.Model:
+    """The classifier with its context vector (B, 2H), the attention's weighted sum of the BiLSTM states, as a
+    third output: the sentence as the classifier reads it."""
+    return tf.keras.Model(model.input, [*model.outputs, model.get_layer("probs").input])
+
+
+def score_examples(bundle, data: TextData, batch: int = 256):
+    """Every sentence of `data` scored (seqviz.evaluate.Scored), `batch` at a time: its label, confidence, context
+    vector, and the slices: length, a negation present, the share of words the model does not know. Rows whose
+    label the model has never seen are left out, in one note."""
+    from seqviz.evaluate import Scored, bucket
+    p, vocab, labels = bundle.params, bundle.vocabs["words"], bundle.vocabs["labels"]
+    unseen = sorted(set(data.labels) - set(labels.tokens))
+    keep_i = [i for i, label in enumerate(data.labels) if label in labels.index]
+    notes = [f"{len(data.labels) - len(keep_i):,} row(s) have labels the model has never seen "
+             f"({', '.join(map(repr, unseen[:8]))}{', ...' if len(unseen) > 8 else ''}): left out, the rest scored."
+             ] if unseen else []
+    if not keep_i:
+        raise SeqvizError("None of the rows has a label the model knows "
+                          f"({', '.join(labels.tokens)}); the file's labels: {', '.join(unseen[:8])}.")
+    texts = [data.texts[i] for i in keep_i]
+    model = _with_context(bundle.model)
+    width = _width(p)
+    probs, contexts = [], []
+    for i in range(0, len(texts), batch):
+        x = encode(vocab, texts[i:i + batch], p["max_len"], pad_to=width or p["max_len"])
+        pr, _, ctx = graphs.forward(model, x, tf.TensorSpec((None, x.shape[1]), tf.int32))
+        probs.append(pr.numpy())
+        contexts.append(ctx.numpy())
+    probs = np.concatenate(probs)
+    tokens = [tokenize(t)[:p["max_len"]] for t in texts]
+    unknown = [sum(w not in vocab for w in ws) / max(1, len(ws)) for ws in tokens]
+    return Scored("sentence", texts, [data.labels[i] for i in keep_i], [labels.tokens[k] for k in probs.argmax(-1)],
+                  probs.max(-1), list(labels.tokens),
+                  slices={"length": [bucket(len(ws), (5, 10, 20, 40), "words") for ws in tokens],
+                          "negation": ["with a negation" if any(w in NEGATING or w.endswith("n't") for w in ws)
+                                       else "without" for ws in tokens],
+                          "unknown words": ["none" if u == 0 else "up to 20%" if u <= 0.2 else "over 20%"
+                                            for u in unknown]},
+                  vectors=np.concatenate(contexts), notes=notes)
 
 
 def two_pass(model: tf.keras.Model, batch_size: int = 256):

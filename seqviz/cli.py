@@ -162,6 +162,22 @@ def cmd_explain(args) -> None:
     _emit(explain.of(bundle, given, args.target, methods))
 
 
+def cmd_evaluate(args) -> None:
+    """A stored model scored on its held-out set or on a labelled file (seqviz.evaluate): overall and per-class
+    metrics, the confusion matrix, metrics per slice and every example."""
+    from seqviz import evaluate
+    mod = archs.get(args.arch).module()
+    raw = read_path(args.data) if args.data else None          # measured before any model is loaded
+    files = {"features": (Path(args.features).name, read_path(args.features))} if args.features else {}
+    if files and raw is None:
+        raise SeqvizError("--features goes with --data (the captions' CSV).")
+    bundle = store.load(args.arch, args.model or contract.hook(mod, "default_model")({}))
+    out = evaluate.run(bundle, raw, Path(args.data).name if args.data else None, files)
+    if not args.examples:
+        out.pop("examples")
+    _emit(out)
+
+
 def cmd_export(args) -> None:
     from seqviz import export
     archs.get(args.arch)                                      # an unknown arch: one line, before TensorFlow loads
@@ -213,6 +229,16 @@ def main(argv=None) -> int:
     r.add_argument("arch")
     r.add_argument("--model", default=store.DEFAULT)
     r.set_defaults(fn=cmd_replay)
+    v = sub.add_parser("evaluate", help="score a stored model on its held-out set or a labelled file: metrics, "
+                       "confusion, slices, every example (JSON)")
+    v.add_argument("arch")
+    v.add_argument("--model", default=None)
+    v.add_argument("--data", help="a labelled file in the format the architecture trains on (default: the model's "
+                   "held-out set)")
+    v.add_argument("--features", help="captioning: the image features (.npy, N x D) the --data captions refer to")
+    v.add_argument("--examples", action=argparse.BooleanOptionalAction, default=True,
+                   help="list every example (default); --no-examples prints the metrics only")
+    v.set_defaults(fn=cmd_evaluate)
     x = sub.add_parser("explain", help="why a stored model said what it said: importance per word (JSON)")
     x.add_argument("arch")
     x.add_argument("--model", default=None)

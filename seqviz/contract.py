@@ -101,7 +101,18 @@ OPTIONAL: dict[str, Any] = {
     "explain_heldout": lambda mod: _over_cases(mod),
     # the CLI's `explain --file`: the file's bytes -> the input `explainable` reads (by default the file's text)
     "explain_input": lambda mod: _text_of_file,
+    # seqviz.evaluate: `heldout_data(bundle)` -> the held-out examples (the type `read_upload` returns);
+    # `score_examples(bundle, data)` -> an evaluate.Scored, one row per example
+    "heldout_data": lambda mod: _no_heldout_view(mod),
+    "score_examples": lambda mod: _no_heldout_view(mod),
 }
+
+
+def _no_heldout_view(mod: ModuleType):
+    def refuse(bundle, *args, **kwargs):
+        from seqviz.errors import SeqvizError
+        raise SeqvizError(f"The held-out view of the {mod.__name__.rsplit('.', 1)[-1]} models is not available yet.")
+    return refuse
 
 
 def _text_of_file(bundle, raw: bytes, filename: str) -> str:
