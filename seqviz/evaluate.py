@@ -173,6 +173,32 @@ def score(bundle, raw: bytes | None = None, filename: str | None = None, files: 
     return contract.hook(mod, "score_examples")(bundle, data)
 
 
+def heldout_scored(bundle) -> Scored:
+    """`score` of the model's own held-out set, kept on the loaded model: the page's table, metrics and map
+    score it once."""
+    got = getattr(bundle.model, "_seqviz_heldout", None)
+    if got is None:
+        got = bundle.model._seqviz_heldout = score(bundle)
+    return got
+
+
+def heldout_report(bundle) -> dict:
+    """The page's held-out view: `report` of the held-out set."""
+    return report(heldout_scored(bundle))
+
+
+def heldout_map(bundle, method: str = "pca") -> dict:
+    """The map of the held-out set: at most MAP_POINTS examples (`map_sample`: the errors kept), their
+    representation projected to 2-D -> {"index": [row], "xy": [[x, y]], "method", "n"}."""
+    scored = heldout_scored(bundle)
+    if scored.vectors is None:
+        raise SeqvizError(f"The {bundle.arch} models have no representation of an example to map.")
+    wrong = np.array(scored.gold, dtype=object) != np.array(scored.pred, dtype=object)
+    at = map_sample(wrong)
+    return {"index": at.tolist(), "xy": project(scored.vectors[at], method).tolist(), "method": method,
+            "n": len(wrong)}
+
+
 def run(bundle, raw: bytes | None = None, filename: str | None = None, files: dict | None = None) -> dict:
     """`report` of `score` (the CLI's `evaluate`)."""
     return report(score(bundle, raw, filename, files))

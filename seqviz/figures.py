@@ -429,3 +429,55 @@ def animated(figures: Sequence[go.Figure], names: Sequence[str], titles: Sequenc
                                  "margin": dict(l=10, r=10, t=50, b=90 + below), **controls},
                          frames=frames), _validate=False)
     return out
+
+
+def confusion(matrix: np.ndarray, labels: Sequence[str], title: str = "Confusion matrix") -> go.Figure:
+    """Gold (rows, top to bottom) × predicted (columns) counts as a grid of square markers: a marker can be
+    clicked (Streamlit's selections see points, not heatmap cells), its customdata = [gold, predicted] index.
+    Colour: each row's share (what fraction of that class went where); the count is printed in the cell."""
+    m = np.asarray(matrix, float)
+    k = len(labels)
+    share = m / np.maximum(m.sum(1, keepdims=True), 1)
+    gi, pi = np.nonzero(m >= 0)                                  # every cell, row-major
+    cell = max(8, min(56, 520 // max(k, 1)))                     # px: the grid fits ~520 px
+    hover = [f"gold: {escape(str(labels[g]))}<br>predicted: {escape(str(labels[p]))}<br>{int(m[g, p]):,} "
+             f"({share[g, p]:.0%} of {escape(str(labels[g]))})" for g, p in zip(gi, pi)]
+    trace = dict(type="scatter", mode="markers+text" if k <= 15 else "markers", x=pi.tolist(), y=gi.tolist(),
+                 customdata=np.stack([gi, pi], 1).tolist(),
+                 marker=dict(symbol="square", size=cell, color=share[gi, pi].tolist(), colorscale=_scale("Blues"),
+                             cmin=0, cmax=1, line=dict(width=1, color="#888")),
+                 text=[f"{int(m[g, p])}" if m[g, p] else "" for g, p in zip(gi, pi)],
+                 textfont=dict(color=["white" if share[g, p] > 0.5 else "black" for g, p in zip(gi, pi)]),
+                 hovertext=hover, hoverinfo="text", showlegend=False)
+    side = 140 + cell * k
+    return _figure([trace], title=_text(title), height=side + 60, width=None,
+                   xaxis=dict(**_ticks(labels), title=_text("predicted"), range=[-0.6, k - 0.4], side="bottom",
+                              showgrid=False, zeroline=False, tickangle=-45 if k > 6 else 0),
+                   yaxis=dict(**_ticks(labels), title=_text("gold"), range=[k - 0.4, -0.6], showgrid=False,
+                              zeroline=False),
+                   clickmode="event+select", dragmode=False)
+
+
+def example_map(xy: np.ndarray, gold: Sequence[str], wrong: Sequence[bool], hover: Sequence[str],
+                title: str = "", index: Sequence[int] | None = None) -> go.Figure:
+    """Held-out examples in 2-D (a projection of the model's representation): one colour per gold label, a
+    wrong prediction drawn as an ✕; the hover gives the example. Each point's customdata is its row `index`,
+    for a click to open it."""
+    xy = np.asarray(xy, float)
+    index = list(range(len(xy))) if index is None else list(index)
+    wrong = np.asarray(wrong, bool)
+    data = []
+    for label in sorted(set(gold), key=str):
+        for bad in (False, True):
+            at = [i for i, g in enumerate(gold) if g == label and wrong[i] == bad]
+            if not at:
+                continue
+            data.append(dict(type="scattergl" if len(xy) > 1000 else "scatter", mode="markers",
+                             x=xy[at, 0].tolist(), y=xy[at, 1].tolist(), customdata=[index[i] for i in at],
+                             name=f"{escape(str(label))}{' (wrong)' if bad else ''}", legendgroup=escape(str(label)),
+                             marker=dict(symbol="x" if bad else "circle", size=11 if bad else 7,
+                                         line=dict(width=1, color="black") if bad else None, opacity=0.9),
+                             hovertext=[hover[i] for i in at], hoverinfo="text"))
+    return _figure(data, title=_text(title), height=520, legend=dict(title=_text("gold (✕ wrong)")),
+                   xaxis=dict(showticklabels=False, zeroline=False), yaxis=dict(showticklabels=False, zeroline=False),
+                   clickmode="event+select", dragmode="pan")

@@ -32,6 +32,10 @@ CASES = {
     "word_rows": lambda: figures.word_rows({"head 1": (["a", "<b>"], [0.5, 0.9]), "head 2": (["c"], [0.2])}, "w"),
     "animated": lambda: figures.animated([figures.bars(["a", "b"], [0.1 * i, 0.5], title=f"t{i}") for i in range(3)],
                                          ["epoch 0", "epoch 1", "epoch 2"], ["untrained", "one <1>", "two"]),
+    "confusion": lambda: figures.confusion(np.array([[5, 1, 0], [0, 3, 2], [0, 0, 0]]), ["a", "<b>", "c"]),
+    "example_map": lambda: figures.example_map(RNG.normal(size=(6, 2)), ["a", "a", "b", "b", "b", "a"],
+                                               [False, True, False, False, True, False], [f"s{i}" for i in range(6)],
+                                               "m", index=[10, 11, 12, 13, 14, 15]),
 }
 
 
@@ -128,3 +132,16 @@ def test_a_replays_controls_sit_below_long_rotated_tick_labels_and_units_get_the
     assert replay.units({"a": [0.1], "b": [0.9]}) == (["a", "b"], [])
     fig = figures.lines({k: ([0, 1], v) for k, v in lines.items()}, right=["utterances the CRF overrules"])
     assert [t.yaxis for t in fig.data] == [None, "y2"] and fig.layout.yaxis2.overlaying == "y"
+
+
+def test_the_confusion_grid_and_the_map_carry_what_a_click_needs():
+    fig = CASES["confusion"]()
+    grid = fig.data[0]
+    assert grid.marker.symbol == "square" and len(grid.x) == 9
+    cells = {tuple(c): t for c, t in zip(grid.customdata, grid.text)}       # (gold, predicted) -> count printed
+    assert cells[(0, 0)] == "5" and cells[(1, 2)] == "2" and cells[(2, 2)] == ""
+    assert grid.marker.color[1] == pytest.approx(1 / 6)                     # a row's share: 1 of a's 6
+    assert "&lt;b&gt;" in grid.hovertext[1] and list(fig.layout.yaxis.range) == [2.6, -0.6]   # gold top down
+    m = CASES["example_map"]()
+    assert [t.name for t in m.data] == ["a", "a (wrong)", "b", "b (wrong)"]
+    assert list(m.data[1].customdata) == [11] and m.data[1].marker.symbol == "x"

@@ -1,0 +1,45 @@
+"""AppTests of the pages' "Held-out set" section (seqviz.ui.heldout over seqviz.evaluate): the metrics, the
+confusion grid and per-class table, the slices, the examples filtered and paged, a row opening its example in
+the page's view, and the map."""
+from tests.app.helpers import open_page
+
+
+def _open(page: str, key: str, model: str = "default"):
+    at = open_page(page, model=model)
+    at.session_state[f"{key}:heldout-open"] = True
+    return at.run()
+
+
+def test_attention_held_out_set_lists_filters_and_opens_its_examples():
+    at = _open("views/attention.py", "attention", model="default-seed")
+    assert not at.exception, [e.message for e in at.exception]
+    assert any(m.value.startswith("**529 held-out sentences**: accuracy 0.996") for m in at.markdown)
+    per_class = next(d.value for d in at.dataframe if "precision" in d.value.columns)
+    assert list(per_class["class"]) == ["food", "music", "sports", "tech", "weather"]
+    assert per_class["support"].sum() == 529
+    examples = next(d.value for d in at.dataframe if "sentence" in d.value.columns)
+    assert len(examples) == 200 and {"gold", "predicted", "confidence", "length", "negation"} <= set(examples.columns)
+    at.session_state["attention:heldout-open"] = True
+    at.toggle(key="attention:heldout-errors").set_value(True).run()
+    errors = next(d.value for d in at.dataframe if "sentence" in d.value.columns)
+    assert len(errors) == 2 and (errors["right"] == "✗").all()
+    assert (errors["gold"] != errors["predicted"]).all()
+    # the gold / predicted pickers, as a click on a confusion cell sets them
+    at.session_state["attention:heldout-open"] = True
+    at.session_state["attention:heldout-errors"] = False
+    at.session_state["attention:heldout-gold"] = "food"
+    at.session_state["attention:heldout-pred"] = "food"
+    at.run()
+    food = next(d.value for d in at.dataframe if "sentence" in d.value.columns)
+    assert len(food) == per_class.set_index("class").loc["food", "support"] - sum(errors["gold"] == "food")
+    assert not at.exception
+
+
+def test_the_map_projects_every_held_out_sentence():
+    at = _open("views/attention.py", "attention")
+    at.session_state["attention:heldout-open"] = True
+    at.radio(key="attention:heldout-map").set_value("pca").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any(c.value.startswith("all 529;") for c in at.caption)
+    chart = next(c for c in at.get("plotly_chart") if "as the model represents it (PCA)" in c.proto.spec)
+    assert chart is not None
