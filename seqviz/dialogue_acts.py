@@ -41,7 +41,7 @@ with warnings.catch_warnings():  # tensorflow-addons (imported by tf2crf) announ
 from seqviz import budget, crf, graphs, nn, replay
 from seqviz.contract import Out
 from seqviz.errors import SeqvizError
-from seqviz.heldout import holdout
+from seqviz.heldout import holdout, keep
 from seqviz.run import UNWATCHED, Run, phase
 from seqviz.params import SEED, Param
 from seqviz.uploads import check_labels, decode_text, read_csv
@@ -553,6 +553,9 @@ def fit(params: dict, data: Dialogues | None, run: Run = UNWATCHED):
                        split="the file's own (train / val / test)")
     if found is not None:
         metrics.update(vectors_found=found, vectors_dim=int(embedding.shape[1]))
+    if data.ambiguous is None:      # your file: its held-out dialogues kept with the model (bounded), a row each
+        metrics["heldout"] = _kept([data.utterances[i] for i in val_idx], [data.tags[i] for i in val_idx],
+                                   [data.speakers[i] for i in val_idx] if data.speakers else None)
     metrics.update(n_train_dialogues=len(train_idx), n_val_dialogues=len(val_idx), vocab_size=len(vocab))
     return base, vocabs, metrics
 
@@ -560,23 +563,35 @@ def fit(params: dict, data: Dialogues | None, run: Run = UNWATCHED):
 # ---------------------------------------------------------------------------------------------
 # Inference: emissions and transitions from the model, the decoding in numpy (seqviz.crf)
 # ---------------------------------------------------------------------------------------------
-def scores(model: tf.keras.Model, ids: list[list[list[int]]]) -> list[tuple[np.ndarray, np.ndarray]]:
+def scores(model: tf.keras.Model, ids: list[list[list[int]]], states: bool = False) -> list[tuple]:
     """Emissions (U_i, K) per dialogue and the transition matrix (K, K), from one batched forward pass
-    over whole dialogues (padded to this batch's own longest dialogue and utterance)."""
+    over whole dialogues (padded to this batch's own longest dialogue and utterance); with `states`, also the
+    dialogue BiLSTM's state per utterance (U_i, 2H), what its emissions are read from."""
     # one trace for any (dialogues, utterances, words) shape, not one per new shape
-    _, emissions, lengths, transitions = graphs.forward(model, pad(ids), tf.TensorSpec((None, None, None), tf.int32))
+    out = graphs.forward(_with_states(model) if states else model, pad(ids),
+                         tf.TensorSpec((None, None, None), tf.int32))
+    _, emissions, lengths, transitions = out[:4]
     tr = transitions.numpy().astype(np.float64)
-    return [(em[:n].astype(np.float64), tr) for em, n in zip(emissions.numpy(), lengths.numpy())]
+    lengths = lengths.numpy()
+    if states:
+        return [(em[:n].astype(np.float64), tr, h[:n]) for em, n, h in zip(emissions.numpy(), lengths, out[4].numpy())]
+    return [(em[:n].astype(np.float64), tr) for em, n in zip(emissions.numpy(), lengths)]
 
 
-def scores_bucketed(model, ids, max_cells: int = 200_000) -> list[tuple[np.ndarray, np.ndarray]]:
+@graphs.once_per_model
+def _with_states(model: tf.keras.Model) -> tf.keras.Model:
+    """The model with the dialogue BiLSTM's states (B, U, 2H) as a fifth output."""
+    return tf.keras.Model(model.input, [*model.outputs, model.get_layer("emissions").input])
+
+
+def scores_bucketed(model, ids, max_cells: int = 200_000, states: bool = False) -> list[tuple]:
     """`scores` for many dialogues, grouped by size so no group pads beyond `max_cells` word slots
     (a long dialogue goes alone): memory stays bounded however the corpus is shaped."""
     order = sorted(range(len(ids)), key=lambda i: (len(ids[i]), max(map(len, ids[i]))))
     out, group = [None] * len(ids), []
 
     def flush():
-        for i, s in zip(group, scores(model, [ids[i] for i in group])):
+        for i, s in zip(group, scores(model, [ids[i] for i in group], states)):
             out[i] = s
         group.clear()
 
@@ -607,6 +622,96 @@ def evaluate(model, ids, tags, ambiguous=None) -> dict:
         out["val_ambiguous_greedy_accuracy"] = float(np.mean(amb_hits["greedy"]))
         out["n_val_ambiguous"] = len(amb_hits["crf"])
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The held-out set (seqviz.evaluate): every utterance scored in its dialogue, the Viterbi tag beside the argmax
+# ---------------------------------------------------------------------------------------------
+def _kept(utterances, tags, speakers) -> dict:
+    """Held-out dialogues as rows (dialogue, utterance, tag, speaker) for heldout.npz, bounded by whole
+    dialogues."""
+    rows = [(d, u, t, s) for d, (us, ts, ss) in enumerate(zip(utterances, tags, speakers or [None] * len(tags)))
+            for u, t, s in zip(us, ts, ss or [""] * len(us))]
+    kept = keep({"dialogue": [r[0] for r in rows], "utterance": [r[1] for r in rows], "tag": [r[2] for r in rows],
+                 "speaker": [r[3] for r in rows]})
+    n = len(kept["dialogue"])
+    if n < len(rows) and n:         # cut at the last whole dialogue
+        n = int(np.searchsorted(kept["dialogue"], kept["dialogue"][-1]))
+    return {k: v[:n] for k, v in kept.items()}
+
+
+def heldout_data(bundle) -> Dialogues:
+    """The model's held-out dialogues: regenerated from its seed, or the ones of your file it kept."""
+    p = bundle.params
+    if bundle.data.get("source") == "upload":
+        h = bundle.heldout or {}
+        if "dialogue" not in h:
+            raise SeqvizError(f"Model {bundle.name!r} keeps no held-out dialogues (it was trained before models "
+                              "kept them); retrain it, or score it on a labelled file.")
+        ds = h["dialogue"]
+        at = [np.flatnonzero(ds == d) for d in dict.fromkeys(ds.tolist())]
+        speakers = [[str(s) for s in h["speaker"][i]] for i in at]
+        return Dialogues([[str(u) for u in h["utterance"][i]] for i in at], [[str(t) for t in h["tag"][i]] for i in at],
+                         speakers if any(any(s) for s in speakers) else None)
+    data = make_toy(int(p["n_dialogues"] / 0.85), p["max_utterances"], p["seed"])
+    val = holdout(len(data.utterances), p["seed"])[1]
+    return Dialogues([data.utterances[i] for i in val], [data.tags[i] for i in val],
+                     [data.speakers[i] for i in val], [data.ambiguous[i] for i in val])
+
+
+def score_examples(bundle, data: Dialogues):
+    """Every utterance of `data`'s dialogues scored in its dialogue (seqviz.evaluate.Scored): its Viterbi tag with
+    the CRF's marginal of it, the per-utterance argmax beside, the dialogue BiLSTM's state (the map), and the
+    slices: position in the dialogue, speaker change, the ambiguous replies of generated dialogues. A file's own
+    split: its val dialogues, else test. Tags the model has never seen: those utterances left out, in one note."""
+    from seqviz.evaluate import Scored, bucket
+    p, vocab, tags = bundle.params, bundle.vocabs["words"], bundle.vocabs["tags"]
+    keep_d = list(range(len(data.utterances)))
+    if data.split is not None:
+        held = {s: [i for i, x in enumerate(data.split) if x == s] for s in ("val", "test")}
+        keep_d = held["val"] or held["test"] or keep_d
+    speakers = data.speakers if data.speakers else None
+    ids = [encode(vocab, data.utterances[d], p["max_words"], speakers[d] if p["use_speaker"] and speakers else None)
+           for d in keep_d]
+    decoded = scores_bucketed(bundle.model, ids, states=True)
+    unseen = sorted({t for d in keep_d for t in data.tags[d]} - set(tags.tokens))
+    cols = {k: [] for k in ("input", "shown", "gold", "pred", "argmax", "confidence", "position", "speaker",
+                            "ambiguous", "dialogue", "utterance", "vector")}
+    for k, d in enumerate(keep_d):
+        em, tr, h = decoded[k]
+        path, marg = crf.viterbi(em, tr).path, crf.marginals(em, tr)
+        who = speakers[d] if speakers else [""] * len(data.utterances[d])
+        text = "\n".join(f"{w}: {u}" if w else u for w, u in zip(who, data.utterances[d]))
+        for u, gold in enumerate(data.tags[d]):
+            if gold not in tags.index:
+                continue
+            cols["input"].append(text)
+            cols["shown"].append(f"{who[u]}: {data.utterances[d][u]}" if who[u] else data.utterances[d][u])
+            cols["gold"].append(gold)
+            cols["pred"].append(tags.tokens[path[u]])
+            cols["argmax"].append(tags.tokens[int(em[u].argmax())])
+            cols["confidence"].append(float(marg[u, path[u]]))
+            cols["position"].append(bucket(u + 1, (1, 5, 10), ""))
+            cols["speaker"].append("first utterance" if u == 0 else "same speaker" if who[u] == who[u - 1]
+                                   else "speaker changes")
+            cols["ambiguous"].append("ambiguous reply" if data.ambiguous and data.ambiguous[d][u] else "other")
+            cols["dialogue"].append(k + 1)
+            cols["utterance"].append(u + 1)
+            cols["vector"].append(h[u])
+    n_out = sum(t not in tags.index for d in keep_d for t in data.tags[d])
+    notes = [f"{n_out:,} utterance(s) have tags the model has never seen ({', '.join(map(repr, unseen[:8]))}"
+             f"{', ...' if len(unseen) > 8 else ''}): left out, the rest scored."] if unseen else []
+    if not cols["gold"]:
+        raise SeqvizError(f"None of the utterances has a tag the model knows ({', '.join(tags.tokens)}).")
+    slices = {"position in the dialogue": cols["position"]}
+    if speakers:
+        slices["speaker"] = cols["speaker"]
+    if data.ambiguous:
+        slices["reply"] = cols["ambiguous"]
+    return Scored("utterance", cols["input"], cols["gold"], cols["pred"], np.array(cols["confidence"]),
+                  list(tags.tokens), slices=slices, also={"per-utterance argmax": cols["argmax"]},
+                  vectors=np.stack(cols["vector"]), shown=cols["shown"], notes=notes,
+                  columns={"dialogue": cols["dialogue"], "turn": cols["utterance"]})
 
 
 def parse(text: str) -> tuple[list[str], list[str]]:

@@ -81,9 +81,9 @@ def bucket(n: int, edges: tuple, unit: str) -> str:
     lo = 1
     for e in edges:
         if n <= e:
-            return f"{lo}-{e} {unit}"
+            return f"{lo}-{e} {unit}".strip() if lo < e else f"{e} {unit}".strip()
         lo = e + 1
-    return f"over {edges[-1]} {unit}"
+    return f"over {edges[-1]} {unit}".strip()
 
 
 def _natural(value) -> list:
@@ -142,22 +142,34 @@ def project(vectors: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarr
 # The report: the CLI's JSON and everything a page draws
 # ---------------------------------------------------------------------------------------------
 def report(scored: Scored, examples: bool = True) -> dict:
-    """The JSON the CLI prints: {"unit", "overall", "also": {name: overall}, "slices", "notes", "examples": [one
-    per row: {"input", "shown", "gold", "pred", "confidence", "correct", each slice, each `also`, each column}]}."""
+    """The JSON the CLI prints: {"unit", "overall", "also": {name: overall}, "slices", "notes", "columns",
+    "examples": [one per row: {"input", "shown", "gold", "pred", "confidence", "correct", each slice, each `also`,
+    each of "columns"}]}.
+    Where rows share inputs (the utterances of one dialogue), the inputs are listed once, as "inputs", and a
+    row's "input" is its index there."""
     out = {"unit": scored.unit, "overall": summary(scored.gold, scored.pred, scored.labels),
            "also": {k: summary(scored.gold, v, scored.labels) for k, v in scored.also.items()},
-           "slices": slice_metrics(scored), "notes": list(scored.notes)}
+           "slices": slice_metrics(scored), "notes": list(scored.notes), "columns": list(scored.columns)}
     if examples:
-        out["examples"] = rows(scored)
+        distinct = list(dict.fromkeys(scored.inputs))
+        if len(distinct) < len(scored.inputs):
+            out["inputs"] = distinct
+        out["examples"] = rows(scored, {x: i for i, x in enumerate(distinct)} if "inputs" in out else None)
     return out
 
 
-def rows(scored: Scored) -> list[dict]:
+def rows(scored: Scored, index: dict | None = None) -> list[dict]:
     shown = scored.shown or scored.inputs
     extra = {**scored.slices, **scored.also, **scored.columns}
-    return [{"input": scored.inputs[i], "shown": shown[i], "gold": scored.gold[i], "pred": scored.pred[i],
-             "confidence": float(scored.confidence[i]), "correct": scored.gold[i] == scored.pred[i],
-             **{k: v[i] for k, v in extra.items()}} for i in range(len(scored.gold))]
+    return [{"input": scored.inputs[i] if index is None else index[scored.inputs[i]], "shown": shown[i],
+             "gold": scored.gold[i], "pred": scored.pred[i], "confidence": float(scored.confidence[i]),
+             "correct": scored.gold[i] == scored.pred[i], **{k: v[i] for k, v in extra.items()}}
+            for i in range(len(scored.gold))]
+
+
+def input_of(report_: dict, row: dict) -> str:
+    """An example's input (its text), wherever `report` put it."""
+    return report_["inputs"][row["input"]] if "inputs" in report_ else row["input"]
 
 
 def score(bundle, raw: bytes | None = None, filename: str | None = None, files: dict | None = None) -> Scored:

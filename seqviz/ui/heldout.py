@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 import streamlit as st
 
-from seqviz import figures
+from seqviz import evaluate, figures
 from seqviz.errors import SeqvizError
 from seqviz.ui.session import call
 from seqviz.ui.url import open_view
@@ -19,9 +19,9 @@ PAGE_ROWS = 200            # examples per page of the table
 ALL = "(all)"
 
 
-def heldout_section(bundle, key: str, query: Callable[[dict], dict] = lambda row: {"text": row["input"]}) -> None:
-    """The folded section for `bundle`'s held-out set; `query(example)` is the page URL's query that opens an
-    example in the page's view (default: its input as ?text=)."""
+def heldout_section(bundle, key: str, query: Callable[[str], dict] = lambda text: {"text": text}) -> None:
+    """The folded section for `bundle`'s held-out set; `query(input)` is the page URL's query that opens an
+    example's input in the page's view (default: ?text=)."""
     box = st.expander("Held-out set: where does it fail?", key=f"{key}:heldout-open", on_change="rerun")
     if not box.open:
         return
@@ -83,7 +83,7 @@ def _slices(r: dict, key: str) -> None:
                          width="stretch", key=f"{key}:heldout-slice-chart:{name}")
 
 
-def _examples(r: dict, key: str, query: Callable[[dict], dict]) -> None:
+def _examples(r: dict, key: str, query: Callable[[str], dict]) -> None:
     """The examples, filtered (errors only, gold, predicted, a slice's bucket) and paged; selecting a row opens it
     in the page's view."""
     rows = r["examples"]
@@ -108,24 +108,25 @@ def _examples(r: dict, key: str, query: Callable[[dict], dict]) -> None:
     page = st.number_input(f"Page (of {pages}; {len(shown):,} examples)", 1, pages, key=f"{key}:heldout-page")
     at = shown[(page - 1) * PAGE_ROWS:page * PAGE_ROWS]
     slices = list(r["slices"])
-    cols = {"#": [i + 1 for i in at], r["unit"]: [rows[i]["shown"] for i in at],
+    cols = {"#": [i + 1 for i in at], **{c: [rows[i][c] for i in at] for c in r["columns"]},
+            r["unit"]: [rows[i]["shown"] for i in at],
             "gold": [rows[i]["gold"] for i in at], "predicted": [rows[i]["pred"] for i in at],
             "confidence": [round(rows[i]["confidence"], 3) for i in at],
             "right": ["✓" if rows[i]["correct"] else "✗" for i in at],
             **{name: [rows[i][name] for i in at] for name in list(r["also"]) + slices}}
     st.dataframe(cols, hide_index=True, width="stretch", height=min(38 + 35 * len(at), 460),
-                 key=f"{key}:heldout-table", on_select=lambda: _open_row(key, rows, at, query),
+                 key=f"{key}:heldout-table", on_select=lambda: _open_row(key, r, at, query),
                  selection_mode="single-row")
     st.caption(f"Select a row to open that {r['unit']} in the view above (its link can be shared).")
 
 
-def _open_row(key: str, rows: list[dict], at: list[int], query: Callable[[dict], dict]) -> None:
+def _open_row(key: str, r: dict, at: list[int], query: Callable[[str], dict]) -> None:
     picked = st.session_state[f"{key}:heldout-table"].selection.rows
     if picked:
-        open_view(query(rows[at[picked[0]]]))
+        open_view(query(evaluate.input_of(r, r["examples"][at[picked[0]]])))
 
 
-def _map(bundle, r: dict, key: str, query: Callable[[dict], dict]) -> None:
+def _map(bundle, r: dict, key: str, query: Callable[[str], dict]) -> None:
     """The model's representation of each held-out example in 2-D (PCA, or t-SNE on request); a click opens one."""
     method = st.radio("Map of what it learned", ["off", "pca", "tsne"], horizontal=True, key=f"{key}:heldout-map",
                       format_func={"off": "off", "pca": "PCA", "tsne": "t-SNE (a few seconds)"}.get)
@@ -143,13 +144,13 @@ def _map(bundle, r: dict, key: str, query: Callable[[dict], dict]) -> None:
     st.plotly_chart(figures.example_map(np.array(m["xy"]), [rows[i]["gold"] for i in at],
                                         [not rows[i]["correct"] for i in at], hover, title=title, index=at),
                     width="stretch", key=f"{key}:heldout-map-chart", selection_mode="points",
-                    on_select=lambda: _open_point(key, rows, query))
+                    on_select=lambda: _open_point(key, r, query))
     shown = f"{len(at):,} of {m['n']:,} (every error kept)" if len(at) < m["n"] else f"all {m['n']:,}"
     st.caption(f"{shown}; colour: the gold label, ✕: a wrong prediction. Click a point to open it.")
 
 
-def _open_point(key: str, rows: list[dict], query: Callable[[dict], dict]) -> None:
+def _open_point(key: str, r: dict, query: Callable[[str], dict]) -> None:
     points = st.session_state[f"{key}:heldout-map-chart"].selection.points
     if points:
         at = points[0]["customdata"]
-        open_view(query(rows[int(at[0] if isinstance(at, list) else at)]))
+        open_view(query(evaluate.input_of(r, r["examples"][int(at[0] if isinstance(at, list) else at)])))

@@ -44,7 +44,7 @@ def test_slices_and_report():
     assert [s["value"] for s in r["slices"]["length"]] == ["1-5 words", "6-10 words", "over 10 words"]
     assert [(s["n"], s["accuracy"], s["argmax_accuracy"]) for s in r["slices"]["length"]] == \
         [(2, 0.5, 1.0), (2, 1.0, 0.5), (1, 0.0, 1.0)]
-    assert r["examples"][1] == {"input": "x", "shown": "x", "gold": "a", "pred": "b", "confidence": 0.6,
+    assert "inputs" in r and r["examples"][1] == {"input": 0, "shown": "x", "gold": "a", "pred": "b", "confidence": 0.6,
                                 "correct": False, "length": "over 10 words", "argmax": "a"}
 
 
