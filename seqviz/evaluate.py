@@ -39,6 +39,9 @@ class Scored:
     shown: list[str] | None = None             # per row, what the table shows of it (None: its input)
     notes: list[str] = field(default_factory=list)                # what was left out, and why (one sentence each)
     columns: dict[str, list] = field(default_factory=dict)        # more per-row values the table shows
+    # per-row measures beside exact match, each (numerator (N,), denominator (N,)): summed overall and per slice
+    # bucket (micro-averaged: seq2seq's token accuracy = right tokens / tokens), a row's own shown in the table
+    measures: dict[str, tuple] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -61,6 +64,13 @@ def per_class(m: np.ndarray, labels: list[str]) -> list[dict]:
     f = np.divide(2 * p * r, p + r, out=np.zeros_like(tp), where=(p + r) > 0)
     return [{"label": k, "precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
              "support": int(gold_n[i])} for i, k in enumerate(labels)]
+
+
+def _ratio(num, den, at=None) -> float:
+    num, den = np.asarray(num, float), np.asarray(den, float)
+    if at is not None:
+        num, den = num[at], den[at]
+    return float(num.sum() / den.sum()) if den.sum() else float("nan")
 
 
 def summary(gold, pred, labels: list[str] | None) -> dict:
@@ -104,7 +114,8 @@ def slice_metrics(scored: Scored) -> dict[str, list[dict]]:
         for v in sorted(set(values), key=_natural):
             at = values == v
             rows.append({"value": v, "n": int(at.sum()), "accuracy": float(right[at].mean()),
-                         **{f"{k}_accuracy": float(a[at].mean()) for k, a in also.items()}})
+                         **{f"{k}_accuracy": float(a[at].mean()) for k, a in also.items()},
+                         **{k: _ratio(*m, at) for k, m in scored.measures.items()}})
         out[name] = rows
     return out
 
@@ -147,9 +158,12 @@ def report(scored: Scored, examples: bool = True) -> dict:
     each of "columns"}]}.
     Where rows share inputs (the utterances of one dialogue), the inputs are listed once, as "inputs", and a
     row's "input" is its index there."""
-    out = {"unit": scored.unit, "overall": summary(scored.gold, scored.pred, scored.labels),
+    out = {"unit": scored.unit,
+           "overall": {**summary(scored.gold, scored.pred, scored.labels),
+                       **{k: _ratio(*m) for k, m in scored.measures.items()}},
            "also": {k: summary(scored.gold, v, scored.labels) for k, v in scored.also.items()},
-           "slices": slice_metrics(scored), "notes": list(scored.notes), "columns": list(scored.columns)}
+           "slices": slice_metrics(scored), "notes": list(scored.notes),
+           "columns": list(scored.columns), "measures": list(scored.measures)}
     if examples:
         distinct = list(dict.fromkeys(scored.inputs))
         if len(distinct) < len(scored.inputs):
@@ -160,7 +174,8 @@ def report(scored: Scored, examples: bool = True) -> dict:
 
 def rows(scored: Scored, index: dict | None = None) -> list[dict]:
     shown = scored.shown or scored.inputs
-    extra = {**scored.slices, **scored.also, **scored.columns}
+    extra = {**scored.slices, **scored.also, **scored.columns,
+             **{k: [n / d if d else float("nan") for n, d in zip(*m)] for k, m in scored.measures.items()}}
     return [{"input": scored.inputs[i] if index is None else index[scored.inputs[i]], "shown": shown[i],
              "gold": scored.gold[i], "pred": scored.pred[i], "confidence": float(scored.confidence[i]),
              "correct": scored.gold[i] == scored.pred[i], **{k: v[i] for k, v in extra.items()}}

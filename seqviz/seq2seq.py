@@ -52,7 +52,7 @@ from seqviz import budget, decoding, graphs, nn, replay, store
 from seqviz.contract import Out
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param
-from seqviz.heldout import holdout
+from seqviz.heldout import holdout, keep
 from seqviz.run import UNWATCHED, Run, phase
 from seqviz.uploads import read_csv
 from seqviz.vocab import PAD, UNK, Vocab
@@ -794,6 +794,9 @@ def fit(params: dict, data=None, run: Run = UNWATCHED):
     held = evaluate(model, params, vocabs, val)
     metrics = {"val_exact": held["exact"], "val_token_accuracy": held["token_accuracy"],
                "n_train": len(pairs), "n_val": held["n"], "mode": params["mode"], "task": task}
+    if data is not None:   # your pairs: the held-out ones kept with the model (bounded), for the held-out view
+        j = task_of(params).joiner
+        metrics["heldout"] = keep({"source": [j.join(s) for s, _ in val], "target": [j.join(t) for _, t in val]})
     metrics.update(task_of(params).examples(val))
     for k, (n, pairs_n) in at_len.items():
         r = evaluate(model, params, vocabs, pairs_n)
@@ -888,14 +891,18 @@ def step_fn(inf: Inference, attention_out: list | None = None):
     return step
 
 
-def greedy_batch(inf: Inference, src: np.ndarray, t_len: int, end: int, start: int) -> np.ndarray:
-    """Free-running argmax decoding of a whole batch (for evaluation): (B, t_len) ids."""
-    step, state = step_fn(inf), start_state(inf, src)
+def greedy_batch(inf: Inference, src: np.ndarray, t_len: int, end: int, start: int, state=None,
+                 log_probs_out: list | None = None) -> np.ndarray:
+    """Free-running argmax decoding of a whole batch (for evaluation): (B, t_len) ids. `state`: the batch's
+    `start_state`, where the caller has it; `log_probs_out` gets each step's chosen log-probability (B,)."""
+    step, state = step_fn(inf), start_state(inf, src) if state is None else state
     tokens, out = np.full(len(src), start), []
     for _ in range(t_len):
         log_probs, state = step(tokens, state)
         tokens = log_probs.argmax(-1)
         out.append(tokens)
+        if log_probs_out is not None:
+            log_probs_out.append(log_probs[np.arange(len(tokens)), tokens])
     return np.stack(out, 1)
 
 
@@ -1058,6 +1065,61 @@ def heldout_cases(bundle, n: int = 40) -> list[tuple[str, None]]:
     else:
         sources = [task.read(s) for s, _ in bundle.metrics.get("examples", [])[:n]]
     return [(task.joiner.join(s), None) for s in sources]
+
+
+# ---------------------------------------------------------------------------------------------
+# The held-out set (seqviz.evaluate): every pair decoded free-running, by input length
+# ---------------------------------------------------------------------------------------------
+def heldout_data(bundle):
+    """The model's held-out pairs: a generated task's (as tokens, regenerated from its seed), or the ones of your
+    file it kept (as written)."""
+    p = bundle.params
+    if p["task"] in TASKS:
+        return task_of(p).data(p)[1]
+    h = bundle.heldout or {}
+    if "source" not in h:
+        raise SeqvizError(f"Model {bundle.name!r} keeps no held-out pairs (it was trained before models kept them); "
+                          "retrain it, or score it on a file of pairs.")
+    return Pairs([str(x) for x in h["source"]], [str(x) for x in h["target"]])
+
+
+def score_examples(bundle, data, batch: int = 256):
+    """Every pair (`data`: token pairs, or a Pairs file read as the model's task reads typed text) decoded
+    free-running and greedily, `batch` at a time (seqviz.evaluate.Scored): exact match, token accuracy, the
+    probability of its decode, the encoder's final state (the map), sliced by input length. Pairs the model
+    cannot read (a source over its longest input, a target over its longest output) are left out in one note."""
+    from seqviz.evaluate import Scored
+    p, tv = bundle.params, bundle.vocabs["target"]
+    task = task_of(p)
+    pairs = data if isinstance(data, list) else [(task.read(s), task.read_target(t))
+                                                 for s, t in zip(data.sources, data.targets)]
+    t_len = task.max_target_len(p["max_len"]) + 1
+    fits = [(s, t) for s, t in pairs if 1 <= len(s) <= p["max_len"] and len(t) < t_len]
+    notes = [f"{len(pairs) - len(fits):,} pair(s) are longer than the model reads ({p['max_len']} input, "
+             f"{t_len - 1} output tokens) or empty: left out, the rest scored."] if len(fits) < len(pairs) else []
+    if not fits:
+        raise SeqvizError(f"None of the pairs fits the model ({p['max_len']} input, {t_len - 1} output tokens).")
+    inf, end, start = inference(bundle.model, p), tv.index[END], tv.index[START]
+    out = {k: [] for k in ("gold", "pred", "conf", "right", "tokens", "h")}
+    for i in range(0, len(fits), batch):
+        chunk = fits[i:i + batch]
+        src, _, gold = encode(chunk, bundle.vocabs, p["max_len"], p["task"])
+        state, chosen = start_state(inf, src), []
+        pred = greedy_batch(inf, src, gold.shape[1], end, start, state, chosen)
+        chosen = np.stack(chosen, 1)                                                 # (B, T) log P(chosen)
+        real = gold != 0
+        for b, (_, t) in enumerate(chunk):
+            stop = int(np.argmax(pred[b] == end)) if (pred[b] == end).any() else pred.shape[1] - 1
+            out["gold"].append(task.joiner.join(t))
+            out["pred"].append(task.joiner.join(tv.tokens[k] for k in pred[b, :stop]))
+            out["conf"].append(float(np.exp(chosen[b, :stop + 1].sum())))
+            out["right"].append(int(((pred[b] == gold[b]) & real[b]).sum()))
+            out["tokens"].append(int(real[b].sum()))
+        out["h"].append(state[2])
+    return Scored("pair", [task.joiner.join(s) for s, _ in fits], out["gold"], out["pred"], np.array(out["conf"]),
+                  slices={"input length": [f"{len(s)} {getattr(task, 'unit', 'tokens')}" for s, _ in fits]},
+                  vectors=np.concatenate(out["h"]), notes=notes,
+                  measures={"token accuracy": (np.array(out["right"]), np.array(out["tokens"]))})
 
 
 def decoded(r: dict) -> list[str]:

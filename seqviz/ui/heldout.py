@@ -19,9 +19,10 @@ PAGE_ROWS = 200            # examples per page of the table
 ALL = "(all)"
 
 
-def heldout_section(bundle, key: str, query: Callable[[str], dict] = lambda text: {"text": text}) -> None:
-    """The folded section for `bundle`'s held-out set; `query(input)` is the page URL's query that opens an
-    example's input in the page's view (default: ?text=)."""
+def heldout_section(bundle, key: str,
+                    query: Callable[[str, dict], dict] = lambda text, example: {"text": text}) -> None:
+    """The folded section for `bundle`'s held-out set; `query(input, example)` is the page URL's query that opens
+    an example in the page's view (default: its input as ?text=)."""
     box = st.expander("Held-out set: where does it fail?", key=f"{key}:heldout-open", on_change="rerun")
     if not box.open:
         return
@@ -34,7 +35,9 @@ def heldout_section(bundle, key: str, query: Callable[[str], dict] = lambda text
         overall, unit = r["overall"], r["unit"]
         also = "".join(f"; {name}: {v['accuracy']:.3f}" for name, v in r["also"].items())
         f1 = f", macro F1 {overall['macro_f1']:.3f}" if "macro_f1" in overall else ""
-        st.markdown(f"**{overall['n']:,} held-out {unit}s**: accuracy {overall['accuracy']:.3f}{f1}{also}")
+        measures = "".join(f", {m} {overall[m]:.3f}" for m in r["measures"])
+        exact = "exact match" if r["measures"] else "accuracy"
+        st.markdown(f"**{overall['n']:,} held-out {unit}s**: {exact} {overall['accuracy']:.3f}{f1}{measures}{also}")
         for note in r["notes"]:
             st.info(note)
         if "confusion" in overall:
@@ -76,14 +79,16 @@ def _slices(r: dict, key: str) -> None:
     shown = {name: rows for name, rows in r["slices"].items() if len(rows) > 1}
     for name, col in zip(shown, st.columns(max(1, min(len(shown), 3))) * 3):
         rows = shown[name]
-        series = {"accuracy": [x["accuracy"] for x in rows],
-                  **{k[:-len("_accuracy")]: [x[k] for x in rows] for k in rows[0] if k.endswith("_accuracy")}}
+        series = {"exact match" if r["measures"] else "accuracy": [x["accuracy"] for x in rows],
+                  **{k[:-len("_accuracy")]: [x[k] for x in rows] for k in rows[0] if k.endswith("_accuracy")},
+                  **{m: [x[m] for x in rows] for m in r["measures"]}}
         col.plotly_chart(figures.grouped_bars([f"{x['value']} ({x['n']:,})" for x in rows], series,
-                                              title=f"Accuracy by {name}", value_name="accuracy"),
+                                              title=f"{'Exact match' if r['measures'] else 'Accuracy'} by {name}",
+                                              value_name="share right"),
                          width="stretch", key=f"{key}:heldout-slice-chart:{name}")
 
 
-def _examples(r: dict, key: str, query: Callable[[str], dict]) -> None:
+def _examples(r: dict, key: str, query: Callable[[str, dict], dict]) -> None:
     """The examples, filtered (errors only, gold, predicted, a slice's bucket) and paged; selecting a row opens it
     in the page's view."""
     rows = r["examples"]
@@ -113,6 +118,7 @@ def _examples(r: dict, key: str, query: Callable[[str], dict]) -> None:
             "gold": [rows[i]["gold"] for i in at], "predicted": [rows[i]["pred"] for i in at],
             "confidence": [round(rows[i]["confidence"], 3) for i in at],
             "right": ["✓" if rows[i]["correct"] else "✗" for i in at],
+            **{m: [round(rows[i][m], 3) for i in at] for m in r["measures"]},
             **{name: [rows[i][name] for i in at] for name in list(r["also"]) + slices}}
     st.dataframe(cols, hide_index=True, width="stretch", height=min(38 + 35 * len(at), 460),
                  key=f"{key}:heldout-table", on_select=lambda: _open_row(key, r, at, query),
@@ -120,13 +126,14 @@ def _examples(r: dict, key: str, query: Callable[[str], dict]) -> None:
     st.caption(f"Select a row to open that {r['unit']} in the view above (its link can be shared).")
 
 
-def _open_row(key: str, r: dict, at: list[int], query: Callable[[str], dict]) -> None:
+def _open_row(key: str, r: dict, at: list[int], query: Callable[[str, dict], dict]) -> None:
     picked = st.session_state[f"{key}:heldout-table"].selection.rows
     if picked:
-        open_view(query(evaluate.input_of(r, r["examples"][at[picked[0]]])))
+        example = r["examples"][at[picked[0]]]
+        open_view(query(evaluate.input_of(r, example), example))
 
 
-def _map(bundle, r: dict, key: str, query: Callable[[str], dict]) -> None:
+def _map(bundle, r: dict, key: str, query: Callable[[str, dict], dict]) -> None:
     """The model's representation of each held-out example in 2-D (PCA, or t-SNE on request); a click opens one."""
     method = st.radio("Map of what it learned", ["off", "pca", "tsne"], horizontal=True, key=f"{key}:heldout-map",
                       format_func={"off": "off", "pca": "PCA", "tsne": "t-SNE (a few seconds)"}.get)
@@ -149,8 +156,9 @@ def _map(bundle, r: dict, key: str, query: Callable[[str], dict]) -> None:
     st.caption(f"{shown}; colour: the gold label, ✕: a wrong prediction. Click a point to open it.")
 
 
-def _open_point(key: str, r: dict, query: Callable[[str], dict]) -> None:
+def _open_point(key: str, r: dict, query: Callable[[str, dict], dict]) -> None:
     points = st.session_state[f"{key}:heldout-map-chart"].selection.points
     if points:
         at = points[0]["customdata"]
-        open_view(query(evaluate.input_of(r, r["examples"][int(at[0] if isinstance(at, list) else at)])))
+        example = r["examples"][int(at[0] if isinstance(at, list) else at)]
+        open_view(query(evaluate.input_of(r, example), example))

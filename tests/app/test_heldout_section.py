@@ -56,3 +56,15 @@ def test_dialogue_acts_held_out_set_puts_the_argmax_beside_the_crf():
     assert list(examples["utterance"][:2]) == ["A: hey there", "B: did you see the concert"]
     charts = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("Accuracy by reply" in s and "per-utterance argmax" in s for s in charts)
+
+
+def test_seq2seq_held_out_set_in_a_decoders_tab_shows_where_it_fails_by_length():
+    at = open_page("views/seq2seq.py", inspect="basic")
+    at.session_state["seq2seq:basic:heldout-open"] = True
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any(m.value == "**300 held-out pairs**: exact match 0.657, token accuracy 0.914" for m in at.markdown)
+    charts = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("Exact match by input length" in s and "token accuracy" in s for s in charts)
+    examples = next(d.value for d in at.dataframe if "pair" in d.value.columns)
+    assert {"gold", "predicted", "token accuracy", "input length"} <= set(examples.columns)
