@@ -210,6 +210,8 @@ class UserData:
     rows: np.ndarray                # (M,) int: caption pair i describes image rows[i]
     captions: tuple                 # (caption 1 words per pair, caption 2 words per pair)
     filename: str = "captions.csv"
+    scenes: list | None = None      # generated held-out scenes: what each pair's image shows
+    image_rows: list | None = None  # kept held-out pairs: each one's image as your features file numbers it
 
 
 def read_upload(raw: bytes, filename: str = "captions.csv", features: tuple | None = None) -> UserData:
@@ -715,15 +717,16 @@ def greedy_captions(model, params, vocabs, features, ablate: str = "none") -> li
     return out
 
 
-def head_inputs(params, head: int, rows: Sequence[Sequence[int]], other: Sequence[int]) -> tuple:
+def head_inputs(params, head: int, rows: Sequence[Sequence[int]], other: Sequence[int] | None,
+                others: Sequence[Sequence[int]] | None = None) -> tuple:
     """The model's (partial1, partial2) for head `head` (1 or 2): its partial captions `rows` ("<s> w1 ..",
     each of any length up to L_head) padded to L_head, and beside each the other branch's caption `other`
-    cut to the same length (as in lock-step decoding), padded to its own L."""
+    (or each row's own, `others`) cut to the same length (as in lock-step decoding), padded to its own L."""
     mine, theirs = input_lengths(params)[head - 1], input_lengths(params)[2 - head]
     p_mine, p_theirs = np.zeros((len(rows), mine), np.int32), np.zeros((len(rows), theirs), np.int32)
     for i, row in enumerate(rows):
         p_mine[i, :len(row)] = row
-        cut = other[:min(len(row), theirs)]
+        cut = (other if others is None else others[i])[:min(len(row), theirs)]
         p_theirs[i, :len(cut)] = cut
     return (p_mine, p_theirs) if head == 1 else (p_theirs, p_mine)
 
@@ -760,19 +763,33 @@ def decode(bundle, features: np.ndarray, beam: int = 3, top_k: int = 5, ablate: 
 def score(bundle, features: np.ndarray, captions: Sequence[str], ablate: str = "none") -> list[list[float]]:
     """Per head: the probability of every word (and "</s>") of the given captions, each step reading the
     caption so far and the other branch the other caption cut to the same step (as `head_step` feeds them);
-    e.g. the full model's captions under an ablated model. The model reads whole partial captions, so all
-    steps of a head are one batch: row t holds the first t words."""
+    e.g. the full model's captions under an ablated model."""
+    return score_pairs(bundle, features[None], [captions], ablate)[0]
+
+
+def score_pairs(bundle, features: np.ndarray, pairs: Sequence[Sequence[str]], ablate: str = "none"):
+    """`score` of many images (B, D), each with its caption pair: per pair, per head, every word's probability.
+    The model reads whole partial captions, so all steps of all pairs are one batch per head: a row per (pair,
+    step t), holding the first t words."""
     model, params, vocabs = bundle.model, bundle.params, bundle.vocabs
-    ids = [[vocabs[f"caption{k}"].index[START]] + vocabs[f"caption{k}"].encode(c.split())
-           for k, c in ((1, captions[0]), (2, captions[1]))]
-    out = []
+    ids = [[[vocabs[f"caption{k}"].index[START]] + vocabs[f"caption{k}"].encode(c.split()) for k, c in
+            ((1, pair[0]), (2, pair[1]))] for pair in pairs]
+    out = [[None, None] for _ in pairs]
     for head in (1, 2):
-        mine = ids[head - 1]
-        forced = (mine[1:] + [vocabs[f"caption{head}"].index[END]])[:input_lengths(params)[head - 1]]
-        rows = [mine[:t + 1] for t in range(len(forced))]     # step t reads <s> + the first t words
-        x = np.repeat(features[None], len(rows), axis=0)
-        probs = forward(model, x, *head_inputs(params, head, rows, ids[2 - head]), ablate)[head - 1]   # (n, V)
-        out.append([float(probs[t, w]) for t, w in enumerate(forced)])
+        end, length = vocabs[f"caption{head}"].index[END], input_lengths(params)[head - 1]
+        rows, others, owner, forced = [], [], [], []
+        for i, pair in enumerate(ids):
+            mine = pair[head - 1]
+            words = (mine[1:] + [end])[:length]
+            rows += [mine[:t + 1] for t in range(len(words))]     # step t reads <s> + the first t words
+            others += [pair[2 - head]] * len(words)
+            owner += [i] * len(words)
+            forced += words
+        x = np.asarray(features, np.float32)[owner]
+        probs = forward(model, x, *head_inputs(params, head, rows, None, others), ablate)[head - 1]   # (rows, V)
+        got = probs[np.arange(len(forced)), forced]
+        for i in range(len(pairs)):
+            out[i][head - 1] = [float(p) for p in got[np.array(owner) == i]]
     return out
 
 
@@ -797,6 +814,61 @@ def heldout_cases(bundle, n: int = 60) -> list[tuple[np.ndarray, str]]:
     cases = [(x[i], f"{h + 1}:{k + 1}") for i in range(len(x)) for h in (0, 1)
              for k in range(min(len(captions[h][i]) + 1, lengths[h]))]
     return cases[:n]
+
+
+def heldout_data(bundle) -> UserData:
+    """The model's held-out caption pairs with their images: generated scenes regenerated from its seed, or the
+    pairs of your files it kept (the first MAX_HELDOUT)."""
+    p = bundle.params
+    if bundle.data.get("source") == "upload":
+        h = bundle.heldout or {}
+        if "features" not in h:
+            raise SeqvizError(f"Model {bundle.name!r} keeps no held-out images (it was trained before models kept "
+                              "them); retrain it, or score it on your files (CLI: --data with --features).")
+        return UserData(np.asarray(h["features"], np.float32), np.arange(len(h["features"])),
+                        tuple([str(c).split() for c in h[f"caption_{k}"]] for k in (1, 2)), "held-out images",
+                        image_rows=[int(r) for r in h["row"]])
+    data = make_data(p["n_scenes"], p["max_objects"], p["feature_dim"], p["noise"], p["seed"])
+    val = split(data.scenes, p["seed"])[1]
+    return UserData(data.features[val], np.arange(len(val)), tuple([c[i] for i in val] for c in data.captions),
+                    "held-out scenes", [data.scenes[i] for i in val])
+
+
+def score_examples(bundle, data: UserData, batch: int = 256):
+    """Both heads' lock-step greedy captions of every pair's image, `batch` images at a time
+    (seqviz.evaluate.Scored): a row per (pair, head), its input the scene in words (or "row N" of your
+    features), exact match against the pair's own caption, BLEU-1, the
+    probability of the caption, the image as the two branches read it (their projections, side by side: the
+    map); sliced by head and, for generated scenes, by the groups of objects in the scene."""
+    from seqviz.evaluate import Scored, bucket
+    model, p, vocabs = bundle.model, bundle.params, bundle.vocabs
+    names = heads(bundle)
+    cols = {k: [] for k in ("input", "gold", "pred", "conf", "head", "bleu", "vector", "slice")}
+    layer = [model.get_layer(f"image_{k}") for k in (1, 2)]
+    for i in range(0, len(data.rows), batch):
+        x = np.asarray(data.features[data.rows[i:i + batch]], np.float32)
+        got = greedy_captions(model, p, vocabs, x)
+        pairs = [(" ".join(a), " ".join(b)) for a, b in zip(*got)]
+        probs = score_pairs(bundle, x, pairs)
+        vectors = np.concatenate([lay(x).numpy() for lay in layer], axis=1)         # (B, 2 I)
+        for b, j in enumerate(range(i, i + len(x))):
+            for h in (0, 1):
+                gold = data.captions[h][j]
+                cols["input"].append(" ".join(english(data.scenes[j])) if data.scenes else
+                                     f"row {(data.image_rows or data.rows)[j]}")
+                cols["gold"].append(" ".join(gold))
+                cols["pred"].append(pairs[b][h])
+                cols["conf"].append(float(np.prod(probs[b][h])))
+                cols["head"].append(names[h])
+                cols["bleu"].append(bleu1(got[h][b], gold))
+                cols["vector"].append(vectors[b])
+                cols["slice"].append(f"{len(data.scenes[j])} group{'s' * (len(data.scenes[j]) > 1)} of objects"
+                                     if data.scenes else bucket(len(gold), (5, 10, 20), "words"))
+    n = len(cols["gold"])
+    return Scored("caption", cols["input"], cols["gold"], cols["pred"], np.array(cols["conf"]),
+                  shown_name="scene" if data.scenes else "image",
+                  slices={"head": cols["head"], "scene" if data.scenes else "caption length": cols["slice"]},
+                  vectors=np.stack(cols["vector"]), measures={"BLEU-1": (np.array(cols["bleu"]), np.ones(n))})
 
 
 def explain_input(bundle, raw: bytes, filename: str) -> np.ndarray:

@@ -37,6 +37,7 @@ class Scored:
     also: dict[str, list[str]] = field(default_factory=dict)       # other predictions per row, scored alike
     vectors: np.ndarray | None = None          # (N, H) the model's own representation of each row (the map)
     shown: list[str] | None = None             # per row, what the table shows of it (None: its input)
+    shown_name: str | None = None              # the table's header for it (None: the unit)
     notes: list[str] = field(default_factory=list)                # what was left out, and why (one sentence each)
     columns: dict[str, list] = field(default_factory=dict)        # more per-row values the table shows
     # per-row measures beside exact match, each (numerator (N,), denominator (N,)): summed overall and per slice
@@ -153,12 +154,12 @@ def project(vectors: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarr
 # The report: the CLI's JSON and everything a page draws
 # ---------------------------------------------------------------------------------------------
 def report(scored: Scored, examples: bool = True) -> dict:
-    """The JSON the CLI prints: {"unit", "overall", "also": {name: overall}, "slices", "notes", "columns",
+    """The JSON the CLI prints: {"unit", "shown_name", "overall", "also": {name: overall}, "slices", "notes", "columns",
     "examples": [one per row: {"input", "shown", "gold", "pred", "confidence", "correct", each slice, each `also`,
     each of "columns"}]}.
     Where rows share inputs (the utterances of one dialogue), the inputs are listed once, as "inputs", and a
     row's "input" is its index there."""
-    out = {"unit": scored.unit,
+    out = {"unit": scored.unit, "shown_name": scored.shown_name or scored.unit,
            "overall": {**summary(scored.gold, scored.pred, scored.labels),
                        **{k: _ratio(*m) for k, m in scored.measures.items()}},
            "also": {k: summary(scored.gold, v, scored.labels) for k, v in scored.also.items()},

@@ -330,6 +330,8 @@ truths = captions_section(bundle, r, x[row], scene, filename, row, beam, held_tr
 why_section(bundle, x[row], r)
 ablation_section(bundle, r, ablated, scores, ablate)
 both = compare_section(bundle, r, x[row], asked, beam, truths)
+ui.heldout_section(bundle, "captioning", lambda text, ex: {"source": "heldout", "image": text.split()[-1]}
+                   if text.startswith("row ") else {"source": "describe", "text": text})
 ui.download_result(r if both is None else both, bundle, "result" if both is None else "comparison")
 ui.replay_view(bundle, captions_frame)
 ui.model_details(bundle)

@@ -114,7 +114,7 @@ def _examples(r: dict, key: str, query: Callable[[str, dict], dict]) -> None:
     at = shown[(page - 1) * PAGE_ROWS:page * PAGE_ROWS]
     slices = list(r["slices"])
     cols = {"#": [i + 1 for i in at], **{c: [rows[i][c] for i in at] for c in r["columns"]},
-            r["unit"]: [rows[i]["shown"] for i in at],
+            r["shown_name"]: [rows[i]["shown"] for i in at],
             "gold": [rows[i]["gold"] for i in at], "predicted": [rows[i]["pred"] for i in at],
             "confidence": [round(rows[i]["confidence"], 3) for i in at],
             "right": ["✓" if rows[i]["correct"] else "✗" for i in at],

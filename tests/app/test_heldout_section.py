@@ -68,3 +68,13 @@ def test_seq2seq_held_out_set_in_a_decoders_tab_shows_where_it_fails_by_length()
     assert any("Exact match by input length" in s and "token accuracy" in s for s in charts)
     examples = next(d.value for d in at.dataframe if "pair" in d.value.columns)
     assert {"gold", "predicted", "token accuracy", "input length"} <= set(examples.columns)
+
+
+def test_captioning_held_out_set_scores_both_heads_of_every_scene():
+    at = _open("views/captioning.py", "captioning")
+    assert not at.exception, [e.message for e in at.exception]
+    assert any(m.value == "**324 held-out captions**: exact match 0.963, BLEU-1 0.993" for m in at.markdown)
+    charts = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("Exact match by head" in s for s in charts)
+    examples = next(d.value for d in at.dataframe if "scene" in d.value.columns)
+    assert {"gold", "predicted", "BLEU-1", "head"} <= set(examples.columns)
