@@ -866,7 +866,7 @@ def score_examples(bundle, data: UserData, batch: int = 256):
                                      if data.scenes else bucket(len(gold), (5, 10, 20), "words"))
     n = len(cols["gold"])
     return Scored("caption", cols["input"], cols["gold"], cols["pred"], np.array(cols["conf"]),
-                  shown_name="scene" if data.scenes else "image",
+                  shown_name="scene" if data.scenes else "image", accuracy_name="exact match",
                   slices={"head": cols["head"], "scene" if data.scenes else "caption length": cols["slice"]},
                   vectors=np.stack(cols["vector"]), measures={"BLEU-1": (np.array(cols["bleu"]), np.ones(n))})
 

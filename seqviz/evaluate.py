@@ -38,11 +38,16 @@ class Scored:
     vectors: np.ndarray | None = None          # (N, H) the model's own representation of each row (the map)
     shown: list[str] | None = None             # per row, what the table shows of it (None: its input)
     shown_name: str | None = None              # the table's header for it (None: the unit)
+    accuracy_name: str = "accuracy"            # what gold == pred means here ("exact match" for a sequence)
     notes: list[str] = field(default_factory=list)                # what was left out, and why (one sentence each)
     columns: dict[str, list] = field(default_factory=dict)        # more per-row values the table shows
     # per-row measures beside exact match, each (numerator (N,), denominator (N,)): summed overall and per slice
     # bucket (micro-averaged: seq2seq's token accuracy = right tokens / tokens), a row's own shown in the table
     measures: dict[str, tuple] = field(default_factory=dict)
+    worse: dict[str, str] = field(default_factory=dict)           # a measure where "high" is worse (surprisal)
+    extra: dict[str, float] = field(default_factory=dict)         # more overall figures (the LM's perplexity)
+    colour: str | None = None                  # the slice the map colours by (None: the gold label)
+    order: dict[str, list] = field(default_factory=dict)          # a slice's buckets in this order (else natural)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -112,7 +117,7 @@ def slice_metrics(scored: Scored) -> dict[str, list[dict]]:
     for name, values in scored.slices.items():
         values = np.array(values, dtype=object)
         rows = []
-        for v in sorted(set(values), key=_natural):
+        for v in [v for v in scored.order.get(name, []) if v in set(values)] or sorted(set(values), key=_natural):
             at = values == v
             rows.append({"value": v, "n": int(at.sum()), "accuracy": float(right[at].mean()),
                          **{f"{k}_accuracy": float(a[at].mean()) for k, a in also.items()},
@@ -159,12 +164,13 @@ def report(scored: Scored, examples: bool = True) -> dict:
     each of "columns"}]}.
     Where rows share inputs (the utterances of one dialogue), the inputs are listed once, as "inputs", and a
     row's "input" is its index there."""
-    out = {"unit": scored.unit, "shown_name": scored.shown_name or scored.unit,
+    out = {"unit": scored.unit, "shown_name": scored.shown_name or scored.unit, "accuracy_name": scored.accuracy_name,
            "overall": {**summary(scored.gold, scored.pred, scored.labels),
-                       **{k: _ratio(*m) for k, m in scored.measures.items()}},
+                       **{k: _ratio(*m) for k, m in scored.measures.items()}, **scored.extra},
            "also": {k: summary(scored.gold, v, scored.labels) for k, v in scored.also.items()},
            "slices": slice_metrics(scored), "notes": list(scored.notes),
-           "columns": list(scored.columns), "measures": list(scored.measures)}
+           "columns": list(scored.columns), "measures": list(scored.measures), "worse": dict(scored.worse),
+           "colour": scored.colour, "extra": list(scored.extra)}
     if examples:
         distinct = list(dict.fromkeys(scored.inputs))
         if len(distinct) < len(scored.inputs):

@@ -459,8 +459,9 @@ def confusion(matrix: np.ndarray, labels: Sequence[str], title: str = "Confusion
 
 
 def example_map(xy: np.ndarray, gold: Sequence[str], wrong: Sequence[bool], hover: Sequence[str],
-                title: str = "", index: Sequence[int] | None = None) -> go.Figure:
-    """Held-out examples in 2-D (a projection of the model's representation): one colour per gold label, a
+                title: str = "", index: Sequence[int] | None = None, colour_name: str = "gold") -> go.Figure:
+    """Held-out examples in 2-D (a projection of the model's representation): one colour per gold label (or
+    per bucket of what `colour_name` names), a
     wrong prediction drawn as an ✕; the hover gives the example. Each point's customdata is its row `index`,
     for a click to open it."""
     xy = np.asarray(xy, float)
@@ -478,6 +479,6 @@ def example_map(xy: np.ndarray, gold: Sequence[str], wrong: Sequence[bool], hove
                              marker=dict(symbol="x" if bad else "circle", size=11 if bad else 7,
                                          line=dict(width=1, color="black") if bad else None, opacity=0.9),
                              hovertext=[hover[i] for i in at], hoverinfo="text"))
-    return _figure(data, title=_text(title), height=520, legend=dict(title=_text("gold (✕ wrong)")),
+    return _figure(data, title=_text(title), height=520, legend=dict(title=_text(f"{colour_name} (✕ wrong)")),
                    xaxis=dict(showticklabels=False, zeroline=False), yaxis=dict(showticklabels=False, zeroline=False),
                    clickmode="event+select", dragmode="pan")

@@ -59,6 +59,7 @@ with warnings.catch_warnings():  # tensorflow-addons announces its end of life o
     from tensorflow_addons.optimizers import LazyAdam
 
 from seqviz import budget, graphs, nn, store
+from seqviz.heldout import keep
 from seqviz.contract import Out
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param
@@ -571,6 +572,8 @@ def fit(params: dict, data: Corpus | None, run: Run = UNWATCHED):
         "corpus": corpus.source, "corpus_fingerprint": fingerprint(corpus),
         "race_trace": trace.to_json(),   # the race page draws a finished race from here after a reload
     }
+    if data is not None:   # your text: its held-out documents kept with the model (bounded), for the held-out view
+        metrics["heldout"] = keep({"doc": [" ".join(d) for d in val_docs]})
     return model, vocabs, metrics
 
 
@@ -740,6 +743,67 @@ def heldout_cases(bundle, n: int = 200) -> list[tuple[str, None]]:
     _, held = split(corpus_for(bundle.params, None), bundle.params["seed"])
     prompts = (" ".join(doc[i:i + 8]) for doc in held for i in range(0, len(doc) - 8, 8))
     return [(text, None) for text, _ in zip(prompts, range(n))]
+
+
+# ---------------------------------------------------------------------------------------------
+# The held-out set (seqviz.evaluate): every held-out word's surprisal, the way the validation reads them
+# ---------------------------------------------------------------------------------------------
+def heldout_data(bundle) -> Corpus:
+    """The model's held-out documents: a generated corpus' (regenerated), or the ones of your text it kept."""
+    if bundle.data.get("source") == "upload":
+        h = bundle.heldout or {}
+        if "doc" not in h:
+            raise SeqvizError(f"Model {bundle.name!r} keeps no held-out text (it was trained before models kept it); "
+                              "retrain it, or score it on a .txt file.")
+        return Corpus([str(d).split() for d in h["doc"]], "upload")
+    return Corpus(split(corpus_for(bundle.params, None), bundle.params["seed"])[1], "held-out")
+
+
+def score_examples(bundle, data: Corpus):
+    """Every word of `data`'s documents (the first MAX_VAL_TOKENS, in the training's windows of seq_len: the state
+    starts afresh at each, as validation reads them) scored (seqviz.evaluate.Scored): P of the word that came,
+    its surprisal in bits, whether the likeliest next word was it, the LSTM's state before it (the map), sliced
+    by how frequent the word is and how much of its window the model had read."""
+    from seqviz.evaluate import Scored, bucket
+    p, vocab, model = bundle.params, bundle.vocabs["words"], bundle.model
+    ids = stream(vocab, data.docs)
+    notes = [f"The first {MAX_VAL_TOKENS:,} of the text's {len(ids) - 1:,} words scored (as the held-out "
+             "perplexity is)."] if len(ids) > MAX_VAL_TOKENS + 1 else []
+    x, y = windows(ids[:MAX_VAL_TOKENS + 1], p["seq_len"], "The text")
+    gold_p, pred, conf, states = [], [], [], []
+    step = val_batch(p)
+    for i in range(0, len(x), step):
+        out, _, _ = model.lstm(model.embedding(x[i:i + step]), training=False)      # (B, T, H)
+        probs = tf.nn.softmax(model.projection(out)).numpy()                           # (B, T, V): full softmax
+        gold_p.append(np.take_along_axis(probs, y[i:i + step, :, None], -1)[..., 0])
+        pred.append(probs.argmax(-1))
+        conf.append(probs.max(-1))
+        states.append(out.numpy())
+    gold_p, pred, conf = (np.concatenate(a).ravel() for a in (gold_p, pred, conf))
+    states = np.concatenate(states).reshape(-1, model.lstm.units)
+    words, eos = vocab.tokens, vocab.index[EOS]
+    inputs, shown, rank, read = [], [], [], []
+    for w in range(len(x)):
+        since = 0                                           # the window's words after its last <eos>
+        for t in range(p["seq_len"]):
+            since = 0 if x[w, t] == eos else since + 1
+            context = [words[k] for k in x[w, t - since + 1:t + 1]] if since else []
+            inputs.append(" ".join(context))
+            shown.append(("… " if len(context) > 8 else "") + " ".join(context[-8:]))
+            g = int(y[w, t])
+            r = g - len(SPECIALS) + 1                       # the word's frequency rank (the vocabulary's order)
+            rank.append("<eos>" if g == eos else "<unk>" if g == vocab.unk_id else "the 100 most frequent"
+                        if r <= 100 else "the next 900" if r <= 1000 else "rarer")
+            read.append(bucket(t + 1, (5, 10, 20), "words read"))
+    surprisal = -np.log2(np.maximum(gold_p, 1e-30))
+    return Scored("word", inputs, [words[k] for k in y.ravel()], [words[k] for k in pred], conf, shown=shown,
+                  shown_name="context", accuracy_name="next-word accuracy",
+                  slices={"word": rank, "context": read}, vectors=states, notes=notes,
+                  measures={"surprisal (bits)": (surprisal, np.ones(len(surprisal)))},
+                  columns={"P(word)": gold_p.round(4).tolist()},
+                  extra={"perplexity": float(np.exp(-np.mean(np.log(np.maximum(gold_p, 1e-30)))))},
+                  worse={"surprisal (bits)": "high"}, colour="word",
+                  order={"word": ["the 100 most frequent", "the next 900", "rarer", "<unk>", "<eos>"]})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1117,6 +1117,7 @@ def score_examples(bundle, data, batch: int = 256):
             out["tokens"].append(int(real[b].sum()))
         out["h"].append(state[2])
     return Scored("pair", [task.joiner.join(s) for s, _ in fits], out["gold"], out["pred"], np.array(out["conf"]),
+                  accuracy_name="exact match",
                   slices={"input length": [f"{len(s)} {getattr(task, 'unit', 'tokens')}" for s, _ in fits]},
                   vectors=np.concatenate(out["h"]), notes=notes,
                   measures={"token accuracy": (np.array(out["right"]), np.array(out["tokens"]))})

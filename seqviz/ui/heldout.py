@@ -35,9 +35,9 @@ def heldout_section(bundle, key: str,
         overall, unit = r["overall"], r["unit"]
         also = "".join(f"; {name}: {v['accuracy']:.3f}" for name, v in r["also"].items())
         f1 = f", macro F1 {overall['macro_f1']:.3f}" if "macro_f1" in overall else ""
-        measures = "".join(f", {m} {overall[m]:.3f}" for m in r["measures"])
-        exact = "exact match" if r["measures"] else "accuracy"
-        st.markdown(f"**{overall['n']:,} held-out {unit}s**: {exact} {overall['accuracy']:.3f}{f1}{measures}{also}")
+        measures = "".join(f", {m} {overall[m]:.3f}" for m in [*r["measures"], *r.get("extra", [])])
+        st.markdown(f"**{overall['n']:,} held-out {unit}s**: {r['accuracy_name']} {overall['accuracy']:.3f}{f1}"
+                    f"{measures}{also}")
         for note in r["notes"]:
             st.info(note)
         if "confusion" in overall:
@@ -79,12 +79,12 @@ def _slices(r: dict, key: str) -> None:
     shown = {name: rows for name, rows in r["slices"].items() if len(rows) > 1}
     for name, col in zip(shown, st.columns(max(1, min(len(shown), 3))) * 3):
         rows = shown[name]
-        series = {"exact match" if r["measures"] else "accuracy": [x["accuracy"] for x in rows],
+        series = {r["accuracy_name"]: [x["accuracy"] for x in rows],
                   **{k[:-len("_accuracy")]: [x[k] for x in rows] for k in rows[0] if k.endswith("_accuracy")},
                   **{m: [x[m] for x in rows] for m in r["measures"]}}
         col.plotly_chart(figures.grouped_bars([f"{x['value']} ({x['n']:,})" for x in rows], series,
-                                              title=f"{'Exact match' if r['measures'] else 'Accuracy'} by {name}",
-                                              value_name="share right"),
+                                              title=f"{r['accuracy_name'].capitalize()} by {name}",
+                                              value_name="share"),
                          width="stretch", key=f"{key}:heldout-slice-chart:{name}")
 
 
@@ -107,6 +107,14 @@ def _examples(r: dict, key: str, query: Callable[[str, dict], dict]) -> None:
     shown = [i for i, x in enumerate(rows)
              if (not errors or not x["correct"]) and gold in (ALL, x["gold"]) and pred in (ALL, x["pred"])
              and (bucket == ALL or str(x.get(bucket.split(": ", 1)[0])) == bucket.split(": ", 1)[1])]
+    orders = ["file order", "least confident first"] + [f"{m}: worst first" for m in r["measures"]]
+    order = c1.selectbox("Order", orders, key=f"{key}:heldout-order")
+    if order == "least confident first":
+        shown.sort(key=lambda i: rows[i]["confidence"])
+    elif order != "file order":
+        m = order.split(": worst first")[0]
+        high = r["worse"].get(m) == "high"
+        shown.sort(key=lambda i: -rows[i][m] if high else rows[i][m])
     pages = max(1, -(-len(shown) // PAGE_ROWS))
     if not 1 <= st.session_state.get(f"{key}:heldout-page", 1) <= pages:
         st.session_state[f"{key}:heldout-page"] = 1
@@ -148,12 +156,15 @@ def _map(bundle, r: dict, key: str, query: Callable[[str, dict], dict]) -> None:
     hover = [f"{str(rows[i]['shown'])[:80]}<br>gold {rows[i]['gold']} · predicted {rows[i]['pred']} "
              f"({rows[i]['confidence']:.2f})" for i in at]
     title = f"Each held-out {r['unit']} as the model represents it ({'PCA' if method == 'pca' else 't-SNE'})"
-    st.plotly_chart(figures.example_map(np.array(m["xy"]), [rows[i]["gold"] for i in at],
-                                        [not rows[i]["correct"] for i in at], hover, title=title, index=at),
+    colour = r.get("colour") or "gold"
+    st.plotly_chart(figures.example_map(np.array(m["xy"]), [rows[i][colour] for i in at],
+                                        [not rows[i]["correct"] for i in at], hover, title=title, index=at,
+                                        colour_name=colour),
                     width="stretch", key=f"{key}:heldout-map-chart", selection_mode="points",
                     on_select=lambda: _open_point(key, r, query))
     shown = f"{len(at):,} of {m['n']:,} (every error kept)" if len(at) < m["n"] else f"all {m['n']:,}"
-    st.caption(f"{shown}; colour: the gold label, ✕: a wrong prediction. Click a point to open it.")
+    st.caption(f"{shown}; colour: {'the gold label' if colour == 'gold' else 'the ' + colour}, ✕: a wrong "
+               "prediction. Click a point to open it.")
 
 
 def _open_point(key: str, r: dict, query: Callable[[str, dict], dict]) -> None:

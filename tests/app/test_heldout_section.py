@@ -78,3 +78,17 @@ def test_captioning_held_out_set_scores_both_heads_of_every_scene():
     assert any("Exact match by head" in s for s in charts)
     examples = next(d.value for d in at.dataframe if "scene" in d.value.columns)
     assert {"gold", "predicted", "BLEU-1", "head"} <= set(examples.columns)
+
+
+def test_lm_held_out_text_lists_the_most_surprising_words_first():
+    at = open_page("views/lm.py")
+    at.session_state["lm:heldout-open"] = True
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any(m.value.startswith("**8,000 held-out words**: next-word accuracy 0.170, surprisal (bits) 7.577, perplexity "
+                                  "190.9") for m in at.markdown)
+    at.session_state["lm:heldout-open"] = True
+    at.selectbox(key="lm:heldout-order").set_value("surprisal (bits): worst first").run()
+    words = next(d.value for d in at.dataframe if "context" in d.value.columns)
+    assert list(words["surprisal (bits)"]) == sorted(words["surprisal (bits)"], reverse=True)
+    assert words["surprisal (bits)"].iloc[0] > 15
