@@ -233,6 +233,38 @@ def heldout_map(bundle, method: str = "pca") -> dict:
             "n": len(wrong)}
 
 
+def compare(a: Scored, b: Scored) -> dict:
+    """Two models' rows of the same examples side by side: {"b_pred" (one per row of `a`, None where `b` left the
+    row out), "a_only" (rows `a` gets right and `b` wrong), "b_only", "both_wrong", "n", "b_accuracy"}. Rows
+    are matched by (input, what is shown, gold): `b` may have left some out (a label it never saw)."""
+    shown_a, shown_b = a.shown or a.inputs, b.shown or b.inputs
+    of_b: dict = {}
+    for i, k in enumerate(zip(b.inputs, shown_b, b.gold)):
+        of_b.setdefault(k, []).append(i)
+    b_pred = []
+    for k in zip(a.inputs, shown_a, a.gold):
+        at = of_b.get(k)
+        b_pred.append(b.pred[at.pop(0)] if at else None)
+    a_right = [g == p for g, p in zip(a.gold, a.pred)]
+    b_right = [q is not None and g == q for g, q in zip(a.gold, b_pred)]
+    both = [i for i, q in enumerate(b_pred) if q is not None]
+    return {"b_pred": b_pred, "n": len(both),
+            "a_only": [i for i in both if a_right[i] and not b_right[i]],
+            "b_only": [i for i in both if b_right[i] and not a_right[i]],
+            "both_wrong": sum(not a_right[i] and not b_right[i] for i in both),
+            "b_accuracy": float(np.mean([b_right[i] for i in both])) if both else float("nan")}
+
+
+def heldout_compare(bundle, other: str, stamp: float | None = None) -> dict:
+    """`compare` of `bundle` with its architecture's model `other`, on `bundle`'s held-out set (`other` scores
+    the same examples; `stamp`: the other's store stamp, so a cached comparison follows a retrained model)."""
+    from seqviz import archs, contract, store
+    b = store.load(bundle.arch, other)
+    mod = archs.get(bundle.arch).module()
+    data = contract.hook(mod, "heldout_data")(bundle)
+    return {"model": other, **compare(heldout_scored(bundle), contract.hook(mod, "score_examples")(b, data))}
+
+
 def run(bundle, raw: bytes | None = None, filename: str | None = None, files: dict | None = None) -> dict:
     """`report` of `score` (the CLI's `evaluate`)."""
     return report(score(bundle, raw, filename, files))

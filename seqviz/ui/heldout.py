@@ -9,11 +9,12 @@ from typing import Callable
 import numpy as np
 import streamlit as st
 
-from seqviz import evaluate, figures
+from seqviz import evaluate, figures, store
 from seqviz.errors import SeqvizError
 from seqviz.ui.session import call
+from seqviz.ui.sidebar import compared
 from seqviz.ui.url import open_view
-from seqviz.ui.widgets import error, table
+from seqviz.ui.widgets import error, md, table
 
 PAGE_ROWS = 200            # examples per page of the table
 ALL = "(all)"
@@ -43,8 +44,26 @@ def heldout_section(bundle, key: str,
         if "confusion" in overall:
             _classes(r, key)
         _slices(r, key)
-        _examples(r, key, query)
+        versus = _compared(bundle, r)
+        _examples(r, key, query, versus)
         _map(bundle, r, key, query)
+
+
+def _compared(bundle, r: dict) -> dict | None:
+    """The sidebar's "Compare with" model on this model's held-out examples: how many each gets right that the
+    other gets wrong (the table then filters on it), or None."""
+    other = compared(bundle)
+    if other is None:
+        return None
+    try:
+        c = call(bundle, "evaluate.heldout_compare", other.name, store.stamp(other.arch, other.name))
+    except SeqvizError as e:
+        error(e)
+        return None
+    st.markdown(f"**Compared with {md(other.name)}** on these {c['n']:,} {r['unit']}s: {r['accuracy_name']} "
+                f"{c['b_accuracy']:.3f}; {len(c['a_only']):,} right here and wrong there, {len(c['b_only']):,} "
+                f"the other way, {c['both_wrong']:,} wrong in both.")
+    return c
 
 
 def _classes(r: dict, key: str) -> None:
@@ -88,9 +107,9 @@ def _slices(r: dict, key: str) -> None:
                          width="stretch", key=f"{key}:heldout-slice-chart:{name}")
 
 
-def _examples(r: dict, key: str, query: Callable[[str, dict], dict]) -> None:
-    """The examples, filtered (errors only, gold, predicted, a slice's bucket) and paged; selecting a row opens it
-    in the page's view."""
+def _examples(r: dict, key: str, query: Callable[[str, dict], dict], versus: dict | None = None) -> None:
+    """The examples, filtered (errors only, gold, predicted, a slice's bucket, against the compared model) and
+    paged; selecting a row opens it in the page's view."""
     rows = r["examples"]
     labels = sorted({x["gold"] for x in rows} | {x["pred"] for x in rows}, key=str)
     c1, c2, c3, c4 = st.columns([1, 1, 1, 2])
@@ -107,6 +126,14 @@ def _examples(r: dict, key: str, query: Callable[[str, dict], dict]) -> None:
     shown = [i for i, x in enumerate(rows)
              if (not errors or not x["correct"]) and gold in (ALL, x["gold"]) and pred in (ALL, x["pred"])
              and (bucket == ALL or str(x.get(bucket.split(": ", 1)[0])) == bucket.split(": ", 1)[1])]
+    if versus is not None:
+        sides = {ALL: None, f"right here, wrong in {versus['model']}": set(versus["a_only"]),
+                 f"wrong here, right in {versus['model']}": set(versus["b_only"])}
+        if st.session_state.get(f"{key}:heldout-versus") not in sides:
+            st.session_state[f"{key}:heldout-versus"] = ALL
+        side = st.radio("Against the compared model", list(sides), horizontal=True, key=f"{key}:heldout-versus")
+        if sides[side] is not None:
+            shown = [i for i in shown if i in sides[side]]
     orders = ["file order", "least confident first"] + [f"{m}: worst first" for m in r["measures"]]
     order = c1.selectbox("Order", orders, key=f"{key}:heldout-order")
     if order == "least confident first":
@@ -127,7 +154,8 @@ def _examples(r: dict, key: str, query: Callable[[str, dict], dict]) -> None:
             "confidence": [round(rows[i]["confidence"], 3) for i in at],
             "right": ["✓" if rows[i]["correct"] else "✗" for i in at],
             **{m: [round(rows[i][m], 3) for i in at] for m in r["measures"]},
-            **{name: [rows[i][name] for i in at] for name in list(r["also"]) + slices}}
+            **{name: [rows[i][name] for i in at] for name in list(r["also"]) + slices},
+            **({f"{versus['model']} predicted": [versus["b_pred"][i] for i in at]} if versus else {})}
     st.dataframe(cols, hide_index=True, width="stretch", height=min(38 + 35 * len(at), 460),
                  key=f"{key}:heldout-table", on_select=lambda: _open_row(key, r, at, query),
                  selection_mode="single-row")

@@ -35,6 +35,19 @@ def test_attention_held_out_set_lists_filters_and_opens_its_examples():
     assert not at.exception
 
 
+def test_a_compared_model_scores_the_same_sentences_and_the_table_shows_where_they_differ():
+    at = open_page("views/attention.py", model="default-seed", compare="default")
+    at.session_state["attention:heldout-open"] = True
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any(m.value == "**Compared with default** on these 529 sentences: accuracy 1.000; 0 right here and wrong "
+               "there, 2 the other way, 0 wrong in both." for m in at.markdown)
+    at.session_state["attention:heldout-open"] = True
+    at.radio(key="attention:heldout-versus").set_value("wrong here, right in default").run()
+    rows = next(d.value for d in at.dataframe if "sentence" in d.value.columns)
+    assert len(rows) == 2 and (rows["default predicted"] == rows["gold"]).all() and (rows["right"] == "✗").all()
+
+
 def test_the_map_projects_every_held_out_sentence():
     at = _open("views/attention.py", "attention")
     at.session_state["attention:heldout-open"] = True
@@ -85,8 +98,8 @@ def test_lm_held_out_text_lists_the_most_surprising_words_first():
     at.session_state["lm:heldout-open"] = True
     at.run()
     assert not at.exception, [e.message for e in at.exception]
-    assert any(m.value.startswith("**8,000 held-out words**: next-word accuracy 0.170, surprisal (bits) 7.577, perplexity "
-                                  "190.9") for m in at.markdown)
+    assert any(m.value.startswith("**8,000 held-out words**: next-word accuracy 0.170, surprisal (bits) 7.577, "
+                                  "perplexity 190.9") for m in at.markdown)
     at.session_state["lm:heldout-open"] = True
     at.selectbox(key="lm:heldout-order").set_value("surprisal (bits): worst first").run()
     words = next(d.value for d in at.dataframe if "context" in d.value.columns)

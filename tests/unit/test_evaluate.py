@@ -72,3 +72,12 @@ def test_kept_held_out_rows_fit_the_bound():
     assert 0 < n < 20_000 and kept["text"].nbytes + kept["label"].nbytes <= 1_000_000
     assert list(kept["text"]) == texts[:n]
     assert len(keep({"text": ["a", "b"], "label": ["x", "y"]})["text"]) == 2
+
+
+def test_compare_matches_rows_even_where_one_model_left_some_out():
+    a = evaluate.Scored("s", ["x", "y", "z", "w"], ["p", "q", "p", "r"], ["p", "p", "q", "r"], np.ones(4), None)
+    b = evaluate.Scored("s", ["x", "y", "z"], ["p", "q", "p"], ["q", "q", "q"], np.ones(3), None)   # no "w": left out
+    c = evaluate.compare(a, b)
+    assert c["b_pred"] == ["q", "q", "q", None] and c["n"] == 3
+    assert c["a_only"] == [0] and c["b_only"] == [1] and c["both_wrong"] == 1
+    assert c["b_accuracy"] == pytest.approx(1 / 3)
