@@ -235,6 +235,65 @@ def dialogue_swda(quick: bool = False) -> dict:
     return out
 
 
+_EVALUATE_RUN = """
+import json, resource, sys, time
+from seqviz import evaluate, store
+from seqviz.uploads import read_path
+t0 = time.perf_counter()
+raw = read_path(sys.argv[3])
+r = evaluate.run(store.load(sys.argv[1], sys.argv[2]), raw, "file.csv")
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+print(json.dumps({"seconds": time.perf_counter() - t0, "n": r["overall"]["n"], "accuracy": r["overall"]["accuracy"],
+                  "examples": len(r["examples"]), "peak_rss_gb": rss}))
+"""
+
+
+def evaluate_files(quick: bool = False) -> dict:
+    """`evaluate` end to end on files, each in a fresh process (the CLI's path: read_path, the architecture's
+    read_upload, scoring in batches, the report with every example): a 20k-row attention CSV (2k with --quick)
+    scored by the shipped default, and the Switchboard-shaped dialogue CSV (`swda_csv`) scored by a model
+    trained one epoch on a tenth of it (its own 42 tags). Rows per second and each process's peak RSS (goal:
+    <= 4 GB)."""
+    import json
+    import os
+    import subprocess
+    import tempfile
+
+    from seqviz import attention
+    here = str(Path(__file__).resolve().parent.parent)
+
+    def child(code: str, *args, env: dict) -> dict:
+        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env)
+        if done.returncode != 0:
+            raise SeqvizError(f"the process failed: {done.stderr.strip()[-500:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "SEQVIZ_MODELS": str(Path(tmp) / "models"), "PYTHONPATH": here,
+               "TF_CPP_MIN_LOG_LEVEL": "3"}
+        n = 2_000 if quick else 20_000
+        toy = attention.make_toy(n, seed=7)
+        csv = Path(tmp) / "sentences.csv"
+        csv.write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in zip(toy.texts, toy.labels)))
+        r = child(_EVALUATE_RUN, "attention", "default", str(csv),
+                  env={**env, "SEQVIZ_MODELS": os.environ.get("SEQVIZ_MODELS", str(Path(here) / "models"))})
+        rows.append({"file": f"attention: {n:,} sentences ({csv.stat().st_size / 1e6:.1f} MB)", **r})
+        _say(f"{rows[-1]}")
+        small, full = Path(tmp) / "swda-small.csv", Path(tmp) / "swda.csv"
+        swda_csv(small, quick=True, seed=1)
+        shape = swda_csv(full, quick)
+        child(_SWDA_RUN, str(small), env=env)                                   # trains "swda" into the temp store
+        r = child(_EVALUATE_RUN, "dialogue-acts", "swda", str(full), env=env)
+        rows.append({"file": f"dialogue acts: {shape['conversations']:,} conversations, {shape['utterances']:,} "
+                             f"utterances ({full.stat().st_size / 1e6:.1f} MB)", **r})
+        _say(f"{rows[-1]}")
+    for row in rows:
+        row["rows_per_s"] = round(row["n"] / row["seconds"])
+        row["seconds"], row["peak_rss_gb"] = round(row["seconds"], 1), round(row["peak_rss_gb"], 2)
+    return {"results": rows}
+
+
 def sampled_softmax(quick: bool = False, sizes: tuple[int, ...] | None = None, hidden: int = 256,
                     num_sampled: int = 512, warmup: int | None = None, timed: int | None = None) -> dict:
     """Seconds per training step of the LSTM language model (seqviz.lm) with the full softmax and with
@@ -796,7 +855,7 @@ BENCHES = {"attention-single-pass": attention_single_pass, "dialogue-memory": di
            "cold-start": cold_start, "interaction": interaction, "sampled-softmax": sampled_softmax,
            "train-watched": train_watched, "first-visit": first_visit, "export": export_defaults,
            "seq2seq-addition": seq2seq_addition, "dialogue-swda": dialogue_swda, "replay-overhead": replay_overhead,
-           "explain": explain_bench}
+           "explain": explain_bench, "evaluate": evaluate_files}
 
 
 def run(name: str, quick: bool = False) -> dict:
