@@ -22,6 +22,9 @@ import numpy as np
 from seqviz.errors import SeqvizError
 
 MAP_POINTS = 2000        # the map draws at most this many examples: every error kept, the rest sampled evenly
+# The second files a labelled file needs to be scored (captioning's image features; training's optional ones,
+# dialogue acts' word vectors, change nothing in a trained model)
+FILES = ("features",)
 
 
 @dataclass
@@ -197,13 +200,16 @@ def input_of(report_: dict, row: dict) -> str:
 def score(bundle, raw: bytes | None = None, filename: str | None = None, files: dict | None = None) -> Scored:
     """A model scored on its held-out set, or on a labelled file of the formats it trains on (`raw`, with the
     second files captioning reads in `files`: {key: (filename, bytes)})."""
-    from seqviz import archs, contract
+    from seqviz import archs, budget, contract
     mod = archs.get(bundle.arch).module()
     if raw is None:
         data = contract.hook(mod, "heldout_data")(bundle)
     else:
-        extra = {k: (name, content) for k, (name, content) in (files or {}).items()}
-        data = mod.read_upload(raw, filename or "upload", **extra)
+        files = dict(files or {})
+        cost = contract.hook(mod, "READ_COST")
+        budget.check_read([(filename or "upload", len(raw), cost.get("upload", budget.READ_COST))] +
+                          [(name, len(content), cost.get(k, budget.READ_COST)) for k, (name, content) in files.items()])
+        data = mod.read_upload(raw, filename or "upload", **files)
     return contract.hook(mod, "score_examples")(bundle, data)
 
 
@@ -221,12 +227,38 @@ def heldout_report(bundle) -> dict:
     return report(heldout_scored(bundle))
 
 
+def file_scored(bundle, raw: bytes, filename: str, files: tuple = ()) -> Scored:
+    """`score` of a labelled file (`files`: ((key, filename, bytes), ...), captioning's features), the last two
+    kept on the loaded model: the page's report and map of one upload score it once."""
+    import hashlib
+    digest = hashlib.sha1(raw + b"".join(k.encode() + c for k, _, c in files)).hexdigest() + filename
+    kept = bundle.model.__dict__.setdefault("_seqviz_files", {})
+    if digest not in kept:
+        while len(kept) >= 2:
+            kept.pop(next(iter(kept)))
+        kept[digest] = score(bundle, raw, filename, {k: (name, c) for k, name, c in files})
+    return kept[digest]
+
+
+def file_report(bundle, raw: bytes, filename: str, files: tuple = ()) -> dict:
+    """The page's view of a labelled file: `report` of `file_scored`."""
+    return report(file_scored(bundle, raw, filename, files))
+
+
+def file_map(bundle, raw: bytes, filename: str, files: tuple = (), method: str = "pca") -> dict:
+    """`heldout_map` of a labelled file."""
+    return map_of(file_scored(bundle, raw, filename, files), method, bundle.arch)
+
+
 def heldout_map(bundle, method: str = "pca") -> dict:
     """The map of the held-out set: at most MAP_POINTS examples (`map_sample`: the errors kept), their
     representation projected to 2-D -> {"index": [row], "xy": [[x, y]], "method", "n"}."""
-    scored = heldout_scored(bundle)
+    return map_of(heldout_scored(bundle), method, bundle.arch)
+
+
+def map_of(scored: Scored, method: str, arch: str = "") -> dict:
     if scored.vectors is None:
-        raise SeqvizError(f"The {bundle.arch} models have no representation of an example to map.")
+        raise SeqvizError(f"The {arch} models have no representation of an example to map.")
     wrong = np.array(scored.gold, dtype=object) != np.array(scored.pred, dtype=object)
     at = map_sample(wrong)
     return {"index": at.tolist(), "xy": project(scored.vectors[at], method).tolist(), "method": method,

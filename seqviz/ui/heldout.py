@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 import streamlit as st
 
-from seqviz import evaluate, figures, store
+from seqviz import archs, contract, evaluate, figures, store
 from seqviz.errors import SeqvizError
 from seqviz.ui.session import call
 from seqviz.ui.sidebar import compared
@@ -28,8 +28,14 @@ def heldout_section(bundle, key: str,
     if not box.open:
         return
     with box:
+        source = st.radio("Score", ["held-out", "file"], horizontal=True, key=f"{key}:heldout-source",
+                          format_func={"held-out": "its held-out set", "file": "a labelled file of yours"}.get)
+        upload = _upload(bundle, key) if source == "file" else None
+        if source == "file" and upload is None:
+            return
         try:
-            r = call(bundle, "evaluate.heldout_report")
+            r = call(bundle, "evaluate.heldout_report") if upload is None else call(bundle, "evaluate.file_report",
+                                                                                     *upload)
         except SeqvizError as e:
             error(e)
             return
@@ -37,16 +43,35 @@ def heldout_section(bundle, key: str,
         also = "".join(f"; {name}: {v['accuracy']:.3f}" for name, v in r["also"].items())
         f1 = f", macro F1 {overall['macro_f1']:.3f}" if "macro_f1" in overall else ""
         measures = "".join(f", {m} {overall[m]:.3f}" for m in [*r["measures"], *r.get("extra", [])])
-        st.markdown(f"**{overall['n']:,} held-out {unit}s**: {r['accuracy_name']} {overall['accuracy']:.3f}{f1}"
+        what = f"held-out {unit}s" if upload is None else f"{unit}s of {md(upload[1])}"
+        st.markdown(f"**{overall['n']:,} {what}**: {r['accuracy_name']} {overall['accuracy']:.3f}{f1}"
                     f"{measures}{also}")
         for note in r["notes"]:
             st.info(note)
         if "confusion" in overall:
             _classes(r, key)
         _slices(r, key)
-        versus = _compared(bundle, r)
+        versus = _compared(bundle, r) if upload is None else None
         _examples(r, key, query, versus)
-        _map(bundle, r, key, query)
+        _map(bundle, r, key, query, upload)
+
+
+def _upload(bundle, key: str) -> tuple | None:
+    """A labelled file in the format the architecture trains on (and its second files: captioning's features):
+    (bytes, filename, ((key, filename, bytes), ...)) for evaluate.file_report, or None (the page says what to
+    upload)."""
+    mod = archs.get(bundle.arch).module()
+    kinds = {"lm": ("txt",)}.get(bundle.arch, ("csv",))
+    main = st.file_uploader("A labelled file, in the format the model trains on (its guide has it)", type=list(kinds),
+                            key=f"{key}:heldout-file")
+    needed = {k: what for k, what in contract.hook(mod, "FILES").items() if k in evaluate.FILES}
+    second = {k: st.file_uploader(what.split(":")[0].capitalize(), type=["npy"], key=f"{key}:heldout-file:{k}")
+              for k, what in needed.items()}
+    if main is None or any(f is None for f in second.values()):
+        st.info("Upload the file" + "".join(f" and {what.split(':')[0]}" for what in needed.values()) +
+                " to score the model on it, example by example.")
+        return None
+    return main.getvalue(), main.name, tuple((k, f.name, f.getvalue()) for k, f in second.items())
 
 
 def _compared(bundle, r: dict) -> dict | None:
@@ -169,21 +194,22 @@ def _open_row(key: str, r: dict, at: list[int], query: Callable[[str, dict], dic
         open_view(query(evaluate.input_of(r, example), example))
 
 
-def _map(bundle, r: dict, key: str, query: Callable[[str, dict], dict]) -> None:
-    """The model's representation of each held-out example in 2-D (PCA, or t-SNE on request); a click opens one."""
+def _map(bundle, r: dict, key: str, query: Callable[[str, dict], dict], upload: tuple | None = None) -> None:
+    """The model's representation of each example in 2-D (PCA, or t-SNE on request); a click opens one."""
     method = st.radio("Map of what it learned", ["off", "pca", "tsne"], horizontal=True, key=f"{key}:heldout-map",
                       format_func={"off": "off", "pca": "PCA", "tsne": "t-SNE (a few seconds)"}.get)
     if method == "off":
         return
     try:
-        m = call(bundle, "evaluate.heldout_map", method)
+        m = (call(bundle, "evaluate.heldout_map", method) if upload is None else
+             call(bundle, "evaluate.file_map", *upload, method))
     except SeqvizError as e:
         error(e)
         return
     rows, at = r["examples"], m["index"]
     hover = [f"{str(rows[i]['shown'])[:80]}<br>gold {rows[i]['gold']} · predicted {rows[i]['pred']} "
              f"({rows[i]['confidence']:.2f})" for i in at]
-    title = f"Each held-out {r['unit']} as the model represents it ({'PCA' if method == 'pca' else 't-SNE'})"
+    title = f"Each {r['unit']} as the model represents it ({'PCA' if method == 'pca' else 't-SNE'})"
     colour = r.get("colour") or "gold"
     st.plotly_chart(figures.example_map(np.array(m["xy"]), [rows[i][colour] for i in at],
                                         [not rows[i]["correct"] for i in at], hover, title=title, index=at,

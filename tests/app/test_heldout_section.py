@@ -105,3 +105,17 @@ def test_lm_held_out_text_lists_the_most_surprising_words_first():
     words = next(d.value for d in at.dataframe if "context" in d.value.columns)
     assert list(words["surprisal (bits)"]) == sorted(words["surprisal (bits)"], reverse=True)
     assert words["surprisal (bits)"].iloc[0] > 15
+
+
+def test_a_labelled_file_is_scored_in_the_section_and_a_bad_one_refused_in_one_sentence():
+    from seqviz import attention
+    at = _open("views/attention.py", "attention")
+    at.session_state["attention:heldout-open"] = True
+    at.radio(key="attention:heldout-source").set_value("file").run()
+    assert not at.exception and any("Upload the file to score the model" in i.value for i in at.info)
+    toy = attention.make_toy(40, seed=11)
+    rows = [f"{t},{label}" for t, label in zip(toy.texts, toy.labels)] + ["the pasta,cooking"]
+    from seqviz.evaluate import file_report
+    from seqviz import store
+    r = file_report(store.load("attention", "default"), ("text,label\n" + "\n".join(rows)).encode(), "mine.csv")
+    assert r["overall"]["n"] == 40 and r["notes"][0].startswith("1 row(s) have labels the model has never seen")

@@ -36,3 +36,25 @@ def test_a_confusion_cell_lists_its_examples_and_a_selected_row_opens_in_the_vie
     expect(main(page).get_by_text("food").first).to_be_visible()
     assert page.locator(EXCEPTION).count() == 0
     page.screenshot(path=str(shots / "heldout-attention.png"), full_page=True)
+
+
+def test_a_labelled_file_uploaded_in_the_section_is_scored_example_by_example(server, page, tmp_path):
+    from playwright.sync_api import expect
+
+    from seqviz import attention
+    toy = attention.make_toy(40, seed=11)
+    csv = tmp_path / "mine.csv"
+    csv.write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in zip(toy.texts, toy.labels)) +
+                   "the pasta was great,cooking\n")
+    page.set_viewport_size({"width": 1400, "height": 3000})
+    page.goto(f"{server}/attention")
+    settle(page)
+    rerun(page, lambda: main(page).get_by_text(TITLE).click())
+    box = main(page).get_by_test_id("stExpander").filter(has_text=TITLE)
+    box.get_by_text("a labelled file of yours").click()
+    expect(box.get_by_text("Upload the file to score the model on it")).to_be_visible(timeout=120_000)
+    box.locator("input[type='file']").set_input_files(str(csv))
+    expect(box.get_by_text("40 sentences of mine.csv")).to_be_visible(timeout=120_000)
+    settle(page)
+    expect(box.get_by_text("1 row(s) have labels the model has never seen ('cooking')")).to_be_visible()
+    assert page.locator(EXCEPTION).count() == 0
