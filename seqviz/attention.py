@@ -599,6 +599,18 @@ def score_examples(bundle, data: TextData, batch: int = 256):
                   vectors=np.concatenate(contexts), notes=notes)
 
 
+# ---------------------------------------------------------------------------------------------
+# Inside the LSTM (seqviz.states): the BiLSTM's inputs for one sentence
+# ---------------------------------------------------------------------------------------------
+def lstm_inputs(bundle, text: str) -> list:
+    """The BiLSTM as seqviz.states reads it: its input, the sentence's word embeddings (T, E), a step per token."""
+    from seqviz.states import LayerInput
+    tokens = predict(bundle, text)["tokens"]                      # the tokens the model reads (checked, cut)
+    ids = encode(bundle.vocabs["words"], [text], bundle.params["max_len"])[0][:len(tokens)]
+    emb = bundle.model.get_layer("embedding").embeddings.numpy()[ids]
+    return [LayerInput("bilstm", bundle.model.get_layer("bilstm"), emb, np.ones(len(ids), bool), tokens)]
+
+
 def two_pass(model: tf.keras.Model, batch_size: int = 256):
     """The user's first way, kept for the benchmark: predict the labels, then run an intermediate model
     up to the BiLSTM and redo the attention maths in numpy from the layer's weights.

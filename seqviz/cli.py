@@ -178,6 +178,14 @@ def cmd_evaluate(args) -> None:
     _emit(out)
 
 
+def cmd_states(args) -> None:
+    """Inside the LSTM (seqviz.states): every LSTM layer's h, c and gates per step for one input."""
+    from seqviz import states
+    mod = archs.get(args.arch).module()
+    bundle = store.load(args.arch, args.model or contract.hook(mod, "default_model")({}))
+    _emit(states.of(bundle, args.text, args.layer))
+
+
 def cmd_export(args) -> None:
     from seqviz import export
     archs.get(args.arch)                                      # an unknown arch: one line, before TensorFlow loads
@@ -239,6 +247,12 @@ def main(argv=None) -> int:
     v.add_argument("--examples", action=argparse.BooleanOptionalAction, default=True,
                    help="list every example (default); --no-examples prints the metrics only")
     v.set_defaults(fn=cmd_evaluate)
+    st = sub.add_parser("states", help="inside the LSTM: each LSTM layer's h, c and gates per step (JSON)")
+    st.add_argument("arch")
+    st.add_argument("--model", default=None)
+    st.add_argument("--text", required=True, help="the input")
+    st.add_argument("--layer", help="one layer, by the model's name for it (default: every LSTM layer)")
+    st.set_defaults(fn=cmd_states)
     x = sub.add_parser("explain", help="why a stored model said what it said: importance per word (JSON)")
     x.add_argument("arch")
     x.add_argument("--model", default=None)

@@ -105,7 +105,16 @@ OPTIONAL: dict[str, Any] = {
     # `score_examples(bundle, data)` -> an evaluate.Scored, one row per example
     "heldout_data": lambda mod: _no_heldout_view(mod),
     "score_examples": lambda mod: _no_heldout_view(mod),
+    # seqviz.states: `lstm_inputs(bundle, text)` -> [states.LayerInput]: each LSTM layer and what it reads
+    "lstm_inputs": lambda mod: _no_states(mod),
 }
+
+
+def _no_states(mod: ModuleType):
+    def refuse(bundle, *args, **kwargs):
+        from seqviz.errors import SeqvizError
+        raise SeqvizError(f"The LSTM states of the {mod.__name__.rsplit('.', 1)[-1]} models are not available yet.")
+    return refuse
 
 
 def _no_heldout_view(mod: ModuleType):
