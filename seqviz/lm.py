@@ -807,6 +807,17 @@ def score_examples(bundle, data: Corpus):
 
 
 # ---------------------------------------------------------------------------------------------
+# Inside the LSTM (seqviz.states): the LSTM over the prompt
+# ---------------------------------------------------------------------------------------------
+def lstm_inputs(bundle, text: str) -> list:
+    """The LSTM as seqviz.states reads it: the prompt's word embeddings (T, E), a step per word."""
+    from seqviz.states import LayerInput
+    tokens, ids, _ = prompt_ids(bundle.vocabs["words"], text)
+    emb = bundle.model.embedding.embeddings.numpy()[np.array(ids)]
+    return [LayerInput("lstm", bundle.model.lstm, emb, np.ones(len(ids), bool), tokens)]
+
+
+# ---------------------------------------------------------------------------------------------
 # Replay (seqviz.replay): the next word after one probe prompt, epoch by epoch
 # ---------------------------------------------------------------------------------------------
 def probe(params: dict, data: Corpus | None) -> dict:

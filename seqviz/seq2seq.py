@@ -1123,6 +1123,36 @@ def score_examples(bundle, data, batch: int = 256):
                   measures={"token accuracy": (np.array(out["right"]), np.array(out["tokens"]))})
 
 
+def lstm_inputs(bundle, text: str, beam: int = 3) -> list:
+    """Every encoder and decoder LSTM layer as seqviz.states reads it (encoder_lstm_i, decoder_lstm_i: the
+    model's names): an encoder layer reads the source's embeddings (or the layer below's states), a step per
+    source token; a decoder layer reads what the mode feeds it for "<s>" and the decode's tokens (beam `beam`),
+    from the encoder's final states (basic mode: from zeros), a step per output token."""
+    from seqviz.states import LayerInput
+    p, tv = bundle.params, bundle.vocabs["target"]
+    mode, (enc_depth, depth) = p["mode"], _depths(p)
+    layers = {layer.name: layer for layer in bundle.model.layers}
+    r = predict(bundle, text, beam=beam, exposure=False)
+    src = np.array([bundle.vocabs["source"].encode(r["source"])], np.int32)
+    out = decoded(r)
+    prev = np.array([[tv.index[START]] + tv.encode(out)[:-1]], np.int32) if out else np.array([[tv.index[START]]])
+    items, x, finals = [], layers["src_embed"](src), []
+    for i in range(enc_depth):
+        name = f"encoder_lstm_{i}"
+        items.append(LayerInput(name, layers[name], x.numpy()[0], np.ones(src.shape[1], bool), list(r["source"])))
+        x, h, c = layers[name](x)
+        finals += [h, c]
+    init = None if mode == "basic" else _start_states(finals, depth)
+    x = _decoder_input(layers, mode, prev, finals[-2], prev.shape[1])
+    for i in range(depth):
+        name = f"decoder_lstm_{i}"
+        start = None if init is None else (init[2 * i].numpy()[0], init[2 * i + 1].numpy()[0])
+        items.append(LayerInput(name, layers[name], x.numpy()[0], np.ones(prev.shape[1], bool),
+                                [f"→ {t}" for t in out] or ["→ (nothing)"], start))
+        x, _, _ = layers[name](x, initial_state=None if init is None else init[2 * i:2 * i + 2])
+    return items
+
+
 def decoded(r: dict) -> list[str]:
     """A decode's output steps: its tokens, and </s> where it ended."""
     return r["output"] + ([END] if r["finished"] else [])

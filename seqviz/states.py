@@ -33,6 +33,7 @@ class LayerInput:
     x: np.ndarray
     mask: np.ndarray
     steps: list[str]
+    initial: tuple | None = None     # (h0, c0) each (H,) where the layer starts from given states (a decoder)
 
 
 def _cells(layer) -> list[tuple[str, object, bool]]:
@@ -43,14 +44,15 @@ def _cells(layer) -> list[tuple[str, object, bool]]:
     return [("forward", layer.cell, bool(getattr(layer, "go_backwards", False)))]
 
 
-def run(cell, x: np.ndarray, mask: np.ndarray, backwards: bool = False) -> dict[str, np.ndarray]:
-    """One LSTM cell's states over one sequence x (T, D): {"h", "c", and each gate} each (T, H), in the input's
-    order; NaN at masked steps (h and c carry over them, unread)."""
+def run(cell, x: np.ndarray, mask: np.ndarray, backwards: bool = False, initial: tuple | None = None
+        ) -> dict[str, np.ndarray]:
+    """One LSTM cell's states over one sequence x (T, D) from zeros (or `initial` (h0, c0)): {"h", "c", and each
+    gate} each (T, H), in the input's order; NaN at masked steps (h and c carry over them, unread)."""
     w, u, b = (v.numpy().astype(np.float64) for v in (cell.kernel, cell.recurrent_kernel, cell.bias))
     units = u.shape[0]
     t_len = len(x)
     out = {k: np.full((t_len, units), np.nan) for k in ("h", "c", *GATES)}
-    h, c = np.zeros(units), np.zeros(units)
+    h, c = (np.zeros(units), np.zeros(units)) if initial is None else (np.asarray(v, np.float64) for v in initial)
     sigmoid = lambda z: 1.0 / (1.0 + np.exp(-z))                          # noqa: E731
     for t in (range(t_len - 1, -1, -1) if backwards else range(t_len)):
         if not mask[t]:
@@ -68,7 +70,7 @@ def run(cell, x: np.ndarray, mask: np.ndarray, backwards: bool = False) -> dict[
 def layer_states(item: LayerInput) -> dict:
     """{"name", "steps", "directions": {direction: run(...)}} of one layer."""
     return {"name": item.name, "steps": list(item.steps),
-            "directions": {d: run(cell, item.x, item.mask, back) for d, cell, back in _cells(item.layer)}}
+            "directions": {d: run(cell, item.x, item.mask, back, item.initial) for d, cell, back in _cells(item.layer)}}
 
 
 def of(bundle, text: str, layer: str | None = None) -> dict:

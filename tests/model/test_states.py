@@ -50,7 +50,7 @@ def test_of_names_its_layers_and_refuses_an_unknown_one():
     with pytest.raises(SeqvizError, match="no LSTM layer 'lstm'; it has bilstm"):
         states.of(b, "the pizza", layer="lstm")
     with pytest.raises(SeqvizError, match="not available yet"):
-        states.of(store.load("lm", "default"), "the value")
+        states.of(store.load("captioning", "default"), "sample 1")
 
 
 def test_the_cli_prints_a_layers_states_and_refuses_in_one_line(capsys):
@@ -64,3 +64,33 @@ def test_the_cli_prints_a_layers_states_and_refuses_in_one_line(capsys):
     assert len(r["layers"][0]["directions"]["forward"]["forget"][0]) == units
     assert cli.main(["states", "attention", "--text", "the pizza", "--layer", "nope"]) == 2
     assert "no LSTM layer 'nope'" in capsys.readouterr().err
+
+
+def _equal_to_keras(item, atol=1e-5):
+    """A unidirectional layer's recomputed h (every step) and final c against the Keras layer's own."""
+    got = states.layer_states(item)["directions"]["forward"]
+    init = None if item.initial is None else [tf.constant(v[None], tf.float32) for v in item.initial]
+    out = tf.keras.layers.RNN(item.layer.cell, return_sequences=True, return_state=True)(
+        item.x[None].astype(np.float32), initial_state=init)
+    np.testing.assert_allclose(got["h"], out[0].numpy()[0], atol=atol)
+    np.testing.assert_allclose(got["c"][-1], out[2].numpy()[0], atol=atol)
+
+
+def test_the_language_models_lstm_equals_keras():
+    from seqviz import lm
+    b = store.load("lm", "default")
+    (item,) = lm.lstm_inputs(b, lm.EXAMPLE)
+    assert item.name == "lstm" and item.steps == lm.prompt_ids(b.vocabs["words"], lm.EXAMPLE)[0]
+    _equal_to_keras(item)
+
+
+@pytest.mark.parametrize("mode", ["basic", "peek", "attention"])
+def test_seq2seq_encoder_and_decoder_layers_equal_keras(mode):
+    from seqviz import seq2seq
+    b = store.load("seq2seq", f"default-{mode}")
+    items = seq2seq.lstm_inputs(b, "3 1 4 1 5")
+    assert [i.name for i in items][:1] == ["encoder_lstm_0"] and items[-1].name.startswith("decoder_lstm_")
+    assert items[0].steps == ["3", "1", "4", "1", "5"] and items[-1].steps[0] == "→ three"
+    assert (items[-1].initial is None) == (mode == "basic")       # basic's decoder starts from zeros
+    for item in items:
+        _equal_to_keras(item)
