@@ -871,6 +871,26 @@ def score_examples(bundle, data: UserData, batch: int = 256):
                   vectors=np.stack(cols["vector"]), measures={"BLEU-1": (np.array(cols["bleu"]), np.ones(n))})
 
 
+@graphs.once_per_model
+def _upto_lstms(model: tf.keras.Model) -> tf.keras.Model:
+    """The model up to what each branch's LSTM reads: its image projection repeated beside its words."""
+    return tf.keras.Model(model.inputs, [model.get_layer(f"concat_{k}").output for k in (1, 2)])
+
+
+def lstm_inputs(bundle, text) -> list:
+    """Both branches' LSTMs (lstm_1, lstm_2) as seqviz.states reads them, over each head's whole greedy caption
+    "<s> w1 .. wn": at each step the image projection beside the word (a step per word read). `text`: a sample or a
+    described scene, or a feature vector (D,)."""
+    from seqviz.states import LayerInput
+    model, p, vocabs = bundle.model, bundle.params, bundle.vocabs
+    x = text_features(bundle, text)[0] if isinstance(text, str) else np.asarray(text, np.float32)
+    ids = [g[0][:n] for g, n in zip(greedy_batch(model, p, vocabs, x[None]), input_lengths(p))]   # "<s> w.." per head
+    partial = [pad([row], n) for row, n in zip(ids, input_lengths(p))]
+    reads = _upto_lstms(model)([x[None], partial[0], x[None], partial[1]], training=False)
+    return [LayerInput(f"lstm_{k}", model.get_layer(f"lstm_{k}"), reads[k - 1].numpy()[0], partial[k - 1][0] != 0,
+                       [vocabs[f"caption{k}"].tokens[i] for i in partial[k - 1][0]]) for k in (1, 2)]
+
+
 def explain_input(bundle, raw: bytes, filename: str) -> np.ndarray:
     """The CLI's `explain --file`: a .npy of one feature vector, (D,) or (1, D)."""
     x = read_features(raw, filename, bundle.params["feature_dim"], max_rows=None)

@@ -861,6 +861,34 @@ def heldout_cases(bundle, n: int = 60) -> list[tuple[str, str]]:
     return cases[:n]
 
 
+@graphs.once_per_model
+def _upto_context(model: tf.keras.Model) -> tf.keras.Model:
+    """The model up to what the dialogue BiLSTM reads: (B, U, W) -> (B, U, D) utterance vectors."""
+    return tf.keras.Model(model.input, model.get_layer("context").input)
+
+
+def lstm_inputs(bundle, text: str) -> list:
+    """Both BiLSTMs as seqviz.states reads them: the utterance encoder's word_bilstm over each utterance's word
+    embeddings (a step per word; one entry per utterance), and the dialogue BiLSTM `context` over the utterance
+    vectors (with the speaker-change vector where the model uses it), a step per utterance."""
+    from seqviz.states import LayerInput
+    p, vocab, model = bundle.params, bundle.vocabs["words"], bundle.model
+    speakers, utterances = parse(text)
+    use_speaker = p["use_speaker"]
+    ids = encode(vocab, utterances, p["max_words"], speakers if use_speaker else None)
+    encoder = model.get_layer("encode_utterances").layer
+    table = encoder.get_layer("word_embedding").embeddings.numpy()
+    items = []
+    for k, u in enumerate(ids):
+        words = np.array(u[use_speaker:])                        # column 0: the turn flag, where used
+        items.append(LayerInput(f"word_bilstm (utterance {k + 1})", encoder.get_layer("word_bilstm"), table[words],
+                                words != 0, tokenize(utterances[k])[:len(words)]))
+    x = _upto_context(model)(pad([ids]), training=False).numpy()[0]                          # (U, D)
+    items.append(LayerInput("context", model.get_layer("context"), x, np.ones(len(ids), bool),
+                            [f"{k + 1}. {u[:24]}" for k, u in enumerate(utterances)]))
+    return items
+
+
 def context_importance(bundle, text: str, target=None) -> dict:
     """What each utterance contributes to the tag of utterance u: the drop in the log-odds of the CRF's marginal
     of that tag at u when the utterance's words are all read as <unk> (all variants in one forward pass) ->

@@ -49,8 +49,6 @@ def test_of_names_its_layers_and_refuses_an_unknown_one():
     assert len(layer["directions"]["forward"]["h"]) == 4
     with pytest.raises(SeqvizError, match="no LSTM layer 'lstm'; it has bilstm"):
         states.of(b, "the pizza", layer="lstm")
-    with pytest.raises(SeqvizError, match="not available yet"):
-        states.of(store.load("captioning", "default"), "sample 1")
 
 
 def test_the_cli_prints_a_layers_states_and_refuses_in_one_line(capsys):
@@ -94,3 +92,37 @@ def test_seq2seq_encoder_and_decoder_layers_equal_keras(mode):
     assert (items[-1].initial is None) == (mode == "basic")       # basic's decoder starts from zeros
     for item in items:
         _equal_to_keras(item)
+
+
+def _bidirectional_equal_to_keras(item, atol=1e-5):
+    got = states.layer_states(item)["directions"]
+    keras_h = item.layer(item.x[None].astype(np.float32), mask=item.mask[None]).numpy()[0]
+    units = keras_h.shape[1] // 2
+    real = item.mask
+    np.testing.assert_allclose(got["forward"]["h"][real], keras_h[real, :units], atol=atol)
+    np.testing.assert_allclose(got["backward"]["h"][real], keras_h[real, units:], atol=atol)
+
+
+def test_dialogue_acts_word_and_dialogue_bilstms_equal_keras():
+    from seqviz import dialogue_acts
+    b = store.load("dialogue-acts", "default")
+    items = dialogue_acts.lstm_inputs(b, dialogue_acts.EXAMPLE)
+    n = len(dialogue_acts.parse(dialogue_acts.EXAMPLE)[1])
+    assert [i.name for i in items] == [f"word_bilstm (utterance {k + 1})" for k in range(n)] + ["context"]
+    assert items[-1].x.shape[0] == n and len(items[0].steps) == len(items[0].x)
+    for item in items[:3] + items[-1:]:
+        _bidirectional_equal_to_keras(item)
+
+
+def test_captioning_branch_lstms_equal_keras():
+    from seqviz import captioning
+    b = store.load("captioning", "default")
+    items = captioning.lstm_inputs(b, "sample 1")
+    assert [i.name for i in items] == ["lstm_1", "lstm_2"]
+    assert items[0].steps[:3] == ["<s>", "there", "are"] and items[1].steps[:2] == ["<s>", "deux"]
+    for item in items:
+        got = states.layer_states(item)["directions"]["forward"]
+        last = int(np.flatnonzero(item.mask)[-1])
+        keras_h = item.layer(item.x[None].astype(np.float32), mask=item.mask[None]).numpy()[0]   # the last h
+        np.testing.assert_allclose(got["h"][last], keras_h, atol=1e-5)
+        assert np.isnan(got["h"][last + 1:]).all()                 # padding: no state of its own
