@@ -294,6 +294,31 @@ def evaluate_files(quick: bool = False) -> dict:
     return {"results": rows}
 
 
+def states_bench(quick: bool = False) -> dict:
+    """seqviz.states on each page's default: every LSTM layer's h, c and gates for one input, the first call
+    and then the median of 10 (3 with --quick) inputs never seen. Goal: <= 100 ms each after the first call."""
+    import statistics
+
+    from seqviz import states, store
+    n = 3 if quick else 10
+    rows = []
+    for page, (arch, name) in EXPLAIN_INPUTS.items():
+        bundle = store.load(arch, name)
+        texts = _inputs(page, n + 1)
+        t0 = time.perf_counter()
+        layers = len(states.of(bundle, texts[-1])["layers"])
+        first = time.perf_counter() - t0
+        times = []
+        for text in texts[:n]:
+            t0 = time.perf_counter()
+            states.of(bundle, text)
+            times.append(time.perf_counter() - t0)
+        rows.append({"page": page, "model": name, "layers": layers, "first_call_s": round(first, 2),
+                     "ms": round(1000 * statistics.median(times), 1)})
+        _say(f"{rows[-1]}")
+    return {"results": rows}
+
+
 def sampled_softmax(quick: bool = False, sizes: tuple[int, ...] | None = None, hidden: int = 256,
                     num_sampled: int = 512, warmup: int | None = None, timed: int | None = None) -> dict:
     """Seconds per training step of the LSTM language model (seqviz.lm) with the full softmax and with
@@ -855,7 +880,7 @@ BENCHES = {"attention-single-pass": attention_single_pass, "dialogue-memory": di
            "cold-start": cold_start, "interaction": interaction, "sampled-softmax": sampled_softmax,
            "train-watched": train_watched, "first-visit": first_visit, "export": export_defaults,
            "seq2seq-addition": seq2seq_addition, "dialogue-swda": dialogue_swda, "replay-overhead": replay_overhead,
-           "explain": explain_bench, "evaluate": evaluate_files}
+           "explain": explain_bench, "evaluate": evaluate_files, "states": states_bench}
 
 
 def run(name: str, quick: bool = False) -> dict:

@@ -482,3 +482,16 @@ def example_map(xy: np.ndarray, gold: Sequence[str], wrong: Sequence[bool], hove
     return _figure(data, title=_text(title), height=520, legend=dict(title=_text(f"{colour_name} (✕ wrong)")),
                    xaxis=dict(showticklabels=False, zeroline=False), yaxis=dict(showticklabels=False, zeroline=False),
                    clickmode="event+select", dragmode="pan")
+
+
+def step_lines(steps: Sequence[str], series: dict[str, Sequence[float]], title: str = "", y_title: str = "",
+               shade: tuple[int, int] | None = None) -> go.Figure:
+    """Several series over the same steps (a sentence's tokens on the axis, repeats kept apart), the steps
+    `shade` (lo, hi) shaded: e.g. LSTM units over a sentence, the selected span marked."""
+    data = [dict(type="scatter", mode="lines+markers", x=list(range(len(steps))),
+                 y=[None if v is None or np.isnan(v) else float(v) for v in values], name=escape(str(name)))
+            for name, values in series.items()]
+    shapes = [] if shade is None else [dict(type="rect", xref="x", yref="paper", x0=shade[0] - 0.5, x1=shade[1] + 0.5,
+                                            y0=0, y1=1, fillcolor="#f2c80f", opacity=0.25, line=dict(width=0))]
+    return _figure(data, title=_text(title), height=340, shapes=shapes, xaxis=dict(**_ticks(steps)),
+                   yaxis=dict(title=_text(y_title)), legend=dict(orientation="h", x=0, y=-0.2, yanchor="top"))

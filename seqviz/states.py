@@ -91,3 +91,19 @@ def _json(states: dict) -> dict:
     return {**states, "directions": {d: {k: [[None if np.isnan(v) else round(float(v), 6) for v in row]
                                               for row in a] for k, a in s.items()}
                                      for d, s in states["directions"].items()}}
+
+
+def span_units(values: np.ndarray, lo: int, hi: int, threshold: float) -> dict:
+    """LSTMVis' selection: for one layer's activations (T, H) and a span of steps lo..hi (inclusive), the units
+    that are on (> `threshold`) at every step of the span and off at every other step, and every unit ranked by
+    how much higher it is on the span than elsewhere -> {"on": [unit], "ranked": [unit], "contrast": (H,)}.
+    Masked steps (NaN) count as neither."""
+    a = np.asarray(values, float)
+    inside = np.zeros(len(a), bool)
+    inside[lo:hi + 1] = True
+    real = ~np.isnan(a).all(axis=1)
+    span, rest = a[inside & real], a[~inside & real]
+    on = (span > threshold).all(axis=0) & ((rest <= threshold).all(axis=0) if len(rest) else True)
+    contrast = span.mean(axis=0) - (rest.mean(axis=0) if len(rest) else 0.0)
+    ranked = np.argsort(-contrast, kind="stable")
+    return {"on": [int(u) for u in ranked if on[u]], "ranked": ranked.tolist(), "contrast": contrast}

@@ -328,6 +328,7 @@ row = rows_section(bundle, x, filename)
 r, ablated, scores = calls.captioning_views(bundle, x[row], beam, ablate)
 truths = captions_section(bundle, r, x[row], scene, filename, row, beam, held_truth)
 why_section(bundle, x[row], r)
+ui.states_section(bundle, x[row], "captioning")
 ablation_section(bundle, r, ablated, scores, ablate)
 both = compare_section(bundle, r, x[row], asked, beam, truths)
 ui.heldout_section(bundle, "captioning", lambda text, ex: {"source": "heldout", "image": text.split()[-1]}

@@ -197,6 +197,7 @@ def generate_section(bundle) -> None:
                        ticks=[t if t not in r["unknown"] else f"{t} (?)" for t in r["prompt"]],
                        predicted=words[0] if words else "the likeliest next word",
                        title="Why this next word? The prompt words that drive it")
+        ui.states_section(bundle, prompt, "lm")
         ui.heldout_section(bundle, "lm")
         both = compare_section(bundle, prompt, options)
         ui.download_result(r if both is None else both, bundle, "result" if both is None else "comparison")

@@ -32,6 +32,7 @@ CASES = {
     "word_rows": lambda: figures.word_rows({"head 1": (["a", "<b>"], [0.5, 0.9]), "head 2": (["c"], [0.2])}, "w"),
     "animated": lambda: figures.animated([figures.bars(["a", "b"], [0.1 * i, 0.5], title=f"t{i}") for i in range(3)],
                                          ["epoch 0", "epoch 1", "epoch 2"], ["untrained", "one <1>", "two"]),
+    "step_lines": lambda: figures.step_lines(["a", "b", "a"], {"unit 1": [0.1, 0.5, -0.2]}, "t", "h", shade=(0, 1)),
     "confusion": lambda: figures.confusion(np.array([[5, 1, 0], [0, 3, 2], [0, 0, 0]]), ["a", "<b>", "c"]),
     "example_map": lambda: figures.example_map(RNG.normal(size=(6, 2)), ["a", "a", "b", "b", "b", "a"],
                                                [False, True, False, False, True, False], [f"s{i}" for i in range(6)],
@@ -145,3 +146,9 @@ def test_the_confusion_grid_and_the_map_carry_what_a_click_needs():
     m = CASES["example_map"]()
     assert [t.name for t in m.data] == ["a", "a (wrong)", "b", "b (wrong)"]
     assert list(m.data[1].customdata) == [11] and m.data[1].marker.symbol == "x"
+
+
+def test_step_lines_keep_repeated_steps_apart_and_shade_the_span():
+    fig = figures.step_lines(["the", "cat", "the"], {"unit 3": [0.1, float("nan"), 0.9]}, shade=(1, 2))
+    assert list(fig.data[0].x) == [0, 1, 2] and list(fig.layout.xaxis.ticktext) == ["the", "cat", "the"]
+    assert fig.data[0].y[1] is None and fig.layout.shapes[0].x0 == 0.5 and fig.layout.shapes[0].x1 == 2.5

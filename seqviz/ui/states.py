@@ -1,0 +1,74 @@
+"""The pages' "Inside the LSTM" section (seqviz.states): one LSTM layer's hidden state, cell state or a gate at
+every step of the page's input, unit by unit, and LSTMVis' selection: the units on over a span of the input and
+off elsewhere. Folded away and computed only while open."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from seqviz import figures, states
+from seqviz.errors import SeqvizError
+from seqviz.ui.session import call
+from seqviz.ui.widgets import error, wide_chart
+
+SHOW = {"h": "hidden state h", "c": "cell state c", "input": "input gate", "forget": "forget gate",
+        "candidate": "candidate (tanh)", "output": "output gate"}
+MAX_UNITS = 24             # units the heatmap draws: the ones that most tell the span from the rest
+
+
+def states_section(bundle, text, key: str) -> dict | None:
+    """The folded section for `bundle` on the page's input `text` (what its architecture's `lstm_inputs` reads).
+    Returns the selection ({"layer", "direction", "show", "span", "on"}) or None."""
+    box = st.expander("Inside the LSTM: hidden states, cell states and gates, unit by unit", key=f"{key}:states-open",
+                      on_change="rerun")
+    if not box.open:
+        return None
+    with box:
+        try:
+            r = call(bundle, "states.of", text)
+        except SeqvizError as e:
+            error(e)
+            return None
+        layers = {layer["name"]: layer for layer in r["layers"]}
+        if st.session_state.get(f"{key}:states-layer") not in layers:
+            st.session_state[f"{key}:states-layer"] = next(iter(layers))
+        c1, c2, c3 = st.columns(3)
+        layer = layers[c1.selectbox("Layer", list(layers), key=f"{key}:states-layer")]
+        directions = list(layer["directions"])
+        direction = c2.radio("Direction", directions, horizontal=True, key=f"{key}:states-direction") \
+            if len(directions) > 1 else directions[0]
+        show = c3.selectbox("Show", list(SHOW), format_func=SHOW.get, key=f"{key}:states-show")
+        a = np.array(layer["directions"][direction][show], dtype=float)              # (T, H), NaN where masked
+        steps = [str(s) for s in layer["steps"]]
+        n = len(steps)
+        span_key = f"{key}:states-span:{layer['name']}"          # a layer's own steps (another input: reset)
+        if not 0 <= st.session_state.get(span_key, (0, 0))[1] < n:
+            st.session_state[span_key] = (0, 0)
+        lo, hi = st.select_slider("Select a span of the input", options=list(range(n)), key=span_key,
+                                  format_func=lambda i: f"{i + 1}. {steps[i]}") if n > 1 else (0, 0)
+        top = 1.0 if show in ("input", "forget", "output") else float(np.nanmax(np.abs(a))) if np.isfinite(a).any() \
+            else 1.0
+        threshold = st.slider("On above", -top if show in ("h", "c", "candidate") else 0.0, top,
+                              round(0.5 * top, 2), key=f"{key}:states-threshold:{show}")
+        sel = states.span_units(a, lo, hi, threshold)
+        units = sel["ranked"][:MAX_UNITS]
+        z = a[:, units].T                                                            # (units, T)
+        scale = dict(colorscale="RdBu_r", zmin=-top, zmax=top) if show in ("h", "c", "candidate") else \
+            dict(colorscale="Viridis", zmin=0, zmax=1)
+        wide_chart(figures.heatmap(np.nan_to_num(z), steps, [f"unit {u}" for u in units], value_name=SHOW[show],
+                                   title=f"{layer['name']}, {direction}: {SHOW[show]} (the {len(units)} units that "
+                                         f"most tell steps {lo + 1}-{hi + 1} from the rest, top first)",
+                                   show_values=False, x_title="step", y_title="unit", **scale),
+                   key=f"{key}:states-heatmap", min_width=200 + 28 * n)
+        on = sel["on"]
+        if on:
+            st.plotly_chart(figures.step_lines(steps, {f"unit {u}": a[:, u] for u in on[:8]}, shade=(lo, hi),
+                                               title=f"{len(on)} unit(s) on over the span and off elsewhere",
+                                               y_title=SHOW[show]),
+                            width="stretch", key=f"{key}:states-lines")
+        st.caption(f"{len(on)} of {a.shape[1]} units are above {threshold:.2f} at every selected step and at or "
+                   "below it everywhere else (LSTMVis' selection; lower the threshold or widen the span to find "
+                   "more). Each row of the heatmap is a unit, each column a step" +
+                   (", the backward direction's step t after reading t to the end." if direction == "backward"
+                    else "."))
+        return {"layer": layer["name"], "direction": direction, "show": show, "span": (lo, hi), "on": on}

@@ -1,0 +1,40 @@
+"""AppTests of the pages' "Inside the LSTM" section (seqviz.ui.states over seqviz.states): a layer's states as a
+step x unit heatmap, another quantity and direction, and LSTMVis' span selection naming the units on over it."""
+from tests.app.helpers import open_page
+
+
+def _open(page: str, key: str, **query):
+    at = open_page(page, **query)
+    at.session_state[f"{key}:states-open"] = True
+    return at.run()
+
+
+def test_attention_bilstm_states_and_a_span():
+    at = _open("views/attention.py", "attention", text="no pizza but the concert was great")
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.selectbox(key="attention:states-layer").options == ["bilstm"]
+    spec = next(c.proto.spec for c in at.get("plotly_chart") if "bilstm, forward: hidden state h" in c.proto.spec)
+    assert '"ticktext":["no","pizza","but","the","concert","was","great"]' in spec.replace(" ", "")
+    at.session_state["attention:states-open"] = True
+    at.session_state["attention:states-span:bilstm"] = (4, 4)                 # "concert"
+    at.radio(key="attention:states-direction").set_value("backward").run()
+    assert not at.exception
+    assert any("units are above" in c.value and "backward direction" in c.value for c in at.caption)
+    at.session_state["attention:states-open"] = True
+    at.selectbox(key="attention:states-show").set_value("forget").run()
+    assert not at.exception and any("forget gate" in c.proto.spec for c in at.get("plotly_chart"))
+
+
+def test_every_other_page_names_its_layers():
+    cases = [("views/dialogue_acts.py", "dialogue-acts", {}, "context"),
+             ("views/lm.py", "lm", {}, "lstm"),
+             ("views/captioning.py", "captioning", {"source": "sample", "scene": "1"}, "lstm_2")]
+    for page, key, query, name in cases:
+        at = _open(page, key, **query)
+        assert not at.exception, (page, [e.message for e in at.exception])
+        assert name in at.selectbox(key=f"{key}:states-layer").options
+    at = open_page("views/seq2seq.py", inspect="attention", text="3 1 4 1 5")
+    at.session_state["seq2seq:attention:states-open"] = True
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.selectbox(key="seq2seq:attention:states-layer").options[:2] == ["encoder_lstm_0", "decoder_lstm_0"]
