@@ -42,22 +42,24 @@ def states_section(bundle, text, key: str) -> dict | None:
         steps = [str(s) for s in layer["steps"]]
         n = len(steps)
         span_key = f"{key}:states-span:{layer['name']}"          # a layer's own steps (another input: reset)
-        if not 0 <= st.session_state.get(span_key, (0, 0))[1] < n:
-            st.session_state[span_key] = (0, 0)
+        if not 0 <= tuple(st.session_state.get(span_key, (0, 0)))[-1] < n:
+            st.session_state.pop(span_key, None)           # steps of another input: start again at the first
         lo, hi = st.select_slider("Select a span of the input", options=list(range(n)), key=span_key,
+                                  value=st.session_state.get(span_key, (0, 0)),
                                   format_func=lambda i: f"{i + 1}. {steps[i]}") if n > 1 else (0, 0)
         top = 1.0 if show in ("input", "forget", "output") else float(np.nanmax(np.abs(a))) if np.isfinite(a).any() \
             else 1.0
         threshold = st.slider("On above", -top if show in ("h", "c", "candidate") else 0.0, top,
                               round(0.5 * top, 2), key=f"{key}:states-threshold:{show}")
         sel = states.span_units(a, lo, hi, threshold)
+        span = f"step {lo + 1}" if lo == hi else f"steps {lo + 1}-{hi + 1}"
         units = sel["ranked"][:MAX_UNITS]
         z = a[:, units].T                                                            # (units, T)
         scale = dict(colorscale="RdBu_r", zmin=-top, zmax=top) if show in ("h", "c", "candidate") else \
             dict(colorscale="Viridis", zmin=0, zmax=1)
         wide_chart(figures.heatmap(np.nan_to_num(z), steps, [f"unit {u}" for u in units], value_name=SHOW[show],
                                    title=f"{layer['name']}, {direction}: {SHOW[show]} (the {len(units)} units that "
-                                         f"most tell steps {lo + 1}-{hi + 1} from the rest, top first)",
+                                         f"most tell {span} from the rest, top first)",
                                    show_values=False, x_title="step", y_title="unit", **scale),
                    key=f"{key}:states-heatmap", min_width=200 + 28 * n)
         on = sel["on"]
