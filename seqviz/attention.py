@@ -37,7 +37,7 @@ import tensorflow as tf
 from seqviz import budget, graphs, nn, replay
 from seqviz.contract import Out
 from seqviz.errors import SeqvizError
-from seqviz.heldout import holdout, keep
+from seqviz.heldout import holdout, keep, kept
 from seqviz.run import UNWATCHED, Run, phase
 from seqviz.params import SEED, Param
 from seqviz.uploads import check_labels, read_csv
@@ -546,10 +546,7 @@ def heldout_data(bundle) -> TextData:
     """The model's held-out sentences: regenerated from its seed, or the rows of your file it kept."""
     p = bundle.params
     if bundle.data.get("source") == "upload":
-        h = bundle.heldout or {}
-        if "text" not in h:
-            raise SeqvizError(f"Model {bundle.name!r} keeps no held-out rows (it was trained before models kept "
-                              "them); retrain it, or score it on a labelled file.")
+        h = kept(bundle, "text", "rows", "score it on a labelled file")
         return TextData([str(t) for t in h["text"]], [str(label) for label in h["label"]])
     data = make_toy(int(p["n_train"] / 0.85), p["decoys"], p["noise"], p["seed"])
     val = holdout(len(data.texts), p["seed"])[1]

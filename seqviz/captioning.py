@@ -65,7 +65,7 @@ from seqviz import budget, decoding, graphs
 from seqviz.contract import Out
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param
-from seqviz.heldout import holdout
+from seqviz.heldout import holdout, kept
 from seqviz.run import UNWATCHED, Run, phase
 from seqviz.uploads import check_size, read_csv
 from seqviz.vocab import PAD, UNK, Vocab, tokenize
@@ -801,11 +801,8 @@ def heldout_cases(bundle, n: int = 60) -> list[tuple[np.ndarray, str]]:
     of your files: the held-out images it keeps), `n` in all."""
     p = bundle.params
     if bundle.data.get("source") == "upload":
-        images = heldout_images(bundle)
-        if not images:
-            raise SeqvizError(f"Model {bundle.name!r} keeps no held-out images (it was trained before models kept "
-                              "them); retrain it to explain its held-out set.")
-        x = np.stack([image["features"] for image in images])
+        kept(bundle, "features", "images", "explain inputs of your own")
+        x = np.stack([image["features"] for image in heldout_images(bundle)])
     else:
         data = make_data(p["n_scenes"], p["max_objects"], p["feature_dim"], p["noise"], p["seed"])
         x = data.features[split(data.scenes, p["seed"])[1][:n]]
@@ -821,10 +818,7 @@ def heldout_data(bundle) -> UserData:
     pairs of your files it kept (the first MAX_HELDOUT)."""
     p = bundle.params
     if bundle.data.get("source") == "upload":
-        h = bundle.heldout or {}
-        if "features" not in h:
-            raise SeqvizError(f"Model {bundle.name!r} keeps no held-out images (it was trained before models kept "
-                              "them); retrain it, or score it on your files (CLI: --data with --features).")
+        h = kept(bundle, "features", "images", "score it on your files (CLI: --data with --features)")
         return UserData(np.asarray(h["features"], np.float32), np.arange(len(h["features"])),
                         tuple([str(c).split() for c in h[f"caption_{k}"]] for k in (1, 2)), "held-out images",
                         image_rows=[int(r) for r in h["row"]])

@@ -41,7 +41,7 @@ with warnings.catch_warnings():  # tensorflow-addons (imported by tf2crf) announ
 from seqviz import budget, crf, graphs, nn, replay
 from seqviz.contract import Out
 from seqviz.errors import SeqvizError
-from seqviz.heldout import holdout, keep
+from seqviz.heldout import holdout, keep, kept
 from seqviz.run import UNWATCHED, Run, phase
 from seqviz.params import SEED, Param
 from seqviz.uploads import check_labels, decode_text, read_csv
@@ -644,10 +644,7 @@ def heldout_data(bundle) -> Dialogues:
     """The model's held-out dialogues: regenerated from its seed, or the ones of your file it kept."""
     p = bundle.params
     if bundle.data.get("source") == "upload":
-        h = bundle.heldout or {}
-        if "dialogue" not in h:
-            raise SeqvizError(f"Model {bundle.name!r} keeps no held-out dialogues (it was trained before models "
-                              "kept them); retrain it, or score it on a labelled file.")
+        h = kept(bundle, "dialogue", "dialogues", "score it on a labelled file")
         ds = h["dialogue"]
         at = [np.flatnonzero(ds == d) for d in dict.fromkeys(ds.tolist())]
         speakers = [[str(s) for s in h["speaker"][i]] for i in at]

@@ -26,3 +26,14 @@ def keep(columns: dict[str, list], max_bytes: int = 3_500_000) -> dict:
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if size(mid) <= max_bytes else (lo, mid - 1)
     return {k: np.array(col[:lo]) for k, col in columns.items()}
+
+
+def kept(bundle, column: str, what: str, instead: str) -> dict:
+    """The held-out arrays a model of a user's file keeps (`Bundle.heldout`, with `column`), or one sentence
+    saying it keeps none (trained before models kept them) and what to do `instead`."""
+    h = bundle.heldout or {}
+    if column not in h:
+        from seqviz.errors import SeqvizError
+        raise SeqvizError(f"Model {bundle.name!r} keeps no held-out {what} (it was trained before models kept them); "
+                          f"retrain it, or {instead}.")
+    return h

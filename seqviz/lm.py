@@ -59,7 +59,7 @@ with warnings.catch_warnings():  # tensorflow-addons announces its end of life o
     from tensorflow_addons.optimizers import LazyAdam
 
 from seqviz import budget, graphs, nn, store
-from seqviz.heldout import keep
+from seqviz.heldout import keep, kept
 from seqviz.contract import Out
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param
@@ -751,10 +751,7 @@ def heldout_cases(bundle, n: int = 200) -> list[tuple[str, None]]:
 def heldout_data(bundle) -> Corpus:
     """The model's held-out documents: a generated corpus' (regenerated), or the ones of your text it kept."""
     if bundle.data.get("source") == "upload":
-        h = bundle.heldout or {}
-        if "doc" not in h:
-            raise SeqvizError(f"Model {bundle.name!r} keeps no held-out text (it was trained before models kept it); "
-                              "retrain it, or score it on a .txt file.")
+        h = kept(bundle, "doc", "text", "score it on a .txt file")
         return Corpus([str(d).split() for d in h["doc"]], "upload")
     return Corpus(split(corpus_for(bundle.params, None), bundle.params["seed"])[1], "held-out")
 

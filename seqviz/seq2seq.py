@@ -52,7 +52,7 @@ from seqviz import budget, decoding, graphs, nn, replay, store
 from seqviz.contract import Out
 from seqviz.errors import SeqvizError
 from seqviz.params import SEED, Param
-from seqviz.heldout import holdout, keep
+from seqviz.heldout import holdout, keep, kept
 from seqviz.run import UNWATCHED, Run, phase
 from seqviz.uploads import read_csv
 from seqviz.vocab import PAD, UNK, Vocab
@@ -1076,10 +1076,7 @@ def heldout_data(bundle):
     p = bundle.params
     if p["task"] in TASKS:
         return task_of(p).data(p)[1]
-    h = bundle.heldout or {}
-    if "source" not in h:
-        raise SeqvizError(f"Model {bundle.name!r} keeps no held-out pairs (it was trained before models kept them); "
-                          "retrain it, or score it on a file of pairs.")
+    h = kept(bundle, "source", "pairs", "score it on a file of pairs")
     return Pairs([str(x) for x in h["source"]], [str(x) for x in h["target"]])
 
 
