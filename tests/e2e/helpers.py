@@ -68,6 +68,17 @@ def main(page):
     return page.get_by_test_id("stMain")
 
 
+def main_text(page, expected: str, timeout=60_000) -> str:
+    """The main area's text once it equals `expected`, or what it is after `timeout` (the caller asserts, for the
+    diff): a label or a caption can draw a moment after the script reports done on a busy machine."""
+    try:
+        page.wait_for_function("t => document.querySelector(\"[data-testid='stMain']\").innerText === t",
+                               arg=expected, timeout=timeout)
+    except Exception:       # playwright's TimeoutError: fall through to the caller's assert and its diff
+        pass
+    return main(page).inner_text()
+
+
 def submit_text(page, text):
     area = main(page).locator("textarea").first
     area.fill(text)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.e2e.helpers import CHART, EXCEPTION, main, rerun, settle
+from tests.e2e.helpers import CHART, EXCEPTION, main, main_text, rerun, settle
 
 FIGURES = "() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(e => JSON.stringify(e.data))"
 
@@ -65,7 +65,7 @@ def test_a_shared_url_restores_the_whole_view_in_a_fresh_context(server, browser
         other.goto(shared)
         settle(other)
         assert _figures(other, charts) == view, shared
-        assert main(other).inner_text() == text           # the words too (decodes, the pinned path, captions)
+        assert main_text(other, text) == text           # the words too (decodes, the pinned path, captions)
         assert other.locator(EXCEPTION).count() == 0
     finally:
         first.close()
