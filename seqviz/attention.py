@@ -599,13 +599,17 @@ def score_examples(bundle, data: TextData, batch: int = 256):
 # ---------------------------------------------------------------------------------------------
 # Inside the LSTM (seqviz.states): the BiLSTM's inputs for one sentence
 # ---------------------------------------------------------------------------------------------
-def lstm_inputs(bundle, text: str) -> list:
-    """The BiLSTM as seqviz.states reads it: its input, the sentence's word embeddings (T, E), a step per token."""
+def lstm_inputs(bundle, texts: list[str]) -> list:
+    """The BiLSTM as seqviz.states reads it for a batch of sentences: their word embeddings (N, T, E), a step per
+    token the model reads (cut at max_len; a single sentence is checked as `predict` checks it)."""
     from seqviz.states import LayerInput
-    tokens = predict(bundle, text)["tokens"]                      # the tokens the model reads (checked, cut)
-    ids = encode(bundle.vocabs["words"], [text], bundle.params["max_len"])[0][:len(tokens)]
+    if len(texts) == 1:
+        predict(bundle, texts[0])                                  # the page's one input: refused as the page is
+    vocab, max_len = bundle.vocabs["words"], bundle.params["max_len"]
+    ids = encode(vocab, texts, max_len)                                              # (N, T), 0-padded
     emb = bundle.model.get_layer("embedding").embeddings.numpy()[ids]
-    return [LayerInput("bilstm", bundle.model.get_layer("bilstm"), emb, np.ones(len(ids), bool), tokens)]
+    return [LayerInput("bilstm", bundle.model.get_layer("bilstm"), emb, ids != 0,
+                       [tokenize(t)[:max_len] for t in texts])]
 
 
 def two_pass(model: tf.keras.Model, batch_size: int = 256):

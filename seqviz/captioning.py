@@ -871,18 +871,30 @@ def _upto_lstms(model: tf.keras.Model) -> tf.keras.Model:
     return tf.keras.Model(model.inputs, [model.get_layer(f"concat_{k}").output for k in (1, 2)])
 
 
-def lstm_inputs(bundle, text) -> list:
-    """Both branches' LSTMs (lstm_1, lstm_2) as seqviz.states reads them, over each head's whole greedy caption
-    "<s> w1 .. wn": at each step the image projection beside the word (a step per word read). `text`: a sample or a
-    described scene, or a feature vector (D,)."""
+def lstm_inputs(bundle, images: list) -> list:
+    """Both branches' LSTMs (lstm_1, lstm_2) as seqviz.states reads them for a batch of images, over each head's
+    whole greedy caption "<s> w1 .. wn": at each step the image projection beside the word (a step per word read).
+    An image: a sample or a described scene, or a feature vector (D,)."""
     from seqviz.states import LayerInput
     model, p, vocabs = bundle.model, bundle.params, bundle.vocabs
-    x = text_features(bundle, text)[0] if isinstance(text, str) else np.asarray(text, np.float32)
-    ids = [g[0][:n] for g, n in zip(greedy_batch(model, p, vocabs, x[None]), input_lengths(p))]   # "<s> w.." per head
-    partial = [pad([row], n) for row, n in zip(ids, input_lengths(p))]
-    reads = _upto_lstms(model)([x[None], partial[0], x[None], partial[1]], training=False)
-    return [LayerInput(f"lstm_{k}", model.get_layer(f"lstm_{k}"), reads[k - 1].numpy()[0], partial[k - 1][0] != 0,
-                       [vocabs[f"caption{k}"].tokens[i] for i in partial[k - 1][0]]) for k in (1, 2)]
+    x = np.stack([text_features(bundle, i)[0] if isinstance(i, str) else np.asarray(i, np.float32) for i in images])
+    ids = [g[:, :n] for g, n in zip(greedy_batch(model, p, vocabs, x), input_lengths(p))]   # "<s> w.." per head
+    partial = [pad(g, n) for g, n in zip(ids, input_lengths(p))]
+    reads = _upto_lstms(model)([x, partial[0], x, partial[1]], training=False)
+    return [LayerInput(f"lstm_{k}", model.get_layer(f"lstm_{k}"), reads[k - 1].numpy(), partial[k - 1] != 0,
+                       [[vocabs[f"caption{k}"].tokens[i] for i in row if i] for row in partial[k - 1]]) for k in (1, 2)]
+
+
+def lstm_heldout(bundle) -> tuple[list, list]:
+    """The held-out images (features) and what opens each: its scene in words, or "row N" of your features."""
+    data = heldout_data(bundle)
+    opens = [" ".join(english(data.scenes[j])) if data.scenes else f"row {(data.image_rows or data.rows)[j]}"
+             for j in range(len(data.rows))]
+    first: dict[str, int] = {}
+    for j, o in enumerate(opens):
+        first.setdefault(o, j)                            # a scene described twice: its first image
+    first = list(first.values())
+    return [data.features[data.rows[j]] for j in first], [opens[j] for j in first]
 
 
 def explain_input(bundle, raw: bytes, filename: str) -> np.ndarray:

@@ -105,9 +105,18 @@ OPTIONAL: dict[str, Any] = {
     # `score_examples(bundle, data)` -> an evaluate.Scored, one row per example
     "heldout_data": lambda mod: _no_heldout_view(mod),
     "score_examples": lambda mod: _no_heldout_view(mod),
-    # seqviz.states: `lstm_inputs(bundle, text)` -> [states.LayerInput]: each LSTM layer and what it reads
+    # seqviz.states: `lstm_inputs(bundle, inputs)` -> [states.LayerInput]: each LSTM layer and what it reads for
+    # a batch of the page's inputs; `lstm_heldout(bundle)` -> (inputs, what opens each in the page's view) of the
+    # held-out set (by default the held-out examples' own inputs)
     "lstm_inputs": lambda mod: _no_states(mod),
+    "lstm_heldout": lambda mod: _heldout_inputs,
 }
+
+
+def _heldout_inputs(bundle) -> tuple[list, list]:
+    from seqviz import evaluate
+    distinct = list(dict.fromkeys(evaluate.heldout_scored(bundle).inputs))
+    return distinct, distinct
 
 
 def _no_states(mod: ModuleType):

@@ -864,26 +864,37 @@ def _upto_context(model: tf.keras.Model) -> tf.keras.Model:
     return tf.keras.Model(model.input, model.get_layer("context").input)
 
 
-def lstm_inputs(bundle, text: str) -> list:
-    """Both BiLSTMs as seqviz.states reads them: the utterance encoder's word_bilstm over each utterance's word
-    embeddings (a step per word; one entry per utterance), and the dialogue BiLSTM `context` over the utterance
-    vectors (with the speaker-change vector where the model uses it), a step per utterance."""
+def lstm_inputs(bundle, texts: list[str]) -> list:
+    """Both BiLSTMs as seqviz.states reads them for a batch of dialogues: the utterance encoder's word_bilstm
+    over each utterance's word embeddings (a row per utterance of every dialogue, a step per word), and the
+    dialogue BiLSTM `context` over the utterance vectors (with the speaker-change vector where the model uses it),
+    a row per dialogue, a step per utterance."""
     from seqviz.states import LayerInput
     p, vocab, model = bundle.params, bundle.vocabs["words"], bundle.model
-    speakers, utterances = parse(text)
     use_speaker = p["use_speaker"]
-    ids = encode(vocab, utterances, p["max_words"], speakers if use_speaker else None)
+    parsed = [parse(t) for t in texts]                                                  # (speakers, utterances)
+    ids = [encode(vocab, u, p["max_words"], s if use_speaker else None) for s, u in parsed]
     encoder = model.get_layer("encode_utterances").layer
     table = encoder.get_layer("word_embedding").embeddings.numpy()
-    items = []
-    for k, u in enumerate(ids):
-        words = np.array(u[use_speaker:])                        # column 0: the turn flag, where used
-        items.append(LayerInput(f"word_bilstm (utterance {k + 1})", encoder.get_layer("word_bilstm"), table[words],
-                                words != 0, tokenize(utterances[k])[:len(words)]))
-    x = _upto_context(model)(pad([ids]), training=False).numpy()[0]                          # (U, D)
-    items.append(LayerInput("context", model.get_layer("context"), x, np.ones(len(ids), bool),
-                            [f"{k + 1}. {u[:24]}" for k, u in enumerate(utterances)]))
-    return items
+    words = [row[use_speaker:] for d in ids for row in d]                 # column 0: the turn flag, where used
+    flat = np.zeros((len(words), max(map(len, words))), np.int32)
+    for i, w in enumerate(words):
+        flat[i, :len(w)] = w
+    utterances = [(k, j, u) for k, (_, us) in enumerate(parsed) for j, u in enumerate(us)]
+    word_rows = LayerInput("word_bilstm", encoder.get_layer("word_bilstm"), table[flat], flat != 0,
+                           [tokenize(u)[:len(w)] for (_, _, u), w in zip(utterances, words)],
+                           of=[k for k, _, _ in utterances], parts=[f"utterance {j + 1}" for _, j, _ in utterances])
+    x = _contexts(model, ids)                                                          # (N, U, D)
+    mask = np.array([[j < len(d) for j in range(x.shape[1])] for d in ids])
+    return [word_rows, LayerInput("context", model.get_layer("context"), x, mask,
+                                  [[f"{j + 1}. {u[:24]}" for j, u in enumerate(us)] for _, us in parsed])]
+
+
+def _contexts(model, ids: list) -> np.ndarray:
+    """What the dialogue BiLSTM reads for dialogues of different lengths: (N, U_max, D), zeros past each end."""
+    longest = max(map(len, ids))
+    parts = [_upto_context(model)(pad(ids[i:i + 64]), training=False).numpy() for i in range(0, len(ids), 64)]
+    return np.concatenate([np.pad(a, ((0, 0), (0, longest - a.shape[1]), (0, 0))) for a in parts])
 
 
 def context_importance(bundle, text: str, target=None) -> dict:

@@ -806,12 +806,25 @@ def score_examples(bundle, data: Corpus):
 # ---------------------------------------------------------------------------------------------
 # Inside the LSTM (seqviz.states): the LSTM over the prompt
 # ---------------------------------------------------------------------------------------------
-def lstm_inputs(bundle, text: str) -> list:
-    """The LSTM as seqviz.states reads it: the prompt's word embeddings (T, E), a step per word."""
+def lstm_inputs(bundle, texts: list[str]) -> list:
+    """The LSTM as seqviz.states reads it for a batch of prompts: their word embeddings (N, T, E), a step per
+    word, each from a fresh state (as a prompt is read)."""
     from seqviz.states import LayerInput
-    tokens, ids, _ = prompt_ids(bundle.vocabs["words"], text)
-    emb = bundle.model.embedding.embeddings.numpy()[np.array(ids)]
-    return [LayerInput("lstm", bundle.model.lstm, emb, np.ones(len(ids), bool), tokens)]
+    read = [prompt_ids(bundle.vocabs["words"], t)[:2] for t in texts]                   # (tokens, ids) each
+    ids = np.zeros((len(read), max(len(i) for _, i in read)), np.int32)
+    for row, (_, i) in enumerate(read):
+        ids[row, :len(i)] = i
+    emb = bundle.model.embedding.embeddings.numpy()[ids]
+    return [LayerInput("lstm", bundle.model.lstm, emb, ids != 0, [t for t, _ in read])]
+
+
+def lstm_heldout(bundle) -> tuple[list, list]:
+    """The held-out documents in prompts of seq_len words (the windows validation reads, each from a fresh
+    state); each opens as the page's prompt."""
+    n, vocab = bundle.params["seq_len"], bundle.vocabs["words"]
+    texts = [" ".join(d[i:i + n]) for d in heldout_data(bundle).docs for i in range(0, len(d), n)
+             if any(w in vocab and w not in SPECIALS for w in d[i:i + n])]          # a prompt the page can read
+    return texts, texts
 
 
 # ---------------------------------------------------------------------------------------------

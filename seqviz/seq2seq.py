@@ -1120,32 +1120,39 @@ def score_examples(bundle, data, batch: int = 256):
                   measures={"token accuracy": (np.array(out["right"]), np.array(out["tokens"]))})
 
 
-def lstm_inputs(bundle, text: str, beam: int = 3) -> list:
-    """Every encoder and decoder LSTM layer as seqviz.states reads it (encoder_lstm_i, decoder_lstm_i: the
-    model's names): an encoder layer reads the source's embeddings (or the layer below's states), a step per
-    source token; a decoder layer reads what the mode feeds it for "<s>" and the decode's tokens (beam `beam`),
-    from the encoder's final states (basic mode: from zeros), a step per output token."""
+def lstm_inputs(bundle, texts: list[str]) -> list:
+    """Every encoder and decoder LSTM layer as seqviz.states reads it for a batch of sources (encoder_lstm_i,
+    decoder_lstm_i: the model's names): an encoder layer reads the sources' embeddings (or the layer below's
+    states), a step per source token; a decoder layer reads what the mode feeds it for "<s>" and each source's
+    greedy decode (</s> included where it ended), from the encoder's final states (basic mode: from zeros), a
+    step per output token."""
     from seqviz.states import LayerInput
-    p, tv = bundle.params, bundle.vocabs["target"]
+    p, sv, tv = bundle.params, bundle.vocabs["source"], bundle.vocabs["target"]
     mode, (enc_depth, depth) = p["mode"], _depths(p)
     layers = {layer.name: layer for layer in bundle.model.layers}
-    r = predict(bundle, text, beam=beam, exposure=False)
-    src = np.array([bundle.vocabs["source"].encode(r["source"])], np.int32)
-    out = decoded(r)
-    prev = np.array([[tv.index[START]] + tv.encode(out)[:-1]], np.int32) if out else np.array([[tv.index[START]]])
+    sources = [parse_source(t, p, sv) for t in texts]
+    src = np.zeros((len(sources), max(map(len, sources))), np.int32)                 # (N, S), 0-padded
+    for i, s in enumerate(sources):
+        src[i, :len(s)] = sv.encode(s)
+    start, end = tv.index[START], tv.index[END]
+    greedy = greedy_batch(inference(bundle.model, p), src, task_of(p).max_target_len(p["max_len"]) + 1, end, start)
+    outs = [list(row[:list(row).index(end) + 1] if end in row else row) for row in greedy]  # ids, </s> included
+    prev = np.zeros((len(outs), max(map(len, outs))), np.int32)                        # "<s>" w1 .. : (N, T)
+    for i, o in enumerate(outs):
+        prev[i, :len(o)] = [start] + o[:-1]
     items, x, finals = [], layers["src_embed"](src), []
     for i in range(enc_depth):
         name = f"encoder_lstm_{i}"
-        items.append(LayerInput(name, layers[name], x.numpy()[0], np.ones(src.shape[1], bool), list(r["source"])))
+        items.append(LayerInput(name, layers[name], x.numpy(), src != 0, sources))
         x, h, c = layers[name](x)
         finals += [h, c]
     init = None if mode == "basic" else _start_states(finals, depth)
     x = _decoder_input(layers, mode, prev, finals[-2], prev.shape[1])
+    steps = [[f"→ {tv.tokens[t]}" for t in o] for o in outs]
     for i in range(depth):
         name = f"decoder_lstm_{i}"
-        start = None if init is None else (init[2 * i].numpy()[0], init[2 * i + 1].numpy()[0])
-        items.append(LayerInput(name, layers[name], x.numpy()[0], np.ones(prev.shape[1], bool),
-                                [f"→ {t}" for t in out] or ["→ (nothing)"], start))
+        start_at = None if init is None else (init[2 * i].numpy(), init[2 * i + 1].numpy())
+        items.append(LayerInput(name, layers[name], x.numpy(), prev != 0, steps, initial=start_at))
         x, _, _ = layers[name](x, initial_state=None if init is None else init[2 * i:2 * i + 2])
     return items
 

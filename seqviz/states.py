@@ -23,17 +23,35 @@ import numpy as np
 GATES = ("input", "forget", "candidate", "output")       # Keras' order in the kernel's 4H columns
 
 
+MAX_INPUTS = 1000         # held-out inputs a match search reads (the first ones)
+MAX_MATCHES = 20          # matches listed, best first
+
+
 @dataclass
 class LayerInput:
-    """One recurrent layer of a model as `lstm_inputs` gives it: the Keras layer (an LSTM, a Bidirectional of
-    one, or an RNN of an LSTMCell), what it reads for this input, (T, D), which steps are real (T,) and what each
-    step is (a token, an utterance)."""
+    """One recurrent layer over a batch of inputs as `lstm_inputs` gives it: the Keras layer (an LSTM, a
+    Bidirectional of one, or an RNN of an LSTMCell), what it reads x (N, T, D), which steps are real (N, T) and what
+    each step is (row i: steps[i], a token or an utterance). A row is one input's sequence, or a part of it
+    (`of[i]`: the input it belongs to; `parts[i]`: which part, e.g. "utterance 3", "" for the whole input)."""
     name: str
     layer: object
     x: np.ndarray
     mask: np.ndarray
-    steps: list[str]
-    initial: tuple | None = None     # (h0, c0) each (H,) where the layer starts from given states (a decoder)
+    steps: list[list[str]]
+    of: list[int] | None = None          # None: row i is input i
+    parts: list[str] | None = None
+    initial: tuple | None = None     # (h0, c0) each (N, H) where the layer starts from given states (a decoder)
+
+    def rows(self) -> list[tuple[str, "LayerInput"]]:
+        """Each row alone (x (1, T_i, D) cut to its steps), named as the page lists it: "word_bilstm (utterance 2)"."""
+        out = []
+        for i, steps in enumerate(self.steps):
+            n, part = len(steps), (self.parts or [""] * len(self.steps))[i]
+            init = None if self.initial is None else tuple(v[i:i + 1] for v in self.initial)
+            out.append((f"{self.name} ({part})" if part else self.name,
+                        LayerInput(self.name, self.layer, self.x[i:i + 1, :n], self.mask[i:i + 1, :n], [steps],
+                                   initial=init)))
+        return out
 
 
 def _cells(layer) -> list[tuple[str, object, bool]]:
@@ -46,51 +64,66 @@ def _cells(layer) -> list[tuple[str, object, bool]]:
 
 def run(cell, x: np.ndarray, mask: np.ndarray, backwards: bool = False, initial: tuple | None = None
         ) -> dict[str, np.ndarray]:
-    """One LSTM cell's states over one sequence x (T, D) from zeros (or `initial` (h0, c0)): {"h", "c", and each
-    gate} each (T, H), in the input's order; NaN at masked steps (h and c carry over them, unread)."""
+    """One LSTM cell's states over sequences x (N, T, D) (or one, (T, D)) from zeros (or `initial` (h0, c0), each
+    (N, H) or (H,)): {"h", "c", and each gate} each (N, T, H) (or (T, H)), in the input's order; NaN at masked
+    steps (h and c carry over them, unread). Every row steps together: one (N, D) x (D, 4H) product a step."""
+    one = np.ndim(x) == 2
+    x, mask = (np.asarray(x)[None], np.asarray(mask)[None]) if one else (np.asarray(x), np.asarray(mask))
     w, u, b = (v.numpy().astype(np.float64) for v in (cell.kernel, cell.recurrent_kernel, cell.bias))
     units = u.shape[0]
-    t_len = len(x)
-    out = {k: np.full((t_len, units), np.nan) for k in ("h", "c", *GATES)}
-    h, c = (np.zeros(units), np.zeros(units)) if initial is None else (np.asarray(v, np.float64) for v in initial)
+    n, t_len = mask.shape
+    out = {k: np.full((n, t_len, units), np.nan) for k in ("h", "c", *GATES)}
+    if initial is None:
+        h, c = np.zeros((n, units)), np.zeros((n, units))
+    else:
+        h, c = (np.broadcast_to(np.asarray(v, np.float64).reshape(-1, units), (n, units)).copy() for v in initial)
     sigmoid = lambda z: 1.0 / (1.0 + np.exp(-z))                          # noqa: E731
     for t in (range(t_len - 1, -1, -1) if backwards else range(t_len)):
-        if not mask[t]:
+        real = mask[:, t].astype(bool)
+        if not real.any():
             continue
-        z = np.asarray(x[t], np.float64) @ w + h @ u + b
-        i, f, g, o = sigmoid(z[:units]), sigmoid(z[units:2 * units]), np.tanh(z[2 * units:3 * units]), \
-            sigmoid(z[3 * units:])
-        c = f * c + i * g
-        h = o * np.tanh(c)
-        for k, v in zip(("h", "c", *GATES), (h, c, i, f, g, o)):
-            out[k][t] = v
-    return out
+        z = np.asarray(x[real, t], np.float64) @ w + h[real] @ u + b                   # (n_real, 4H)
+        i, f, g, o = sigmoid(z[:, :units]), sigmoid(z[:, units:2 * units]), np.tanh(z[:, 2 * units:3 * units]), \
+            sigmoid(z[:, 3 * units:])
+        c[real] = f * c[real] + i * g
+        h[real] = o * np.tanh(c[real])
+        for k, v in zip(("h", "c", *GATES), (h[real], c[real], i, f, g, o)):
+            out[k][real, t] = v
+    return {k: v[0] for k, v in out.items()} if one else out
 
 
 def layer_states(item: LayerInput) -> dict:
-    """{"name", "steps", "directions": {direction: run(...)}} of one layer."""
-    return {"name": item.name, "steps": list(item.steps),
+    """{"name", "steps", "directions": {direction: run(...)}} of a layer over its batch (each (N, T, H))."""
+    return {"name": item.name, "steps": item.steps,
             "directions": {d: run(cell, item.x, item.mask, back, item.initial) for d, cell, back in _cells(item.layer)}}
+
+
+def inputs(bundle, text) -> list[tuple[str, LayerInput]]:
+    """The page's one input as each LSTM layer reads it, a row each: [(name, LayerInput of one row)]."""
+    from seqviz import archs, contract
+    return [row for item in contract.hook(archs.get(bundle.arch).module(), "lstm_inputs")(bundle, [text])
+            for row in item.rows()]
 
 
 def of(bundle, text: str, layer: str | None = None) -> dict:
     """Every LSTM layer's states for one input of a stored model (or the one named `layer`) -> {"layers": [...
-    {"name", "steps", "directions": {direction: {"h", "c", gates: [[...]] (T, H), null where masked}}}]}."""
-    from seqviz import archs, contract
+    {"name", "layer" (the model's layer), "steps", "directions": {direction: {"h", "c", gates: [[...]] (T, H),
+    null where masked}}}]}."""
     from seqviz.errors import SeqvizError
-    items = contract.hook(archs.get(bundle.arch).module(), "lstm_inputs")(bundle, text)
+    items = inputs(bundle, text)
     if layer is not None:
-        named = [i for i in items if i.name == layer]
+        named = [(n, i) for n, i in items if n == layer]
         if not named:
-            raise SeqvizError(f"The model has no LSTM layer {layer!r}; it has {', '.join(i.name for i in items)}.")
+            raise SeqvizError(f"The model has no LSTM layer {layer!r}; it has {', '.join(n for n, _ in items)}.")
         items = named
-    return {"layers": [_json(layer_states(i)) for i in items]}
+    return {"layers": [_json(name, layer_states(i)) for name, i in items]}
 
 
-def _json(states: dict) -> dict:
-    return {**states, "directions": {d: {k: [[None if np.isnan(v) else round(float(v), 6) for v in row]
-                                              for row in a] for k, a in s.items()}
-                                     for d, s in states["directions"].items()}}
+def _json(name: str, states: dict) -> dict:
+    return {"name": name, "layer": states["name"], "steps": list(states["steps"][0]),
+            "directions": {d: {k: [[None if np.isnan(v) else round(float(v), 6) for v in row] for row in a[0]]
+                               for k, a in s.items()}
+                           for d, s in states["directions"].items()}}
 
 
 def span_units(values: np.ndarray, lo: int, hi: int, threshold: float) -> dict:
@@ -107,3 +140,64 @@ def span_units(values: np.ndarray, lo: int, hi: int, threshold: float) -> dict:
     contrast = span.mean(axis=0) - (rest.mean(axis=0) if len(rest) else 0.0)
     ranked = np.argsort(-contrast, kind="stable")
     return {"on": [int(u) for u in ranked if on[u]], "ranked": ranked.tolist(), "contrast": contrast}
+
+
+def runs(on: np.ndarray) -> np.ndarray:
+    """The maximal runs of True in each row of `on` (N, T) -> (M, 3) [row, first step, last step], row-major."""
+    d = np.diff(np.pad(on.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+    starts, ends = np.argwhere(d == 1), np.argwhere(d == -1)              # both in row-major order: they pair up
+    return np.column_stack([starts[:, 0], starts[:, 1], ends[:, 1] - 1]) if len(starts) else np.zeros((0, 3), int)
+
+
+def matches(values: np.ndarray, units: list[int], threshold: float, length: int, limit: int = MAX_MATCHES) -> dict:
+    """LSTMVis' match search: in activations (N, T, H) (NaN where masked), the places where all `units` are on
+    (> `threshold`) together, each a maximal run of steps; ranked by how close the run's length is to the selected
+    span's `length`, then by the units' mean activation over it -> {"n": all runs, "rows": rows with one,
+    "found": [{"row", "lo", "hi", "score"}] (the best `limit`)}."""
+    a = np.asarray(values)[:, :, list(units)]                                     # (N, T, U)
+    with np.errstate(invalid="ignore"):
+        on = (a > threshold).all(axis=-1)
+    found = runs(on)
+    if not len(found):
+        return {"n": 0, "rows": 0, "found": []}
+    scores = np.array([np.nanmean(a[r, lo:hi + 1]) for r, lo, hi in found])
+    order = np.lexsort((-scores, np.abs(found[:, 2] - found[:, 1] + 1 - length)))[:limit]
+    return {"n": int(len(found)), "rows": int(len(np.unique(found[:, 0]))),
+            "found": [{"row": int(found[k, 0]), "lo": int(found[k, 1]), "hi": int(found[k, 2]),
+                       "score": float(scores[k])} for k in order]}
+
+
+def heldout(bundle, layer: str) -> dict:
+    """The model's layer `layer` (as the model names it) over its held-out inputs (the architecture's
+    `lstm_heldout`: at most MAX_INPUTS), kept on the loaded model: {"inputs": [what opens each input in the page's
+    view], "of": [input of each row], "parts", "steps": [[...]] per row, "directions": {d: {"h", "c", gates:
+    (N, T, H) float32}}}."""
+    from seqviz import archs, contract
+    from seqviz.errors import SeqvizError
+    kept = bundle.model.__dict__.setdefault("_seqviz_states", {})
+    if layer not in kept:
+        mod = archs.get(bundle.arch).module()
+        items, opens = contract.hook(mod, "lstm_heldout")(bundle)
+        items, opens = items[:MAX_INPUTS], opens[:MAX_INPUTS]
+        named = [i for i in contract.hook(mod, "lstm_inputs")(bundle, items) if i.name == layer]
+        if not named:
+            raise SeqvizError(f"The model has no LSTM layer {layer!r}.")
+        item = named[0]
+        got = layer_states(item)
+        kept[layer] = {"inputs": list(opens), "of": item.of or list(range(len(item.steps))),
+                       "parts": item.parts or [""] * len(item.steps), "steps": item.steps,
+                       "directions": {d: {k: v.astype(np.float32) for k, v in s.items()}
+                                      for d, s in got["directions"].items()}}
+    return kept[layer]
+
+
+def heldout_matches(bundle, layer: str, direction: str, show: str, units: list[int], threshold: float,
+                    length: int) -> dict:
+    """`matches` of the selected units over the held-out inputs -> {"n", "rows", "inputs" (searched), "found":
+    [{"input" (what opens it), "part", "steps", "lo", "hi", "score"}]}."""
+    h = heldout(bundle, layer)
+    m = matches(h["directions"][direction][show], units, threshold, length)
+    return {"n": m["n"], "rows": m["rows"], "inputs": len(h["inputs"]),
+            "found": [{"input": h["inputs"][h["of"][f["row"]]], "part": h["parts"][f["row"]],
+                       "steps": h["steps"][f["row"]], "lo": f["lo"], "hi": f["hi"], "score": f["score"]}
+                      for f in m["found"]]}

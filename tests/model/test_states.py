@@ -8,36 +8,63 @@ from seqviz import attention, states, store
 from seqviz.errors import SeqvizError
 
 
+def _equal_to_keras(item, atol=1e-5):
+    """A layer's recomputed states over its whole batch (padded rows, masked steps) against the Keras layer's own:
+    h at every real step of every row (a Bidirectional's output: forward | backward) and each direction's final c
+    (the RNN of the layer's own cell, from the layer's initial state where it has one)."""
+    got = states.layer_states(item)["directions"]
+    x, mask = item.x.astype(np.float32), tf.constant(item.mask)
+    init = None if item.initial is None else [tf.constant(v, tf.float32) for v in item.initial]
+    out = item.layer(x, mask=mask, initial_state=init) if init is not None else item.layer(x, mask=mask)
+    seq = (out[0] if isinstance(out, (list, tuple)) else out).numpy()
+    if seq.ndim == 2:                                          # a layer that returns its last h only (captioning)
+        last = item.mask.shape[1] - 1 - np.argmax(item.mask[:, ::-1], axis=1)
+        np.testing.assert_allclose(got["forward"]["h"][np.arange(len(seq)), last], seq, atol=atol)
+    else:
+        units = got["forward"]["h"].shape[-1]
+        for k, direction in enumerate(got):
+            np.testing.assert_allclose(got[direction]["h"][item.mask], seq[..., k * units:(k + 1) * units][item.mask],
+                                       atol=atol)
+    for direction, cell, back in states._cells(item.layer):
+        _, _, c = tf.keras.layers.RNN(cell, return_sequences=True, return_state=True, go_backwards=back)(
+            x, mask=mask, initial_state=init)
+        ends = np.argmax(item.mask, axis=1) if back else item.mask.shape[1] - 1 - np.argmax(item.mask[:, ::-1], axis=1)
+        np.testing.assert_allclose(got[direction]["c"][np.arange(len(x)), ends], c.numpy(), atol=atol)
+        assert np.isnan(got[direction]["h"][~item.mask]).all()              # padding: no state of its own
+    return got
+
+
 @pytest.mark.parametrize("name", ["default", "default-seed"])
 def test_the_bilstms_states_equal_the_keras_layers(name):
     b = store.load("attention", name)
-    for text in (attention.EXAMPLE, "no rain today but the team won the match"):
-        (item,) = attention.lstm_inputs(b, text)
-        got = states.layer_states(item)
-        keras_h = item.layer(item.x[None].astype(np.float32)).numpy()[0]               # (T, 2H): forward | back
-        units = keras_h.shape[1] // 2
-        np.testing.assert_allclose(got["directions"]["forward"]["h"], keras_h[:, :units], atol=1e-5)
-        np.testing.assert_allclose(got["directions"]["backward"]["h"], keras_h[:, units:], atol=1e-5)
-        for direction, sub in (("forward", item.layer.forward_layer), ("backward", item.layer.backward_layer)):
-            _, _, c = tf.keras.layers.RNN(sub.cell, return_sequences=True, return_state=True,
-                                          go_backwards=sub.go_backwards)(item.x[None].astype(np.float32))
-            end = -1 if direction == "forward" else 0                  # the backward direction ends at step 0
-            np.testing.assert_allclose(got["directions"][direction]["c"][end], c.numpy()[0], atol=1e-5)
-        for gate in states.GATES:
-            g = got["directions"]["forward"][gate]
-            assert g.shape == keras_h[:, :units].shape and np.isfinite(g).all()
-        assert 0 <= got["directions"]["forward"]["forget"].min() and got["directions"]["forward"]["forget"].max() <= 1
+    (item,) = attention.lstm_inputs(b, [attention.EXAMPLE, "no rain today but the team won the match", "great"])
+    assert item.x.shape[0] == 3 and item.mask.sum(axis=1).tolist() == [len(s) for s in item.steps]
+    got = _equal_to_keras(item)
+    for gate in states.GATES:
+        g = got["forward"][gate][item.mask]
+        assert g.shape == (item.mask.sum(), item.layer.forward_layer.cell.units) and np.isfinite(g).all()
+    assert 0 <= np.nanmin(got["forward"]["forget"]) and np.nanmax(got["forward"]["forget"]) <= 1
 
 
 def test_masked_steps_carry_the_state_and_have_no_gates():
     b = store.load("attention", "default")
-    (item,) = attention.lstm_inputs(b, attention.EXAMPLE)
-    mask = item.mask.copy()
+    ((_, item),) = states.inputs(b, attention.EXAMPLE)
+    x, mask = item.x[0], item.mask[0].copy()
     mask[2] = False
-    got = states.run(item.layer.forward_layer.cell, item.x, mask)
+    got = states.run(item.layer.forward_layer.cell, x, mask)
     assert np.isnan(got["h"][2]).all() and np.isnan(got["input"][2]).all()
-    skipped = states.run(item.layer.forward_layer.cell, np.delete(item.x, 2, axis=0), np.ones(len(mask) - 1, bool))
+    skipped = states.run(item.layer.forward_layer.cell, np.delete(x, 2, axis=0), np.ones(len(mask) - 1, bool))
     np.testing.assert_allclose(got["h"][3:], skipped["h"][2:], atol=1e-9)       # as if step 2 were not there
+
+
+def test_a_batch_is_each_input_alone():
+    b = store.load("attention", "default")
+    texts = ["the pizza was great", attention.EXAMPLE]
+    (item,) = attention.lstm_inputs(b, texts)
+    batch = states.layer_states(item)["directions"]["backward"]["h"]
+    for i, text in enumerate(texts):
+        alone = states.of(b, text)["layers"][0]["directions"]["backward"]["h"]
+        np.testing.assert_allclose(batch[i, :len(alone)], np.array(alone, float), atol=1e-6)
 
 
 def test_of_names_its_layers_and_refuses_an_unknown_one():
@@ -64,21 +91,11 @@ def test_the_cli_prints_a_layers_states_and_refuses_in_one_line(capsys):
     assert "no LSTM layer 'nope'" in capsys.readouterr().err
 
 
-def _equal_to_keras(item, atol=1e-5):
-    """A unidirectional layer's recomputed h (every step) and final c against the Keras layer's own."""
-    got = states.layer_states(item)["directions"]["forward"]
-    init = None if item.initial is None else [tf.constant(v[None], tf.float32) for v in item.initial]
-    out = tf.keras.layers.RNN(item.layer.cell, return_sequences=True, return_state=True)(
-        item.x[None].astype(np.float32), initial_state=init)
-    np.testing.assert_allclose(got["h"], out[0].numpy()[0], atol=atol)
-    np.testing.assert_allclose(got["c"][-1], out[2].numpy()[0], atol=atol)
-
-
 def test_the_language_models_lstm_equals_keras():
     from seqviz import lm
     b = store.load("lm", "default")
-    (item,) = lm.lstm_inputs(b, lm.EXAMPLE)
-    assert item.name == "lstm" and item.steps == lm.prompt_ids(b.vocabs["words"], lm.EXAMPLE)[0]
+    (item,) = lm.lstm_inputs(b, [lm.EXAMPLE, "the"])
+    assert item.name == "lstm" and item.steps[0] == lm.prompt_ids(b.vocabs["words"], lm.EXAMPLE)[0]
     _equal_to_keras(item)
 
 
@@ -86,43 +103,55 @@ def test_the_language_models_lstm_equals_keras():
 def test_seq2seq_encoder_and_decoder_layers_equal_keras(mode):
     from seqviz import seq2seq
     b = store.load("seq2seq", f"default-{mode}")
-    items = seq2seq.lstm_inputs(b, "3 1 4 1 5")
+    items = seq2seq.lstm_inputs(b, ["3 1 4 1 5", "2 7", "9 9 8 1 0 4 4"])
     assert [i.name for i in items][:1] == ["encoder_lstm_0"] and items[-1].name.startswith("decoder_lstm_")
-    assert items[0].steps == ["3", "1", "4", "1", "5"] and items[-1].steps[0] == "→ three"
+    assert items[0].steps[0] == ["3", "1", "4", "1", "5"] and items[-1].steps[0][0] == "→ three"
+    assert items[-1].steps[1][-1] == "→ </s>" and items[-1].mask.sum(axis=1)[1] == 3      # two, seven, </s>
     assert (items[-1].initial is None) == (mode == "basic")       # basic's decoder starts from zeros
     for item in items:
         _equal_to_keras(item)
 
 
-def _bidirectional_equal_to_keras(item, atol=1e-5):
-    got = states.layer_states(item)["directions"]
-    keras_h = item.layer(item.x[None].astype(np.float32), mask=item.mask[None]).numpy()[0]
-    units = keras_h.shape[1] // 2
-    real = item.mask
-    np.testing.assert_allclose(got["forward"]["h"][real], keras_h[real, :units], atol=atol)
-    np.testing.assert_allclose(got["backward"]["h"][real], keras_h[real, units:], atol=atol)
-
-
 def test_dialogue_acts_word_and_dialogue_bilstms_equal_keras():
     from seqviz import dialogue_acts
     b = store.load("dialogue-acts", "default")
-    items = dialogue_acts.lstm_inputs(b, dialogue_acts.EXAMPLE)
+    other = "A: hi\nB: is it cold today\nA: yes"
+    words, context = dialogue_acts.lstm_inputs(b, [dialogue_acts.EXAMPLE, other])
     n = len(dialogue_acts.parse(dialogue_acts.EXAMPLE)[1])
-    assert [i.name for i in items] == [f"word_bilstm (utterance {k + 1})" for k in range(n)] + ["context"]
-    assert items[-1].x.shape[0] == n and len(items[0].steps) == len(items[0].x)
-    for item in items[:3] + items[-1:]:
-        _bidirectional_equal_to_keras(item)
+    assert words.name == "word_bilstm" and len(words.steps) == n + 3 and words.of == [0] * n + [1] * 3
+    assert words.parts[n:] == ["utterance 1", "utterance 2", "utterance 3"] and words.steps[n + 1][:2] == ["is", "it"]
+    assert context.x.shape[:2] == (2, n) and context.mask[1].sum() == 3
+    names = [name for name, _ in states.inputs(b, dialogue_acts.EXAMPLE)]
+    assert names == [f"word_bilstm (utterance {k + 1})" for k in range(n)] + ["context"]
+    for item in (words, context):
+        _equal_to_keras(item)
 
 
 def test_captioning_branch_lstms_equal_keras():
     from seqviz import captioning
     b = store.load("captioning", "default")
-    items = captioning.lstm_inputs(b, "sample 1")
+    items = captioning.lstm_inputs(b, ["sample 1", "sample 2"])
     assert [i.name for i in items] == ["lstm_1", "lstm_2"]
-    assert items[0].steps[:3] == ["<s>", "there", "are"] and items[1].steps[:2] == ["<s>", "deux"]
+    assert items[0].steps[0][:3] == ["<s>", "there", "are"] and items[1].steps[0][:2] == ["<s>", "deux"]
     for item in items:
-        got = states.layer_states(item)["directions"]["forward"]
-        last = int(np.flatnonzero(item.mask)[-1])
-        keras_h = item.layer(item.x[None].astype(np.float32), mask=item.mask[None]).numpy()[0]   # the last h
-        np.testing.assert_allclose(got["h"][last], keras_h, atol=1e-5)
-        assert np.isnan(got["h"][last + 1:]).all()                 # padding: no state of its own
+        _equal_to_keras(item)
+
+
+def test_units_on_at_a_food_word_find_the_held_out_food_words():
+    """LSTMVis' search on the shipped attention model: the backward units on at "pizza" in the example (and off
+    elsewhere in it) turn on together in held-out sentences at the food topic's cue words, the words the
+    generator planted for the label."""
+    b = store.load("attention", "default")
+    (layer,) = states.of(b, attention.EXAMPLE)["layers"]
+    at = layer["steps"].index("pizza")
+    a = np.array(layer["directions"]["backward"]["h"], float)
+    on = states.span_units(a, at, at, 0.5)["on"]
+    assert on
+    m = states.heldout_matches(b, "bilstm", "backward", "h", on, 0.5, 1)
+    words = [f["steps"][t] for f in m["found"] for t in range(f["lo"], f["hi"] + 1)]
+    assert m["inputs"] > 300 and len(m["found"]) == states.MAX_MATCHES
+    food = sum(w in attention.CUES["food"] for w in words) / len(words)
+    base = np.mean([w in attention.CUES["food"] for s in states.heldout(b, "bilstm")["steps"] for w in s])
+    assert food >= 0.8 > 10 * base, (food, base, words)
+    first = m["found"][0]
+    assert first["input"] in states.heldout(b, "bilstm")["inputs"] and first["hi"] - first["lo"] + 1 == 1
