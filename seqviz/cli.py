@@ -183,7 +183,16 @@ def cmd_states(args) -> None:
     from seqviz import states
     mod = archs.get(args.arch).module()
     bundle = store.load(args.arch, args.model or contract.hook(mod, "default_model")({}))
-    _emit(states.of(bundle, args.text, args.layer))
+    if args.span is None:
+        _emit(states.of(bundle, args.text, args.layer))
+        return
+    if args.layer is None:
+        raise SeqvizError("--span needs --layer: the layer whose units to select.")
+    try:
+        lo, hi = (int(v) for v in (args.span.split(":") if ":" in args.span else (args.span, args.span)))
+    except ValueError:
+        raise SeqvizError(f"--span {args.span!r} is not a step (3) or steps (3:5), counted from 1.") from None
+    _emit(states.search(bundle, args.text, args.layer, lo - 1, hi - 1, args.threshold, args.direction, args.show))
 
 
 def cmd_export(args) -> None:
@@ -252,6 +261,11 @@ def main(argv=None) -> int:
     st.add_argument("--model", default=None)
     st.add_argument("--text", required=True, help="the input")
     st.add_argument("--layer", help="one layer, by the model's name for it (default: every LSTM layer)")
+    st.add_argument("--span", help="select steps of the input (3, or 3:5, from 1): the layer's units on there and "
+                                   "off elsewhere, and where they turn on together in the held-out set (LSTMVis)")
+    st.add_argument("--threshold", type=float, default=0.5, help="with --span: on means above this (default 0.5)")
+    st.add_argument("--direction", default="forward", help="with --span: forward (default) or backward")
+    st.add_argument("--show", default="h", help="with --span: h (default), c, input, forget, candidate or output")
     st.set_defaults(fn=cmd_states)
     x = sub.add_parser("explain", help="why a stored model said what it said: importance per word (JSON)")
     x.add_argument("arch")

@@ -201,3 +201,25 @@ def heldout_matches(bundle, layer: str, direction: str, show: str, units: list[i
             "found": [{"input": h["inputs"][h["of"][f["row"]]], "part": h["parts"][f["row"]],
                        "steps": h["steps"][f["row"]], "lo": f["lo"], "hi": f["hi"], "score": f["score"]}
                       for f in m["found"]]}
+
+
+def search(bundle, text: str, layer: str, lo: int, hi: int, threshold: float = 0.5, direction: str = "forward",
+           show: str = "h") -> dict:
+    """The whole LSTMVis loop for one input: the units of `layer` (as `of` names it) on over steps lo..hi
+    (0-based, inclusive) and off elsewhere, then where they turn on together in the held-out set ->
+    {"layer", "direction", "show", "span": [lo, hi], "steps", "on", "matches": heldout_matches(...)}."""
+    from seqviz.errors import SeqvizError
+    (got,) = of(bundle, text, layer)["layers"]
+    if direction not in got["directions"]:
+        raise SeqvizError(f"Layer {layer!r} has no {direction} direction; it has {', '.join(got['directions'])}.")
+    if show not in got["directions"][direction]:
+        raise SeqvizError(f"No {show!r} to show; choose one of h, c, {', '.join(GATES)}.")
+    n = len(got["steps"])
+    if not 0 <= lo <= hi < n:
+        raise SeqvizError(f"The span {lo + 1}:{hi + 1} is not within the input's {n} steps.")
+    a = np.array(got["directions"][direction][show], dtype=float)
+    on = span_units(a, lo, hi, threshold)["on"]
+    found = heldout_matches(bundle, got["layer"], direction, show, on, threshold, hi - lo + 1) if on else \
+        {"n": 0, "rows": 0, "inputs": 0, "found": []}
+    return {"layer": layer, "direction": direction, "show": show, "span": [lo, hi], "steps": got["steps"],
+            "on": on, "matches": found}

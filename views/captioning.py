@@ -319,6 +319,12 @@ def compare_section(bundle, r: dict, values: np.ndarray, asked: str | None, beam
     return both
 
 
+def opener(text: str, example) -> dict:
+    """The page's query that opens a held-out image: your features' row N, or a generated scene's words."""
+    return {"source": "heldout", "image": text.split()[-1]} if text.startswith("row ") else \
+        {"source": "describe", "text": text}
+
+
 header()
 bundle = ui.require(sidebar())
 x, scene, filename, asked, held_truth = input_section(bundle)
@@ -328,11 +334,10 @@ row = rows_section(bundle, x, filename)
 r, ablated, scores = calls.captioning_views(bundle, x[row], beam, ablate)
 truths = captions_section(bundle, r, x[row], scene, filename, row, beam, held_truth)
 why_section(bundle, x[row], r)
-ui.states_section(bundle, x[row], "captioning")
+ui.states_section(bundle, x[row], "captioning", lambda text: opener(text, None))
 ablation_section(bundle, r, ablated, scores, ablate)
 both = compare_section(bundle, r, x[row], asked, beam, truths)
-ui.heldout_section(bundle, "captioning", lambda text, ex: {"source": "heldout", "image": text.split()[-1]}
-                   if text.startswith("row ") else {"source": "describe", "text": text})
+ui.heldout_section(bundle, "captioning", opener)
 ui.download_result(r if both is None else both, bundle, "result" if both is None else "comparison")
 ui.replay_view(bundle, captions_frame)
 ui.model_details(bundle)

@@ -3,12 +3,15 @@ every step of the page's input, unit by unit, and LSTMVis' selection: the units 
 off elsewhere. Folded away and computed only while open."""
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import streamlit as st
 
 from seqviz import figures, states
 from seqviz.errors import SeqvizError
 from seqviz.ui.session import call
+from seqviz.ui.url import open_view
 from seqviz.ui.widgets import error, wide_chart
 
 SHOW = {"h": "hidden state h", "c": "cell state c", "input": "input gate", "forget": "forget gate",
@@ -16,8 +19,10 @@ SHOW = {"h": "hidden state h", "c": "cell state c", "input": "input gate", "forg
 MAX_UNITS = 24             # units the heatmap draws: the ones that most tell the span from the rest
 
 
-def states_section(bundle, text, key: str) -> dict | None:
-    """The folded section for `bundle` on the page's input `text` (what its architecture's `lstm_inputs` reads).
+def states_section(bundle, text, key: str, query: Callable[[str], dict] = lambda text: {"text": text}
+                   ) -> dict | None:
+    """The folded section for `bundle` on the page's input `text` (what its architecture's `lstm_inputs` reads);
+    `query(input)` is the page URL's query that opens a held-out input in the page's view (default: ?text=).
     Returns the selection ({"layer", "direction", "show", "span", "on"}) or None."""
     box = st.expander("Inside the LSTM: hidden states, cell states and gates, unit by unit", key=f"{key}:states-open",
                       on_change="rerun")
@@ -73,4 +78,50 @@ def states_section(bundle, text, key: str) -> dict | None:
                    "more). Each row of the heatmap is a unit, each column a step" +
                    (", the backward direction's step t after reading t to the end." if direction == "backward"
                     else "."))
+        if on:
+            _matches(bundle, key, query, layer["layer"], direction, show, on, threshold, hi - lo + 1)
         return {"layer": layer["name"], "direction": direction, "show": show, "span": (lo, hi), "on": on}
+
+
+def _matches(bundle, key: str, query: Callable[[str], dict], layer: str, direction: str, show: str, on: list,
+             threshold: float, length: int) -> None:
+    """LSTMVis' match search: where in the held-out set the selected units turn on together; select one to
+    open it in the page's view."""
+    if not st.toggle(f"Find where these {len(on)} unit(s) turn on together in the held-out set",
+                     key=f"{key}:states-matches"):
+        return
+    try:
+        m = call(bundle, "states.heldout_matches", layer, direction, show, tuple(on), threshold, length)
+    except SeqvizError as e:
+        error(e)
+        return
+    found = m["found"]
+    if not found:
+        st.info(f"The units are never on together in the {m['inputs']:,} held-out inputs; lower the threshold or "
+                "select fewer units (a shorter span).")
+        return
+    cols = {"#": list(range(1, len(found) + 1)),
+            "where": [f["part"] or "input" for f in found],
+            "the units on over ⟦…⟧": [_marked(f["steps"], f["lo"], f["hi"]) for f in found],
+            "steps": [f["hi"] - f["lo"] + 1 for f in found],
+            f"mean {SHOW[show]}": [round(f["score"], 3) for f in found]}
+    st.dataframe(cols, hide_index=True, width="stretch", height=min(38 + 35 * len(found), 460),
+                 key=f"{key}:states-match-table", selection_mode="single-row",
+                 on_select=lambda: _open_match(key, found, query))
+    st.caption(f"{m['n']:,} places in {m['rows']:,} of the {m['inputs']:,} held-out inputs' sequences where all "
+               f"{len(on)} unit(s) are above {threshold:.2f} together; the {len(found)} listed first are as long as "
+               "your span, then the strongest. Select one to open it in the view above.")
+
+
+def _marked(steps: list[str], lo: int, hi: int, around: int = 8) -> str:
+    """The steps around a match, the match in ⟦ ⟧ (plain text: a table cell never renders markup)."""
+    start, end = max(0, lo - around), min(len(steps), hi + 1 + around)
+    words = [str(s) for s in steps]
+    return ("… " if start else "") + " ".join(words[start:lo] + ["⟦" + " ".join(words[lo:hi + 1]) + "⟧"] +
+                                           words[hi + 1:end]) + (" …" if end < len(steps) else "")
+
+
+def _open_match(key: str, found: list[dict], query: Callable[[str], dict]) -> None:
+    picked = st.session_state[f"{key}:states-match-table"].selection.rows
+    if picked:
+        open_view(query(found[picked[0]]["input"]))

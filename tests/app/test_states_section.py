@@ -38,3 +38,34 @@ def test_every_other_page_names_its_layers():
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     assert at.selectbox(key="seq2seq:attention:states-layer").options[:2] == ["encoder_lstm_0", "decoder_lstm_0"]
+
+
+def test_units_on_at_pizza_find_food_words_in_the_held_out_set():
+    at = _open("views/attention.py", "attention", text="yesterday my sister said no pizza but the concert was great")
+    for k, v in {"attention:states-span:bilstm": (5, 5), "attention:states-direction": "backward",
+                 "attention:states-threshold:h": 0.5, "attention:states-matches": True}.items():
+        at.session_state[k] = v
+    at.session_state["attention:states-open"] = True
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    (table,) = [d for d in at.dataframe if "the units on over ⟦…⟧" in d.value.columns]
+    spans = [cell[cell.index("⟦") + 1:cell.index("⟧")] for cell in table.value["the units on over ⟦…⟧"]]
+    from seqviz.attention import CUES
+    assert sum(s in CUES["food"] for s in spans) >= 0.8 * len(spans), spans
+    assert any("held-out inputs' sequences where all" in c.value for c in at.caption)
+
+
+def test_dialogue_matches_find_the_greeting_in_other_dialogues():
+    """The backward word units on at "hi" (the example's first word) find "hi" opening other held-out
+    dialogues, each named by its utterance."""
+    at = _open("views/dialogue_acts.py", "dialogue-acts")
+    for k, v in {"dialogue-acts:states-layer": "word_bilstm (utterance 1)",
+                 "dialogue-acts:states-direction": "backward", "dialogue-acts:states-threshold:h": 0.5,
+                 "dialogue-acts:states-matches": True}.items():
+        at.session_state[k] = v
+    at.session_state["dialogue-acts:states-open"] = True
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    (table,) = [d for d in at.dataframe if "where" in d.value.columns]
+    assert len(table.value) > 5 and all(w.startswith("utterance ") for w in table.value["where"])
+    assert all("⟦hi⟧" in cell for cell in table.value["the units on over ⟦…⟧"])

@@ -155,3 +155,21 @@ def test_units_on_at_a_food_word_find_the_held_out_food_words():
     assert food >= 0.8 > 10 * base, (food, base, words)
     first = m["found"][0]
     assert first["input"] in states.heldout(b, "bilstm")["inputs"] and first["hi"] - first["lo"] + 1 == 1
+
+
+def test_the_cli_searches_a_span_and_refuses_a_bad_one(capsys):
+    import json
+
+    from seqviz import cli
+    text = "yesterday my sister said no pizza but the concert was great"
+    assert cli.main(["states", "attention", "--text", text, "--layer", "bilstm", "--span", "6",
+                     "--direction", "backward"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["span"] == [5, 5] and r["steps"][5] == "pizza" and r["on"]
+    assert sum(f["steps"][f["lo"]] in attention.CUES["food"] for f in r["matches"]["found"]) >= 16
+    for bad, says in ((["--span", "6:9"], "not within the input's 2 steps"), (["--span", "x"], "is not a step"),
+                      (["--span", "1", "--direction", "up"], "no up direction")):
+        assert cli.main(["states", "attention", "--text", "no pizza", "--layer", "bilstm", *bad]) == 2
+        assert says in capsys.readouterr().err
+    assert cli.main(["states", "attention", "--text", "no pizza", "--span", "1"]) == 2
+    assert "--span needs --layer" in capsys.readouterr().err
