@@ -612,6 +612,32 @@ def lstm_inputs(bundle, texts: list[str]) -> list:
                        [tokenize(t)[:max_len] for t in texts])]
 
 
+def unit_effects(bundle, text: str, layer: str) -> dict | None:
+    """Each BiLSTM unit against the predicted class (seqviz.states.effects): its weight into that class in the
+    classifier (the context vector is the attention's weighted sum of the BiLSTM states, unit by unit), and the
+    drop in the class' probability with the unit's output zeroed at every step: 1 + 2H variants of the states
+    through the model's own attention and output layers in one call."""
+    from seqviz import states
+    if layer != "bilstm":
+        return None
+    r = predict(bundle, text)
+    label = r["label"]
+    c = bundle.vocabs["labels"].index[label]
+    h = states.outputs(bundle, text, "bilstm")
+    seq = np.concatenate([h["forward"], h["backward"]], axis=1)                        # (T, 2H): Keras' output
+    t_len, units = seq.shape
+    x = np.zeros((1 + units, _width(bundle.params) or t_len, units), np.float32)
+    x[:, :t_len] = seq
+    x[np.arange(1, units + 1), :, np.arange(units)] = 0.0                 # variant 1 + k: unit k silenced
+    mask = np.zeros(x.shape[:2], bool)
+    mask[:, :t_len] = True
+    context, _ = bundle.model.get_layer("attention")(x, mask=tf.constant(mask))
+    probs = bundle.model.get_layer("probs")(context).numpy()                          # (1 + 2H, C)
+    kernel = bundle.model.get_layer("probs").kernel.numpy()[:, c]
+    return {"target": f"P({label})", "base": float(probs[0, c]), "link": f"weight into {label}",
+            "weights": states.per_direction(kernel, h), "ablation": states.per_direction(probs[0, c] - probs[1:, c], h)}
+
+
 def two_pass(model: tf.keras.Model, batch_size: int = 256):
     """The user's first way, kept for the benchmark: predict the labels, then run an intermediate model
     up to the BiLSTM and redo the attention maths in numpy from the layer's weights.

@@ -885,6 +885,40 @@ def lstm_inputs(bundle, images: list) -> list:
                        [[vocabs[f"caption{k}"].tokens[i] for i in row if i] for row in partial[k - 1]]) for k in (1, 2)]
 
 
+def unit_effects(bundle, image, layer: str) -> dict | None:
+    """Each unit of a branch's LSTM against both heads' greedy captions (seqviz.states.effects): its weight into
+    its own head's caption words (the mean over the words), and the drop in log P of both captions with the unit's
+    output zeroed at every step. Both heads read both branches' last h (`both`), so the rows `score_pairs` scores
+    go through the LSTMs once and the H variants through the two Dense heads at once."""
+    if layer not in ("lstm_1", "lstm_2"):
+        return None
+    model, p, vocabs = bundle.model, bundle.params, bundle.vocabs
+    j = int(layer[-1])
+    x = text_features(bundle, image)[0] if isinstance(image, str) else np.asarray(image, np.float32)
+    ids = [[vocabs[f"caption{k}"].index[START]] + vocabs[f"caption{k}"].encode(c[0])
+           for k, c in zip((1, 2), greedy_captions(model, p, vocabs, x[None]))]
+    units = p["units"]
+    total, weights = np.zeros(1 + units), np.zeros(units)
+    for head in (1, 2):                                  # the rows of `score_pairs`: step t reads "<s>" + t words
+        words = (ids[head - 1][1:] + [vocabs[f"caption{head}"].index[END]])[:input_lengths(p)[head - 1]]
+        partial = head_inputs(p, head, [ids[head - 1][:t + 1] for t in range(len(words))], ids[2 - head])
+        f = np.repeat(x[None], len(words), axis=0)
+        reads = _upto_lstms(model)([f, partial[0], f, partial[1]], training=False)
+        both = np.concatenate([model.get_layer(f"lstm_{k}")(reads[k - 1], mask=tf.constant(partial[k - 1] != 0))
+                               .numpy() for k in (1, 2)], axis=1).astype(np.float64)          # (R, 2U)
+        dense = model.get_layer(f"next_{head}")
+        w, b = dense.kernel.numpy().astype(np.float64), dense.bias.numpy().astype(np.float64)  # (2U, V), (V,)
+        mine = slice((j - 1) * units, j * units)
+        z = both @ w + b                                                                # (R, V)
+        z = np.concatenate([z[None], z[None] - both[None, :, mine].transpose(2, 1, 0) * w[mine][:, None, :]])
+        log_p = z - np.log(np.exp(z - z.max(-1, keepdims=True)).sum(-1, keepdims=True)) - z.max(-1, keepdims=True)
+        total += log_p[:, np.arange(len(words)), words].sum(axis=1)                  # (1 + U,)
+        if head == j:
+            weights = w[mine][:, words].mean(axis=1)
+    return {"target": "log P(both captions)", "base": float(total[0]), "link": "weight into its head's words (mean)",
+            "weights": {"forward": weights.tolist()}, "ablation": {"forward": (total[0] - total[1:]).tolist()}}
+
+
 def lstm_heldout(bundle) -> tuple[list, list]:
     """The held-out images (features) and what opens each: its scene in words, or "row N" of your features."""
     data = heldout_data(bundle)

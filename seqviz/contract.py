@@ -110,6 +110,9 @@ OPTIONAL: dict[str, Any] = {
     # held-out set (by default the held-out examples' own inputs)
     "lstm_inputs": lambda mod: _no_states(mod),
     "lstm_heldout": lambda mod: _heldout_inputs,
+    # `unit_effects(bundle, text, layer)` -> each unit's weight into the page's output and its ablation's effect
+    # (seqviz.states.effects), or None for a layer that reaches the output only through others
+    "unit_effects": lambda mod: lambda bundle, text, layer: None,
 }
 
 

@@ -890,6 +890,28 @@ def lstm_inputs(bundle, texts: list[str]) -> list:
                                   [[f"{j + 1}. {u[:24]}" for j, u in enumerate(us)] for _, us in parsed])]
 
 
+def unit_effects(bundle, text: str, layer: str) -> dict | None:
+    """Each unit of the dialogue BiLSTM (`context`) against the CRF's Viterbi path (seqviz.states.effects): its
+    weight into the emissions of the path's tags (the mean over the utterances), and the drop in the path's
+    log-probability log P(path | dialogue) with the unit's output zeroed at every utterance (emissions are a
+    Dense layer over that output: the 2H variants' emissions at once, then the forward algorithm each). The
+    word-level BiLSTM reaches the CRF only through the dialogue BiLSTM: None."""
+    from seqviz import states
+    if layer != "context":
+        return None
+    r = predict(bundle, text)
+    em0, tr, path = np.array(r["emissions"]), np.array(r["transitions"]), r["path"]
+    h = states.outputs(bundle, text, "context")
+    seq = np.concatenate([h["forward"], h["backward"]], axis=1)                        # (U, 2H)
+    dense = bundle.model.get_layer("emissions")
+    w = dense.kernel.numpy().astype(np.float64)                                       # (2H, K)
+    base = crf.log_likelihood(em0, tr, path)
+    dropped = [base - crf.log_likelihood(em0 - np.outer(seq[:, k], w[k]), tr, path) for k in range(len(w))]
+    into = w[:, path].mean(axis=1)                                                     # (2H,)
+    return {"target": "log P(Viterbi path)", "base": float(base), "link": "weight into the path's tags (mean)",
+            "weights": states.per_direction(into, h), "ablation": states.per_direction(dropped, h)}
+
+
 def _contexts(model, ids: list) -> np.ndarray:
     """What the dialogue BiLSTM reads for dialogues of different lengths: (N, U_max, D), zeros past each end."""
     longest = max(map(len, ids))

@@ -818,6 +818,24 @@ def lstm_inputs(bundle, texts: list[str]) -> list:
     return [LayerInput("lstm", bundle.model.lstm, emb, ids != 0, [t for t, _ in read])]
 
 
+def unit_effects(bundle, text: str, layer: str) -> dict | None:
+    """Each LSTM unit against the likeliest next word after the prompt (seqviz.states.effects): its weight into
+    that word's logit, and the drop in the word's probability with the unit's last output zeroed (the next word
+    reads the last step only): the full softmax of all H variants at once."""
+    from seqviz import states
+    h = states.outputs(bundle, text, "lstm")["forward"]
+    last = h[np.flatnonzero(~np.isnan(h).any(axis=1))[-1]]                                 # (H,)
+    w, b = (v.numpy().astype(np.float64) for v in (bundle.model.projection.kernel, bundle.model.projection.bias))
+    variants = np.vstack([last, last * (1 - np.eye(len(last)))])                          # (1 + H, H)
+    logits = variants @ w.T + b                                                            # (1 + H, V)
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    word = int(probs[0].argmax())
+    name = bundle.vocabs["words"].tokens[word]
+    return {"target": f"P(next word {name!r})", "base": float(probs[0, word]), "link": f"weight into {name!r}",
+            "weights": {"forward": w[word].tolist()}, "ablation": {"forward": (probs[0, word] - probs[1:, word]).tolist()}}
+
+
 def lstm_heldout(bundle) -> tuple[list, list]:
     """The held-out documents in prompts of seq_len words (the windows validation reads, each from a fresh
     state); each opens as the page's prompt."""

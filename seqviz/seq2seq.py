@@ -1157,6 +1157,40 @@ def lstm_inputs(bundle, texts: list[str]) -> list:
     return items
 
 
+def unit_effects(bundle, text: str, layer: str) -> dict | None:
+    """Each unit of the encoder's top layer against the greedy decode (seqviz.states.effects): the final h it
+    hands the decoder (its first state, and what basic and peek modes read at every step), and the drop in the
+    decode's log-probability with the unit silenced everywhere the decoder reads it (the final h and c, and
+    every step's state for attention): the H variants decoded side by side, teacher-forced along the decode.
+    The other layers reach the output through this one (or are the decoder itself): None."""
+    p, sv, tv = bundle.params, bundle.vocabs["source"], bundle.vocabs["target"]
+    enc_depth, depth = _depths(p)
+    if layer != f"encoder_lstm_{enc_depth - 1}":
+        return None
+    src = np.array([sv.encode(parse_source(text, p, sv))], np.int32)
+    inf, units = inference(bundle.model, p), p["units"]
+    start, end = tv.index[START], tv.index[END]
+    out = list(greedy_batch(inf, src, task_of(p).max_target_len(p["max_len"]) + 1, end, start)[0])
+    out = out[:out.index(end) + 1] if end in out else out
+    enc, src_ids, h_enc, *dec = (np.repeat(a, 1 + units, axis=0) for a in start_state(inf, src))
+    rows, k = np.arange(1, units + 1), np.arange(units)
+    final = h_enc[0].copy()
+    enc[rows, :, k], h_enc[rows, k] = 0.0, 0.0                  # variant 1 + k: unit k of the top layer silenced
+    for i in range(depth):                                      # decoder layers that start where this layer ended
+        if p["mode"] != "basic" and min(i, enc_depth - 1) == enc_depth - 1:
+            dec[2 * i][rows, k], dec[2 * i + 1][rows, k] = 0.0, 0.0
+    step, state = step_fn(inf), [enc, src_ids, h_enc, *dec]
+    tokens, total = np.full(1 + units, start), np.zeros(1 + units)
+    for t in out:                                               # teacher-forced along the decode
+        log_probs, state = step(tokens, state)
+        total += log_probs[:, t]
+        tokens = np.full(1 + units, t)
+    link = "its final h (what the decoder reads at every step)" if p["mode"] == "basic" else \
+        "its final h (where the decoder starts)"
+    return {"target": "log P(greedy decode)", "base": float(total[0]), "link": link,
+            "weights": {"forward": final.tolist()}, "ablation": {"forward": (total[0] - total[1:]).tolist()}}
+
+
 def decoded(r: dict) -> list[str]:
     """A decode's output steps: its tokens, and </s> where it ended."""
     return r["output"] + ([END] if r["finished"] else [])

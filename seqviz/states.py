@@ -223,3 +223,28 @@ def search(bundle, text: str, layer: str, lo: int, hi: int, threshold: float = 0
         {"n": 0, "rows": 0, "inputs": 0, "found": []}
     return {"layer": layer, "direction": direction, "show": show, "span": [lo, hi], "steps": got["steps"],
             "on": on, "matches": found}
+
+
+def outputs(bundle, text, layer: str) -> dict[str, np.ndarray]:
+    """What layer `layer` (as `of` names it) outputs for the page's one input: h per direction, (T, H)."""
+    from seqviz.errors import SeqvizError
+    for name, item in inputs(bundle, text):
+        if name == layer:
+            return {d: s["h"][0] for d, s in layer_states(item)["directions"].items()}
+    raise SeqvizError(f"The model has no LSTM layer {layer!r}.")
+
+
+def per_direction(values, directions) -> dict[str, list[float]]:
+    """A value per unit of a layer's output (forward units, then backward: Keras' concatenation) per direction."""
+    values = np.asarray(values, float)
+    n = len(values) // len(directions)
+    return {d: values[k * n:(k + 1) * n].tolist() for k, d in enumerate(directions)}
+
+
+def effects(bundle, text, layer: str) -> dict | None:
+    """Each unit of `layer` against the output the page shows (the architecture's `unit_effects`): {"target" (what
+    is measured), "link" (what the weight is), "weights" and "ablation" ({direction: [per unit]}: the unit's
+    weight into the target, and how much the target drops with the unit's output set to 0, all units' variants
+    in one batch)}; None for a layer that feeds the output only through others."""
+    from seqviz import archs, contract
+    return contract.hook(archs.get(bundle.arch).module(), "unit_effects")(bundle, text, layer)

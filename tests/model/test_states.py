@@ -173,3 +173,81 @@ def test_the_cli_searches_a_span_and_refuses_a_bad_one(capsys):
         assert says in capsys.readouterr().err
     assert cli.main(["states", "attention", "--text", "no pizza", "--span", "1"]) == 2
     assert "--span needs --layer" in capsys.readouterr().err
+
+
+def test_attention_unit_effects_match_the_keras_model_with_the_unit_silenced():
+    b = store.load("attention", "default-seed")                       # the seed score: inputs padded to max_len
+    text = "no rain today but the team won the match"
+    e = states.effects(b, text, "bilstm")
+    r = attention.predict(b, text)
+    assert e["target"] == f"P({r['label']})" and e["base"] == pytest.approx(r["probs"][r["label"]], abs=1e-5)
+    drops = np.array(e["ablation"]["forward"] + e["ablation"]["backward"])
+    k = int(np.abs(drops).argmax())
+    ids = attention.encode(b.vocabs["words"], [text], b.params["max_len"], pad_to=b.params["max_len"])
+    m = b.model
+    h = m.get_layer("bilstm")(m.get_layer("embedding")(ids)).numpy()           # Keras' own BiLSTM, not seqviz's
+    h[:, :, k] = 0.0
+    context, _ = m.get_layer("attention")(h, mask=tf.constant(ids != 0))
+    silenced = m.get_layer("probs")(context).numpy()[0, b.vocabs["labels"].index[r["label"]]]
+    assert drops[k] == pytest.approx(r["probs"][r["label"]] - silenced, abs=1e-5)
+    assert len(e["weights"]["backward"]) == b.params["units"]
+    assert states.effects(store.load("dialogue-acts", "default"), "A: hi\nB: hello", "word_bilstm (utterance 1)") is None
+
+
+def test_language_model_unit_effects_match_the_keras_model():
+    from seqviz import lm
+    b = store.load("lm", "default")
+    e = states.effects(b, lm.EXAMPLE, "lstm")
+    top_word, top_p = next(iter(lm.predict(b, lm.EXAMPLE)["next_word"].items()))
+    assert e["target"] == f"P(next word {top_word!r})" and e["base"] == pytest.approx(top_p, abs=1e-5)
+    drops = np.array(e["ablation"]["forward"])
+    k = int(np.abs(drops).argmax())
+    ids = np.array([lm.prompt_ids(b.vocabs["words"], lm.EXAMPLE)[1]], np.int32)
+    out, _, _ = b.model.lstm(b.model.embedding(ids))
+    last = out.numpy()[:, -1]
+    last[:, k] = 0.0
+    silenced = tf.nn.softmax(b.model.projection(last)).numpy()[0, b.vocabs["words"].index[top_word]]
+    assert drops[k] == pytest.approx(top_p - silenced, abs=1e-5)
+
+
+def test_dialogue_unit_effects_read_the_crf_emissions():
+    from seqviz import crf, dialogue_acts
+    b = store.load("dialogue-acts", "default")
+    r = dialogue_acts.predict(b, dialogue_acts.EXAMPLE)
+    e = states.effects(b, dialogue_acts.EXAMPLE, "context")
+    em, tr = np.array(r["emissions"]), np.array(r["transitions"])
+    assert e["base"] == pytest.approx(crf.log_likelihood(em, tr, r["path"]))
+    h = states.outputs(b, dialogue_acts.EXAMPLE, "context")
+    dense = b.model.get_layer("emissions")
+    np.testing.assert_allclose(np.concatenate([h["forward"], h["backward"]], 1) @ dense.kernel.numpy()
+                               + dense.bias.numpy(), em, atol=1e-4)         # the emissions are read off these h
+    assert {len(v) for v in e["ablation"].values()} == {b.params["context_units"]}
+
+
+@pytest.mark.parametrize("mode", ["basic", "attention"])
+def test_seq2seq_unit_effects_score_the_greedy_decode(mode):
+    from seqviz import seq2seq
+    b = store.load("seq2seq", f"default-{mode}")
+    p, tv = b.params, b.vocabs["target"]
+    src = np.array([b.vocabs["source"].encode(["3", "1", "4", "1", "5"])], np.int32)
+    logs = []
+    ids = seq2seq.greedy_batch(seq2seq.inference(b.model, p), src, 11, tv.index["</s>"], tv.index["<s>"],
+                               log_probs_out=logs)[0]
+    n = list(ids).index(tv.index["</s>"]) + 1
+    e = states.effects(b, "3 1 4 1 5", "encoder_lstm_0")
+    assert e["base"] == pytest.approx(float(np.sum(np.concatenate(logs)[:n])), abs=1e-4)
+    assert len(e["ablation"]["forward"]) == p["units"] and states.effects(b, "3 1", "decoder_lstm_0") is None
+    if mode == "basic":          # the one vector the decoder reads: some unit of it matters (a nat or more)
+        assert max(e["ablation"]["forward"]) > 1.0
+
+
+def test_captioning_unit_effects_score_both_captions():
+    from seqviz import captioning
+    b = store.load("captioning", "default")
+    x = captioning.text_features(b, "sample 1")[0]
+    caps = captioning.greedy_captions(b.model, b.params, b.vocabs, x[None])
+    probs = captioning.score_pairs(b, x[None], [(" ".join(caps[0][0]), " ".join(caps[1][0]))])[0]
+    for layer in ("lstm_1", "lstm_2"):
+        e = states.effects(b, "sample 1", layer)
+        assert e["base"] == pytest.approx(float(np.log(probs[0]).sum() + np.log(probs[1]).sum()), abs=1e-4)
+        assert len(e["weights"]["forward"]) == b.params["units"]
