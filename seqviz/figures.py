@@ -135,10 +135,11 @@ def importance_rows(units: Sequence[str], rows: dict[str, Sequence[float]], titl
 def bars(labels: Sequence[str], values: Sequence[float], title: str = "", value_name: str = "probability",
          highlight: int | Sequence[int] | None = None, muted: Sequence[bool] | None = None,
          horizontal: bool = False, value_range: tuple[float, float] | None = (0, 1),
-         max_bars: int | None = None) -> go.Figure:
+         max_bars: int | None = None, fmt: str = ".2f") -> go.Figure:
     """Bars for a distribution: `highlight` marks the chosen item(s), `muted` greys some out
-    (e.g. unknown words). With `max_bars`, only the largest `max_bars - 1` are drawn (in their order)
-    and the rest summed into one "others (N)" bar: a model with 50,000 classes still sends a small chart."""
+    (e.g. unknown words); `fmt` formats the values written on the bars. With `max_bars`, only the largest
+    `max_bars - 1` are drawn (in their order) and the rest summed into one "others (N)" bar: a model with 50,000
+    classes still sends a small chart."""
     if max_bars is not None and len(labels) > max_bars:
         v = np.asarray(values, float)
         keep = sorted(np.argsort(-v, kind="stable")[:max_bars - 1].tolist())
@@ -152,7 +153,7 @@ def bars(labels: Sequence[str], values: Sequence[float], title: str = "", value_
     marks = {highlight} if isinstance(highlight, (int, np.integer)) else set(highlight or ())
     colors = ["#d62728" if i in marks else "#bbbbbb" if muted is not None and muted[i] else "#1f77b4"
               for i in range(n)]
-    text = [f"{v:.2f}" for v in values]
+    text = [format(v, fmt) for v in values]
     hover = [f"{escape(str(lab))}: {v:.4f}" for lab, v in zip(labels, values)]
     pos, values = list(range(n)), [float(v) for v in values]
     xy = dict(y=pos, x=values, orientation="h") if horizontal else dict(x=pos, y=values)

@@ -833,7 +833,8 @@ def unit_effects(bundle, text: str, layer: str) -> dict | None:
     word = int(probs[0].argmax())
     name = bundle.vocabs["words"].tokens[word]
     return {"target": f"P(next word {name!r})", "base": float(probs[0, word]), "link": f"weight into {name!r}",
-            "weights": {"forward": w[word].tolist()}, "ablation": {"forward": (probs[0, word] - probs[1:, word]).tolist()}}
+            "weights": {"forward": w[word].tolist()},
+            "ablation": {"forward": (probs[0, word] - probs[1:, word]).tolist()}}
 
 
 def lstm_heldout(bundle) -> tuple[list, list]:

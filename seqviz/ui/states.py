@@ -58,15 +58,26 @@ def states_section(bundle, text, key: str, query: Callable[[str], dict] = lambda
                               round(0.5 * top, 2), key=f"{key}:states-threshold:{show}")
         sel = states.span_units(a, lo, hi, threshold)
         span = f"step {lo + 1}" if lo == hi else f"steps {lo + 1}-{hi + 1}"
-        units = sel["ranked"][:MAX_UNITS]
+        effect = _effects(bundle, text, layer["name"], direction)
+        orders = ["span"] + (["output"] if effect else [])
+        order = st.radio("Units in order of", orders, horizontal=True, key=f"{key}:states-order",
+                         format_func={"span": f"how much more they are on over {span}",
+                                      "output": f"how much silencing them lowers {effect and effect['target']}"}.get) \
+            if effect else "span"
+        units = (sel["ranked"] if order == "span" else effect["ranked"])[:MAX_UNITS]
+        star = effect["ranked"][0] if effect else None
         z = a[:, units].T                                                            # (units, T)
         scale = dict(colorscale="RdBu_r", zmin=-top, zmax=top) if show in ("h", "c", "candidate") else \
             dict(colorscale="Viridis", zmin=0, zmax=1)
-        wide_chart(figures.heatmap(np.nan_to_num(z), steps, [f"unit {u}" for u in units], value_name=SHOW[show],
+        what = f"most tell {span} from the rest" if order == "span" else "matter most to the output"
+        wide_chart(figures.heatmap(np.nan_to_num(z), steps, [f"unit {u}" + (" ★" if u == star else "") for u in units],
+                                   value_name=SHOW[show],
                                    title=f"{layer['name']}, {direction}: {SHOW[show]} (the {len(units)} units that "
-                                         f"most tell {span} from the rest, top first)",
+                                         f"{what}, top first)",
                                    show_values=False, x_title="step", y_title="unit", **scale),
                    key=f"{key}:states-heatmap", min_width=200 + 28 * n)
+        if effect:
+            _effect_view(effect, units, key)
         on = sel["on"]
         if on:
             st.plotly_chart(figures.step_lines(steps, {f"unit {u}": a[:, u] for u in on[:8]}, shade=(lo, hi),
@@ -81,6 +92,31 @@ def states_section(bundle, text, key: str, query: Callable[[str], dict] = lambda
         if on:
             _matches(bundle, key, query, layer["layer"], direction, show, on, threshold, hi - lo + 1)
         return {"layer": layer["name"], "direction": direction, "show": show, "span": (lo, hi), "on": on}
+
+
+def _effects(bundle, text, layer: str, direction: str) -> dict | None:
+    """The layer's units against the page's output (states.effects) for one direction, ranked by the drop in the
+    output when silenced, or None where the layer feeds the output through others."""
+    try:
+        e = call(bundle, "states.effects", text, layer)
+    except SeqvizError:
+        return None                   # the page's own view says what is wrong with the input
+    if e is None or direction not in e["ablation"]:
+        return None
+    drop, weight = np.array(e["ablation"][direction]), np.array(e["weights"][direction])
+    return {**e, "drop": drop, "weight": weight, "ranked": np.argsort(-drop, kind="stable").tolist()}
+
+
+def _effect_view(e: dict, units: list[int], key: str) -> None:
+    star = e["ranked"][0]
+    st.plotly_chart(figures.bars([f"unit {u}" for u in units], e["drop"][units],
+                                 title=f"How much {e['target']} drops when each unit is silenced (its output set "
+                                       "to 0)", value_name=f"drop in {e['target']}", highlight=units.index(star)
+                                 if star in units else None, value_range=None, fmt=".2g"),
+                    width="stretch", key=f"{key}:states-effects")
+    st.caption(f"★ unit {star} matters most: silencing it lowers {e['target']} by {e['drop'][star]:.3g} (from "
+               f"{e['base']:.3g}); its {e['link']}: {e['weight'][star]:+.3g}. Every unit's variant runs in one batch "
+               "through the layers above.")
 
 
 def _matches(bundle, key: str, query: Callable[[str], dict], layer: str, direction: str, show: str, on: list,
@@ -101,7 +137,7 @@ def _matches(bundle, key: str, query: Callable[[str], dict], layer: str, directi
                 "select fewer units (a shorter span).")
         return
     cols = {"#": list(range(1, len(found) + 1)),
-            "where": [f["part"] or "input" for f in found],
+            **({"where": [f["part"] for f in found]} if any(f["part"] for f in found) else {}),
             "the units on over ⟦…⟧": [_marked(f["steps"], f["lo"], f["hi"]) for f in found],
             "steps": [f["hi"] - f["lo"] + 1 for f in found],
             f"mean {SHOW[show]}": [round(f["score"], 3) for f in found]}

@@ -69,3 +69,21 @@ def test_dialogue_matches_find_the_greeting_in_other_dialogues():
     (table,) = [d for d in at.dataframe if "where" in d.value.columns]
     assert len(table.value) > 5 and all(w.startswith("utterance ") for w in table.value["where"])
     assert all("⟦hi⟧" in cell for cell in table.value["the units on over ⟦…⟧"])
+
+
+def test_the_unit_that_matters_most_is_starred_and_units_order_by_it():
+    at = open_page("views/seq2seq.py", inspect="basic", text="3 1 4 1 5")
+    at.session_state["seq2seq:basic:states-open"] = True
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    (note,) = [c.value for c in at.caption if c.value.startswith("★ unit")]
+    star = int(note.split()[2])
+    assert "lowers log P(greedy decode) by" in note and "where the decoder starts" not in note      # basic mode
+    at.session_state["seq2seq:basic:states-open"] = True
+    at.radio(key="seq2seq:basic:states-order").set_value("output").run()
+    assert not at.exception
+    spec = next(c.proto.spec for c in at.get("plotly_chart") if "matter most to the output" in c.proto.spec)
+    assert f'"unit {star} \\u2605"' in spec or f'"unit {star} ★"' in spec
+    at.session_state["seq2seq:basic:states-open"] = True
+    at.selectbox(key="seq2seq:basic:states-layer").set_value("decoder_lstm_0").run()    # no direct link: no order
+    assert not at.exception and not any(c.value.startswith("★") for c in at.caption)

@@ -191,7 +191,8 @@ def test_attention_unit_effects_match_the_keras_model_with_the_unit_silenced():
     silenced = m.get_layer("probs")(context).numpy()[0, b.vocabs["labels"].index[r["label"]]]
     assert drops[k] == pytest.approx(r["probs"][r["label"]] - silenced, abs=1e-5)
     assert len(e["weights"]["backward"]) == b.params["units"]
-    assert states.effects(store.load("dialogue-acts", "default"), "A: hi\nB: hello", "word_bilstm (utterance 1)") is None
+    dialogue = store.load("dialogue-acts", "default")
+    assert states.effects(dialogue, "A: hi\nB: hello", "word_bilstm (utterance 1)") is None
 
 
 def test_language_model_unit_effects_match_the_keras_model():
