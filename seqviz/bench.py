@@ -296,8 +296,13 @@ def evaluate_files(quick: bool = False) -> dict:
 
 def states_bench(quick: bool = False) -> dict:
     """seqviz.states on each page's default: every LSTM layer's h, c and gates for one input, the first call
-    and then the median of 10 (3 with --quick) inputs never seen. Goal: <= 100 ms each after the first call."""
+    and then the median of 10 (3 with --quick) inputs never seen (goal: <= 100 ms each after the first call);
+    each unit's effect on the output (states.effects, the layer that feeds it); the held-out set's states of
+    that layer, once per model (`heldout_s`), then LSTMVis' match search over them for the units on over each
+    step of the input in turn, the median (`match_ms`; goal: <= 1 s)."""
     import statistics
+
+    import numpy as np
 
     from seqviz import states, store
     n = 3 if quick else 10
@@ -306,15 +311,34 @@ def states_bench(quick: bool = False) -> dict:
         bundle = store.load(arch, name)
         texts = _inputs(page, n + 1)
         t0 = time.perf_counter()
-        layers = len(states.of(bundle, texts[-1])["layers"])
+        got = states.of(bundle, texts[-1])["layers"]
         first = time.perf_counter() - t0
-        times = []
+        times, effects = [], []
         for text in texts[:n]:
             t0 = time.perf_counter()
             states.of(bundle, text)
             times.append(time.perf_counter() - t0)
-        rows.append({"page": page, "model": name, "layers": layers, "first_call_s": round(first, 2),
-                     "ms": round(1000 * statistics.median(times), 1)})
+        layer = next(g for g in got if states.effects(bundle, texts[-1], g["name"]) is not None)
+        for text in texts[:n]:
+            t0 = time.perf_counter()
+            states.effects(bundle, text, layer["name"])
+            effects.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        held = states.heldout(bundle, layer["layer"])
+        heldout_s = time.perf_counter() - t0
+        direction = next(iter(layer["directions"]))
+        a = np.array(layer["directions"][direction]["h"], dtype=float)
+        searches = []
+        for step in range(len(layer["steps"])):
+            on = states.span_units(a, step, step, 0.3)["on"] or states.span_units(a, step, step, 0.0)["ranked"][:1]
+            t0 = time.perf_counter()
+            states.heldout_matches(bundle, layer["layer"], direction, "h", on, 0.3, 1)
+            searches.append(time.perf_counter() - t0)
+        rows.append({"page": page, "model": name, "layers": len(got), "first_call_s": round(first, 2),
+                     "ms": round(1000 * statistics.median(times), 1), "effects_layer": layer["name"],
+                     "effects_ms": round(1000 * statistics.median(effects), 1), "heldout_inputs": len(held["inputs"]),
+                     "heldout_rows": len(held["steps"]), "heldout_s": round(heldout_s, 2),
+                     "match_ms": round(1000 * statistics.median(searches), 1)})
         _say(f"{rows[-1]}")
     return {"results": rows}
 

@@ -8,6 +8,9 @@ says when it asks for the run's callbacks (`seqviz.run.Run.callbacks(model, voca
 CRF wrapper around the model it names). The snapshot's bundle says it holds a model in training
 (`Bundle.training`): what a page would trace for a model it keeps is not worth tracing for one thrown away.
 
+Beside it, every snapshot keeps each LSTM layer's hidden state h on the probe (seqviz.states.snapshot): the
+replay's "Inside the LSTM" heatmap, epoch by epoch.
+
 A replay is saved with the model: `replay.json` = {"probe": {...}, "snapshots": [{"epoch": 0, "logs": {...},
 ...}, ...]}, written by the store in the same atomic move as the rest of the entry (a cancelled run saves
 nothing). A probe is the keyword arguments of the architecture's `snapshot`: {"text": ...} everywhere,
@@ -19,7 +22,7 @@ import math
 import time
 from typing import Any, Callable
 
-from seqviz import contract, store
+from seqviz import contract, states, store
 from seqviz.errors import SeqvizError
 
 DIGITS = 6        # significant digits a snapshot keeps: replay.json stays small, figures cannot tell
@@ -104,7 +107,9 @@ def recorder(mod, arch: str, params: dict, data_info: dict, probes: list[dict], 
             if errors:
                 self.note = (f"The input given could not be read by this model ({errors[0]}); the replay follows "
                              "the model's own example instead.")
-            snap = compact({"epoch": epoch, "logs": {k: float(v) for k, v in (logs or {}).items()}, **snap})
+            inside = states.snapshot(bundle, self.probe)        # the LSTMs' h on the probe: the replay's heatmap
+            snap = compact({"epoch": epoch, "logs": {k: float(v) for k, v in (logs or {}).items()}, **snap,
+                            **({"states": inside} if inside else {})})
             self.snapshots.append(snap)
             send(snap)
 

@@ -248,3 +248,25 @@ def effects(bundle, text, layer: str) -> dict | None:
     in one batch)}; None for a layer that feeds the output only through others."""
     from seqviz import archs, contract
     return contract.hook(archs.get(bundle.arch).module(), "unit_effects")(bundle, text, layer)
+
+
+def snapshot(bundle, probe: dict) -> dict | None:
+    """The replay's look inside the LSTMs (seqviz.replay, every epoch): each layer's h on the probe, 2 decimals
+    (a heatmap cannot tell more) -> {layer: {"steps", "h": {direction: (T, H)}}}; None where the model cannot
+    read the probe this way (the replay goes on without it)."""
+    from seqviz.errors import SeqvizError
+    x = probe["text"] if "text" in probe else np.asarray(probe["features"], np.float32)
+    try:
+        rows = inputs(bundle, x)
+    except SeqvizError:
+        return None
+    return {name: {"steps": list(item.steps[0]),
+                   "h": {d: np.round(np.nan_to_num(s["h"][0]), 2).tolist()
+                         for d, s in layer_states(item)["directions"].items()}}
+            for name, item in rows}
+
+
+def replay_units(frames: list[np.ndarray], n: int) -> list[int]:
+    """The `n` units a replay's heatmap follows through the epochs: the most active at the last epoch (mean |h|
+    over the steps), kept in one order in every frame."""
+    return np.argsort(-np.abs(frames[-1]).mean(axis=0), kind="stable")[:n].tolist()

@@ -2,6 +2,7 @@
 export), its replay, the Keras code that builds it, and the result's JSON download."""
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from seqviz import archs, figures, store
@@ -92,6 +93,38 @@ def replay_view(bundle: store.Bundle, frame) -> None:
                           width="stretch", key=f"replay-lines:{bundle.arch}:{bundle.name}")
         right.markdown("**What changed**\n\n" + ("\n".join(f"- {md(e)}" for e in story["events"])
                                                    or "Nothing: the same output at every epoch."))
+        _replay_states(bundle, snaps)
+
+
+def _replay_states(bundle: store.Bundle, snaps: list[dict]) -> None:
+    """The replay's look inside the LSTMs: one layer's h on the probe as a step x unit heatmap, epoch by epoch
+    (the same units in every frame: the most active at the last epoch)."""
+    from seqviz import states
+    from seqviz.ui.states import MAX_UNITS
+    kept = [s.get("states") or {} for s in snaps]
+    layers = [name for name in kept[-1] if all(name in k for k in kept)]
+    if not layers:
+        st.caption("This replay has no look inside the LSTMs: it was recorded before seqviz kept one. Retrain the "
+                   "model to record it.")
+        return
+    key = f"replay-states:{bundle.arch}:{bundle.name}"
+    c1, c2 = st.columns(2)
+    layer = c1.selectbox("Inside the LSTM, epoch by epoch: layer", layers, key=f"{key}:layer")
+    directions = list(kept[-1][layer]["h"])
+    direction = c2.radio("Direction", directions, horizontal=True, key=f"{key}:direction") \
+        if len(directions) > 1 else directions[0]
+    frames = [np.array(k[layer]["h"][direction], float) for k in kept]                     # (T, H) per epoch
+    units = states.replay_units(frames, MAX_UNITS)
+    top = max(float(np.abs(f).max()) for f in frames) or 1.0
+    # each epoch's own steps: a decode or a caption changes its words (and its length) as the model learns
+    figs = [figures.heatmap(f[:, units].T, [str(t) for t in k[layer]["steps"]], [f"unit {u}" for u in units],
+                            value_name="hidden state h", show_values=False, x_title="step", y_title="unit",
+                            colorscale="RdBu_r", zmin=-top, zmax=top) for f, k in zip(frames, kept)]
+    st.plotly_chart(figures.animated(figs, [f"epoch {s['epoch']}" for s in snaps],
+                                     [f"{layer}, {direction}: h on the probe after epoch {s['epoch']}" for s in snaps]),
+                    width="stretch", key=f"{key}:figure")
+    st.caption(f"The {len(units)} units most active after the last epoch, in the same order in every frame: watch "
+               "which of them the training switches on, and where.")
 
 
 def export_zip(arch: str, name: str) -> bytes:

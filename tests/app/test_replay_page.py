@@ -32,8 +32,13 @@ def test_the_replay_view_animates_every_epoch_of_the_default(arch):
     at.session_state[f"replay:{arch}:{name}"] = True                 # what opening the expander does
     at.run()
     assert not at.exception, [e.message for e in at.exception]
-    (fig,) = [f for f in _charts(at) if f.get("frames")]
+    fig, inside = [f for f in _charts(at) if f.get("frames")]        # the page's figure, then the LSTM's h
     epochs = [s["epoch"] for s in rep["snapshots"]]
+    layer = at.selectbox(key=f"replay-states:{arch}:{name}:layer").value
+    assert layer in rep["snapshots"][-1]["states"]
+    assert [f["name"] for f in inside["frames"]] == [f"epoch {e}" for e in epochs]
+    assert inside["frames"][-1]["layout"]["title"]["text"].startswith(f"{layer}, ")
+    assert inside["frames"][0]["data"][0]["z"] != inside["frames"][-1]["data"][0]["z"]       # training moved them
     assert epochs[0] == 0 and epochs == list(range(len(epochs)))
     assert [f["name"] for f in fig["frames"]] == [f"epoch {e}" for e in epochs]
     assert fig["frames"][0]["layout"]["title"]["text"].startswith("Epoch 0: the untrained model")
@@ -59,29 +64,43 @@ def test_the_replay_view_opens_only_when_asked():
     assert any(e.label.startswith("Replay: watch it learn") for e in at.expander)
 
 
-def test_a_model_trained_before_replays_says_how_to_get_one(tmp_path, monkeypatch):
+def _replay_of_a_copy(tmp_path, monkeypatch, name: str, edit) -> AppTest:
+    """The attention page's replay view of a copy of the shipped default, named `name`, whose replay.json
+    `edit(path)` changed."""
     store = tmp_path / "models"
-    shutil.copytree(ROOT / "models" / "attention" / "default", store / "attention" / "old")
-    (store / "attention" / "old" / "replay.json").unlink()
+    shutil.copytree(ROOT / "models" / "attention" / "default", store / "attention" / name)
+    edit(store / "attention" / name / "replay.json")
     monkeypatch.setenv("SEQVIZ_MODELS", str(store))
     at = AppTest.from_file("views/attention.py", default_timeout=300)
-    at.query_params["model"] = "old"
-    at.session_state["replay:attention:old"] = True
-    at.run()
+    at.query_params["model"] = name
+    at.session_state[f"replay:attention:{name}"] = True
+    return at.run()
+
+
+def test_a_model_trained_before_replays_says_how_to_get_one(tmp_path, monkeypatch):
+    at = _replay_of_a_copy(tmp_path, monkeypatch, "old", lambda path: path.unlink())
     assert not at.exception and not at.error
     assert any("has no replay" in i.value.replace("\\", "") for i in at.info)
     assert not [f for f in _charts(at) if f.get("frames")]
 
 
+def _without_states(path) -> None:
+    rep = json.loads(path.read_text())
+    for snap in rep["snapshots"]:
+        snap.pop("states", None)
+    path.write_text(json.dumps(rep))
+
+
+def test_a_replay_recorded_before_the_lstm_states_says_so(tmp_path, monkeypatch):
+    at = _replay_of_a_copy(tmp_path, monkeypatch, "older", _without_states)
+    assert not at.exception and not at.error
+    assert len([f for f in _charts(at) if f.get("frames")]) == 1                 # the page's figure only
+    assert any("no look inside the LSTMs" in c.value for c in at.caption)
+
+
 def test_a_damaged_replay_is_one_error_not_a_traceback(tmp_path, monkeypatch):
-    store = tmp_path / "models"
-    shutil.copytree(ROOT / "models" / "attention" / "default", store / "attention" / "odd")
-    (store / "attention" / "odd" / "replay.json").write_text('{"probe": {}, "snapshots": [{"epoch": 0}]}')
-    monkeypatch.setenv("SEQVIZ_MODELS", str(store))
-    at = AppTest.from_file("views/attention.py", default_timeout=300)
-    at.query_params["model"] = "odd"
-    at.session_state["replay:attention:odd"] = True
-    at.run()
+    at = _replay_of_a_copy(tmp_path, monkeypatch, "odd",
+                           lambda path: path.write_text('{"probe": {}, "snapshots": [{"epoch": 0}]}'))
     assert not at.exception and len(at.error) == 1
     assert "damaged replay.json" in at.error[0].value.replace("\\", "")
     assert len(at.get("plotly_chart")) >= 3                      # the rest of the page is drawn

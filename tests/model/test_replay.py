@@ -27,8 +27,20 @@ def _same(snapshot: dict, taken: dict) -> bool:
     """A snapshot computed now equals one a replay kept: the same tokens, labels and decodes, the same numbers to
     the digits a replay keeps (replay.DIGITS; a snapshot during training may run its model eagerly or through
     another graph than the loaded model's: they may differ in the last float bits)."""
-    kept = {k: v for k, v in taken.items() if k not in ("epoch", "logs")}
+    kept = {k: v for k, v in taken.items() if k not in ("epoch", "logs", "states")}
     return _close(replay.compact(snapshot), kept)
+
+
+def _same_states(bundle, probe: dict, taken: dict) -> bool:
+    """The LSTMs' h a replay kept (2 decimals) against seqviz.states on a model now."""
+    import numpy as np
+
+    from seqviz import states
+    now = states.snapshot(bundle, probe)
+    return now.keys() == taken["states"].keys() and all(
+        now[k]["steps"] == taken["states"][k]["steps"] and all(
+            np.allclose(now[k]["h"][d], taken["states"][k]["h"][d], atol=0.0051) for d in now[k]["h"])
+        for k in now)
 
 
 @pytest.mark.parametrize("arch", list(TINY))
@@ -58,6 +70,10 @@ def test_a_replay_starts_untrained_and_ends_at_what_predict_gives_the_saved_mode
     first = mod.snapshot(store.Bundle(arch, "untrained", loaded.params, untrained, loaded.vocabs), **rep["probe"])
     assert _same(first, rep["snapshots"][0])                                     # epoch 0: the untrained model's
     assert not _same(first, rep["snapshots"][-1])                                # and training changed it
+    untrained_bundle = store.Bundle(arch, "untrained", loaded.params, untrained, loaded.vocabs)
+    assert _same_states(loaded, rep["probe"], rep["snapshots"][-1])               # inside the LSTMs too
+    assert _same_states(untrained_bundle, rep["probe"], rep["snapshots"][0])
+    assert not _same_states(untrained_bundle, rep["probe"], rep["snapshots"][-1])
 
     story = mod.story(rep)                                    # what the page's lines and sentences are made of
     assert story["lines"] and all(len(v) == 3 for v in story["lines"].values())
