@@ -915,7 +915,8 @@ def unit_effects(bundle, text: str, layer: str) -> dict | None:
 def _contexts(model, ids: list) -> np.ndarray:
     """What the dialogue BiLSTM reads for dialogues of different lengths: (N, U_max, D), zeros past each end."""
     longest = max(map(len, ids))
-    parts = [_upto_context(model)(pad(ids[i:i + 64]), training=False).numpy() for i in range(0, len(ids), 64)]
+    spec = tf.TensorSpec((None, None, None), tf.int32)                   # traced once (eager: ~100 ms a call)
+    parts = [graphs.forward(_upto_context(model), pad(ids[i:i + 64]), spec).numpy() for i in range(0, len(ids), 64)]
     return np.concatenate([np.pad(a, ((0, 0), (0, longest - a.shape[1]), (0, 0))) for a in parts])
 
 

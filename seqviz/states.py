@@ -108,22 +108,28 @@ def inputs(bundle, text) -> list[tuple[str, LayerInput]]:
 def of(bundle, text: str, layer: str | None = None) -> dict:
     """Every LSTM layer's states for one input of a stored model (or the one named `layer`) -> {"layers": [...
     {"name", "layer" (the model's layer), "steps", "directions": {direction: {"h", "c", gates: [[...]] (T, H),
-    null where masked}}}]}."""
+    null where masked}}}]}. Each model layer runs once over its rows (a dialogue's utterances together)."""
+    from seqviz import archs, contract
     from seqviz.errors import SeqvizError
-    items = inputs(bundle, text)
-    if layer is not None:
-        named = [(n, i) for n, i in items if n == layer]
-        if not named:
-            raise SeqvizError(f"The model has no LSTM layer {layer!r}; it has {', '.join(n for n, _ in items)}.")
-        items = named
-    return {"layers": [_json(name, layer_states(i)) for name, i in items]}
+    items = contract.hook(archs.get(bundle.arch).module(), "lstm_inputs")(bundle, [text])
+    named = [(item, [name for name, _ in item.rows()]) for item in items]
+    if layer is not None and not any(layer in names for _, names in named):
+        raise SeqvizError(f"The model has no LSTM layer {layer!r}; it has "
+                          f"{', '.join(n for _, names in named for n in names)}.")
+    out = []
+    for item, names in named:
+        if layer is not None and layer not in names:
+            continue
+        got = layer_states(item)["directions"]
+        out += [{"name": name, "layer": item.name, "steps": list(steps),
+                 "directions": {d: {k: _json(v[i, :len(steps)]) for k, v in s.items()} for d, s in got.items()}}
+                for i, (name, steps) in enumerate(zip(names, item.steps)) if layer is None or name == layer]
+    return {"layers": out}
 
 
-def _json(name: str, states: dict) -> dict:
-    return {"name": name, "layer": states["name"], "steps": list(states["steps"][0]),
-            "directions": {d: {k: [[None if np.isnan(v) else round(float(v), 6) for v in row] for row in a[0]]
-                               for k, a in s.items()}
-                           for d, s in states["directions"].items()}}
+def _json(a: np.ndarray) -> list:
+    """(T, H) floats to 6 decimals, NaN (a masked step) as None."""
+    return np.where(np.isnan(a), None, np.round(a, 6)).tolist()
 
 
 def span_units(values: np.ndarray, lo: int, hi: int, threshold: float) -> dict:
