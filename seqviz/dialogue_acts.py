@@ -858,17 +858,12 @@ def heldout_cases(bundle, n: int = 60) -> list[tuple[str, str]]:
     return cases[:n]
 
 
-@graphs.once_per_model
-def _upto_context(model: tf.keras.Model) -> tf.keras.Model:
-    """The model up to what the dialogue BiLSTM reads: (B, U, W) -> (B, U, D) utterance vectors."""
-    return tf.keras.Model(model.input, model.get_layer("context").input)
-
-
 def lstm_inputs(bundle, texts: list[str]) -> list:
     """Both BiLSTMs as seqviz.states reads them for a batch of dialogues: the utterance encoder's word_bilstm
     over each utterance's word embeddings (a row per utterance of every dialogue, a step per word), and the
     dialogue BiLSTM `context` over the utterance vectors (with the speaker-change vector where the model uses it),
     a row per dialogue, a step per utterance."""
+    from seqviz import states
     from seqviz.states import LayerInput
     p, vocab, model = bundle.params, bundle.vocabs["words"], bundle.model
     use_speaker = p["use_speaker"]
@@ -884,8 +879,17 @@ def lstm_inputs(bundle, texts: list[str]) -> list:
     word_rows = LayerInput("word_bilstm", encoder.get_layer("word_bilstm"), table[flat], flat != 0,
                            [tokenize(u)[:len(w)] for (_, _, u), w in zip(utterances, words)],
                            of=[k for k, _, _ in utterances], parts=[f"utterance {j + 1}" for _, j, _ in utterances])
-    x = _contexts(model, ids)                                                          # (N, U, D)
-    mask = np.array([[j < len(d) for j in range(x.shape[1])] for d in ids])
+    # what the dialogue BiLSTM reads, from the word BiLSTM's own outputs (numpy, no Keras call): each utterance's
+    # pooled states (MaskedPool), beside its speaker-change vector where the model uses one
+    h = states.layer_states(word_rows)["directions"]
+    utt = _pooled(np.concatenate([h["forward"]["h"], h["backward"]["h"]], axis=-1), p["pooling"])      # (n, 2h)
+    if use_speaker:
+        change = model.get_layer("speaker_change").embeddings.numpy()
+        utt = np.concatenate([utt, change[[row[0] for d in ids for row in d]]], axis=1)
+    x = np.zeros((len(ids), max(map(len, ids)), utt.shape[1]))                                       # (N, U, D)
+    mask = np.zeros(x.shape[:2], bool)
+    for r, (k, j, _) in enumerate(utterances):
+        x[k, j], mask[k, j] = utt[r], True
     return [word_rows, LayerInput("context", model.get_layer("context"), x, mask,
                                   [[f"{j + 1}. {u[:24]}" for j, u in enumerate(us)] for _, us in parsed])]
 
@@ -912,12 +916,15 @@ def unit_effects(bundle, text: str, layer: str) -> dict | None:
             "weights": states.per_direction(into, h), "ablation": states.per_direction(dropped, h)}
 
 
-def _contexts(model, ids: list) -> np.ndarray:
-    """What the dialogue BiLSTM reads for dialogues of different lengths: (N, U_max, D), zeros past each end."""
-    longest = max(map(len, ids))
-    spec = tf.TensorSpec((None, None, None), tf.int32)                   # traced once (eager: ~100 ms a call)
-    parts = [graphs.forward(_upto_context(model), pad(ids[i:i + 64]), spec).numpy() for i in range(0, len(ids), 64)]
-    return np.concatenate([np.pad(a, ((0, 0), (0, longest - a.shape[1]), (0, 0))) for a in parts])
+def _pooled(h: np.ndarray, how: str) -> np.ndarray:
+    """MaskedPool in numpy over the word BiLSTM's outputs h (N, W, D), NaN at padding -> (N, D): the `mean` or
+    element-wise `max` over the real words, or the state at the `last` real word."""
+    real = ~np.isnan(h[..., 0])                                                        # (N, W)
+    if how == "max":
+        return np.nanmax(h, axis=1)
+    if how == "last":
+        return h[np.arange(len(h)), real.sum(axis=1) - 1]
+    return np.nanmean(h, axis=1)
 
 
 def context_importance(bundle, text: str, target=None) -> dict:

@@ -78,6 +78,11 @@ def states_section(bundle, text, key: str, query: Callable[[str], dict] = lambda
                    key=f"{key}:states-heatmap", min_width=200 + 28 * n)
         if effect:
             _effect_view(effect, units, key)
+        elif len(layers) > 1:
+            shown = next((name for name in layers if _effects(bundle, text, name, direction) is not None), None)
+            if shown:
+                st.caption(f"What each unit does to the output (its weight into it, and the drop when it is "
+                           f"silenced) is measured on one layer of this model: {shown}.")
         on = sel["on"]
         if on:
             st.plotly_chart(figures.step_lines(steps, {f"unit {u}": a[:, u] for u in on[:8]}, shade=(lo, hi),

@@ -87,3 +87,4 @@ def test_the_unit_that_matters_most_is_starred_and_units_order_by_it():
     at.session_state["seq2seq:basic:states-open"] = True
     at.selectbox(key="seq2seq:basic:states-layer").set_value("decoder_lstm_0").run()    # no direct link: no order
     assert not at.exception and not any(c.value.startswith("★") for c in at.caption)
+    assert any("is measured on one layer of this model: encoder_lstm_0." in c.value for c in at.caption)

@@ -125,6 +125,12 @@ def test_dialogue_acts_word_and_dialogue_bilstms_equal_keras():
     assert names == [f"word_bilstm (utterance {k + 1})" for k in range(n)] + ["context"]
     for item in (words, context):
         _equal_to_keras(item)
+    # what the dialogue BiLSTM reads (seqviz pools the word BiLSTM's states itself) is what the model feeds it
+    upto = tf.keras.Model(b.model.input, b.model.get_layer("context").input)
+    ids = [dialogue_acts.encode(b.vocabs["words"], dialogue_acts.parse(t)[1], b.params["max_words"])
+           for t in (dialogue_acts.EXAMPLE, other)]
+    np.testing.assert_allclose(context.x[1, :3], upto(dialogue_acts.pad([ids[1]])).numpy()[0], atol=1e-5)
+    np.testing.assert_allclose(context.x[0], upto(dialogue_acts.pad([ids[0]])).numpy()[0], atol=1e-5)
 
 
 def test_captioning_branch_lstms_equal_keras():
@@ -252,3 +258,23 @@ def test_captioning_unit_effects_score_both_captions():
         e = states.effects(b, "sample 1", layer)
         assert e["base"] == pytest.approx(float(np.log(probs[0]).sum() + np.log(probs[1]).sum()), abs=1e-4)
         assert len(e["weights"]["forward"]) == b.params["units"]
+
+
+@pytest.mark.parametrize("pooling", ["max", "last"])
+def test_dialogue_context_input_with_speakers_and_other_poolings_is_what_keras_feeds(pooling):
+    """An untrained model with the speaker-change vector and `max` / `last` pooling: what seqviz builds for the
+    dialogue BiLSTM (pooled word states beside the speaker vector) equals the Keras model's own input to it."""
+    from seqviz import dialogue_acts
+    from seqviz.params import resolve
+    b = store.load("dialogue-acts", "default")
+    params = resolve(dialogue_acts.PARAMS, {**b.params, "use_speaker": True, "pooling": pooling})
+    tf.keras.utils.set_random_seed(3)
+    model = dialogue_acts.build(params, b.vocabs)
+    bundle = store.Bundle("dialogue-acts", "untrained", params, model, b.vocabs)
+    text = "A: hi how are you\nB: fine thanks\nB: and you\nA: good"
+    _, context = dialogue_acts.lstm_inputs(bundle, [text, "A: hello\nB: bye"])
+    speakers, utterances = dialogue_acts.parse(text)
+    ids = dialogue_acts.encode(b.vocabs["words"], utterances, params["max_words"], speakers)
+    upto = tf.keras.Model(model.input, model.get_layer("context").input)
+    np.testing.assert_allclose(context.x[0], upto(dialogue_acts.pad([ids])).numpy()[0], atol=1e-5)
+    _equal_to_keras(context)
