@@ -105,10 +105,9 @@ def inputs(bundle, text) -> list[tuple[str, LayerInput]]:
             for row in item.rows()]
 
 
-def of(bundle, text: str, layer: str | None = None) -> dict:
-    """Every LSTM layer's states for one input of a stored model (or the one named `layer`) -> {"layers": [...
-    {"name", "layer" (the model's layer), "steps", "directions": {direction: {"h", "c", gates: [[...]] (T, H),
-    null where masked}}}]}. Each model layer runs once over its rows (a dialogue's utterances together)."""
+def _rows(bundle, text, layer: str | None = None):
+    """(name, the model's layer, steps, {direction: {"h", "c", gates: (T, H)}}) of each LSTM layer row for one
+    input (or only the one named `layer`); each model layer runs once over its rows (a dialogue's utterances)."""
     from seqviz import archs, contract
     from seqviz.errors import SeqvizError
     items = contract.hook(archs.get(bundle.arch).module(), "lstm_inputs")(bundle, [text])
@@ -116,15 +115,23 @@ def of(bundle, text: str, layer: str | None = None) -> dict:
     if layer is not None and not any(layer in names for _, names in named):
         raise SeqvizError(f"The model has no LSTM layer {layer!r}; it has "
                           f"{', '.join(n for _, names in named for n in names)}.")
-    out = []
     for item, names in named:
         if layer is not None and layer not in names:
             continue
         got = layer_states(item)["directions"]
-        out += [{"name": name, "layer": item.name, "steps": list(steps),
-                 "directions": {d: {k: _json(v[i, :len(steps)]) for k, v in s.items()} for d, s in got.items()}}
-                for i, (name, steps) in enumerate(zip(names, item.steps)) if layer is None or name == layer]
-    return {"layers": out}
+        for i, (name, steps) in enumerate(zip(names, item.steps)):
+            if layer is None or name == layer:
+                yield name, item.name, list(steps), {d: {k: v[i, :len(steps)] for k, v in s.items()}
+                                                     for d, s in got.items()}
+
+
+def of(bundle, text: str, layer: str | None = None) -> dict:
+    """Every LSTM layer's states for one input of a stored model (or the one named `layer`) -> {"layers": [...
+    {"name", "layer" (the model's layer), "steps", "directions": {direction: {"h", "c", gates: [[...]] (T, H),
+    null where masked}}}]}."""
+    return {"layers": [{"name": name, "layer": base, "steps": steps,
+                        "directions": {d: {k: _json(v) for k, v in s.items()} for d, s in got.items()}}
+                       for name, base, steps, got in _rows(bundle, text, layer)]}
 
 
 def _json(a: np.ndarray) -> list:
@@ -233,11 +240,8 @@ def search(bundle, text: str, layer: str, lo: int, hi: int, threshold: float = 0
 
 def outputs(bundle, text, layer: str) -> dict[str, np.ndarray]:
     """What layer `layer` (as `of` names it) outputs for the page's one input: h per direction, (T, H)."""
-    from seqviz.errors import SeqvizError
-    for name, item in inputs(bundle, text):
-        if name == layer:
-            return {d: s["h"][0] for d, s in layer_states(item)["directions"].items()}
-    raise SeqvizError(f"The model has no LSTM layer {layer!r}.")
+    ((_, _, _, got),) = _rows(bundle, text, layer)
+    return {d: v["h"] for d, v in got.items()}
 
 
 def per_direction(values, directions) -> dict[str, list[float]]:
@@ -263,13 +267,10 @@ def snapshot(bundle, probe: dict) -> dict | None:
     from seqviz.errors import SeqvizError
     x = probe["text"] if "text" in probe else np.asarray(probe["features"], np.float32)
     try:
-        rows = inputs(bundle, x)
+        return {name: {"steps": steps, "h": {d: np.round(np.nan_to_num(v["h"]), 2).tolist() for d, v in got.items()}}
+                for name, _, steps, got in _rows(bundle, x)}
     except SeqvizError:
         return None
-    return {name: {"steps": list(item.steps[0]),
-                   "h": {d: np.round(np.nan_to_num(s["h"][0]), 2).tolist()
-                         for d, s in layer_states(item)["directions"].items()}}
-            for name, item in rows}
 
 
 def replay_units(frames: list[np.ndarray], n: int) -> list[int]:

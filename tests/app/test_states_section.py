@@ -88,3 +88,16 @@ def test_the_unit_that_matters_most_is_starred_and_units_order_by_it():
     at.selectbox(key="seq2seq:basic:states-layer").set_value("decoder_lstm_0").run()    # no direct link: no order
     assert not at.exception and not any(c.value.startswith("★") for c in at.caption)
     assert any("is measured on one layer of this model: encoder_lstm_0." in c.value for c in at.caption)
+
+
+def test_the_language_models_units_on_at_return_find_return_in_its_held_out_text():
+    at = _open("views/lm.py", "lm")
+    assert at.selectbox(key="lm:states-layer").value == "lstm"
+    for k, v in {"lm:states-span:lstm": (0, 0), "lm:states-threshold:h": 0.3, "lm:states-matches": True}.items():
+        at.session_state[k] = v
+    at.session_state["lm:states-open"] = True
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    (table,) = [d for d in at.dataframe if "the units on over ⟦…⟧" in d.value.columns]
+    spans = [cell[cell.index("⟦") + 1:cell.index("⟧")] for cell in table.value["the units on over ⟦…⟧"]]
+    assert sum(s.startswith("return") for s in spans) >= 0.7 * len(spans), spans
