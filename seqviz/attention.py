@@ -337,7 +337,15 @@ def cue_mass(attention: np.ndarray, cues: list[list[bool]], max_len: int) -> flo
 # ---------------------------------------------------------------------------------------------
 def predict(bundle, text: str) -> dict:
     """One forward pass: label, class probabilities and one attention weight per token."""
-    vocab, labels = bundle.vocabs["words"], bundle.vocabs["labels"]
+    (got,) = predict_batch(bundle, [text])
+    if isinstance(got, SeqvizError):
+        raise got
+    return got
+
+
+def _read(bundle, text: str) -> list[str]:
+    """The tokens the model reads of `text`, or a SeqvizError saying why it cannot."""
+    vocab = bundle.vocabs["words"]
     if not isinstance(text, str) or not text.strip():
         raise SeqvizError("The text is empty; type a sentence to classify.")
     if len(text) > MAX_CHARS:
@@ -350,19 +358,38 @@ def predict(bundle, text: str) -> dict:
     if width is not None and len(tokens) > width:
         raise SeqvizError(f"The text has {len(tokens)} words; this model (the seed score: one bias per position) "
                           f"reads at most {width}. Shorten it, or train a model with a larger max_len.")
-    known = [t in vocab for t in tokens]
-    if not any(known):
+    if not any(t in vocab for t in tokens):
         sample = ", ".join(vocab.tokens[2:8])
         raise SeqvizError(f"None of the words are in the model's vocabulary of {len(vocab):,} words "
                           f"(it knows e.g. {sample}); type text like the training data.")
-    # one trace for any sentence length (else the first sentence of each new length retraces: ~1.5 s)
-    ids = np.zeros((1, width or len(tokens)), np.int32)
-    ids[0, :len(tokens)] = vocab.encode(tokens)
-    probs, att = graphs.forward(bundle.model, ids, tf.TensorSpec((None, width), tf.int32))
-    probs, att = probs.numpy()[0], att.numpy()[0, :len(tokens)]
-    return {"tokens": tokens, "attention": [float(a) for a in att], "unknown": [not k for k in known],
-            "label": labels.tokens[int(probs.argmax())],
-            "probs": {lab: float(p) for lab, p in zip(labels.tokens, probs)}}
+    return tokens
+
+
+def predict_batch(bundle, texts: list[str]) -> list:
+    """`predict` of many sentences (predict --data), all of a batch in one traced call: per sentence its result,
+    or the SeqvizError that refused it. A batch pads to its longest sentence (the seed score: to max_len), the
+    mask keeps the padding out: each row is what `predict` gives it alone (to float rounding)."""
+    vocab, labels, width = bundle.vocabs["words"], bundle.vocabs["labels"], _width(bundle.params)
+    out: list = []
+    for text in texts:
+        try:
+            out.append(_read(bundle, text))
+        except SeqvizError as e:
+            out.append(e)
+    read = [i for i, r in enumerate(out) if not isinstance(r, SeqvizError)]
+    if not read:
+        return out
+    # one trace for any batch and sentence length (else each new length retraces: ~1.5 s)
+    ids = np.zeros((len(read), width or max(len(out[i]) for i in read)), np.int32)
+    for row, i in enumerate(read):
+        ids[row, :len(out[i])] = vocab.encode(out[i])
+    probs, att = (a.numpy() for a in graphs.forward(bundle.model, ids, tf.TensorSpec((None, width), tf.int32)))
+    for row, i in enumerate(read):
+        tokens = out[i]
+        out[i] = {"tokens": tokens, "attention": att[row, :len(tokens)].tolist(),
+                  "unknown": [t not in vocab for t in tokens], "label": labels.tokens[int(probs[row].argmax())],
+                  "probs": {lab: float(p) for lab, p in zip(labels.tokens, probs[row])}}
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

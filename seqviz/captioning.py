@@ -1244,6 +1244,26 @@ def story(rep: dict) -> dict:
     return {"lines": lines, "events": events}
 
 
+def batch_inputs(raw: bytes, filename: str) -> list:
+    """predict --data: a .npy of image features (N, D), one input a row ("row i", from 0 as in captions.csv)."""
+    x = read_features(raw, filename, None, max_rows=None)                  # the file size limit bounds it
+    return [(f"row {i}", row) for i, row in enumerate(x[None] if x.ndim == 1 else x)]
+
+
+def predict_batch(bundle, images: list, beam: int = 3, top_k: int = 5, ablate: str = "none") -> list:
+    """predict --data: each image's result as `predict --file` prints it for a .npy of that one vector."""
+    from seqviz import batch
+    one = lambda b, x, **o: {"heads": heads(b), "ablate": ablate, **decode(b, _checked(b, x), **o)}  # noqa: E731
+    return batch.each(one)(bundle, images, beam=beam, top_k=top_k, ablate=ablate)
+
+
+def _checked(bundle, x: np.ndarray) -> np.ndarray:
+    d = bundle.params["feature_dim"]
+    if x.shape != (d,):
+        raise SeqvizError(f"The image has {x.shape[-1]} features; model {bundle.name!r} reads {d}.")
+    return x
+
+
 def predict_file(bundle, raw: bytes, filename: str = "features.npy", beam: int = 3, top_k: int = 5,
                  ablate: str = "none") -> dict:
     """A .npy of shape (D,) -> one result {captions, steps, ...}; of shape (N, D) -> {"rows": [N results]}."""

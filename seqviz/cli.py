@@ -124,8 +124,12 @@ def cmd_replay(args) -> None:
 def cmd_predict(args) -> None:
     mod = archs.get(args.arch).module()
     options = resolve(mod.PREDICT_PARAMS, parse_sets(args.set))
+    if args.data is not None:
+        return _predict_data(args, mod, options)
+    if args.out is not None or args.batch_size is not None or args.on_error is not None:
+        raise SeqvizError("--out, --batch-size and --on-error go with --data FILE (a file of inputs).")
     if args.text is None and args.file is None:
-        raise SeqvizError("predict needs --text TEXT or --file FILE.")
+        raise SeqvizError("predict needs --text TEXT, --file FILE or --data FILE (a file of inputs).")
     raw = read_path(args.file) if args.file is not None else None   # measured before any model is loaded
     default = contract.hook(mod, "default_model")(options)  # seq2seq: one per mode
     bundle = store.load(args.arch, args.model or default)
@@ -141,6 +145,43 @@ def cmd_predict(args) -> None:
         _emit(compare.run(bundle, store.load(args.arch, args.compare), run))
     else:
         _emit(run(bundle))
+
+
+def _predict_data(args, mod, options: dict) -> None:
+    """predict --data: every input of the file, one JSON line each (seqviz.batch), to --out (written whole or
+    not at all: a temp file beside it, renamed at the end) or to stdout; progress on stderr."""
+    import os
+    import tempfile
+
+    from seqviz import batch
+    from seqviz.uploads import check_writable
+    if args.text is not None or args.file is not None or args.compare is not None:
+        raise SeqvizError("--data reads the inputs from its file: leave out --text, --file and --compare.")
+    size, on_error = batch.BATCH if args.batch_size is None else args.batch_size, args.on_error or "stop"
+    batch.check_options(size, on_error)
+    if args.out is not None:
+        check_writable(args.out)
+    raw, filename = read_path(args.data), Path(args.data).name
+    rows = batch.read_inputs(args.arch, raw, filename)
+    bundle = store.load(args.arch, args.model or contract.hook(mod, "default_model")(options))
+    show = lambda done, total, seconds: print(batch.progress_line(done, total, seconds), file=sys.stderr,  # noqa: E731
+                                              flush=True)
+    run = lambda write: batch.run(bundle, rows, write, options, size, on_error, show)  # noqa: E731
+    if args.out is None:
+        summary = run(lambda r: print(to_json(r), flush=False))
+    else:
+        out = Path(args.out)
+        fd, tmp = tempfile.mkstemp(dir=out.resolve().parent, prefix=f".{out.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                summary = run(lambda r: f.write(to_json(r) + "\n"))
+            os.replace(tmp, out)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    print(f"{summary['rows']:,} inputs in {summary['seconds']:.1f} s"
+          + (f", {summary['errors']:,} refused (their lines say why)" if summary["errors"] else "")
+          + (f"; written to {args.out}" if args.out else ""), file=sys.stderr, flush=True)
 
 
 def cmd_explain(args) -> None:
@@ -241,6 +282,15 @@ def main(argv=None) -> int:
     p.add_argument("--file")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--compare", metavar="NAME", help='a second model of the arch: prints {"a", "b", "diff"}')
+    p.add_argument("--data", metavar="FILE", help="a file of inputs: one JSON line each, what --text prints for it "
+                   "(a CSV's text column or one input a line; dialogue-acts: a CSV conversation_id,utterance[,speaker] "
+                   "or dialogues separated by blank lines; seq2seq: a source column or one a line; captioning: a .npy "
+                   "(N, D); lm: one prompt a line)")
+    p.add_argument("--out", metavar="FILE.jsonl", help="with --data: write the lines here (whole, or not at all) "
+                   "instead of stdout")
+    p.add_argument("--batch-size", type=int, metavar="N", help=f"with --data: inputs per batch (default {256})")
+    p.add_argument("--on-error", choices=("stop", "skip"), help="with --data: a row the model cannot read stops the "
+                   "run (stop, the default) or gets a {\"row\", \"error\"} line in its place (skip)")
     p.set_defaults(fn=cmd_predict)
     r = sub.add_parser("replay", help="what a stored model did on its probe input, epoch by epoch (JSON)")
     r.add_argument("arch")

@@ -113,7 +113,22 @@ OPTIONAL: dict[str, Any] = {
     # `unit_effects(bundle, text, layer)` -> each unit's weight into the page's output and its ablation's effect
     # (seqviz.states.effects), or None for a layer that reaches the output only through others
     "unit_effects": lambda mod: lambda bundle, text, layer: None,
+    # seqviz.batch (predict --data): `batch_inputs(raw, filename)` -> [(where in the file, input)] (by default a
+    # `text` column or one input per line); `predict_batch(bundle, inputs, **options)` -> per input `predict`'s
+    # result or the SeqvizError that refused it (by default `predict` on each)
+    "batch_inputs": lambda mod: _text_rows,
+    "predict_batch": lambda mod: _each(mod),
 }
+
+
+def _text_rows(raw: bytes, filename: str) -> list:
+    from seqviz import batch
+    return batch.text_rows(raw, filename)
+
+
+def _each(mod: ModuleType):
+    from seqviz import batch
+    return batch.each(mod.predict)
 
 
 def _heldout_inputs(bundle) -> tuple[list, list]:

@@ -894,6 +894,26 @@ def lstm_inputs(bundle, texts: list[str]) -> list:
                                   [[f"{j + 1}. {u[:24]}" for j, u in enumerate(us)] for _, us in parsed])]
 
 
+def batch_inputs(raw: bytes, filename: str) -> list:
+    """predict --data: a CSV with columns conversation_id, utterance[, speaker] (an `act` column, if any, is not
+    read), rows in dialogue order, one input per conversation; or a text file of dialogues one utterance a line
+    ("A: ..." speakers optional), separated by blank lines."""
+    from seqviz.uploads import decode_text, read_csv
+    if filename.lower().endswith(".csv"):
+        df = read_csv(raw, filename, ["conversation_id", "utterance"], ["speaker"])
+        out = []
+        for cid, g in df.groupby("conversation_id", sort=False):
+            who = g.speaker.tolist() if "speaker" in df.columns else [""] * len(g)
+            out.append((f"conversation {cid}", "\n".join(f"{s}: {u}" if s else u for s, u in zip(who, g.utterance))))
+        return out
+    blocks, n = [], 0
+    for block in decode_text(raw, filename).replace("\r\n", "\n").split("\n\n"):
+        if block.strip():
+            n += 1
+            blocks.append((f"dialogue {n}", block.strip()))
+    return blocks
+
+
 def unit_effects(bundle, text: str, layer: str) -> dict | None:
     """Each unit of the dialogue BiLSTM (`context`) against the CRF's Viterbi path (seqviz.states.effects): its
     weight into the emissions of the path's tags (the mean over the utterances), and the drop in the path's

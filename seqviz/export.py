@@ -37,6 +37,7 @@ import tensorflow as tf
 
 from seqviz import archs, store
 from seqviz.errors import SeqvizError
+from seqviz.uploads import check_writable
 from seqviz.vocab import Vocab
 
 _WORD = r"\pL\pN_"          # Python's \w on str (letters, numbers, underscore); RE2's own \w is ASCII only
@@ -91,8 +92,7 @@ def export(arch: str, name: str, out: str | os.PathLike, overwrite: bool = False
         raise SeqvizError(f"{out} is a file; give a folder to write the SavedModel into.")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise SeqvizError(f"{out} exists and is not empty; choose a new folder or pass --overwrite.")
-    if not out.parent.is_dir():
-        raise SeqvizError(f"Cannot write {out}: the folder {out.parent} does not exist.")
+    check_writable(out)                                  # /proc/x, a read-only mount: one sentence, not a traceback
     bundle = store.load(arch, name)
     tmp = out.parent / f".tmp-export-{out.name}-{uuid.uuid4().hex[:8]}"
     try:
@@ -102,6 +102,8 @@ def export(arch: str, name: str, out: str | os.PathLike, overwrite: bool = False
         os.replace(tmp, out)
     except OSError as e:
         raise SeqvizError(f"Cannot write {out}: {e.strerror or e}.") from None
+    except tf.errors.OpError as e:                       # TensorFlow's own file errors while saving
+        raise SeqvizError(f"Cannot write {out}: {e.message}.") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())

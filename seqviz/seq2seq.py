@@ -1157,6 +1157,12 @@ def lstm_inputs(bundle, texts: list[str]) -> list:
     return items
 
 
+def batch_inputs(raw: bytes, filename: str) -> list:
+    """predict --data: a CSV's `source` column (a `target` column, if any, is not read), or one source a line."""
+    from seqviz import batch
+    return batch.text_rows(raw, filename, "source")
+
+
 def unit_effects(bundle, text: str, layer: str) -> dict | None:
     """Each unit of the encoder's top layer against the greedy decode (seqviz.states.effects): the final h it
     hands the decoder (its first state, and what basic and peek modes read at every step), and the drop in the

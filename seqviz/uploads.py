@@ -100,3 +100,20 @@ def read_csv(raw: bytes, filename: str, required: list[str], optional: list[str]
         raise SeqvizError(f"{filename} has the header ({', '.join(str(c) for c in df.columns)}) but no data rows.")
     keep = [c for c in list(required) + list(optional) if c in cols]
     return pd.DataFrame({c: df[cols[c]].astype(str).str.strip() for c in keep})
+
+
+def check_writable(path) -> None:
+    """Refuse an output path whose folder cannot be written, before any work is done: one sentence (a folder
+    that does not exist, /proc, a read-only mount)."""
+    import os
+    import tempfile
+    from pathlib import Path
+    parent = Path(path).resolve().parent
+    if not parent.is_dir():
+        raise SeqvizError(f"Cannot write {path}: the folder {parent} does not exist.")
+    try:
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=".seqviz-write-check-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise SeqvizError(f"Cannot write {path}: {e.strerror or e}.") from None

@@ -17,7 +17,7 @@ def run(capsys, *argv):
 @pytest.mark.parametrize("argv, words", [
     (["predict", "attention", "--text", ""], "empty"),
     (["predict", "attention", "--text", "x" * 10_001], "limit is 2,000"),
-    (["predict", "attention"], "--text TEXT or --file FILE"),
+    (["predict", "attention"], "--text TEXT, --file FILE or --data FILE"),
     (["predict", "attention", "--file", "/no/such/file.txt"], "Cannot read /no/such/file.txt"),
     (["predict", "attention", "--model", "nope", "--text", "hi"], "No attention model named 'nope'"),
     (["predict", "lstm-crf", "--text", "hi"], "Unknown architecture 'lstm-crf'"),
