@@ -343,6 +343,52 @@ def states_bench(quick: bool = False) -> dict:
     return {"results": rows}
 
 
+def batch_predict(quick: bool = False) -> dict:
+    """predict --data on the attention default, as its author scored 10,000 examples with their attention
+    weights: 10,000 generated sentences (--quick: 2,000) in a CSV through seqviz.batch (reading the file,
+    tokenising, checking each row, the model in batches of 256, a JSON line per sentence written to a file),
+    against Keras' own `model.predict` of the same sentences already encoded and padded (the model alone), twice
+    each, alternating, in one run; the ratio of the medians (goal <= 1.5) and the peak RSS."""
+    import resource
+    import statistics
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    from seqviz import attention, batch, store
+    from seqviz.cli import to_json
+    n = 2_000 if quick else 10_000
+    bundle = store.load("attention", "default")
+    texts = attention.make_toy(n, seed=7).texts
+    raw = ("text\n" + "".join(f"{t}\n" for t in texts)).encode()
+    ids = attention.encode(bundle.vocabs["words"], texts, bundle.params["max_len"])
+    times = {"seqviz": [], "keras": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.jsonl"
+        for _ in range(2):
+            t0 = time.perf_counter()
+            rows = batch.read_inputs("attention", raw, "bench.csv")
+            with open(out, "w", encoding="utf-8") as f:                     # as predict --data --out writes
+                summary = batch.run(bundle, rows, lambda r, f=f: f.write(to_json(r) + "\n"))
+            times["seqviz"].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            probs, att = bundle.model.predict(ids, batch_size=batch.BATCH, verbose=0)
+            times["keras"].append(time.perf_counter() - t0)
+        text = out.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert summary["errors"] == 0 and len(lines) == n
+    first = __import__("json").loads(lines[0])
+    assert first["label"] == bundle.vocabs["labels"].tokens[int(np.argmax(probs[0]))]
+    seqviz_s, keras_s = (statistics.median(v) for v in times.values())
+    out = {"sentences": n, "predict_data_s": round(seqviz_s, 2), "rows_per_s": round(n / seqviz_s),
+           "keras_predict_s": round(keras_s, 2), "ratio": round(seqviz_s / keras_s, 2),
+           "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
+           "jsonl_mb": round(len(text.encode()) / 1e6, 1)}
+    _say(str(out))
+    return out
+
+
 def sampled_softmax(quick: bool = False, sizes: tuple[int, ...] | None = None, hidden: int = 256,
                     num_sampled: int = 512, warmup: int | None = None, timed: int | None = None) -> dict:
     """Seconds per training step of the LSTM language model (seqviz.lm) with the full softmax and with
@@ -904,7 +950,8 @@ BENCHES = {"attention-single-pass": attention_single_pass, "dialogue-memory": di
            "cold-start": cold_start, "interaction": interaction, "sampled-softmax": sampled_softmax,
            "train-watched": train_watched, "first-visit": first_visit, "export": export_defaults,
            "seq2seq-addition": seq2seq_addition, "dialogue-swda": dialogue_swda, "replay-overhead": replay_overhead,
-           "explain": explain_bench, "evaluate": evaluate_files, "states": states_bench}
+           "explain": explain_bench, "evaluate": evaluate_files, "states": states_bench,
+           "batch-predict": batch_predict}
 
 
 def run(name: str, quick: bool = False) -> dict:

@@ -5,9 +5,10 @@ Bad input exits 2 with one line on stderr; no traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+
+import orjson
 
 from seqviz import archs, contract, store
 from seqviz.errors import SeqvizError
@@ -20,20 +21,19 @@ class _Parser(argparse.ArgumentParser):
         raise SeqvizError(f"{message} (see python -m {self.prog} --help)")
 
 
-def _finite(obj):
-    """NaN and infinities as null: JSON has no NaN (json.dumps would print a bare NaN, which parsers refuse)."""
-    if isinstance(obj, float):
-        return obj if obj == obj and abs(obj) != float("inf") else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
-
-
 def to_json(obj) -> str:
-    """What the CLI prints: one line of JSON, NaN as null."""
-    return json.dumps(_finite(obj), ensure_ascii=False, allow_nan=False)
+    """What the CLI prints: one line of JSON, NaN and infinities as null (orjson: ~8x the standard library's
+    speed, which predict --data's 10,000 lines a second need)."""
+    return orjson.dumps(obj, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+def _plain(obj):
+    """What orjson does not write itself: numpy scalars, tuples' subclasses... as plain Python."""
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, float):
+        return float(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON")
 
 
 def _emit(obj) -> None:

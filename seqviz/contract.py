@@ -285,6 +285,12 @@ def conform(mod: ModuleType, result: dict) -> dict:
     return {k: result[k] for k in spec if k in result}
 
 
+def ordered(mod: ModuleType, result: dict) -> dict:
+    """`result` with its keys in the RESULT spec's order, unchecked: for the rows of a batch whose first row
+    `conform` checked (the same code made them all)."""
+    return {k: result[k] for k in mod.RESULT if k in result}
+
+
 def describe(mod: ModuleType) -> str:
     """RESULT in words, one key a line (the CLI's help)."""
     return "\n".join(f"  {k}: {_name(o.type)}" + (f" ({', '.join(map(str, o.shape))})" if o.shape else "")
