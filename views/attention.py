@@ -178,6 +178,7 @@ def compare_section(bundle, text: str, r: dict) -> dict | None:
 header()
 bundle = ui.require(sidebar())
 text = input_section(bundle)
+ui.batch_section(bundle, "attention")
 r = ui.predict_or_stop(bundle, text)
 figures_section(r)
 why_section(bundle, text, r)

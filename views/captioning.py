@@ -329,6 +329,7 @@ header()
 bundle = ui.require(sidebar())
 x, scene, filename, asked, held_truth = input_section(bundle)
 beam, ablate = options_section()
+ui.batch_section(bundle, "captioning", {"beam": beam, "ablate": ablate})
 row = rows_section(bundle, x, filename)
 # the decode now; the ablated decode and both scorings go on in worker threads while the heads are drawn
 r, ablated, scores = calls.captioning_views(bundle, x[row], beam, ablate)

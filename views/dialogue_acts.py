@@ -219,6 +219,7 @@ def compare_section(bundle, text: str, r: dict) -> dict | None:
 header()
 bundle = ui.require(sidebar())
 text = input_section()
+ui.batch_section(bundle, "dialogue-acts")
 r = ui.predict_or_stop(bundle, text)
 tags_section(r)
 lattice_section(r)

@@ -186,6 +186,7 @@ def generate_section(bundle) -> None:
         st.info("No language model in the store yet: train one from the sidebar.")
         return
     prompt, options = input_section()
+    ui.batch_section(bundle, "lm", options)
     try:
         r = ui.predict(bundle, prompt, **options)
     except SeqvizError as e:

@@ -307,6 +307,7 @@ def _tab(mode: str, bundle, r: dict, text: str, beam: int, expected: str | None)
         _inside(mode, r, bundle.params, beam)
         gradient_section(mode, bundle, r, text, beam)
         ui.states_section(bundle, text, f"seq2seq:{mode}")
+        ui.batch_section(bundle, f"seq2seq:{mode}", {"beam": beam})
         ui.heldout_section(bundle, f"seq2seq:{mode}", lambda text, ex: {"text": text, "expected": ex["gold"]})
     try:
         pinned = pinning.result()

@@ -16,6 +16,7 @@ concern; every page reads them as `ui.X`:
   heldout   `heldout_section`: a page's folded "Held-out set" (seqviz.evaluate: metrics, confusion, slices,
             every example, the map)
   states    `states_section`: a page's folded "Inside the LSTM" (seqviz.states: h, c, gates; LSTMVis' span)
+  batch     `batch_section`: a page's folded "Score a file of inputs" (seqviz.batch: predict --data's rows)
 """
 from seqviz.ui import calls  # noqa: F401  (ui.calls: each page's model calls and its warm-up)
 from seqviz.ui.details import (download_result, export_zip, guide, keras_code, model_details, replay_view,
@@ -26,11 +27,13 @@ from seqviz.ui.sidebar import NO_COMPARE, compared, comparison, model_sidebar, r
 from seqviz.ui.url import MAX_URL_TEXT, bind, open_view, query_number, query_value, share, text_input
 from seqviz.ui.warmup import WARMUP, warm_up, warmup_panel
 from seqviz.ui.widgets import POLL_SECONDS, error, knob, md, table, wide_chart
+from seqviz.ui.batch import batch_section
 from seqviz.ui.heldout import heldout_section
 from seqviz.ui.states import states_section
 from seqviz.ui.why import heldout_agreement, why_section
 
-__all__ = ["MAX_URL_TEXT", "NO_COMPARE", "POLL_SECONDS", "WARMUP", "background", "bind", "call", "compared",
+__all__ = ["MAX_URL_TEXT", "NO_COMPARE", "POLL_SECONDS", "WARMUP", "background", "batch_section", "bind", "call",
+           "compared",
            "comparison", "download_result", "error", "export_zip", "guide", "heldout_agreement",
            "heldout_section", "job_status", "keras_code", "knob", "load_model", "md", "model_details",
            "model_sidebar", "open_view", "predict", "predict_async", "predict_or_stop", "query_number",
