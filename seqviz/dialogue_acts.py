@@ -738,7 +738,15 @@ def parse(text: str) -> tuple[list[str], list[str]]:
 def predict(bundle, text: str) -> dict:
     """Viterbi tags (the whole decode: path, score, best scores and backpointers), per-utterance argmax, marginals,
     emissions and transitions for one dialogue."""
-    vocab, tags = bundle.vocabs["words"], bundle.vocabs["tags"]
+    (got,) = predict_batch(bundle, [text])
+    if isinstance(got, SeqvizError):
+        raise got
+    return got
+
+
+def _read(bundle, text: str) -> tuple:
+    """(speakers, utterances, ids, unknown utterances) of a dialogue, or a SeqvizError saying why not."""
+    vocab = bundle.vocabs["words"]
     speakers, utterances = parse(text)
     use_speaker = bundle.params["use_speaker"]
     ids = encode(vocab, utterances, bundle.params["max_words"],        # as in training: long utterances are cut
@@ -747,14 +755,32 @@ def predict(bundle, text: str) -> dict:
     if all(unknown):
         raise SeqvizError(f"None of the words are in the model's vocabulary of {len(vocab):,} words "
                           f"(it knows e.g. {', '.join(vocab.tokens[2:8])}); type a dialogue like the training data.")
-    (em, tr), = scores(bundle.model, [ids])
-    best = crf.viterbi(em, tr)
-    return {"utterances": utterances, "speakers": speakers, "labels": tags.tokens,
-            "tags": tags.decode(best.path), "greedy_tags": tags.decode(em.argmax(1)),
-            "path": best.path, "path_score": best.score,
-            "cumulative": best.cumulative.tolist(), "backpointers": best.backpointers.tolist(),
-            "marginals": crf.marginals(em, tr).tolist(), "emissions": em.tolist(), "transitions": tr.tolist(),
-            "unknown_utterances": [i for i, u in enumerate(unknown) if u]}
+    return speakers, utterances, ids, unknown
+
+
+def predict_batch(bundle, texts: list[str], group: int = 64) -> list:
+    """`predict` of many dialogues (predict --data): their emissions `group` dialogues a forward pass, then each
+    one's CRF decode in numpy; per dialogue its result, or the SeqvizError that refused it."""
+    tags = bundle.vocabs["tags"]
+    out: list = []
+    for text in texts:
+        try:
+            out.append(_read(bundle, text))
+        except SeqvizError as e:
+            out.append(e)
+    read = [i for i, r in enumerate(out) if not isinstance(r, SeqvizError)]
+    for start in range(0, len(read), group):
+        at = read[start:start + group]
+        for i, (em, tr) in zip(at, scores(bundle.model, [out[i][2] for i in at])):
+            speakers, utterances, _, unknown = out[i]
+            best = crf.viterbi(em, tr)
+            out[i] = {"utterances": utterances, "speakers": speakers, "labels": tags.tokens,
+                      "tags": tags.decode(best.path), "greedy_tags": tags.decode(em.argmax(1)),
+                      "path": best.path, "path_score": best.score,
+                      "cumulative": best.cumulative.tolist(), "backpointers": best.backpointers.tolist(),
+                      "marginals": crf.marginals(em, tr).tolist(), "emissions": em.tolist(), "transitions": tr.tolist(),
+                      "unknown_utterances": [u for u, unk in enumerate(unknown) if unk]}
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
