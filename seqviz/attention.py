@@ -439,26 +439,40 @@ def serving(bundle):
 
     width = _width(bundle.params)
 
-    @tf.function(input_signature=[tf.TensorSpec([], tf.string, name="text")])
+    @tf.function(input_signature=[tf.TensorSpec(None, tf.string, name="text")])
     def serve(text):
-        tokens = export.tokenize(text)                                      # (T,)
+        texts = tf.reshape(text, [-1])                                      # one sentence or a batch: (N,)
+        tokens = export.tokenize(texts)                                     # ragged (N, T_i)
         if width is not None:   # the seed score: the first max_len words, padded to max_len
-            tokens = tokens[:width]
-        ids = ids_of.lookup(tokens)[None]
+            tokens = tokens[:, :width]
+        ids = export.pad_ragged(tf.ragged.map_flat_values(ids_of.lookup, tokens), width or 1)   # (N, T), 0-padded
         if width is not None:
-            ids = tf.pad(ids, [[0, 0], [0, width - tf.size(tokens)]])
+            ids = ids[:, :width]
         probs, att = bundle.model(ids, training=False)
-        return {"tokens": tokens, "unknown": tf.equal(ids_of.lookup(tokens), vocab.unk_id),
-                "attention": att[0, :tf.size(tokens)], "probs": probs[0], "labels": tf.constant(labels.tokens),
-                "label": export.words(labels, tf.argmax(probs[0], output_type=tf.int32))}
+        length = tf.cast(tokens.row_lengths(), tf.int32)                    # (N,)
+        steps = tf.reduce_max(tf.concat([length, [0]], 0))
+        real = tf.sequence_mask(length, steps)
+        out = {"tokens": tokens.to_tensor(""), "length": length,
+               "unknown": tf.equal(ids[:, :steps], vocab.unk_id) & real,
+               "attention": tf.where(real, att[:, :steps], 0.0), "probs": probs, "labels": tf.constant(labels.tokens),
+               "label": export.words(labels, tf.argmax(probs, axis=1, output_type=tf.int32))}
+        # one sentence (a scalar): its own outputs, without the batch axis, as before batches were taken
+        return tf.cond(tf.equal(tf.rank(text), 0),
+                       lambda: {k: v if k == "labels" else v[0][:length[0]] if k in ("tokens", "unknown", "attention")
+                                else v[0] for k, v in out.items()},
+                       lambda: out)
 
-    return export.Serving(serve, {"text": "a string: the sentence to classify"},
-                          {"tokens": "(T,) string: its words, as seqviz tokenises them",
-                           "unknown": "(T,) bool: the words the model does not know (read as <unk>)",
-                           "attention": "(T,) float: one attention weight per word, summing to 1",
-                           "probs": "(C,) float: the class probabilities, in the order of `labels`",
-                           "labels": "(C,) string: the class names", "label": "string: the most probable class"},
-                          {"text": repr(EXAMPLE)}, [ids_of])
+    return export.Serving(serve, {"text": "a string (one sentence), or a batch of N strings"},
+                          {"tokens": "(T,) string: its words, as seqviz tokenises them; a batch: (N, T), padded "
+                                     "with ''",
+                           "length": "its number of words; a batch: (N,), each sentence's",
+                           "unknown": "(T,) bool: the words the model does not know (read as <unk>); a batch: (N, T)",
+                           "attention": "(T,) float: one attention weight per word, summing to 1; a batch: (N, T), "
+                                        "0 past each sentence's length",
+                           "probs": "(C,) float: the class probabilities, in the order of `labels`; a batch: (N, C)",
+                           "labels": "(C,) string: the class names",
+                           "label": "string: the most probable class; a batch: (N,)"},
+                          {"text": repr(EXAMPLE)}, [ids_of], batch={"text": repr([EXAMPLE, "the team won the match"])})
 
 
 def diff(a, ra: dict, b, rb: dict) -> dict:

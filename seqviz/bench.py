@@ -348,7 +348,10 @@ def batch_predict(quick: bool = False) -> dict:
     weights: 10,000 generated sentences (--quick: 2,000) in a CSV through seqviz.batch (reading the file,
     tokenising, checking each row, the model in batches of 256, a JSON line per sentence written to a file),
     against Keras' own `model.predict` of the same sentences already encoded and padded (the model alone), twice
-    each, alternating, in one run; the ratio of the medians (goal <= 1.5) and the peak RSS."""
+    each, alternating, in one run; the ratio of the medians (goal <= 1.5) and the peak RSS. Then the exported
+    SavedModel's `serving_default` on the same sentences in batches of 256, raw strings in (tokenised in its
+    graph), labels out (goal: within 1.5x of predict --data)."""
+    import json
     import resource
     import statistics
     import tempfile
@@ -376,13 +379,27 @@ def batch_predict(quick: bool = False) -> dict:
             probs, att = bundle.model.predict(ids, batch_size=batch.BATCH, verbose=0)
             times["keras"].append(time.perf_counter() - t0)
         text = out.read_text(encoding="utf-8")
+        import tensorflow as tf
+        from seqviz import export
+        export.export("attention", "default", Path(tmp) / "saved")
+        serve = tf.saved_model.load(str(Path(tmp) / "saved")).signatures["serving_default"]
+        serve(text=tf.constant(texts[:batch.BATCH]))                      # the first call traces
+        exported = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            labels = [lab for i in range(0, n, batch.BATCH)
+                      for lab in serve(text=tf.constant(texts[i:i + batch.BATCH]))["label"].numpy()]
+            exported.append(time.perf_counter() - t0)
     lines = text.splitlines()
     assert summary["errors"] == 0 and len(lines) == n
-    first = __import__("json").loads(lines[0])
+    first = json.loads(lines[0])
     assert first["label"] == bundle.vocabs["labels"].tokens[int(np.argmax(probs[0]))]
     seqviz_s, keras_s = (statistics.median(v) for v in times.values())
     out = {"sentences": n, "predict_data_s": round(seqviz_s, 2), "rows_per_s": round(n / seqviz_s),
            "keras_predict_s": round(keras_s, 2), "ratio": round(seqviz_s / keras_s, 2),
+           "export_s": round(statistics.median(exported), 2),
+           "export_ratio": round(statistics.median(exported) / seqviz_s, 2),
+           "export_agrees": float(np.mean([lab.decode() == json.loads(x)["label"] for lab, x in zip(labels, lines)])),
            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
            "jsonl_mb": round(len(text.encode()) / 1e6, 1)}
     _say(str(out))

@@ -51,6 +51,7 @@ class Serving:
     outputs: dict[str, str]                     # output name -> what it is
     example: dict[str, str]                     # input name -> Python code of an example (the README's snippet)
     tables: list = field(default_factory=list)  # the lookup tables the function uses (saved with it)
+    batch: dict[str, str] | None = None         # the inputs of an example batch, where the signature takes one
 
 
 def table(vocab: Vocab) -> tf.lookup.StaticHashTable:
@@ -149,6 +150,20 @@ def readme(bundle: store.Bundle, serving: Serving) -> str:
     except (ValueError, SyntaxError):
         body = '{"inputs": {' + ", ".join(f'"{k}": [...]' for k in serving.example) + "}}"
     rows = lambda d: "\n".join(f"| `{k}` | {v} |" for k, v in d.items())  # noqa: E731
+    many = ""
+    if serving.batch:                      # a batch in one call, and TensorFlow Serving's row format
+        batch_args = ", ".join(f"{k}=tf.constant({v})" for k, v in serving.batch.items())
+        (name, values), = serving.batch.items()
+        instances = json.dumps({"instances": [{name: v} for v in ast.literal_eval(values)]})
+        many = f"""
+A batch in one call (padded outputs, each row's `length` beside them):
+
+```python
+out = serve({batch_args})
+```
+
+and over HTTP, TensorFlow Serving's row format with several rows: `{instances}`.
+"""
     return f"""# {a.title}: `{bundle.arch}/{bundle.name}`, exported by seqviz
 
 A TensorFlow SavedModel. Its `serving_default` signature takes raw inputs and tokenises them inside the
@@ -161,7 +176,7 @@ serve = tf.saved_model.load("path/to/this/folder").signatures["serving_default"]
 out = serve({args})
 print({{k: v.numpy() for k, v in out.items()}})
 ```
-
+{many}
 Inputs:
 
 | name | what |

@@ -72,6 +72,25 @@ def test_attention_export_equals_predict(store_with_defaults, tmp_path, model):
         assert close(g["attention"], want["attention"])
         assert close(g["probs"], [want["probs"][k] for k in g["labels"]])
     assert any(any(g["unknown"]) for g in got)                     # unknown words were part of it
+    assert all(g["length"] == len(g["tokens"]) for g in got)
+
+
+@pytest.mark.parametrize("model", ["default", "default-seed"])
+def test_attention_export_takes_a_batch_equal_row_by_row(store_with_defaults, tmp_path, model):
+    from seqviz import attention
+    texts = [attention.EXAMPLE, "the guitar", "my zzneighbour's quxlaptop crashed at the server", "rain"]
+    (got,) = run_export(tmp_path, "attention", model, [{"text": texts}])
+    bundle = store.load("attention", model)
+    assert len(got["label"]) == len(texts) and len(got["probs"]) == len(texts)
+    width = max(got["length"])
+    for i, text in enumerate(texts):
+        want, n = attention.predict(bundle, text), got["length"][i]
+        assert got["tokens"][i][:n] == want["tokens"] and got["tokens"][i][n:] == [""] * (width - n)
+        assert got["unknown"][i][:n] == want["unknown"] and got["label"][i] == want["label"]
+        assert close(got["attention"][i][:n], want["attention"]) and not any(got["attention"][i][n:])
+        assert close(got["probs"][i], [want["probs"][k] for k in got["labels"]])
+    readme = (tmp_path / "export" / "README.md").read_text()
+    assert '{"instances": [{"text": ' in readme and "A batch in one call" in readme
 
 
 def test_a_use_speaker_export_takes_the_speakers_too(store_with_defaults, tmp_path):
