@@ -54,6 +54,41 @@ class Serving:
     batch: dict[str, str] | None = None         # the inputs of an example batch, where the signature takes one
 
 
+def one_or_many(serving: Serving, example_batch: list) -> Serving:
+    """A signature for one input (a scalar string) that also takes a batch: `serving_default` then reads one
+    string as before, or N strings, each run through the one-input graph (tf.map_fn) and its outputs padded to
+    the longest row, with `<name>_length` (N,) for each output whose length varies (the first axis)."""
+    one = serving.fn
+    conc = one.get_concrete_function()
+    (spec,) = conc.structured_input_signature[0]
+    outs = {k: (t.dtype, t.shape) for k, t in conc.structured_outputs.items()}
+    varies = [k for k, (_, shape) in outs.items() if shape.rank and not shape.is_fully_defined()]
+    row_spec = {k: (tf.RaggedTensorSpec([None] * shape.rank, dtype, ragged_rank=shape.rank - 1) if k in varies
+                    else tf.TensorSpec(shape, dtype)) for k, (dtype, shape) in outs.items()}
+
+    def row(x):                          # one input's outputs, the varying ones as ragged (map_fn stacks them)
+        got = one(x)
+        return {k: (tf.RaggedTensor.from_tensor(v) if k in varies and v.shape.rank > 1 else v) for k, v in got.items()}
+
+    @tf.function(input_signature=[tf.TensorSpec(None, spec.dtype, name=spec.name)])
+    def serve(x):
+        def single():
+            got = one(tf.reshape(x, []))
+            return {**got, **{f"{k}_length": tf.shape(got[k], out_type=tf.int32)[0] for k in varies}}
+
+        def batch():
+            got = tf.map_fn(row, tf.reshape(x, [-1]), fn_output_signature=row_spec)
+            return {**{k: (v.to_tensor() if k in varies else v) for k, v in got.items()},
+                    **{f"{k}_length": tf.cast(got[k].row_lengths(), tf.int32) for k in varies}}
+        return tf.cond(tf.equal(tf.rank(x), 0), single, batch)
+
+    lengths = {f"{k}_length": f"how long `{k}` is; a batch: (N,), each row's" for k in varies}
+    return Serving(serve, {k: f"{v}; or a batch of N" for k, v in serving.inputs.items()},
+                   {**{k: f"{v}; a batch: one more axis first (N), padded" for k, v in serving.outputs.items()},
+                    **lengths},
+                   serving.example, serving.tables, batch={spec.name: repr(example_batch)})
+
+
 def table(vocab: Vocab) -> tf.lookup.StaticHashTable:
     """Token -> id as a hash table; a token not in the vocabulary gets <unk>'s id."""
     init = tf.lookup.KeyValueTensorInitializer(tf.constant(vocab.tokens), tf.range(len(vocab), dtype=tf.int32))

@@ -946,12 +946,13 @@ def serving(bundle, k: int = 10):
         return {"tokens": tokens, "unknown": tf.equal(ids, vocab.unk_id),
                 "next_words": export.words(vocab, top), "next_probs": probs}
 
-    return export.Serving(serve, {"text": "a string: the prompt"},
-                          {"tokens": "(T,) string: the prompt's words, as seqviz tokenises them",
-                           "unknown": "(T,) bool: words not in the vocabulary (read as <unk>)",
-                           "next_words": f"({k},) string: the {k} most probable next words, best first",
-                           "next_probs": f"({k},) float: their probabilities (full softmax over the vocabulary)"},
-                          {"text": repr(EXAMPLE)}, [ids_of])
+    return export.one_or_many(
+        export.Serving(serve, {"text": "a string: the prompt"},
+                       {"tokens": "(T,) string: the prompt's words, as seqviz tokenises them",
+                        "unknown": "(T,) bool: words not in the vocabulary (read as <unk>)",
+                        "next_words": f"({k},) string: the {k} most probable next words, best first",
+                        "next_probs": f"({k},) float: their probabilities (full softmax over the vocabulary)"},
+                       {"text": repr(EXAMPLE)}, [ids_of]), [EXAMPLE, "if self"])
 
 
 # ---------------------------------------------------------------------------------------------

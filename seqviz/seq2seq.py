@@ -1297,9 +1297,10 @@ def serving(bundle):
     if p["mode"] == "attention":
         outputs["alignment"] = "(T+1, S) float: attention over the source at each step (the last row: </s>)"
     typed = task.example(bundle.metrics)
-    return export.Serving(serve, {"text": f"a string: the source, as typed on the page (e.g. {typed!r}); "
-                                          f"its first {p['max_len']} tokens are read"},
-                          outputs, {"text": repr(typed)}, [ids_of])
+    return export.one_or_many(
+        export.Serving(serve, {"text": f"a string: the source, as typed on the page (e.g. {typed!r}); "
+                                       f"its first {p['max_len']} tokens are read"},
+                       outputs, {"text": repr(typed)}, [ids_of]), [typed, typed.split()[0] if " " in typed else typed])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -98,10 +98,17 @@ def flatten(result: dict) -> dict:
 
 
 def to_csv(rows: list[dict]) -> str:
-    """The rows as CSV text, every column any row has (a refused row: its where and error)."""
+    """The rows as CSV text, every column any row has (a refused row: its where and error). A text cell that a
+    spreadsheet would run as a formula (=, +, -, @ first) is written with a leading apostrophe."""
     cols = list(dict.fromkeys(k for r in rows for k in r))
     f = io.StringIO()
     w = csv.DictWriter(f, cols)
     w.writeheader()
-    w.writerows({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()} for r in rows)
+    w.writerows({k: _cell(v) for k, v in r.items()} for r in rows)
     return f.getvalue()
+
+
+def _cell(v):
+    if isinstance(v, (list, dict)):
+        return json.dumps(v)
+    return "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r") else v

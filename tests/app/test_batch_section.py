@@ -58,3 +58,4 @@ def test_flatten_keeps_the_main_columns_and_the_csv_every_column():
     text = to_csv([flatten(r), {"where": "data row 2", "error": "no words"}])
     assert text.splitlines()[0] == "tokens,label,probs.x,probs.y,where,error"
     assert text.splitlines()[2] == ",,,,data row 2,no words"
+    assert to_csv([{"text": "=1+2", "n": -3}]).splitlines()[1] == "'=1+2,-3"       # a formula stays text

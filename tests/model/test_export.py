@@ -194,3 +194,26 @@ def test_the_zip_holds_the_same_savedmodel(store_with_defaults, tmp_path, monkey
     assert {"default/saved_model.pb", "default/README.md", "default/config.json"} <= set(names)
     assert any(n.startswith("default/variables/") for n in names)
     assert not list(tmp_path.glob("seqviz-export-*"))
+
+
+@pytest.mark.parametrize("arch, model, texts", [
+    ("seq2seq", "default-attention", ["3 1 4 1 5", "2 7", "9 9 8 1 0 4 4"]),
+    ("seq2seq", "default-piglatin", ["hello", "strength", "a"]),
+    ("lm", "default", [lm.EXAMPLE, "if self", "the value of the"]),
+])
+def test_a_one_input_export_takes_a_batch_too(store_with_defaults, tmp_path, arch, model, texts):
+    """seqviz.export.one_or_many: N strings in one call give, row by row, what one string gives (each output
+    padded to the longest row, `<name>_length` beside the ones whose length varies)."""
+    *singles, many = run_export(tmp_path, arch, model, [{"text": t} for t in texts] + [{"text": texts}])
+    for i, one in enumerate(singles):
+        for k, v in one.items():
+            a, b = np.asarray(v), np.asarray(many[k][i])
+            if k.endswith("_length"):
+                assert b == a
+                continue
+            cut = b[tuple(slice(0, d) for d in a.shape)]
+            if a.dtype.kind in "fc":
+                assert close(cut, a), (k, i)
+            else:
+                assert cut.tolist() == a.tolist(), (k, i)
+    assert any(f"{k}_length" in many for k in ("tokens", "output"))
