@@ -370,12 +370,8 @@ def predict_batch(bundle, texts: list[str]) -> list:
     or the SeqvizError that refused it. A batch pads to its longest sentence (the seed score: to max_len), the
     mask keeps the padding out: each row is what `predict` gives it alone (to float rounding)."""
     vocab, labels, width = bundle.vocabs["words"], bundle.vocabs["labels"], _width(bundle.params)
-    out: list = []
-    for text in texts:
-        try:
-            out.append(_read(bundle, text))
-        except SeqvizError as e:
-            out.append(e)
+    from seqviz.batch import each
+    out = each(_read)(bundle, texts)                   # each text read, or the SeqvizError that refused it
     read = [i for i, r in enumerate(out) if not isinstance(r, SeqvizError)]
     if not read:
         return out

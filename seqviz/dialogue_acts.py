@@ -762,12 +762,8 @@ def predict_batch(bundle, texts: list[str], group: int = 64) -> list:
     """`predict` of many dialogues (predict --data): their emissions `group` dialogues a forward pass, then each
     one's CRF decode in numpy; per dialogue its result, or the SeqvizError that refused it."""
     tags = bundle.vocabs["tags"]
-    out: list = []
-    for text in texts:
-        try:
-            out.append(_read(bundle, text))
-        except SeqvizError as e:
-            out.append(e)
+    from seqviz.batch import each
+    out = each(_read)(bundle, texts)                   # each text read, or the SeqvizError that refused it
     read = [i for i, r in enumerate(out) if not isinstance(r, SeqvizError)]
     for start in range(0, len(read), group):
         at = read[start:start + group]

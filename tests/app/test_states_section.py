@@ -40,16 +40,19 @@ def test_every_other_page_names_its_layers():
     assert at.selectbox(key="seq2seq:attention:states-layer").options[:2] == ["encoder_lstm_0", "decoder_lstm_0"]
 
 
-def test_units_on_at_pizza_find_food_words_in_the_held_out_set():
-    at = _open("views/attention.py", "attention", text="yesterday my sister said no pizza but the concert was great")
-    for k, v in {"attention:states-span:bilstm": (5, 5), "attention:states-direction": "backward",
-                 "attention:states-threshold:h": 0.5, "attention:states-matches": True}.items():
-        at.session_state[k] = v
-    at.session_state["attention:states-open"] = True
+def _matched(at, key: str, settings: dict) -> list[str]:
+    """The section's `settings` (state keys after "{key}:states-") with the match search on: the matched spans."""
+    for k, v in {**settings, "matches": True, "open": True}.items():
+        at.session_state[f"{key}:states-{k}"] = v
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     (table,) = [d for d in at.dataframe if "the units on over ⟦…⟧" in d.value.columns]
-    spans = [cell[cell.index("⟦") + 1:cell.index("⟧")] for cell in table.value["the units on over ⟦…⟧"]]
+    return [cell[cell.index("⟦") + 1:cell.index("⟧")] for cell in table.value["the units on over ⟦…⟧"]]
+
+
+def test_units_on_at_pizza_find_food_words_in_the_held_out_set():
+    at = _open("views/attention.py", "attention", text="yesterday my sister said no pizza but the concert was great")
+    spans = _matched(at, "attention", {"span:bilstm": (5, 5), "direction": "backward", "threshold:h": 0.5})
     from seqviz.attention import CUES
     assert sum(s in CUES["food"] for s in spans) >= 0.8 * len(spans), spans
     assert any("held-out inputs' sequences where all" in c.value for c in at.caption)
@@ -93,11 +96,5 @@ def test_the_unit_that_matters_most_is_starred_and_units_order_by_it():
 def test_the_language_models_units_on_at_return_find_return_in_its_held_out_text():
     at = _open("views/lm.py", "lm")
     assert at.selectbox(key="lm:states-layer").value == "lstm"
-    for k, v in {"lm:states-span:lstm": (0, 0), "lm:states-threshold:h": 0.3, "lm:states-matches": True}.items():
-        at.session_state[k] = v
-    at.session_state["lm:states-open"] = True
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    (table,) = [d for d in at.dataframe if "the units on over ⟦…⟧" in d.value.columns]
-    spans = [cell[cell.index("⟦") + 1:cell.index("⟧")] for cell in table.value["the units on over ⟦…⟧"]]
+    spans = _matched(at, "lm", {"span:lstm": (0, 0), "threshold:h": 0.3})
     assert sum(s.startswith("return") for s in spans) >= 0.7 * len(spans), spans

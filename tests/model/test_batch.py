@@ -7,17 +7,7 @@ import numpy as np
 import pytest
 
 from seqviz import archs, cli, contract, store
-
-
-def _close(a, b) -> bool:
-    """JSON values equal, floats to 1e-5 (a batch pads rows to its longest: float rounding, nothing more)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
-    if isinstance(a, float) or isinstance(b, float):
-        return abs(a - b) <= 1e-5 + 1e-4 * abs(b)
-    return a == b
+from tests.model.test_replay import _close     # JSON values equal, floats to 1e-5
 
 
 def _lines(capsys, argv) -> list[dict]:
