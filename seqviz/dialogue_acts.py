@@ -1089,9 +1089,17 @@ def serving(bundle):
         spec.append(tf.TensorSpec([None], tf.string, name="speakers"))
         inputs["speakers"] = "(U,) string: who says each utterance (the model reads where the speaker changes)"
         example["speakers"] = repr(parse(EXAMPLE)[0][:4])
-    return export.Serving(tf.function(serve, input_signature=spec), inputs,
-                          {"tags": "(U,) string: the CRF's Viterbi tag of each utterance",
-                           "emissions": "(U, K) float: the per-utterance tag scores (the CRF's unary potentials)",
-                           "transitions": "(K, K) float: the CRF's tag-to-tag scores, from row to column",
-                           "labels": "(K,) string: the tag set, in the order of the emission columns"},
-                          example, [ids_of])
+    one = export.Serving(tf.function(serve, input_signature=spec), inputs,
+                         {"tags": "(U,) string: the CRF's Viterbi tag of each utterance",
+                          "emissions": "(U, K) float: the per-utterance tag scores (the CRF's unary potentials)",
+                          "transitions": "(K, K) float: the CRF's tag-to-tag scores, from row to column",
+                          "labels": "(K,) string: the tag set, in the order of the emission columns"},
+                         example, [ids_of])
+    # a batch of dialogues: (N, U) padded with "" (`predict` never reads an empty utterance), dropped per row
+    speakers, utterances = parse(EXAMPLE)
+    batch = {"utterances": [utterances[:4], utterances[4:6] + ["", ""]]}
+    if use_speaker:
+        batch["speakers"] = [speakers[:4], speakers[4:6] + ["", ""]]
+    return export.one_or_many(one, batch, trim=lambda u, *rest: [tf.boolean_mask(x, tf.not_equal(u, ""))
+                                                                 for x in (u, *rest)],
+                              many='a batch of N dialogues (N, U), the shorter ones padded with ""')

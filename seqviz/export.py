@@ -54,39 +54,43 @@ class Serving:
     batch: dict[str, str] | None = None         # the inputs of an example batch, where the signature takes one
 
 
-def one_or_many(serving: Serving, example_batch: list) -> Serving:
-    """A signature for one input (a scalar string) that also takes a batch: `serving_default` then reads one
-    string as before, or N strings, each run through the one-input graph (tf.map_fn) and its outputs padded to
-    the longest row, with `<name>_length` (N,) for each output whose length varies (the first axis)."""
+def one_or_many(serving: Serving, example_batch: dict[str, list], trim=None, many: str = "a batch of N") -> Serving:
+    """A signature for one input (a scalar string; a dialogue's (U,) utterances) that also takes a batch:
+    `serving_default` then reads one input as before, or N of them (one more axis first), each run through the
+    one-input graph (tf.map_fn) and its outputs padded to the longest row, with `<name>_length` (N,) for each
+    output whose length varies (the first axis). `trim(*row) -> row` drops a row's padding (dialogues of
+    different lengths pad with ""); `example_batch`: the README's batch, per input."""
     one = serving.fn
     conc = one.get_concrete_function()
-    (spec,) = conc.structured_input_signature[0]
+    specs = [s for s in conc.structured_input_signature[0] if s is not None]     # an optional input left out
+    rank = specs[0].shape.rank                                   # one input's rank: 0 a string, 1 utterances
     outs = {k: (t.dtype, t.shape) for k, t in conc.structured_outputs.items()}
     varies = [k for k, (_, shape) in outs.items() if shape.rank and not shape.is_fully_defined()]
     row_spec = {k: (tf.RaggedTensorSpec([None] * shape.rank, dtype, ragged_rank=shape.rank - 1) if k in varies
                     else tf.TensorSpec(shape, dtype)) for k, (dtype, shape) in outs.items()}
 
-    def row(x):                          # one input's outputs, the varying ones as ragged (map_fn stacks them)
-        got = one(x)
+    def row(xs):                         # one input's outputs, the varying ones as ragged (map_fn stacks them)
+        got = one(*(trim(*xs) if trim is not None else xs))
         return {k: (tf.RaggedTensor.from_tensor(v) if k in varies and v.shape.rank > 1 else v) for k, v in got.items()}
 
-    @tf.function(input_signature=[tf.TensorSpec(None, spec.dtype, name=spec.name)])
-    def serve(x):
+    @tf.function(input_signature=[tf.TensorSpec(None, s.dtype, name=s.name) for s in specs])
+    def serve(*xs):
         def single():
-            got = one(tf.reshape(x, []))
+            got = one(*[tf.reshape(x, [-1] * rank) for x in xs])        # rank 0: [], rank 1: [-1]
             return {**got, **{f"{k}_length": tf.shape(got[k], out_type=tf.int32)[0] for k in varies}}
 
         def batch():
-            got = tf.map_fn(row, tf.reshape(x, [-1]), fn_output_signature=row_spec)
+            rows = tuple(tf.reshape(x, [-1] + [tf.shape(x)[-1]] * rank) for x in xs)
+            got = tf.map_fn(row, rows, fn_output_signature=row_spec)
             return {**{k: (v.to_tensor() if k in varies else v) for k, v in got.items()},
                     **{f"{k}_length": tf.cast(got[k].row_lengths(), tf.int32) for k in varies}}
-        return tf.cond(tf.equal(tf.rank(x), 0), single, batch)
+        return tf.cond(tf.equal(tf.rank(xs[0]), rank), single, batch)
 
     lengths = {f"{k}_length": f"how long `{k}` is; a batch: (N,), each row's" for k in varies}
-    return Serving(serve, {k: f"{v}; or a batch of N" for k, v in serving.inputs.items()},
+    return Serving(serve, {k: f"{v}; or {many}" for k, v in serving.inputs.items()},
                    {**{k: f"{v}; a batch: one more axis first (N), padded" for k, v in serving.outputs.items()},
                     **lengths},
-                   serving.example, serving.tables, batch={spec.name: repr(example_batch)})
+                   serving.example, serving.tables, batch={k: repr(v) for k, v in example_batch.items()})
 
 
 def table(vocab: Vocab) -> tf.lookup.StaticHashTable:
@@ -188,8 +192,8 @@ def readme(bundle: store.Bundle, serving: Serving) -> str:
     many = ""
     if serving.batch:                      # a batch in one call, and TensorFlow Serving's row format
         batch_args = ", ".join(f"{k}=tf.constant({v})" for k, v in serving.batch.items())
-        (name, values), = serving.batch.items()
-        instances = json.dumps({"instances": [{name: v} for v in ast.literal_eval(values)]})
+        values = {k: ast.literal_eval(v) for k, v in serving.batch.items()}
+        instances = json.dumps({"instances": [dict(zip(values, row)) for row in zip(*values.values())]})
         many = f"""
 A batch in one call (padded outputs, each row's `length` beside them):
 

@@ -952,7 +952,7 @@ def serving(bundle, k: int = 10):
                         "unknown": "(T,) bool: words not in the vocabulary (read as <unk>)",
                         "next_words": f"({k},) string: the {k} most probable next words, best first",
                         "next_probs": f"({k},) float: their probabilities (full softmax over the vocabulary)"},
-                       {"text": repr(EXAMPLE)}, [ids_of]), [EXAMPLE, "if self"])
+                       {"text": repr(EXAMPLE)}, [ids_of]), {"text": [EXAMPLE, "if self"]})
 
 
 # ---------------------------------------------------------------------------------------------

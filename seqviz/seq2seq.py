@@ -956,6 +956,15 @@ def predict(bundle, text: str, mode: str = "auto", beam: int = 3, top_k: int = 5
         runs += [decoding.Run(1, len(gold_ids), gold_ids, top_k=1), decoding.Run(1, t_len, top_k=1)]
     one = bundle.training and len(runs) == 1    # a replay's snapshot: a one-search graph for a model thrown away
     beams, *seen = decoding.beam_searches(inf.search_one if one else inf.search, src, start, end, runs)
+    forced = [top[0][0] for top in seen[0][0].topk] if exposure else None
+    return _result(bundle, source, beams, gold, forced, seen[1][0].tokens if exposure else None, pinned)
+
+
+def _result(bundle, source: list[str], beams: list, gold: list[str] | None, forced: list[int] | None,
+            free: list[int] | None, pinned: list[str]) -> dict:
+    """`predict`'s result from its searches: the beams (decoding.Hypothesis, best first), the argmax ids at each
+    step given the gold prefix and the free-running greedy ids (None without the exposure view)."""
+    p, sv, tv, task = bundle.params, bundle.vocabs["source"], bundle.vocabs["target"], task_of(bundle.params)
     best = beams[0]
     words = lambda ids: [t for t in tv.decode(ids) if t != END]  # noqa: E731
     return {
@@ -968,10 +977,75 @@ def predict(bundle, text: str, mode: str = "auto", beam: int = 3, top_k: int = 5
         "steps": [{tv.tokens[i]: float(np.exp(lp)) for i, lp in top} for top in best.topk],
         "attention": best.extra.tolist() if p["mode"] == "attention" else None,
         # the argmax at each step given the gold prefix; the decoder reading its own outputs
-        "teacher_forced": tv.decode([top[0][0] for top in seen[0][0].topk]) if exposure else None,
-        "free_running": tv.decode(seen[1][0].tokens) if exposure else None,
+        "teacher_forced": None if forced is None else tv.decode(forced),
+        "free_running": None if free is None else tv.decode(free),
         "prefix": pinned,
     }
+
+
+def predict_batch(bundle, texts: list[str], mode: str = "auto", beam: int = 3, top_k: int = 5, prefix: str = "",
+                  expected: str = "") -> list:
+    """`predict` of many sources (predict --data): per source its result, or the SeqvizError that refused it.
+    Greedy decoding (beam 1, nothing pinned) runs a batch side by side, step by step (`_greedy`): each row is what
+    `predict` gives it alone, to float rounding; a beam search runs source by source."""
+    from seqviz.batch import each
+    options = dict(mode=mode, beam=beam, top_k=top_k, prefix=prefix, expected=expected)
+    if beam != 1 or prefix or mode not in ("auto", bundle.params["mode"]):
+        return each(predict)(bundle, texts, **options)
+    p, sv, tv = bundle.params, bundle.vocabs["source"], bundle.vocabs["target"]
+    task, start, end = task_of(p), tv.index[START], tv.index[END]
+    out = each(lambda b, text: parse_source(text, p, sv))(bundle, texts)   # tokens, or why not
+    read = [i for i, r in enumerate(out) if not isinstance(r, SeqvizError)]
+    if not read:
+        return out
+    decoding.check_width(beam)
+    inf, t_len = inference(bundle.model, p), task.max_target_len(p["max_len"]) + 1
+    src = _padded([sv.encode(out[i]) for i in read])
+    golds = [task.gold(out[i], expected, bundle.metrics, p["max_len"]) for i in read]
+    best = _greedy(inf, src, start, end, t_len, int(top_k))
+    known = [row for row, g in enumerate(golds) if g is not None]         # the exposure view needs the gold
+    forced = {}
+    if known:
+        gold_ids = [tv.encode(golds[row]) + [end] for row in known]
+        fed = _greedy(inf, src[known], start, end, max(map(len, gold_ids)), 1, _padded(gold_ids))
+        forced = {row: [h.topk[t][0][0] for t in range(len(g))] for row, h, g in zip(known, fed, gold_ids)}
+    for row, i in enumerate(read):
+        free = best[row].tokens if row in forced else None
+        out[i] = _result(bundle, out[i], [best[row]], golds[row], forced.get(row), free, [])
+    return out
+
+
+def _padded(rows: list[list[int]]) -> np.ndarray:
+    """Id lists -> (N, longest) int32, 0-padded (the source embedding masks 0)."""
+    ids = np.zeros((len(rows), max(map(len, rows))), np.int32)
+    for i, r in enumerate(rows):
+        ids[i, :len(r)] = r
+    return ids
+
+
+def _greedy(inf: Inference, src: np.ndarray, start: int, end: int, t_len: int, top_k: int,
+            fed: np.ndarray | None = None) -> list:
+    """Greedy decoding of a batch of sources (B, S) step by step, each row as `decoding.greedy` finds it alone: a
+    Hypothesis with each step's chosen log-prob, top-k (ties: the lower id first, as tf.math.top_k) and alignment
+    row, cut after its </s>. `fed` (B, T): read those tokens instead of its own (teacher forcing; T steps, the
+    argmax at each step is its top-1)."""
+    attention: list = []
+    step, state = step_fn(inf, attention), start_state(inf, src)
+    rows, tokens, records = np.arange(len(src)), np.full(len(src), start), []
+    for t in range(t_len if fed is None else fed.shape[1]):
+        log_probs, state = step(tokens, state)                              # (B, V)
+        top = np.argsort(-log_probs, axis=1, kind="stable")[:, :top_k]       # (B, K)
+        tokens = top[:, 0] if fed is None else fed[:, t]
+        records.append((tokens, log_probs[rows, tokens], top, np.take_along_axis(log_probs, top, 1)))
+    hyps, lengths = [], (src != 0).sum(1)                                    # alignments over each row's source
+    for b in rows:
+        chosen = [int(r[0][b]) for r in records]
+        n = chosen.index(end) + 1 if fed is None and end in chosen else len(chosen)
+        hyps.append(decoding.Hypothesis(
+            chosen[:n], [float(r[1][b]) for r in records[:n]],
+            [[(int(i), float(lp)) for i, lp in zip(r[2][b], r[3][b])] for r in records[:n]], end in chosen[:n],
+            np.stack([a[b, :lengths[b]] for a in attention[:n]]) if attention else np.zeros((n, 0), np.float32)))
+    return hyps
 
 
 def exposure(r: dict) -> dict | None:
@@ -1300,7 +1374,7 @@ def serving(bundle):
     return export.one_or_many(
         export.Serving(serve, {"text": f"a string: the source, as typed on the page (e.g. {typed!r}); "
                                        f"its first {p['max_len']} tokens are read"},
-                       outputs, {"text": repr(typed)}, [ids_of]), [typed, typed.split()[0] if " " in typed else typed])
+                       outputs, {"text": repr(typed)}, [ids_of]), {"text": [typed, typed.split()[0] if " " in typed else typed]})
 
 
 # ---------------------------------------------------------------------------------------------

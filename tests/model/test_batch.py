@@ -47,6 +47,26 @@ def test_every_text_architecture_writes_what_predict_prints(tmp_path, capsys, ar
         assert _close(line, _alone(arch, name, x)), x
 
 
+@pytest.mark.parametrize("name", ["default-attention", "default-piglatin-peek", "default-sort-basic"])
+def test_seq2seq_greedy_decodes_a_batch_side_by_side_equal_to_predict(tmp_path, capsys, name):
+    """beam=1 decodes the whole batch step by step (seq2seq._greedy): sources of every length padded together,
+    each line still what predict prints for it alone (decode, top-k, alignment, the exposure view)."""
+    from seqviz import seq2seq
+    b = store.load("seq2seq", name)
+    task = seq2seq.task_of(b.params)
+    sources = [task.joiner.join(s) for s, _ in seq2seq.make_pairs(b.params["task"], 40, 1, b.params["max_len"], 3)]
+    sources.insert(7, "?!")                                   # a row the model cannot read: its line says why
+    path = tmp_path / "in.txt"
+    path.write_text("\n".join(sources) + "\n")
+    got = _lines(capsys, ["predict", "seq2seq", "--model", name, "--data", str(path), "--batch-size", "16",
+                          "--set", "beam=1", "--on-error", "skip"])
+    assert len(got) == len(sources) and got[7]["row"] == "line 8" and got[7]["error"]
+    for i, (line, x) in enumerate(zip(got, sources)):
+        if i != 7:
+            alone = _alone("seq2seq", name, x, beam=1)
+            assert _close(line, alone) and alone["teacher_forced"] is not None, x
+
+
 def test_dialogues_in_a_text_file_are_separated_by_blank_lines(tmp_path, capsys):
     path = tmp_path / "d.txt"
     path.write_text("A: hi\nB: hello\n\n\nA: did you see the game\nB: yeah\n")

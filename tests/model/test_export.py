@@ -100,11 +100,15 @@ def test_a_use_speaker_export_takes_the_speakers_too(store_with_defaults, tmp_pa
     training.train(training.plan("dialogue-acts", tiny, name="spk"))
     texts = ["A: did you see the game\nB: yeah\nA: the game was great\nB: yeah", "A: hi\nA: okay\nB: bye"]
     calls = [dict(zip(("speakers", "utterances"), dialogue_acts.parse(t))) for t in texts]
-    got = run_export(tmp_path, "dialogue-acts", "spk", calls)
+    batch = {k: [c[k] + [""] * (4 - len(c[k])) for c in calls] for k in ("speakers", "utterances")}
+    *got, many = run_export(tmp_path, "dialogue-acts", "spk", calls + [batch])
     bundle = store.load("dialogue-acts", "spk")
-    for text, g in zip(texts, got):
+    for i, (text, g) in enumerate(zip(texts, got)):
         want = dialogue_acts.predict(bundle, text)
         assert g["tags"] == want["tags"] and close(g["emissions"], want["emissions"])
+        n = many["tags_length"][i]                   # the batch: each dialogue's rows, its padding dropped
+        assert n == len(want["tags"]) and many["tags"][i][:n] == want["tags"]
+        assert close(np.asarray(many["emissions"][i])[:n], want["emissions"])
 
 
 def test_dialogue_acts_export_equals_predict(store_with_defaults, tmp_path):
@@ -112,12 +116,21 @@ def test_dialogue_acts_export_equals_predict(store_with_defaults, tmp_path):
     dialogues = [dialogue_acts.EXAMPLE, "hi there\ndo you like zzjazz\nyeah\nokay\nbye now",
                  "is it cold in paris\nright\nwhat about the quxgym\nI don't know, it's fine"]
     calls = [{"utterances": dialogue_acts.parse(d)[1]} for d in dialogues]
-    got = run_export(tmp_path, "dialogue-acts", "default", calls)
+    longest = max(len(c["utterances"]) for c in calls)
+    batch = {"utterances": [c["utterances"] + [""] * (longest - len(c["utterances"])) for c in calls]}
+    *got, many = run_export(tmp_path, "dialogue-acts", "default", calls + [batch])
     bundle = store.load("dialogue-acts")
-    for d, g in zip(dialogues, got):
+    for i, (d, g) in enumerate(zip(dialogues, got)):
         want = dialogue_acts.predict(bundle, d)
         assert g["labels"] == want["labels"] and g["tags"] == want["tags"]
         assert close(g["emissions"], want["emissions"]) and close(g["transitions"], want["transitions"])
+        n = many["tags_length"][i]           # a batch of dialogues padded with "": row by row the same
+        assert n == len(want["tags"]) and many["tags"][i][:n] == want["tags"]
+        assert close(np.asarray(many["emissions"][i])[:n], want["emissions"])
+    assert all(close(t, want["transitions"]) and lab == want["labels"]          # per row, like every output
+               for t, lab in zip(many["transitions"], many["labels"]))
+    readme = (tmp_path / "export" / "README.md").read_text()
+    assert '"instances": [{"utterances": [' in readme and 'padded with ""' in readme
 
 
 @pytest.mark.parametrize("model, texts", [

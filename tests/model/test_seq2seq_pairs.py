@@ -50,6 +50,22 @@ def test_it_learns_the_pairs_and_reports_held_out_metrics(trained):
     assert len(m["examples"]) == seq2seq.MAX_EXAMPLES and all(t == shift(s) for s, t in m["examples"])
 
 
+def test_a_batch_of_sources_decodes_greedily_as_predict_does_alone(trained):
+    """predict_batch at beam 1 (the batch side by side): held-out sources find their gold (the exposure view),
+    a typed source has none, an unknown letter is marked, an empty row is refused in its place."""
+    from tests.model.test_replay import _close
+    _, bundle = trained
+    texts = [s for s, _ in bundle.metrics["examples"][:5]] + ["abz", "", "ab"]
+    got = seq2seq.predict_batch(bundle, texts, beam=1)
+    assert isinstance(got[6], SeqvizError) and "empty" in str(got[6])
+    for i, text in enumerate(texts):
+        if i != 6:
+            assert _close(json.loads(json.dumps(got[i])), json.loads(json.dumps(seq2seq.predict(bundle, text,
+                                                                                                  beam=1)))), text
+    assert got[0]["gold"] is not None and got[0]["teacher_forced"] is not None
+    assert got[5]["unknown"] == [False, False, True] and got[5]["gold"] is None and got[5]["teacher_forced"] is None
+
+
 def test_predict_writes_like_the_targets_and_marks_unknown_tokens(trained):
     _, bundle = trained
     source, gold = bundle.metrics["examples"][0]
