@@ -154,21 +154,21 @@ def dialogue_memory(quick: bool = False) -> dict:
             "seconds": round(seconds, 1)}
 
 
-def swda_csv(path, quick: bool = False, seed: int = 0) -> dict:
+def swda_csv(path, quick: bool = False, seed: int = 0, words: list[str] | None = None) -> dict:
     """Write a generated corpus with the Switchboard DA corpus' shape as a user's CSV (conversation_id, utterance,
     act, speaker): 1,155 conversations (--quick: 116), ~221k utterances (~191 per conversation), 42 tags following
     a Markov chain with Zipf-like frequencies, utterances of log-normal length (median ~6 words, up to 80) over a
-    Zipfian vocabulary of 20k words, speakers alternating in turns. Returns its shape."""
+    Zipfian vocabulary of 20k words (or `words`), speakers alternating in turns. Returns its shape."""
     import csv
 
     import numpy as np
     rng = np.random.default_rng(seed)
-    n_conv, n_tags, n_words = (116 if quick else 1155), 42, 20_000
+    n_conv, n_tags, n_words = (116 if quick else 1155), 42, 20_000 if words is None else len(words)
     weights = 1.0 / np.arange(1, n_tags + 1) ** 1.1                         # a few acts dominate, as in SwDA
     chain = rng.dirichlet(np.full(n_tags, 0.3), size=n_tags) * 0.5 + weights / weights.sum() * 0.5
     zipf = 1.0 / np.arange(1, n_words + 1)
     zipf /= zipf.sum()
-    vocab = np.array([f"w{i}" for i in range(n_words)])
+    vocab = np.array([f"w{i}" for i in range(n_words)] if words is None else words)
     utts = 0
     with open(path, "w", newline="", encoding="utf-8") as f:
         out = csv.writer(f)
@@ -403,6 +403,81 @@ def batch_predict(quick: bool = False) -> dict:
            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
            "jsonl_mb": round(len(text.encode()) / 1e6, 1)}
     _say(str(out))
+    return {"attention": out, "seq2seq": _batch_seq2seq(quick), "dialogue-acts": _batch_dialogue(quick)}
+
+
+def _predict_data(bundle, raw: bytes, filename: str, out, options: dict | None = None) -> tuple[dict, float]:
+    """predict --data's path into the file `out`: read the rows, run them, a JSON line each. -> (summary, s)."""
+    from seqviz import batch
+    from seqviz.cli import to_json
+    t0 = time.perf_counter()
+    rows = batch.read_inputs(bundle.arch, raw, filename)
+    with open(out, "w", encoding="utf-8") as f:
+        summary = batch.run(bundle, rows, lambda r: f.write(to_json(r) + "\n"), options)
+    return summary, time.perf_counter() - t0
+
+
+def _batch_seq2seq(quick: bool) -> dict:
+    """seq2seq's attention default on 10,000 generated sources (--quick: 2,000) with greedy decoding (beam 1: a
+    batch side by side, step by step), against `predict` of each source alone (its beam-1 search graph) on the
+    first 500 in the same run; then the export (one graph per row, tf.map_fn) in batches of 256."""
+    import resource
+    import tempfile
+    from pathlib import Path
+
+    import tensorflow as tf
+
+    from seqviz import export, seq2seq, store
+    n = 2_000 if quick else 10_000
+    bundle = store.load("seq2seq", "default-attention")
+    sources = [" ".join(s) for s, _ in seq2seq.make_pairs("digits", n, 1, bundle.params["max_len"], 11)]
+    raw = ("source\n" + "".join(f"{t}\n" for t in sources)).encode()
+    seq2seq.predict(bundle, sources[0], beam=1)                      # both paths traced before the clocks
+    seq2seq.predict_batch(bundle, sources[:8], beam=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        summary, batched = _predict_data(bundle, raw, "bench.csv", Path(tmp) / "out.jsonl", {"beam": 1})
+        lines = (Path(tmp) / "out.jsonl").read_text(encoding="utf-8").count("\n")
+        t0 = time.perf_counter()
+        for text in sources[:500]:
+            seq2seq.predict(bundle, text, beam=1)
+        alone = (time.perf_counter() - t0) / 500
+        export.export("seq2seq", "default-attention", Path(tmp) / "saved")
+        serve = tf.saved_model.load(str(Path(tmp) / "saved")).signatures["serving_default"]
+        serve(text=tf.constant(sources[:8]))
+        t0 = time.perf_counter()
+        for i in range(0, n, 256):
+            serve(text=tf.constant(sources[i:i + 256]))
+        exported = time.perf_counter() - t0
+    assert summary["errors"] == 0 and lines == n
+    out = {"sources": n, "predict_data_s": round(batched, 2), "rows_per_s": round(n / batched),
+           "predict_alone_ms": round(1000 * alone, 2), "alone_projected_s": round(alone * n, 1),
+           "speedup": round(alone * n / batched, 1), "export_s": round(exported, 2),
+           "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)}
+    _say(f"seq2seq: {out}")
+    return out
+
+
+def _batch_dialogue(quick: bool) -> dict:
+    """The dialogue-acts default on the Switchboard-shaped CSV (`swda_csv`: 1,155 conversations, ~221k
+    utterances; --quick 116), predict --data: emissions 64 conversations a forward pass, each one's CRF decode
+    and marginals; its words drawn from the model's own vocabulary (the cost is the shape's, not the words')."""
+    import resource
+    import tempfile
+    from pathlib import Path
+
+    from seqviz import store
+    bundle = store.load("dialogue-acts", "default")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "swda.csv"
+        shape = swda_csv(path, quick, words=bundle.vocabs["words"].tokens[2:])
+        summary, seconds = _predict_data(bundle, path.read_bytes(), "swda.csv", Path(tmp) / "out.jsonl")
+        mb = (Path(tmp) / "out.jsonl").stat().st_size / 1e6
+    assert summary["errors"] == 0 and summary["rows"] == shape["conversations"]
+    out = {**shape, "predict_data_s": round(seconds, 1),
+           "conversations_per_s": round(shape["conversations"] / seconds, 1),
+           "utterances_per_s": round(shape["utterances"] / seconds), "jsonl_mb": round(mb),
+           "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)}
+    _say(f"dialogue acts: {out}")
     return out
 
 

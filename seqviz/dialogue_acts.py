@@ -758,16 +758,16 @@ def _read(bundle, text: str) -> tuple:
     return speakers, utterances, ids, unknown
 
 
-def predict_batch(bundle, texts: list[str], group: int = 64) -> list:
-    """`predict` of many dialogues (predict --data): their emissions `group` dialogues a forward pass, then each
-    one's CRF decode in numpy; per dialogue its result, or the SeqvizError that refused it."""
+def predict_batch(bundle, texts: list[str]) -> list:
+    """`predict` of many dialogues (predict --data): their emissions in forward passes of similar-sized dialogues
+    (`scores_bucketed`: memory bounded by the padded word slots, not the number of dialogues), then each one's CRF
+    decode in numpy; per dialogue its result, or the SeqvizError that refused it."""
     tags = bundle.vocabs["tags"]
     from seqviz.batch import each
     out = each(_read)(bundle, texts)                   # each text read, or the SeqvizError that refused it
     read = [i for i, r in enumerate(out) if not isinstance(r, SeqvizError)]
-    for start in range(0, len(read), group):
-        at = read[start:start + group]
-        for i, (em, tr) in zip(at, scores(bundle.model, [out[i][2] for i in at])):
+    if read:
+        for i, (em, tr) in zip(read, scores_bucketed(bundle.model, [out[i][2] for i in read])):
             speakers, utterances, _, unknown = out[i]
             best = crf.viterbi(em, tr)
             out[i] = {"utterances": utterances, "speakers": speakers, "labels": tags.tokens,

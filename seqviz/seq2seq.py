@@ -1374,7 +1374,8 @@ def serving(bundle):
     return export.one_or_many(
         export.Serving(serve, {"text": f"a string: the source, as typed on the page (e.g. {typed!r}); "
                                        f"its first {p['max_len']} tokens are read"},
-                       outputs, {"text": repr(typed)}, [ids_of]), {"text": [typed, typed.split()[0] if " " in typed else typed]})
+                       outputs, {"text": repr(typed)}, [ids_of]),
+        {"text": [typed, typed.split()[0] if " " in typed else typed]})
 
 
 # ---------------------------------------------------------------------------------------------
