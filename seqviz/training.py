@@ -17,9 +17,11 @@ killed worker save nothing. A spare worker with TensorFlow already imported is k
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
-import math
 import json
+import math
 import os
 import subprocess
 import sys
@@ -281,6 +283,8 @@ class _Worker:
         here = str(Path(__file__).resolve().parent.parent)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # the page's reruns come first: the worker runs at a lower CPU priority (seqviz.worker), one thread per op
+        # (TF_NUM_INTRAOP_THREADS=1, set by seqviz unless you set it, inherited here)
         self.log = tempfile.TemporaryFile()           # its stderr: TensorFlow's chatter, a crash's last words
         self.proc = subprocess.Popen([sys.executable, "-m", "seqviz.worker"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self.log, env=env, text=True, bufsize=1)
@@ -352,8 +356,13 @@ class Job:
     """A training run in a worker process, watched by a thread of this one. Read its fields from any
     thread; they only grow."""
 
-    def __init__(self, p: Plan):
-        self.id, self.plan = uuid.uuid4().hex[:12], p
+    def __init__(self, p: Plan, owner: str | None = None):
+        # a job waiting in the queue holds its files on disk, not their bytes (nor the parsed data) in memory
+        self._upload = _temp(p.upload) if p.upload is not None else None
+        self._files = {k: (_temp(raw), fname) for k, (fname, raw) in p.files.items()}
+        self.id, self.owner = uuid.uuid4().hex[:12], owner
+        self.ticket = self.id             # what the per-session limit counts (the LM race's sides share one)
+        self.plan = dataclasses.replace(p, data=None, upload=None, files={k: (f, b"") for k, (f, _) in p.files.items()})
         self.status = "running"           # running | done | failed | cancelled
         self.phase = "queued behind another training run"
         self.progress, self.error = 0.0, None
@@ -421,21 +430,43 @@ class Job:
         elif e["type"] == "record":
             self.records.setdefault(e["key"], []).append(e["value"])
 
+    def position(self) -> int | None:
+        """Its place in the queue (1: next to start), or None when it is not waiting."""
+        with _turn:
+            return _waiting.index(self) + 1 if self in _waiting else None
+
+    def wait_seconds(self) -> float | None:
+        """About how long until it starts: what the runs on the workers have left (their measured rate; before
+        their first batch, the forecast less the time spent) and the forecasts of the runs ahead in the queue,
+        shared over the workers. None when it is not waiting."""
+        with _turn:
+            if self not in _waiting:
+                return None
+            ahead = _waiting[:_waiting.index(self)]
+            active = [j for j in _jobs.values() if j.running and not j.waiting]
+        return _share([j.left() for j in active] + [j.forecast() for j in ahead])
+
+    def forecast(self) -> float:
+        """The run's forecast in seconds (the shipped default's measured time, scaled), setup included."""
+        return (estimate_seconds(self.plan.arch, self.plan.params) or 0.0) + OVERHEAD_S
+
+    def left(self) -> float:
+        """Seconds this running job has left: its measured rate, or its forecast less the time it has run."""
+        eta = self.eta()
+        if eta is not None:
+            return eta
+        return max(0.0, self.forecast() - (time.time() - (self.setup_started or time.time())))
+
     def _run(self) -> None:
-        upload, files = None, {}
+        upload, files = self._upload, self._files
         try:
-            with _one_at_a_time:  # 2 cores gain nothing from two fits at once
+            with _slot(self):     # a worker's turn: SEQVIZ_WORKERS runs at a time (2 cores gain nothing from two)
                 self.waiting = False
-                if self._cancel.is_set():
-                    raise Cancelled("cancelled while waiting")
                 self.phase = "starting a training process"
                 self._worker = w = _take_worker()
                 self.setup_started = time.time()
                 if self._cancel.is_set():             # cancelled while the worker was being taken
                     raise Cancelled("cancelled before it started")
-                if self.plan.upload is not None:
-                    upload = _temp(self.plan.upload)
-                files = {k: (_temp(raw), fname) for k, (fname, raw) in self.plan.files.items()}
                 w.send(json.dumps({"arch": self.plan.arch, "params": self.plan.params, "name": self.plan.name,
                                    "upload": upload, "filename": self.plan.filename, "files": files,
                                    "probe": self.plan.probe,
@@ -484,6 +515,8 @@ class Job:
             return
         self._cancel.set()
         self.phase = "cancelling…"
+        with _turn:
+            _turn.notify_all()                        # a waiting job leaves the queue at once
         w = self._worker
         if w is not None:
             w.send("cancel")
@@ -501,21 +534,93 @@ class Job:
 
 
 _lock = threading.RLock()
-_one_at_a_time = threading.Lock()
+_turn = threading.Condition()   # the queue: jobs wait on it for a worker's turn, first come first served
+_waiting: list[Job] = []        # the queue, oldest first
+_active = 0                     # jobs holding a worker's turn
 _running: dict[str, Job] = {}   # plan key -> running job (for joining)
 _jobs: dict[str, Job] = {}      # job id -> job (for pages that poll by id)
 
 
-def submit(p: Plan) -> Job:
-    """Start training `p` in the background, or join the job already training the same plan."""
+def _setting(name: str, default: int, low: int = 1) -> int:
+    """A whole-number setting from the environment (SEQVIZ_QUEUE_MAX, ...), checked."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if value < low:
+        raise SeqvizError(f"{name} must be a whole number of at least {low}, not {raw!r}.")
+    return value
+
+
+def workers() -> int:
+    """Training runs at a time on this server (SEQVIZ_WORKERS, default 1: one fit already uses both cores)."""
+    return _setting("SEQVIZ_WORKERS", 1)
+
+
+def _share(seconds: list[float]) -> float:
+    return sum(seconds) / workers()
+
+
+@contextlib.contextmanager
+def _slot(job: Job):
+    """Wait in the queue for a worker's turn (first come, first served; a cancel leaves at once), hold it while
+    the job runs."""
+    global _active
+    with _turn:
+        while not job._cancel.is_set() and not (_waiting[0] is job and _active < workers()):
+            _turn.wait(1.0)                           # woken by an ending job or a cancel; 1 s: a changed setting
+        _waiting.remove(job)
+        _turn.notify_all()                            # the next one may take another free worker
+        if job._cancel.is_set():
+            raise Cancelled("cancelled while waiting")
+        _active += 1
+    try:
+        yield
+    finally:
+        with _turn:
+            _active -= 1
+            _turn.notify_all()
+
+
+def submit(p: Plan, owner: str | None = None, ticket: str | None = None) -> Job:
+    """Queue training `p` in the background, or join the job already training the same plan. `owner` (a browser
+    session) may have SEQVIZ_JOBS_PER_SESSION runs waiting or running (default 1; runs sharing a `ticket`, the
+    LM race's two sides, count as one); the queue holds SEQVIZ_QUEUE_MAX waiting runs (default 20): past either,
+    a SeqvizError says so and when to try again."""
     with _lock:
         job = _running.get(p.job_key)
         if job is not None:
             return job
-        job = _running[p.job_key] = Job(p)
+        per, most = _setting("SEQVIZ_JOBS_PER_SESSION", 1), _setting("SEQVIZ_QUEUE_MAX", 20, low=0)
+        workers()                                     # checked here: a bad setting is said to whoever trains
+        mine = [j for j in _running.values() if owner is not None and j.owner == owner]
+        if len({j.ticket for j in mine} - {ticket}) >= per:
+            raise SeqvizError(f"You already have {'a training run' if per == 1 else f'{len(mine)} training runs'} "
+                              f"on this server ({', '.join(repr(j.plan.name) for j in mine)}): wait for "
+                              f"{'it' if per == 1 else 'one'} to finish, or cancel it, then train again.")
+        with _turn:
+            if len(_waiting) >= most and (_waiting or _active >= workers()):    # it would have to wait
+                active = [j for j in _jobs.values() if j.running and not j.waiting]
+                wait = _share([j.left() for j in active] + [j.forecast() for j in _waiting])
+                n, minutes = len(_waiting), max(1, math.ceil(wait / 60))
+                raise SeqvizError(f"The training queue is full ({n} run{'s' * (n != 1)} waiting); try again in "
+                                  f"~{minutes} minute{'s' * (minutes != 1)}.")
+            job = Job(p, owner)
+            job.ticket = ticket or job.id
+            _waiting.append(job)
+        _running[p.job_key] = job
         _jobs[job.id] = job
     job._thread.start()
     return job
+
+
+def queue() -> dict:
+    """The server's queue now: {"waiting", "running", "workers"} (the page says it before Train is pressed)."""
+    with _turn:
+        return {"waiting": len(_waiting), "running": _active, "workers": workers()}
 
 
 def get(job_id: str) -> Job | None:

@@ -226,7 +226,16 @@ def race_form(running: bool) -> None:
         st.session_state.pop("lm:race", None)
         st.session_state["lm:race-flash"] = "This race was run already (same settings); here it is."
     else:
-        st.session_state["lm:race"] = {side: training.submit(p).id for side, p in race.runs.items()}
+        jobs = {}
+        try:                           # the two sides count as one of this session's runs
+            for side, p in race.runs.items():
+                jobs[side] = ui.submit(p, ticket=f"race-{race.key}")
+        except SeqvizError as e:       # the queue filled between the two: no half race
+            for job in jobs.values():
+                job.cancel()
+            ui.error(e)
+            return
+        st.session_state["lm:race"] = {side: job.id for side, job in jobs.items()}
         st.session_state.pop("lm:race-flash", None)
     st.session_state["lm:race-key"] = race.key
     ui.share("race", race.key)

@@ -22,7 +22,7 @@ from seqviz.ui import calls  # noqa: F401  (ui.calls: each page's model calls an
 from seqviz.ui.details import (download_result, export_zip, guide, keras_code, model_details, replay_view,
                                 try_this)
 from seqviz.ui.jobs import job_status
-from seqviz.ui.session import background, call, load_model, predict, predict_async, predict_or_stop
+from seqviz.ui.session import background, call, load_model, predict, predict_async, predict_or_stop, submit
 from seqviz.ui.sidebar import NO_COMPARE, compared, comparison, model_sidebar, require, train_panel
 from seqviz.ui.url import MAX_URL_TEXT, bind, open_view, query_number, query_value, share, text_input
 from seqviz.ui.warmup import WARMUP, warm_up, warmup_panel
@@ -33,9 +33,8 @@ from seqviz.ui.states import states_section
 from seqviz.ui.why import heldout_agreement, why_section
 
 __all__ = ["MAX_URL_TEXT", "NO_COMPARE", "POLL_SECONDS", "WARMUP", "background", "batch_section", "bind", "call",
-           "compared",
-           "comparison", "download_result", "error", "export_zip", "guide", "heldout_agreement",
+           "compared", "comparison", "download_result", "error", "export_zip", "guide", "heldout_agreement",
            "heldout_section", "job_status", "keras_code", "knob", "load_model", "md", "model_details",
            "model_sidebar", "open_view", "predict", "predict_async", "predict_or_stop", "query_number",
-           "query_value", "replay_view", "require", "share", "states_section", "table", "text_input", "train_panel",
-           "try_this", "warm_up", "warmup_panel", "why_section", "wide_chart"]
+           "query_value", "replay_view", "require", "share", "states_section", "submit", "table", "text_input",
+           "train_panel", "try_this", "warm_up", "warmup_panel", "why_section", "wide_chart"]

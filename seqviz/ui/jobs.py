@@ -17,6 +17,12 @@ def duration(s: float) -> str:
 def job_status(job: training.Job) -> str:
     """One line that tells the truth about a job now: its phase, epoch and batch, elapsed and left."""
     now = (job.finished or time.time()) - job.started
+    place = job.position() if job.running and not job.cancelling else None
+    if place is not None:                          # waiting for a worker: its place and about when it starts
+        wait = job.wait_seconds()
+        ahead = "next to start" if place == 1 else f"{place - 1} runs ahead of it"
+        return (f"Queued: {ahead} · starts in ~{duration(wait)}" if wait else f"Queued: {ahead}") + \
+            f" · waiting {duration(now)}"
     parts = [job.phase]
     if job.batch_loss:
         parts.append(f"epoch {job.epoch + 1}/{job.total_epochs} · batch {job.batch}/{job.steps}"
@@ -33,7 +39,7 @@ def job_panel(arch_id: str, job_id: str, frame=None) -> None:
     def panel():
         job = training.get(job_id)
         p = job.plan
-        source = "your data" if p.data is not None else "generated data"
+        source = "your data" if p.data_info.get("source") == "upload" else "generated data"
         st.markdown(f"**Training** `{p.name}` ({source})")
         st.progress(job.fraction(), text=job_status(job))
         if job.batch_loss:

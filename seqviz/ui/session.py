@@ -93,3 +93,12 @@ def predict_or_stop(bundle: store.Bundle, text: str, **options) -> dict:
     except SeqvizError as e:
         error(e)
         st.stop()
+
+
+def submit(plan, ticket: str | None = None):
+    """`training.submit` on behalf of this browser session (the server's per-session limit and queue apply)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    from seqviz import training
+    ctx = get_script_run_ctx()
+    return training.submit(plan, owner=ctx.session_id if ctx is not None else None, ticket=ticket)

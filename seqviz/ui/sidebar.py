@@ -7,7 +7,7 @@ import streamlit as st
 from seqviz import archs, store, training
 from seqviz.errors import SeqvizError
 from seqviz.ui.jobs import duration, job_panel, others_panel
-from seqviz.ui.session import load_model, predict
+from seqviz.ui.session import load_model, predict, submit
 from seqviz.ui.url import query_value, share
 from seqviz.ui.widgets import error, knob, md
 
@@ -135,8 +135,10 @@ def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | No
     if not box.open:
         # Streamlit forgets the values of widgets a run does not draw: keep what was typed for the reopening
         for key in [f"{arch_id}:knob:{p.name}" for p in mod.PARAMS] + [f"{arch_id}:name"]:
-            if key in st.session_state:
+            try:
                 st.session_state[key] = st.session_state[key]
+            except KeyError:        # never typed, or a widget Streamlit has forgotten since (a run's panel drew instead)
+                pass
         return
     with box:
         # no st.form: each knob reruns the page (only while this form is open), so the estimate follows it
@@ -157,6 +159,10 @@ def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | No
             st.caption(f"Estimated training time: ~{duration(est)} on this machine (the shipped default's time, "
                        "scaled by training examples × epochs" + ("; your file's size changes it)" if upload
                                                                  else ")"))
+        q = training.queue()
+        if q["waiting"] or q["running"] >= q["workers"]:     # before Train is pressed: how busy the server is
+            st.caption(f"This server trains {q['workers']} run{'s' * (q['workers'] > 1)} at a time: "
+                       f"{q['running']} training now, {q['waiting']} waiting. Yours would wait its turn.")
         name = st.text_input("Name (optional)", key=f"{arch_id}:name", help="letters, digits, . _ -")
         go = st.button("Train", type="primary", width="stretch", key=f"{arch_id}:train-go")
         if go:
@@ -173,7 +179,11 @@ def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | No
                 st.session_state[f"{arch_id}:advised"] = p.key
                 st.warning(md(" ".join(p.advice)) + " Change the settings, or press **Train** again to train anyway.")
                 return
-            job = training.submit(p)
+            try:
+                job = submit(p)                 # this session's run, queued (the queue may be full)
+            except SeqvizError as e:
+                error(e)
+                return
             st.session_state[f"{arch_id}:job"] = job.id
             share("job", job.id)        # a reload finds its run again
             st.rerun()
