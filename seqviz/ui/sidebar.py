@@ -137,7 +137,7 @@ def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | No
         for key in [f"{arch_id}:knob:{p.name}" for p in mod.PARAMS] + [f"{arch_id}:name"]:
             try:
                 st.session_state[key] = st.session_state[key]
-            except KeyError:        # never typed, or a widget Streamlit has forgotten since (a run's panel drew instead)
+            except KeyError:        # never typed, or a widget Streamlit forgot since (a run panel drew instead)
                 pass
         return
     with box:
