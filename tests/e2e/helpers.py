@@ -79,14 +79,14 @@ def main_text(page, expected: str, timeout=60_000) -> str:
     return main(page).inner_text()
 
 
-def submit_text(page, text):
+def submit_text(page, text, timeout=120_000):
     area = main(page).locator("textarea").first
     area.fill(text)
     area.press("Control+Enter")  # how a Streamlit text_area commits its value
     if len(text) <= MAX_URL_TEXT:   # the page mirrors its text into the URL as it runs: wait for that state
         page.wait_for_function("t => [...new URLSearchParams(location.search).values()].includes(t)", arg=text,
-                               timeout=120_000)
-    settle(page)
+                               timeout=timeout)
+    settle(page, timeout)
 
 
 def expect_prediction(page, label):

@@ -82,7 +82,7 @@ def test_upload_your_own_pairs_train_and_decode_with_the_model(server, page, sto
     source = main(page).locator("textarea").first.input_value()
     assert source and set(source.split()) <= set(words)                  # a held-out source of the file
     page.locator(CHART).first.wait_for(state="visible", timeout=180_000)
-    submit_text(page, "le chat noir")
+    submit_text(page, "le chat noir", timeout=300_000)   # a fresh model's page: its figures' first builds, under load
     expect(main(page).get_by_text("Held-out accuracy of every model of your pairs: pairs.csv")).to_be_visible()
     assert page.locator(EXCEPTION).count() == 0
     page.screenshot(path=str(shots / "seq2seq-pairs.png"), full_page=True)
