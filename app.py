@@ -8,7 +8,13 @@ from streamlit.starlette import App
 
 @asynccontextmanager
 async def lifespan(app):
+    from seqviz import store
+    from seqviz.errors import SeqvizError
     from seqviz.ui import warm_up
+    try:
+        store.expire()   # models trained more than SEQVIZ_MODEL_DAYS ago (off unless set)
+    except SeqvizError as e:
+        print(f"seqviz: {e}", flush=True)
     warm_up()        # a background thread: the server answers at once
     yield
 

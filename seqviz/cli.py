@@ -242,6 +242,11 @@ def cmd_export(args) -> None:
     _emit(export.export(args.arch, store.check_name(args.model), args.out, overwrite=args.overwrite))
 
 
+def cmd_delete(args) -> None:
+    """Remove a model trained here (never a shipped one), atomically."""
+    _emit(store.delete(args.arch, args.name))
+
+
 def cmd_bench(args) -> None:
     from seqviz import bench
     _emit(bench.run(args.name, quick=args.quick))
@@ -336,6 +341,10 @@ def main(argv=None) -> int:
     e.add_argument("--out", required=True, help="the folder to write (created; must be new or empty)")
     e.add_argument("--overwrite", action="store_true", help="replace what the folder holds")
     e.set_defaults(fn=cmd_export)
+    d = sub.add_parser("delete", help="remove a model trained here from the store (never a shipped one)")
+    d.add_argument("arch")
+    d.add_argument("name")
+    d.set_defaults(fn=cmd_delete)
     b = sub.add_parser("bench", help="run a benchmark")
     b.add_argument("name")
     b.add_argument("--quick", action="store_true", help="a smaller run (for CI)")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seqviz import archs, budget
+from seqviz import archs, budget, settings
 from seqviz.errors import SeqvizError
 from seqviz.vocab import Vocab
 
@@ -87,6 +87,8 @@ class _locked:
 
 def _repair(arch_dir: Path) -> None:
     """Undo a save that died between its two renames: the entry moved aside comes back."""
+    for gone in arch_dir.glob(".del-*"):               # a delete that died between its rename and its removal
+        shutil.rmtree(gone, ignore_errors=True)
     if not any(arch_dir.glob(".old-*")):
         return
     with _locked(arch_dir):
@@ -181,10 +183,83 @@ def save(bundle: Bundle) -> Path:
                 shutil.rmtree(aside, ignore_errors=True)
             else:
                 os.replace(tmp, target)
+            (arch_dir / ".deleted" / bundle.name).unlink(missing_ok=True)     # trained again: not gone any more
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+# ---------------------------------------------------------------------------------------------
+# A store that cannot fill the disk: its size budget, expiry and deletion (the shipped models are never touched)
+# ---------------------------------------------------------------------------------------------
+def user_models() -> list[dict]:
+    """Every model trained here (not a shipped one): [{"arch", "name", "bytes", "modified" (epoch s)}], oldest
+    first."""
+    out = []
+    for arch in archs.ARCHS.values():
+        for name in list_models(arch.id):
+            if is_default(name, arch.id):
+                continue
+            files = [f for f in _dir(arch.id, name).rglob("*") if f.is_file()]
+            out.append({"arch": arch.id, "name": name, "bytes": sum(f.stat().st_size for f in files),
+                        "modified": (_dir(arch.id, name) / "config.json").stat().st_mtime})
+    return sorted(out, key=lambda m: m["modified"])
+
+
+def check_room() -> None:
+    """Refuse a new training run while the models trained here fill the store's budget (SEQVIZ_STORE_GB,
+    default 2 GB; the shipped models do not count)."""
+    budget_gb = settings.number("SEQVIZ_STORE_GB", 2.0, 0, whole=False)
+    used = sum(m["bytes"] for m in user_models())
+    if used >= budget_gb * 1e9:
+        raise SeqvizError(f"The trained models fill this server's store ({used / 1e9:.2f} GB of its {budget_gb:g} "
+                          "GB, SEQVIZ_STORE_GB): delete one (its Model details on the page, or python -m seqviz "
+                          "delete ARCH NAME) before training another.")
+
+
+def expire(now: float | None = None) -> list[dict]:
+    """Remove the models trained here more than SEQVIZ_MODEL_DAYS days ago (off unless it is set; never a shipped
+    model); -> what was removed."""
+    days = settings.number("SEQVIZ_MODEL_DAYS", None, 0, whole=False)
+    if days is None:
+        return []
+    cutoff = (time.time() if now is None else now) - days * 86400
+    gone = [m for m in user_models() if m["modified"] < cutoff]
+    for m in gone:
+        delete(m["arch"], m["name"], why=f"it was older than {days:g} days (SEQVIZ_MODEL_DAYS)")
+    return gone
+
+
+def delete(arch: str, name: str, why: str = "it was deleted") -> dict:
+    """Remove a model trained here, atomically: the entry is moved aside in one rename (a page or a load sees it
+    whole or not at all), then removed; a note of why stays for a page that was showing it (`deleted`).
+    The shipped models cannot be deleted. -> {"arch", "name", "bytes"}."""
+    target = _dir(arch, name)
+    if is_default(name, arch):
+        raise SeqvizError(f"{name!r} is a shipped {arch} model; only models trained here can be deleted.")
+    arch_dir = target.parent
+    with _locked(arch_dir):
+        if not (target / "config.json").is_file():
+            raise SeqvizError(f"No {arch} model named {name!r} to delete; available: "
+                              f"{', '.join(list_models(arch)) or 'none'}.")
+        size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+        aside = arch_dir / f".del-{name}-{uuid.uuid4().hex[:8]}"
+        os.replace(target, aside)
+        notes = arch_dir / ".deleted"
+        notes.mkdir(exist_ok=True)
+        (notes / name).write_text(why, encoding="utf-8")
+    shutil.rmtree(aside, ignore_errors=True)
+    return {"arch": arch, "name": name, "bytes": size}
+
+
+def deleted(arch: str, name: str) -> str | None:
+    """Why the model `name` is gone ("it was deleted", "it was older than 30 days ..."), or None: never deleted
+    (or trained again since)."""
+    try:
+        return (root() / archs.get(arch).id / ".deleted" / check_name(name)).read_text(encoding="utf-8")
+    except (OSError, SeqvizError):
+        return None
 
 
 def _write_json(path: Path, obj: dict, indent: int | None = 1) -> None:

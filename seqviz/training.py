@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from seqviz import archs, budget, contract, replay, store
+from seqviz import archs, budget, contract, replay, settings, store
 from seqviz.errors import SeqvizError
 from seqviz.params import resolve
 from seqviz.run import Run, emit, phase, record, reporting
@@ -541,23 +541,9 @@ _running: dict[str, Job] = {}   # plan key -> running job (for joining)
 _jobs: dict[str, Job] = {}      # job id -> job (for pages that poll by id)
 
 
-def _setting(name: str, default: int, low: int = 1) -> int:
-    """A whole-number setting from the environment (SEQVIZ_QUEUE_MAX, ...), checked."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
-    if value < low:
-        raise SeqvizError(f"{name} must be a whole number of at least {low}, not {raw!r}.")
-    return value
-
-
 def workers() -> int:
     """Training runs at a time on this server (SEQVIZ_WORKERS, default 1: one fit already uses both cores)."""
-    return _setting("SEQVIZ_WORKERS", 1)
+    return settings.number("SEQVIZ_WORKERS", 1)
 
 
 def _share(seconds: list[float]) -> float:
@@ -594,7 +580,9 @@ def submit(p: Plan, owner: str | None = None, ticket: str | None = None) -> Job:
         job = _running.get(p.job_key)
         if job is not None:
             return job
-        per, most = _setting("SEQVIZ_JOBS_PER_SESSION", 1), _setting("SEQVIZ_QUEUE_MAX", 20, low=0)
+        store.expire()                                # a class's old models go first (SEQVIZ_MODEL_DAYS)
+        store.check_room()                            # the trained models' budget (SEQVIZ_STORE_GB)
+        per, most = settings.number("SEQVIZ_JOBS_PER_SESSION", 1), settings.number("SEQVIZ_QUEUE_MAX", 20, low=0)
         workers()                                     # checked here: a bad setting is said to whoever trains
         mine = [j for j in _running.values() if owner is not None and j.owner == owner]
         if len({j.ticket for j in mine} - {ticket}) >= per:
@@ -615,6 +603,13 @@ def submit(p: Plan, owner: str | None = None, ticket: str | None = None) -> Job:
         _jobs[job.id] = job
     job._thread.start()
     return job
+
+
+def trained_by(arch: str, name: str) -> str | None:
+    """The browser session whose run on this server trained arch/name (the one that may delete it), or None."""
+    with _lock:
+        return next((j.owner for j in reversed(list(_jobs.values()))
+                     if j.status == "done" and j.plan.arch == arch and j.plan.name == name), None)
 
 
 def queue() -> dict:

@@ -42,7 +42,33 @@ def model_details(bundle: store.Bundle) -> None:
             help="Runs with TensorFlow alone: tf.saved_model.load(folder).signatures['serving_default'] takes raw "
                  "text (or features) and tokenises inside the graph. Built when you click (a few seconds); "
                  "its README.md says how to call it. Same as python -m seqviz export.")
+        _delete(bundle)
     keras_code(bundle)
+
+
+def _delete(bundle: store.Bundle) -> None:
+    """Delete this model: the session whose run trained it, or anyone on a server run with SEQVIZ_ADMIN=1; never
+    a shipped model. A tick first, so one click cannot lose a model."""
+    import os
+
+    from seqviz import training
+    from seqviz.ui.session import session_id
+    if store.is_default(bundle.name, bundle.arch):
+        return
+    if os.environ.get("SEQVIZ_ADMIN") != "1" and training.trained_by(bundle.arch, bundle.name) != session_id():
+        st.caption("Only the tab that trained this model can delete it (or anyone, on a server run with "
+                   "SEQVIZ_ADMIN=1).")
+        return
+    sure = st.checkbox(f"I want to delete {bundle.name}", key=f"delete-sure:{bundle.arch}:{bundle.name}")
+    if st.button("Delete this model", key=f"delete:{bundle.arch}:{bundle.name}", disabled=not sure,
+                 icon=":material/delete:"):
+        try:
+            gone = store.delete(bundle.arch, bundle.name)
+        except SeqvizError as e:
+            error(e)
+            return
+        st.session_state[f"{bundle.arch}:flash"] = ("ok", f"Deleted {gone['name']} ({gone['bytes'] / 1e6:.1f} MB).")
+        st.rerun()
 
 
 def replay_view(bundle: store.Bundle, frame) -> None:

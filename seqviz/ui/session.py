@@ -95,10 +95,14 @@ def predict_or_stop(bundle: store.Bundle, text: str, **options) -> dict:
         st.stop()
 
 
+def session_id() -> str | None:
+    """This browser session's id (its training runs and the models they trained are its own)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
+
+
 def submit(plan, ticket: str | None = None):
     """`training.submit` on behalf of this browser session (the server's per-session limit and queue apply)."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
     from seqviz import training
-    ctx = get_script_run_ctx()
-    return training.submit(plan, owner=ctx.session_id if ctx is not None else None, ticket=ticket)
+    return training.submit(plan, owner=session_id(), ticket=ticket)

@@ -28,7 +28,10 @@ def model_sidebar(arch_id: str, data_help: str = "", upload_types: tuple[str, ..
             st.session_state[pick_key] = st.session_state.pop(f"{pick_key}:select")
         wanted = query_value(pick_key, "model", store.DEFAULT)
         if names and wanted not in names:
-            if "model" in st.query_params:
+            gone = store.deleted(arch_id, wanted) if isinstance(wanted, str) else None
+            if gone:                                # deleted while this page showed it, or before its URL was opened
+                st.warning(md(f"Model {wanted!r} is gone: {gone}. Showing {names[0]!r}."))
+            elif "model" in st.query_params:
                 st.warning(md(f"No model named {wanted!r}; showing {names[0]!r}."))
             st.session_state[pick_key] = names[0]
         name = st.selectbox("Model", names, key=pick_key, help="default = the shipped model; "

@@ -75,3 +75,68 @@ def test_a_full_queue_is_one_sentence_and_the_form_stays(busy, monkeypatch):
     assert re.fullmatch(r"The training queue is full \(1 run waiting\); try again in ~\d+ minutes?\.",
                         err.value.replace("\\", "")), err.value
     assert "attention:job" not in at.session_state and at.text_input(key="attention:name").value == "mine"
+
+
+@pytest.fixture
+def mine(tmp_path, monkeypatch):
+    """A copy of the attention store with a model trained here, "mine" (the default's weights)."""
+    store_dir = tmp_path / "models"
+    shutil.copytree(ROOT / "models" / "attention", store_dir / "attention")
+    shutil.copytree(store_dir / "attention" / "default", store_dir / "attention" / "mine")
+    monkeypatch.setenv("SEQVIZ_MODELS", str(store_dir))
+    monkeypatch.delenv("SEQVIZ_ADMIN", raising=False)
+    return store_dir / "attention" / "mine"
+
+
+def _details_of_mine():
+    at = AppTest.from_file("views/attention.py", default_timeout=300)
+    at.query_params["model"] = "mine"
+    at.session_state["details:attention:mine"] = True                 # what opening the details does
+    return at.run()
+
+
+def test_a_model_is_deleted_from_its_details_after_a_tick(mine, monkeypatch):
+    monkeypatch.setenv("SEQVIZ_ADMIN", "1")
+    at = _details_of_mine()
+    assert at.selectbox(key="attention:model").value == "mine" and not at.exception
+    delete = at.button(key="delete:attention:mine")
+    assert delete.disabled                                             # a tick first: one click loses nothing
+    at.checkbox(key="delete-sure:attention:mine").check()
+    at.session_state["details:attention:mine"] = True
+    at.run()
+    at.button(key="delete:attention:mine").click()
+    at.session_state["details:attention:mine"] = True
+    at.run()
+    assert not at.exception and not mine.exists()
+    assert at.selectbox(key="attention:model").value == "default" and "mine" not in at.selectbox(
+        key="attention:model").options
+    assert any(s.value.replace("\\", "") == "Deleted mine (" + s.value.replace("\\", "").split("(")[1]
+               for s in at.sidebar.success), [s.value for s in at.sidebar.success]
+
+
+def test_only_the_tab_that_trained_a_model_may_delete_it(mine, monkeypatch):
+    from seqviz.ui import session
+    job = training.Job(training.Plan("attention", {"epochs": 1}, name="mine"), owner="tab-1")   # its finished run
+    job.status = "done"
+    training._jobs[job.id] = job
+    try:
+        for tab, may in (("tab-2", False), ("tab-1", True)):
+            monkeypatch.setattr(session, "session_id", lambda tab=tab: tab)
+            at = _details_of_mine()
+            assert bool([b for b in at.button if b.key == "delete:attention:mine"]) == may, tab
+            said = ("Only the tab that trained this model can delete it (or anyone, on a server run with "
+                    "SEQVIZ_ADMIN=1).")
+            assert (said in [c.value for c in at.caption]) != may, tab
+    finally:
+        del training._jobs[job.id]
+
+
+def test_a_page_showing_a_model_deleted_elsewhere_says_so(mine):
+    at = _details_of_mine()
+    assert at.selectbox(key="attention:model").value == "mine"
+    from seqviz import store
+    store.delete("attention", "mine")                                   # the CLI, another tab, the expiry
+    at.run()
+    assert not at.exception and at.selectbox(key="attention:model").value == "default"
+    assert [w.value.replace("\\", "") for w in at.sidebar.warning] == [
+        "Model 'mine' is gone: it was deleted. Showing 'default'."]

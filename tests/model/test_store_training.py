@@ -59,6 +59,16 @@ def test_same_settings_and_seed_give_the_same_model(tmp_store):
     assert not any(np.array_equal(x, y) for x, y in zip(a.model.get_weights(), c.get_weights()) if x.any())
 
 
+def test_a_deleted_model_cannot_be_loaded_and_training_it_again_clears_its_note(tmp_store):
+    _train("gone")
+    store.delete("attention", "gone")
+    with pytest.raises(Exception, match="No attention model named 'gone'"):
+        store.load("attention", "gone")
+    assert store.deleted("attention", "gone") == "it was deleted"
+    bundle = _train("gone")
+    assert store.deleted("attention", "gone") is None and store.load("attention", "gone").params == bundle.params
+
+
 def test_a_save_that_dies_midway_leaves_the_last_good_model(tmp_store, monkeypatch):
     good = _train("m")
     before = _outputs(store.load("attention", "m"))
