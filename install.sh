@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install seqviz into .venv (Python 3.11, every package pinned by requirements.lock).
 #   bash install.sh           the app
-#   bash install.sh --tests   also Debian's chromium and an emoji font, for the browser tests (needs root)
+#   bash install.sh --tests   also Debian's chromium and an emoji font (the browser tests) and redis-server (the
+#                             Redis Queue tests) (needs root)
 # TensorFlow 2.15 (pinned: tf2crf needs tensorflow-addons, which needs TF < 2.16) has wheels for
 # Python 3.9-3.11 only, so this never uses a plain `python3`, which is 3.13 on Debian 13.
 set -euo pipefail
@@ -9,7 +10,7 @@ cd "$(dirname "$0")"
 
 if [[ "${1:-}" == "--tests" ]]; then
     apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-color-emoji
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-color-emoji redis-server
 fi
 
 venv_ok() { [[ -x .venv/bin/python ]] && .venv/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; }

@@ -5,6 +5,7 @@ Bad input exits 2 with one line on stderr; no traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -79,7 +80,25 @@ def cmd_train(args) -> None:
             logs = " ".join(f"{k}={v:.4f}" for k, v in e["logs"].items())
             print(f"epoch {e['epoch']}: {logs}", flush=True)
 
-    bundle = training.train(p, on_event=show)
+    if args.queue:                             # on the pool's workers (seqviz.pool): the same JSON at the end
+        from seqviz import pool
+        pool.connect(args.queue)
+        os.environ["SEQVIZ_QUEUE"] = args.queue
+        job = training.submit(p)
+        try:
+            pool.follow(job, show)
+        except KeyboardInterrupt:
+            job.cancel()
+            job.wait(30)
+        if job.status != "done":
+            raise SeqvizError(f"Training on the pool {job.status}" + (f": {job.error}" if job.error else ".")
+                              if job.status == "failed" else "Training on the pool was cancelled; nothing was saved.")
+        print(f"trained on the pool's worker {job.worker_name}", file=sys.stderr, flush=True)
+        from seqviz import replay
+        bundle = store.load(p.arch, p.name)
+        bundle.replay = replay.read(p.arch, p.name)
+    else:
+        bundle = training.train(p, on_event=show)
     _emit({"arch": p.arch, "name": bundle.name, "path": str(store.root() / p.arch / bundle.name),
            "params": p.params, "data": p.data_info,
            "metrics": {k: v for k, v in bundle.metrics.items() if k != "history"},
@@ -242,6 +261,12 @@ def cmd_export(args) -> None:
     _emit(export.export(args.arch, store.check_name(args.model), args.out, overwrite=args.overwrite))
 
 
+def cmd_worker(args) -> None:
+    """A pool worker: train the jobs that servers and `train --queue` put in Redis (seqviz.pool)."""
+    from seqviz import pool
+    pool.work(args.queue, args.name, burst=args.burst)
+
+
 def cmd_delete(args) -> None:
     """Remove a model trained here (never a shipped one), atomically."""
     _emit(store.delete(args.arch, args.name))
@@ -278,6 +303,8 @@ def main(argv=None) -> int:
     t.add_argument("--name", help="store name (default: run-<hash of the settings>)")
     t.add_argument("--overwrite", action="store_true", help="replace a model of that name (also: regenerate a "
                    "shipped default under its own name)")
+    t.add_argument("--queue", metavar="redis://HOST:6379/0", help="train on a pool's worker (python -m seqviz "
+                   "worker) instead of here; the store must be the same folder on both")
     t.set_defaults(fn=cmd_train)
     p = sub.add_parser("predict", help="run a stored model on an input", formatter_class=argparse.RawTextHelpFormatter,
                        epilog=_result_keys() if {"-h", "--help"} & set(argv) and argv[0] == "predict" else None)
@@ -341,6 +368,11 @@ def main(argv=None) -> int:
     e.add_argument("--out", required=True, help="the folder to write (created; must be new or empty)")
     e.add_argument("--overwrite", action="store_true", help="replace what the folder holds")
     e.set_defaults(fn=cmd_export)
+    w = sub.add_parser("worker", help="train the jobs of a Redis queue (a pool of machines sharing the store)")
+    w.add_argument("--queue", required=True, metavar="redis://HOST:6379/0", help="the Redis the servers enqueue to")
+    w.add_argument("--name", help="this worker's name (default: host-pid), shown on the page while it trains")
+    w.add_argument("--burst", action="store_true", help="stop when the queue is empty")
+    w.set_defaults(fn=cmd_worker)
     d = sub.add_parser("delete", help="remove a model trained here from the store (never a shipped one)")
     d.add_argument("arch")
     d.add_argument("name")

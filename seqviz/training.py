@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from seqviz import archs, budget, contract, replay, settings, store
+from seqviz import archs, budget, contract, pool, replay, settings, store
 from seqviz.errors import SeqvizError
 from seqviz.params import resolve
 from seqviz.run import Run, emit, phase, record, reporting
@@ -310,6 +310,13 @@ class _Worker:
         if self.alive():
             self.proc.kill()
 
+    def exit_note(self) -> str:
+        """Why its events stopped without an end: its exit code and last words."""
+        self.proc.wait()
+        words = self.last_words()
+        return f"the training process ended unexpectedly (exit code {self.proc.returncode})" + \
+            (f": {words}" if words else "")
+
     def last_words(self) -> str:
         self.log.seek(0)
         lines = [ln for ln in self.log.read().decode(errors="replace").splitlines() if ln.strip()]
@@ -339,6 +346,8 @@ def prestart() -> None:
     """Start a spare worker (TensorFlow imported, architectures loaded) for the next job, if none is ready and
     no job is running (its import would take CPU from the run; a job starts the next spare when it ends)."""
     global _spare
+    if pool.url() and not pool.in_worker():           # the pool's workers train, not this server
+        return
     with _lock:
         if _running or (_spare is not None and _spare.alive()):
             return
@@ -362,6 +371,8 @@ class Job:
         self._files = {k: (_temp(raw), fname) for k, (fname, raw) in p.files.items()}
         self.id, self.owner = uuid.uuid4().hex[:12], owner
         self.ticket = self.id             # what the per-session limit counts (the LM race's sides share one)
+        self.remote = pool.url()          # the pool's Redis URL (SEQVIZ_QUEUE), or None: this server's workers
+        self.worker_name: str | None = None   # the pool's worker that took it
         self.plan = dataclasses.replace(p, data=None, upload=None, files={k: (f, b"") for k, (f, _) in p.files.items()})
         self.status = "running"           # running | done | failed | cancelled
         self.phase = "queued behind another training run"
@@ -429,9 +440,16 @@ class Job:
             self.epochs.append(e["logs"])
         elif e["type"] == "record":
             self.records.setdefault(e["key"], []).append(e["value"])
+        elif e["type"] == "worker":                   # a pool's worker took it (seqviz.pool)
+            self.worker_name, self.waiting, self.setup_started = e["name"], False, time.time()
+            if not self._cancel.is_set():
+                self.phase = f"starting on the pool's worker {e['name']}"
 
     def position(self) -> int | None:
         """Its place in the queue (1: next to start), or None when it is not waiting."""
+        if self.remote:
+            w = self._worker
+            return w.position() if self.waiting and self.running and isinstance(w, pool.Remote) else None
         with _turn:
             return _waiting.index(self) + 1 if self in _waiting else None
 
@@ -439,6 +457,12 @@ class Job:
         """About how long until it starts: what the runs on the workers have left (their measured rate; before
         their first batch, the forecast less the time spent) and the forecasts of the runs ahead in the queue,
         shared over the workers. None when it is not waiting."""
+        if self.remote:                   # the pool's queue: the runs ahead at this run's forecast, over its workers
+            place = self.position()
+            if place is None:
+                return None
+            w = self._worker
+            return self.forecast() * place / max(1, len(pool.workers(w.conn)))
         with _turn:
             if self not in _waiting:
                 return None
@@ -460,11 +484,17 @@ class Job:
     def _run(self) -> None:
         upload, files = self._upload, self._files
         try:
-            with _slot(self):     # a worker's turn: SEQVIZ_WORKERS runs at a time (2 cores gain nothing from two)
-                self.waiting = False
-                self.phase = "starting a training process"
-                self._worker = w = _take_worker()
-                self.setup_started = time.time()
+            # a worker's turn: SEQVIZ_WORKERS runs at a time here (2 cores gain nothing from two), or the pool's
+            # queue orders them (seqviz.pool: waiting until a worker's first event)
+            with contextlib.nullcontext() if self.remote else _slot(self):
+                if self.remote:
+                    self.phase = "queued on the pool"
+                    self._worker = w = pool.Remote(self.remote, self.id)
+                else:
+                    self.waiting = False
+                    self.phase = "starting a training process"
+                    self._worker = w = _take_worker()
+                    self.setup_started = time.time()
                 if self._cancel.is_set():             # cancelled while the worker was being taken
                     raise Cancelled("cancelled before it started")
                 w.send(json.dumps({"arch": self.plan.arch, "params": self.plan.params, "name": self.plan.name,
@@ -481,9 +511,7 @@ class Job:
             if end is None:                           # the process died (killed on cancel, or crashed)
                 if self._cancel.is_set():
                     raise Cancelled("killed after the grace period")
-                w.proc.wait()
-                raise SeqvizError(f"the training process ended unexpectedly (exit code {w.proc.returncode})"
-                                  + (f": {w.last_words()}" if w.last_words() else ""))
+                raise SeqvizError(w.exit_note())
             if end["type"] == "cancelled":
                 raise Cancelled("stopped after a batch")
             if end["type"] == "failed":
@@ -589,16 +617,25 @@ def submit(p: Plan, owner: str | None = None, ticket: str | None = None) -> Job:
             raise SeqvizError(f"You already have {'a training run' if per == 1 else f'{len(mine)} training runs'} "
                               f"on this server ({', '.join(repr(j.plan.name) for j in mine)}): wait for "
                               f"{'it' if per == 1 else 'one'} to finish, or cancel it, then train again.")
+        address = pool.url()
         with _turn:
-            if len(_waiting) >= most and (_waiting or _active >= workers()):    # it would have to wait
+            if address:                               # the pool's queue (seqviz.pool)
+                n = pool.waiting(pool.connect(address))
+                wait = n * (estimate_seconds(p.arch, p.params) or 0.0) + OVERHEAD_S
+                full = n >= most
+            else:
+                n = len(_waiting)
                 active = [j for j in _jobs.values() if j.running and not j.waiting]
                 wait = _share([j.left() for j in active] + [j.forecast() for j in _waiting])
-                n, minutes = len(_waiting), max(1, math.ceil(wait / 60))
+                full = n >= most and (n or _active >= workers())      # it would have to wait
+            if full:
+                minutes = max(1, math.ceil(wait / 60))
                 raise SeqvizError(f"The training queue is full ({n} run{'s' * (n != 1)} waiting); try again in "
                                   f"~{minutes} minute{'s' * (minutes != 1)}.")
             job = Job(p, owner)
             job.ticket = ticket or job.id
-            _waiting.append(job)
+            if not job.remote:
+                _waiting.append(job)
         _running[p.job_key] = job
         _jobs[job.id] = job
     job._thread.start()
@@ -613,9 +650,15 @@ def trained_by(arch: str, name: str) -> str | None:
 
 
 def queue() -> dict:
-    """The server's queue now: {"waiting", "running", "workers"} (the page says it before Train is pressed)."""
+    """The server's queue now: {"waiting", "running", "workers", "pool"} (the page says it before Train is
+    pressed); with SEQVIZ_QUEUE, the pool's (seqviz.pool)."""
+    address = pool.url()
+    if address:
+        conn = pool.connect(address)
+        return {"waiting": pool.waiting(conn), "running": pool.running(conn), "workers": len(pool.workers(conn)),
+                "pool": True}
     with _turn:
-        return {"waiting": len(_waiting), "running": _active, "workers": workers()}
+        return {"waiting": len(_waiting), "running": _active, "workers": workers(), "pool": False}
 
 
 def get(job_id: str) -> Job | None:

@@ -24,6 +24,8 @@ def job_status(job: training.Job) -> str:
         return (f"Queued: {ahead} · starts in ~{duration(wait)}" if wait else f"Queued: {ahead}") + \
             f" · waiting {duration(now)}"
     parts = [job.phase]
+    if job.worker_name and job.worker_name not in job.phase:          # trained on a pool's worker (seqviz.pool)
+        parts.append(f"on {job.worker_name}")
     if job.batch_loss:
         parts.append(f"epoch {job.epoch + 1}/{job.total_epochs} · batch {job.batch}/{job.steps}"
                      f" · loss {job.batch_loss[-1]:.4f}")

@@ -162,8 +162,15 @@ def _train_form(arch_id: str, data_help: str, upload_types: tuple[str, ...] | No
             st.caption(f"Estimated training time: ~{duration(est)} on this machine (the shipped default's time, "
                        "scaled by training examples × epochs" + ("; your file's size changes it)" if upload
                                                                  else ")"))
-        q = training.queue()
-        if q["waiting"] or q["running"] >= q["workers"]:     # before Train is pressed: how busy the server is
+        try:
+            q = training.queue()
+        except SeqvizError as e:                          # the pool's Redis does not answer: said before Train
+            error(e)
+            q = None
+        if q and q["pool"]:
+            st.caption(f"Runs train on a pool of {q['workers']} worker{'s' * (q['workers'] != 1)}: "
+                       f"{q['running']} training now, {q['waiting']} waiting.")
+        elif q and (q["waiting"] or q["running"] >= q["workers"]):   # before Train is pressed: how busy it is
             st.caption(f"This server trains {q['workers']} run{'s' * (q['workers'] > 1)} at a time: "
                        f"{q['running']} training now, {q['waiting']} waiting. Yours would wait its turn.")
         name = st.text_input("Name (optional)", key=f"{arch_id}:name", help="letters, digits, . _ -")
