@@ -1037,13 +1037,270 @@ def explain_bench(quick: bool = False) -> dict:
     return {"results": rows, "heldout": held}
 
 
+class _Typist:
+    """A browser session without a browser: Streamlit's own protocol (protobuf over /_stcore/stream), as the page's
+    JavaScript speaks it. `visit(page)` runs a page; `type(text)` reruns the attention page with its text area set;
+    each returns the seconds until the server says the script finished."""
+
+    def __init__(self, base: str):
+        self.base, self.ws, self.text_id = base, None, None
+
+    async def _run(self, page: str, text: str | None = None) -> float:
+        import websockets
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+        if self.ws is None:
+            self.ws = await websockets.connect(self.base.replace("http", "ws") + "/_stcore/stream",
+                                               subprotocols=["streamlit"], max_size=2 ** 27)
+        msg = BackMsg()
+        msg.rerun_script.page_name = page
+        if text is not None:
+            w = msg.rerun_script.widget_states.widgets.add()
+            w.id, w.string_value = self.text_id, text
+        t0 = time.perf_counter()
+        await self.ws.send(msg.SerializeToString())
+        while True:
+            f = ForwardMsg()
+            f.ParseFromString(await self.ws.recv())
+            kind = f.WhichOneof("type")
+            if kind == "delta" and f.delta.WhichOneof("type") == "new_element":
+                el = f.delta.new_element
+                if el.WhichOneof("type") == "text_area" and el.text_area.id.endswith("attention:text"):
+                    self.text_id = el.text_area.id
+            if kind == "script_finished":
+                return time.perf_counter() - t0
+
+    async def visit(self, page: str) -> float:
+        return await self._run(page)
+
+    async def type(self, text: str) -> float:
+        if self.text_id is None:
+            await self._run("attention")
+        return await self._run("attention", text)
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+
+
+def class_bench(quick: bool = False) -> dict:
+    """A class on one server (`streamlit run app.py`, a copy of the store): 30 sessions (--quick: 6) for 10
+    minutes (--quick: 1) each read pages and type sentences on the attention page through Streamlit's own
+    protocol (`_Typist`: a think time of 1-4 s between actions, one in five a visit to another page), while 10 tabs
+    in Chromium (--quick: 2) each train a Quick model from the sidebar at staggered times, the way a student
+    would. The typed-input latency (until the server's script finished) p50/p95 under that load against one idle
+    session before it (goal: p95 <= 3x idle); every run trained or refused with a reason; the server's peak RSS
+    and its RSS 30 s after the load against before it (goal: within 10%); errors in the server's log. Then the
+    same 10 (--quick 4) Quick trainings through this process's training service: this server's one worker, and
+    a Redis Queue pool (seqviz.pool, a real redis-server) of 1 and 2 workers (`_class_pool`)."""
+    import asyncio
+    import random
+    import shutil
+    import statistics
+    import tempfile
+    import threading
+    from pathlib import Path
+
+    n_typists, n_trainers, seconds = (6, 2, 60) if quick else (30, 10, 600)
+    pages = ["attention", "dialogue-acts", "seq2seq", "captioning", "lm"]
+    sentences = ["the striker scored a goal", "the pizza was great", "rain and snow all day", "the concert was loud",
+                 "no pizza but the concert was great", "the team won the match", "a warm and sunny afternoon"]
+    root = Path(__file__).resolve().parent.parent
+    tmp = Path(tempfile.mkdtemp(prefix="seqviz-class-"))
+    store_dir = tmp / "models"
+    shutil.copytree(root / "models", store_dir)
+    log = tmp / "server.log"
+    proc, base = _serve(root, store_dir, log=log)
+
+    def rss() -> float:
+        for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 2 ** 20          # kB -> GB
+        return 0.0
+
+    async def idle_run() -> list[float]:
+        t = _Typist(base)
+        for page in pages:                                      # every page once: the warm-up's work is done
+            await t.visit(page)
+        out = [await t.type(random.choice(sentences)) for _ in range(20)]
+        await t.close()
+        return out
+
+    try:
+        random.seed(0)
+        idle = asyncio.run(idle_run())
+        rss_before, peak, stop = rss(), [rss()], threading.Event()
+
+        def sample():
+            while not stop.is_set():
+                peak.append(rss())
+                stop.wait(1.0)
+        threading.Thread(target=sample, daemon=True).start()
+        typed, visits, failures = [], [], []
+
+        async def typist(i: int) -> None:
+            rng, t, end = random.Random(i), _Typist(base), time.perf_counter() + seconds
+            await asyncio.sleep(rng.uniform(0, 5))
+            try:
+                while time.perf_counter() < end:
+                    if rng.random() < 0.2:
+                        visits.append(await t.visit(rng.choice(pages)))
+                    else:
+                        typed.append(await t.type(rng.choice(sentences)))
+                    await asyncio.sleep(rng.uniform(1, 4))
+            except Exception as e:                              # a dropped connection: counted, not hidden
+                failures.append(f"{type(e).__name__}: {e}")
+            finally:
+                await t.close()
+
+        async def typists() -> None:
+            await asyncio.gather(*(typist(i) for i in range(n_typists)))
+        load = threading.Thread(target=lambda: asyncio.run(typists()))
+        load.start()
+        runs = _class_trainers(base, n_trainers, seconds)
+        load.join()
+        stop.set()
+        time.sleep(30)                                          # the server at rest after the class
+        rss_after = rss()
+        errors = [ln for ln in log.read_text(errors="replace").splitlines() if "Traceback" in ln or "Error" in ln]
+    finally:
+        proc.terminate()
+        proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+    q = lambda v, p: statistics.quantiles(v, n=100)[p - 1] if len(v) > 1 else v[0]  # noqa: E731
+    out = {"sessions": n_typists, "trainers": n_trainers, "seconds": seconds,
+           "idle_p50_s": round(q(idle, 50), 3), "idle_p95_s": round(q(idle, 95), 3),
+           "typed": len(typed), "load_p50_s": round(q(typed, 50), 3), "load_p95_s": round(q(typed, 95), 3),
+           "p95_ratio": round(q(typed, 95) / q(idle, 95), 2), "visits": len(visits),
+           "visit_p95_s": round(q(visits, 95), 3) if visits else None, "session_failures": failures[:5],
+           "runs": runs, "rss_before_gb": round(rss_before, 2), "rss_peak_gb": round(max(peak), 2),
+           "rss_after_gb": round(rss_after, 2), "rss_after_ratio": round(rss_after / rss_before, 2),
+           "log_errors": errors[:5]}
+    _say(str(out))
+    out["pool"] = _class_pool(quick)
+    return out
+
+
+def _class_trainers(base: str, n: int, seconds: float) -> dict:
+    """`n` tabs in Chromium press Quick, then Train on the attention page's sidebar at staggered times over
+    `seconds`; each is followed until it says it trained (or why not). -> counts and what the tabs were told."""
+    pw, browser = _chromium()
+    tabs, told, done = [], {}, {}
+    try:
+        start = time.perf_counter()
+        for i in range(n):
+            time.sleep(max(0.0, start + i * seconds / (n + 1) - time.perf_counter()))
+            page = browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
+            page.set_default_timeout(180_000)
+            page.goto(f"{base}/attention")
+            page.get_by_test_id("stSidebar").get_by_text("Train a model", exact=True).click()
+            sidebar = page.get_by_test_id("stSidebar")
+            sidebar.get_by_role("button", name="Quick", exact=True).click()
+            box = sidebar.get_by_role("textbox", name="Name (optional)")
+            box.fill(f"class-{i}")
+            box.press("Tab")
+            sidebar.get_by_role("button", name="Train", exact=True).click()
+            tabs.append((i, page, time.perf_counter()))
+        while len(done) < n and time.perf_counter() - start < seconds + 900:
+            for i, page, pressed in tabs:
+                if i in done:
+                    continue
+                text = page.get_by_test_id("stSidebar").inner_text()
+                for line in text.splitlines():
+                    if line.startswith(("Queued:", "The training queue is full", "You already have")):
+                        told.setdefault(i, line)
+                if f"Trained class-{i}" in text or "Training failed" in text or "queue is full" in text:
+                    done[i] = ("trained" if f"Trained class-{i}" in text else "refused",
+                               round(time.perf_counter() - pressed, 1))
+            time.sleep(2)
+    finally:
+        browser.close()
+        pw.stop()
+    return {"trained": sum(v[0] == "trained" for v in done.values()), "refused": sum(v[0] == "refused"
+                                                                                    for v in done.values()),
+            "unfinished": n - len(done), "press_to_trained_s": sorted(v[1] for v in done.values()),
+            "queued_told": sorted(told.values())[:10]}
+
+
+def _class_pool(quick: bool) -> dict:
+    """10 Quick attention trainings (--quick: 4) through the training service: this server's own worker, then a
+    Redis Queue pool of 1 and of 2 workers (a real redis-server; seqviz.pool), wall seconds until all are saved."""
+    import os
+    import shutil
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from seqviz import attention, pool, training
+    n = 4 if quick else 10
+    root = Path(__file__).resolve().parent.parent
+    if shutil.which("redis-server") is None:
+        raise SeqvizError("This benchmark needs redis-server (apt-get install -y redis-server).")
+    out, old_env = {}, {k: os.environ.get(k) for k in ("SEQVIZ_MODELS", "SEQVIZ_QUEUE", "SEQVIZ_JOBS_PER_SESSION")}
+    tmp = Path(tempfile.mkdtemp(prefix="seqviz-pool-"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    redis_proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                   "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    url, workers = f"redis://127.0.0.1:{port}/0", []
+    try:
+        time.sleep(0.5)
+        for setting in ("local", 1, 2):
+            store_dir = tmp / f"models-{setting}"
+            store_dir.mkdir()
+            os.environ["SEQVIZ_MODELS"] = str(store_dir)
+            os.environ.pop("SEQVIZ_QUEUE", None)
+            if setting != "local":
+                while len(workers) < setting:
+                    name = f"bench-w{len(workers) + 1}"
+                    env = {**os.environ, "PYTHONPATH": str(root)}
+                    workers.append(subprocess.Popen([sys.executable, "-m", "seqviz", "worker", "--queue", url,
+                                                     "--name", name], env=env, stdout=subprocess.DEVNULL,
+                                                    stderr=subprocess.DEVNULL, start_new_session=True))
+                while len(pool.workers(pool.connect(url))) < setting:
+                    time.sleep(0.2)
+                os.environ["SEQVIZ_QUEUE"] = url
+            time.sleep(3)                                       # spare training processes ready
+            t0 = time.perf_counter()
+            jobs = [training.submit(training.plan("attention", dict(attention.QUICK), name=f"pool-{i}"))
+                    for i in range(n)]
+            for job in jobs:
+                job.wait()
+            wall = time.perf_counter() - t0
+            ok = sum(j.status == "done" for j in jobs)
+            out[f"{setting}_workers" if setting != "local" else "this_server"] = {"runs": n, "trained": ok,
+                                                                                   "seconds": round(wall, 1)}
+            _say(f"pool {setting}: {out}")
+    finally:
+        for w in workers:
+            os.killpg(w.pid, signal.SIGTERM)
+        for w in workers:
+            w.wait()
+        redis_proc.kill()
+        redis_proc.wait()
+        for k, v in old_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        shutil.rmtree(tmp, ignore_errors=True)
+    local = out["this_server"]["seconds"]
+    out["speedup_1"] = round(local / out["1_workers"]["seconds"], 2)
+    out["speedup_2"] = round(local / out["2_workers"]["seconds"], 2)
+    return out
+
+
 BENCHES = {"attention-single-pass": attention_single_pass, "dialogue-memory": dialogue_memory,
            "train-defaults": train_defaults, "captioning-decode": captioning_decode,
            "cold-start": cold_start, "interaction": interaction, "sampled-softmax": sampled_softmax,
            "train-watched": train_watched, "first-visit": first_visit, "export": export_defaults,
            "seq2seq-addition": seq2seq_addition, "dialogue-swda": dialogue_swda, "replay-overhead": replay_overhead,
            "explain": explain_bench, "evaluate": evaluate_files, "states": states_bench,
-           "batch-predict": batch_predict}
+           "batch-predict": batch_predict, "class": class_bench}
 
 
 def run(name: str, quick: bool = False) -> dict:
