@@ -1162,7 +1162,9 @@ def class_bench(quick: bool = False) -> dict:
         stop.set()
         time.sleep(30)                                          # the server at rest after the class
         rss_after = rss()
-        errors = [ln for ln in log.read_text(errors="replace").splitlines() if "Traceback" in ln or "Error" in ln]
+        lines = log.read_text(errors="replace").splitlines()
+        errors = [i for i, ln in enumerate(lines) if ln.startswith("Traceback")]
+        first_error = "\n".join(lines[errors[0]:errors[0] + 60]) if errors else ""
     finally:
         proc.terminate()
         proc.wait()
@@ -1175,7 +1177,7 @@ def class_bench(quick: bool = False) -> dict:
            "visit_p95_s": round(q(visits, 95), 3) if visits else None, "session_failures": failures[:5],
            "runs": runs, "rss_before_gb": round(rss_before, 2), "rss_peak_gb": round(max(peak), 2),
            "rss_after_gb": round(rss_after, 2), "rss_after_ratio": round(rss_after / rss_before, 2),
-           "log_errors": errors[:5]}
+           "log_tracebacks": len(errors), "first_traceback": first_error}
     _say(str(out))
     out["pool"] = _class_pool(quick)
     return out
@@ -1186,10 +1188,24 @@ def _class_trainers(base: str, n: int, seconds: float) -> dict:
     `seconds`; each is followed until it says it trained (or why not). -> counts and what the tabs were told."""
     pw, browser = _chromium()
     tabs, told, done = [], {}, {}
+
+    def look() -> None:                            # each tab's sidebar: what it was told, whether it is done
+        for i, page, pressed in tabs:
+            if i in done:
+                continue
+            text = page.get_by_test_id("stSidebar").inner_text()
+            for line in text.splitlines():
+                if line.startswith(("Queued:", "The training queue is full", "You already have")):
+                    told.setdefault(i, line)
+            if f"Trained class-{i}" in text or "Training failed" in text or "queue is full" in text:
+                done[i] = ("trained" if f"Trained class-{i}" in text else "refused",
+                           round(time.perf_counter() - pressed, 1))
     try:
         start = time.perf_counter()
         for i in range(n):
-            time.sleep(max(0.0, start + i * seconds / (n + 1) - time.perf_counter()))
+            while time.perf_counter() < start + i * seconds / (n + 1):
+                look()
+                time.sleep(2)
             page = browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
             page.set_default_timeout(180_000)
             page.goto(f"{base}/attention")
@@ -1202,16 +1218,7 @@ def _class_trainers(base: str, n: int, seconds: float) -> dict:
             sidebar.get_by_role("button", name="Train", exact=True).click()
             tabs.append((i, page, time.perf_counter()))
         while len(done) < n and time.perf_counter() - start < seconds + 900:
-            for i, page, pressed in tabs:
-                if i in done:
-                    continue
-                text = page.get_by_test_id("stSidebar").inner_text()
-                for line in text.splitlines():
-                    if line.startswith(("Queued:", "The training queue is full", "You already have")):
-                        told.setdefault(i, line)
-                if f"Trained class-{i}" in text or "Training failed" in text or "queue is full" in text:
-                    done[i] = ("trained" if f"Trained class-{i}" in text else "refused",
-                               round(time.perf_counter() - pressed, 1))
+            look()
             time.sleep(2)
     finally:
         browser.close()

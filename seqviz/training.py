@@ -10,8 +10,8 @@ loop beside a small seq2seq fit made it 11x slower (7.6 -> 83 s). In its own pro
 GIL; only the two cores are shared.
 
 A job is keyed by (arch, settings, data, name): asking for a key that is already training returns the
-running job instead of starting a second one. Jobs run one at a time (2 cores gain nothing from two
-fits at once). Cancel answers at once, asks the worker to stop after its current batch and kills it
+running job instead of starting a second one. Jobs take turns in one queue, SEQVIZ_WORKERS at a time (default 1:
+a fit runs one thread per op, so a core is left to the pages), or on a Redis Queue pool (seqviz.pool). Cancel answers at once, asks the worker to stop after its current batch and kills it
 after `CANCEL_GRACE` seconds if it has not (mid-graph-building, say): the store's atomic writes make a
 killed worker save nothing. A spare worker with TensorFlow already imported is kept ready for the next job.
 """
@@ -484,7 +484,7 @@ class Job:
     def _run(self) -> None:
         upload, files = self._upload, self._files
         try:
-            # a worker's turn: SEQVIZ_WORKERS runs at a time here (2 cores gain nothing from two), or the pool's
+            # a worker's turn: SEQVIZ_WORKERS runs at a time here (one leaves a core to the pages), or the pool's
             # queue orders them (seqviz.pool: waiting until a worker's first event)
             with contextlib.nullcontext() if self.remote else _slot(self):
                 if self.remote:
@@ -570,7 +570,8 @@ _jobs: dict[str, Job] = {}      # job id -> job (for pages that poll by id)
 
 
 def workers() -> int:
-    """Training runs at a time on this server (SEQVIZ_WORKERS, default 1: one fit already uses both cores)."""
+    """Training runs at a time on this server (SEQVIZ_WORKERS, default 1: a fit runs one thread per op, and one
+    run at a time leaves a core to the pages)."""
     return settings.number("SEQVIZ_WORKERS", 1)
 
 
