@@ -13,7 +13,8 @@ A job is keyed by (arch, settings, data, name): asking for a key that is already
 running job instead of starting a second one. Jobs take turns in one queue, SEQVIZ_WORKERS at a time (default 1:
 a fit runs one thread per op, so a core is left to the pages), or on a Redis Queue pool (seqviz.pool). Cancel
 answers at once, asks the worker to stop after its current batch and kills it after `CANCEL_GRACE` seconds if it
-has not (mid-graph-building, say): the store's atomic writes make a killed worker save nothing. A spare worker with TensorFlow already imported is kept ready for the next job.
+has not (mid-graph-building, say): the store's atomic writes make a killed worker save nothing. A spare worker
+with TensorFlow already imported is kept ready for the next job.
 """
 from __future__ import annotations
 
