@@ -5,7 +5,6 @@ Bad input exits 2 with one line on stderr; no traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -83,8 +82,7 @@ def cmd_train(args) -> None:
     if args.queue:                             # on the pool's workers (seqviz.pool): the same JSON at the end
         from seqviz import pool
         pool.connect(args.queue)
-        os.environ["SEQVIZ_QUEUE"] = args.queue
-        job = training.submit(p)
+        job = training.submit(p, queue=args.queue)
         try:
             pool.follow(job, show)
         except KeyboardInterrupt:

@@ -60,7 +60,7 @@ def connect(address: str):
             conn = redis.Redis.from_url(address, socket_connect_timeout=5)
         conn.ping()
     except (redis.RedisError, ValueError) as e:
-        raise SeqvizError(f"Cannot reach the Redis queue at {address}: {e}.") from None
+        raise SeqvizError(f"Cannot reach the Redis queue at {address}: {str(e).rstrip('.')}.") from None
     _conns[address] = conn
     return conn
 

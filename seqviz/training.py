@@ -366,13 +366,13 @@ class Job:
     """A training run in a worker process, watched by a thread of this one. Read its fields from any
     thread; they only grow."""
 
-    def __init__(self, p: Plan, owner: str | None = None):
+    def __init__(self, p: Plan, owner: str | None = None, remote: str | None = None):
         # a job waiting in the queue holds its files on disk, not their bytes (nor the parsed data) in memory
         self._upload = _temp(p.upload) if p.upload is not None else None
         self._files = {k: (_temp(raw), fname) for k, (fname, raw) in p.files.items()}
         self.id, self.owner = uuid.uuid4().hex[:12], owner
         self.ticket = self.id             # what the per-session limit counts (the LM race's sides share one)
-        self.remote = pool.url()          # the pool's Redis URL (SEQVIZ_QUEUE), or None: this server's workers
+        self.remote = remote              # the pool's Redis URL (SEQVIZ_QUEUE), or None: this server's workers
         self.worker_name: str | None = None   # the pool's worker that took it
         self.plan = dataclasses.replace(p, data=None, upload=None, files={k: (f, b"") for k, (f, _) in p.files.items()})
         self.status = "running"           # running | done | failed | cancelled
@@ -601,11 +601,12 @@ def _slot(job: Job):
             _turn.notify_all()
 
 
-def submit(p: Plan, owner: str | None = None, ticket: str | None = None) -> Job:
+def submit(p: Plan, owner: str | None = None, ticket: str | None = None, queue: str | None = None) -> Job:
     """Queue training `p` in the background, or join the job already training the same plan. `owner` (a browser
     session) may have SEQVIZ_JOBS_PER_SESSION runs waiting or running (default 1; runs sharing a `ticket`, the
     LM race's two sides, count as one); the queue holds SEQVIZ_QUEUE_MAX waiting runs (default 20): past either,
-    a SeqvizError says so and when to try again."""
+    a SeqvizError says so and when to try again. `queue`: a pool's Redis URL for this run (the CLI's --queue;
+    default SEQVIZ_QUEUE)."""
     with _lock:
         job = _running.get(p.job_key)
         if job is not None:
@@ -619,7 +620,7 @@ def submit(p: Plan, owner: str | None = None, ticket: str | None = None) -> Job:
             raise SeqvizError(f"You already have {'a training run' if per == 1 else f'{len(mine)} training runs'} "
                               f"on this server ({', '.join(repr(j.plan.name) for j in mine)}): wait for "
                               f"{'it' if per == 1 else 'one'} to finish, or cancel it, then train again.")
-        address = pool.url()
+        address = queue or pool.url()
         with _turn:
             if address:                               # the pool's queue (seqviz.pool)
                 n = pool.waiting(pool.connect(address))
@@ -634,7 +635,7 @@ def submit(p: Plan, owner: str | None = None, ticket: str | None = None) -> Job:
                 minutes = max(1, math.ceil(wait / 60))
                 raise SeqvizError(f"The training queue is full ({n} run{'s' * (n != 1)} waiting); try again in "
                                   f"~{minutes} minute{'s' * (minutes != 1)}.")
-            job = Job(p, owner)
+            job = Job(p, owner, address)
             job.ticket = ticket or job.id
             if not job.remote:
                 _waiting.append(job)

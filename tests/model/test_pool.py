@@ -166,6 +166,7 @@ def test_the_cli_trains_on_the_pool_and_prints_what_a_local_run_prints(the_pool,
     assert cli.main(argv + ["--name", "cli-local"]) == 0
     local = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(remote) == set(local) and remote["params"] == local["params"]
+    assert "SEQVIZ_QUEUE" not in os.environ               # --queue is this run's, not the process's from now on
     assert remote["replay"]["snapshots"] == local["replay"]["snapshots"] == 2
     assert remote["metrics"]["val_accuracy"] == local["metrics"]["val_accuracy"]     # same seed, same model
 

@@ -109,7 +109,7 @@ def test_a_full_queue_says_so_and_when_to_try_again(queue, monkeypatch):
     with pytest.raises(SeqvizError, match=r"^The training queue is full \(1 run waiting\); try again in ~\d+ "
                                           r"minutes?\.$"):
         queue("q-c")
-    assert training.queue() == {"waiting": 1, "running": 1, "workers": 1}
+    assert training.queue() == {"waiting": 1, "running": 1, "workers": 1, "pool": False}
 
 
 def test_one_run_per_browser_session(queue):
