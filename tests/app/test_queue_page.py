@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from seqviz import training
 from tests.app.conftest import ROOT
-from tests.unit.test_queue import Gate
+from tests.unit.test_queue import release, stand_in_workers
 
 
 @pytest.fixture
@@ -17,19 +17,10 @@ def busy(tmp_path, monkeypatch):
     """A copy of the attention store and another tab's run on the only worker."""
     store = tmp_path / "models"
     shutil.copytree(ROOT / "models" / "attention", store / "attention")
-    monkeypatch.setenv("SEQVIZ_MODELS", str(store))
-    for name in ("SEQVIZ_WORKERS", "SEQVIZ_QUEUE_MAX", "SEQVIZ_JOBS_PER_SESSION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(training, "_take_worker", Gate)
-    monkeypatch.setattr(training, "prestart", lambda: None)
-    Gate.started = []
+    stand_in_workers(monkeypatch, store)
     jobs = [training.submit(training.plan("attention", {"epochs": 1}, name="theirs"), owner="another tab")]
     yield jobs
-    for job in jobs + [j for j in training._jobs.values() if j.running]:
-        job.cancel()
-    for gate in Gate.started:
-        gate.go.set()
-    assert all(job.wait(30) for job in jobs)
+    release(jobs + [j for j in training._jobs.values() if j.running and j not in jobs])
 
 
 def _press_train(at, name):

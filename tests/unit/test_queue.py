@@ -40,15 +40,29 @@ class Gate:
         self.go.set()
 
 
-@pytest.fixture
-def queue(monkeypatch, tmp_path):
-    """Stand-in workers; whatever a test leaves running is released at its end."""
-    monkeypatch.setenv("SEQVIZ_MODELS", str(tmp_path))
+def stand_in_workers(monkeypatch, store) -> None:
+    """The training service with Gates for workers, default queue settings and the store at `store`."""
+    monkeypatch.setenv("SEQVIZ_MODELS", str(store))
     for name in ("SEQVIZ_WORKERS", "SEQVIZ_QUEUE_MAX", "SEQVIZ_JOBS_PER_SESSION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(training, "_take_worker", Gate)
     monkeypatch.setattr(training, "prestart", lambda: None)
     Gate.started = []
+
+
+def release(jobs) -> None:
+    """Cancel `jobs`, open every gate, and check each job ends."""
+    for job in jobs:
+        job.cancel()
+    for gate in Gate.started:
+        gate.go.set()
+    assert all(job.wait(30) for job in jobs)
+
+
+@pytest.fixture
+def queue(monkeypatch, tmp_path):
+    """Stand-in workers; whatever a test leaves running is released at its end."""
+    stand_in_workers(monkeypatch, tmp_path)
     jobs = []
 
     def submit(name, owner=None, ticket=None, **plan):
@@ -56,11 +70,7 @@ def queue(monkeypatch, tmp_path):
         jobs.append(job)
         return job
     yield submit
-    for job in jobs:
-        job.cancel()
-    for gate in Gate.started:
-        gate.go.set()
-    assert all(job.wait(30) for job in jobs)
+    release(jobs)
 
 
 def started(job, timeout=30.0) -> bool:
