@@ -1,6 +1,7 @@
 """The warm-up: a fresh server with it on loads and traces every page's shipped default in the background,
 starting with the server (no visit needed), the home page says what is still warming up until it is done, the
 log says what it did, and every page then opens with its figures (the same caches the pages use)."""
+import re
 import time
 
 from tests.e2e.conftest import _serve
@@ -30,6 +31,8 @@ def test_warm_up_runs_in_the_background_says_so_and_leaves_the_pages_ready(store
             for arch in ARCHS:
                 assert f"warm-up: {arch} ready" in text, text[-2000:]
             assert "warm-up: done" in text and "Traceback" not in text
+            # what it loaded is frozen out of the collector's generations (TensorFlow alone: ~500,000 objects)
+            assert int(re.search(r"warm-up: done in [\d.]+ s; (\d+) objects frozen", text)[1]) > 100_000
             for arch in ARCHS:                  # every page then draws at once, from the warmed caches
                 page.goto(f"{base}/{arch}")
                 settle(page)
