@@ -1092,8 +1092,10 @@ def class_bench(quick: bool = False) -> dict:
     session before it (goal: p95 <= 3x idle); every run trained or refused with a reason; the server's peak RSS
     and its RSS 30 s after the load against before it (goal: within 10%); errors in the server's log. Then the
     same 10 (--quick 4) Quick trainings through this process's training service: this server's one worker, and
-    a Redis Queue pool (seqviz.pool, a real redis-server) of 1 and 2 workers (`_class_pool`)."""
+    a Redis Queue pool (seqviz.pool, a real redis-server) of 1 and 2 workers (`_class_pool`;
+    SEQVIZ_BENCH_POOL=0 skips it)."""
     import asyncio
+    import os
     import random
     import shutil
     import statistics
@@ -1165,6 +1167,10 @@ def class_bench(quick: bool = False) -> dict:
         lines = log.read_text(errors="replace").splitlines()
         errors = [i for i, ln in enumerate(lines) if ln.startswith("Traceback")]
         first_error = "\n".join(lines[errors[0]:errors[0] + 60]) if errors else ""
+        kinds: dict[str, int] = {}                              # each traceback's exception line, counted
+        for i in errors:
+            last = next((ln for ln in lines[i + 1:] if ln and not ln.startswith((" ", "Traceback", "During"))), "")
+            kinds[last[:200]] = kinds.get(last[:200], 0) + 1
     finally:
         proc.terminate()
         proc.wait()
@@ -1177,9 +1183,10 @@ def class_bench(quick: bool = False) -> dict:
            "visit_p95_s": round(q(visits, 95), 3) if visits else None, "session_failures": failures[:5],
            "runs": runs, "rss_before_gb": round(rss_before, 2), "rss_peak_gb": round(max(peak), 2),
            "rss_after_gb": round(rss_after, 2), "rss_after_ratio": round(rss_after / rss_before, 2),
-           "log_tracebacks": len(errors), "first_traceback": first_error}
+           "log_tracebacks": len(errors), "traceback_kinds": kinds, "first_traceback": first_error}
     _say(str(out))
-    out["pool"] = _class_pool(quick)
+    if os.environ.get("SEQVIZ_BENCH_POOL", "1") != "0":          # 0: the class only (the pool's ~5 minutes skipped)
+        out["pool"] = _class_pool(quick)
     return out
 
 

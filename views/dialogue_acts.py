@@ -122,13 +122,17 @@ def what_if_section(r: dict) -> None:
         if u_s.isascii() and u_s.isdigit() and 1 <= int(u_s) <= len(steps) and t_s in labels:
             i, t = int(u_s) - 1, labels.index(t_s)
         st.session_state[utt], st.session_state[tag], st.session_state[seen] = i, t, (tuple(steps), tuple(labels))
-        st.session_state[f"{utt}:was"] = i
-    if st.session_state[utt] != st.session_state.get(f"{utt}:was"):    # another utterance: its runner-up tag
+        st.session_state[f"{utt}:was"], st.session_state[f"{tag}:was"] = i, t
+    elif utt not in st.session_state or tag not in st.session_state:   # back from another page: Streamlit forgot
+        st.session_state[utt] = st.session_state[f"{utt}:was"]        # the widgets' values; the pin is kept
+        st.session_state[tag] = st.session_state[f"{tag}:was"]
+    if st.session_state[utt] != st.session_state[f"{utt}:was"]:       # another utterance: its runner-up tag
         st.session_state[tag] = int(np.argsort(marg[st.session_state[utt]])[-2])
         st.session_state[f"{utt}:was"] = st.session_state[utt]
     c1, c2 = st.columns(2)
     i = c1.selectbox("Utterance", range(len(steps)), key=utt, format_func=lambda j: steps[j])
     t = c2.selectbox("Tag", range(len(labels)), key=tag, format_func=lambda j: labels[j])
+    st.session_state[f"{tag}:was"] = t
     ui.share("pin", f"{i + 1}:{labels[t]}")
     pinned = crf.constrained_viterbi(em, tr, {i: t})
     changed = [j for j, (a, b) in enumerate(zip(best.path, pinned.path)) if a != b]

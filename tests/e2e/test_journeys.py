@@ -74,6 +74,27 @@ def test_newcomer_visits_every_page_from_home(server, browser, readme_shots):
         page.close()
 
 
+def test_going_back_to_a_page_in_the_same_tab(server, browser):
+    """Every page, then every page again, through the sidebar's menu in one tab (one session): a page opened a
+    second time, after others, draws as the first time (Streamlit forgets a page's widget values when another
+    page runs; dialogue acts' pin once failed on that with a KeyError)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(120_000)
+    nav = page.get_by_test_id("stSidebarNav")
+    try:
+        page.goto(server)
+        settle(page)
+        for _ in range(2):
+            for arch in ARCHS.values():
+                nav.get_by_role("link", name=arch.title).click()
+                page.wait_for_url(f"**/{arch.id}**")
+                settle(page)
+                page.locator(CHART).first.wait_for(state="visible")
+                assert page.locator(EXCEPTION).count() == 0, f"{arch.id}: {main(page).inner_text()[:2000]}"
+    finally:
+        page.close()
+
+
 def test_start_a_training_run_and_cancel_it(server, page, browser, store_copy):
     from playwright.sync_api import expect
 
