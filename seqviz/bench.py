@@ -1165,7 +1165,8 @@ def class_bench(quick: bool = False) -> dict:
         time.sleep(30)                                          # the server at rest after the class
         rss_after = rss()
         lines = log.read_text(errors="replace").splitlines()
-        errors = [i for i, ln in enumerate(lines) if ln.startswith("Traceback")]
+        errors = [i for i, ln in enumerate(lines) if ln.startswith("Traceback")   # a chained one's second part
+                  and not any(p.startswith("During handling") for p in lines[max(i - 2, 0):i])]   # is not another
         first_error = "\n".join(lines[errors[0]:errors[0] + 60]) if errors else ""
         kinds: dict[str, int] = {}                              # each traceback's exception line, counted
         for i in errors:
