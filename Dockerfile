@@ -9,4 +9,4 @@ COPY . .
 ENV SEQVIZ_MODELS=/data/models HDF5_PLUGIN_PATH=disable PYTHONUNBUFFERED=1
 EXPOSE 8501
 # the shipped models are copied into the volume when missing (never over a model trained there)
-CMD ["sh", "-c", "mkdir -p \"$SEQVIZ_MODELS\" && cp -rn models/. \"$SEQVIZ_MODELS\"/ && exec streamlit run app.py --server.port 8501 --server.address 0.0.0.0 --server.fileWatcherType none"]
+CMD ["sh", "-c", "mkdir -p \"$SEQVIZ_MODELS\" && cp -rn models/. \"$SEQVIZ_MODELS\"/ && exec streamlit run app.py --server.port 8501 --server.address 0.0.0.0"]
