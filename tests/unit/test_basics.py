@@ -118,3 +118,20 @@ def test_the_server_skips_streamlits_per_rerun_collection_and_file_watcher():
     config = tomllib.loads((Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
     assert config["server"]["fileWatcherType"] == "none"
+
+
+def test_the_server_hands_the_interpreter_between_sessions_every_millisecond(tmp_store, monkeypatch):
+    import asyncio
+    import sys
+
+    import app
+    monkeypatch.setenv("SEQVIZ_WARMUP", "0")
+    before = sys.getswitchinterval()
+
+    async def start():
+        async with app.lifespan(None):
+            return sys.getswitchinterval()
+    try:
+        assert asyncio.run(start()) == 0.001
+    finally:
+        sys.setswitchinterval(before)
