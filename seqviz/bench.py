@@ -1091,7 +1091,8 @@ def class_bench(quick: bool = False) -> dict:
     would; these clients run at nice 19 (a class's browsers are not on its server). The typed-input latency
     (until the server's script finished) p50/p95 under that load against one idle session before it (goal: p95
     <= 3x idle); every run trained or refused with a reason; the server's peak RSS
-    and its RSS 30 s after the load against before it (goal: within 10%); errors in the server's log. Then the
+    and its RSS 30 s and 150 s after the load (past Streamlit's 120-s TTL of closed sessions) against before it
+    (goal: within 10%); errors in the server's log. Then the
     same 10 (--quick 4) Quick trainings through this process's training service: this server's one worker, and
     a Redis Queue pool (seqviz.pool, a real redis-server) of 1 and 2 workers (`_class_pool`;
     SEQVIZ_BENCH_POOL=0 skips it)."""
@@ -1169,6 +1170,8 @@ def class_bench(quick: bool = False) -> dict:
         stop.set()
         time.sleep(30)                                          # the server at rest after the class
         rss_after = rss()
+        time.sleep(120)                   # and once Streamlit dropped the closed sessions (disconnectedSessionTTL)
+        rss_later = rss()
         lines = log.read_text(errors="replace").splitlines()
         errors = [i for i, ln in enumerate(lines) if ln.startswith("Traceback")   # a chained one's second part
                   and not any(p.startswith("During handling") for p in lines[max(i - 2, 0):i])]   # is not another
@@ -1189,6 +1192,7 @@ def class_bench(quick: bool = False) -> dict:
            "visit_p95_s": round(q(visits, 95), 3) if visits else None, "session_failures": failures[:5],
            "runs": runs, "rss_before_gb": round(rss_before, 2), "rss_peak_gb": round(max(peak), 2),
            "rss_after_gb": round(rss_after, 2), "rss_after_ratio": round(rss_after / rss_before, 2),
+           "rss_150s_after_gb": round(rss_later, 2), "rss_150s_after_ratio": round(rss_later / rss_before, 2),
            "log_tracebacks": len(errors), "traceback_kinds": kinds, "first_traceback": first_error}
     _say(str(out))
     if os.environ.get("SEQVIZ_BENCH_POOL", "1") != "0":          # 0: the class only (the pool's ~5 minutes skipped)
